@@ -1,0 +1,47 @@
+"""Typed settings, read from the environment and an optional `.env` file."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import AliasChoices, Field, PositiveInt, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+
+ONE_MIB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """Every setting Inkwell reads. `DATABASE_URL` is unprefixed; the rest use `INKWELL_`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INKWELL_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_by_name=True,
+    )
+
+    database_url: str = Field(
+        default="sqlite:///./inkwell.db",
+        validation_alias=AliasChoices("DATABASE_URL", "INKWELL_DATABASE_URL"),
+        description="sqlite:///path, postgresql://..., or mysql://... (MariaDB/MySQL).",
+    )
+    log_level: LogLevel = "info"
+    max_body_bytes: PositiveInt = ONE_MIB
+    db_pool_size: PositiveInt = 10
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_echo: bool = False
+    sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

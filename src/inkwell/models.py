@@ -1,0 +1,9 @@
+"""Every model, imported once so that `metadata` knows all the tables (for Alembic)."""
+
+from inkwell.orm import Base
+from inkwell.posts.models import Post
+from inkwell.users.models import User
+
+metadata = Base.metadata
+
+__all__ = ["Post", "User", "metadata"]

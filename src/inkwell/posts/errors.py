@@ -1,0 +1,5 @@
+from inkwell.errors import NotFound
+
+
+class PostNotFound(NotFound):
+    detail = "Post not found"

@@ -1,0 +1,25 @@
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inkwell.orm import Base, Timestamped
+
+if TYPE_CHECKING:
+    from inkwell.users.models import User
+
+TITLE_LENGTH = 200
+BODY_LENGTH = 10_000
+
+
+class Post(Timestamped, Base):
+    __tablename__ = "posts"
+    # A user's posts in id order, for the per-user list and the author filter.
+    __table_args__ = (Index("ix_posts_author_id_id", "author_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(TITLE_LENGTH))
+    body: Mapped[str] = mapped_column(String(BODY_LENGTH))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+    author: Mapped["User"] = relationship(back_populates="posts", lazy="raise")

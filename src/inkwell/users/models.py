@@ -1,0 +1,26 @@
+from typing import TYPE_CHECKING
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from inkwell.orm import Base, Timestamped
+
+if TYPE_CHECKING:
+    from inkwell.posts.models import Post
+
+EMAIL_LENGTH = 255
+NAME_LENGTH = 100
+BIO_LENGTH = 500
+
+
+class User(Timestamped, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Stored lower-cased, so the unique constraint is case-insensitive on every database.
+    email: Mapped[str] = mapped_column(String(EMAIL_LENGTH), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    bio: Mapped[str | None] = mapped_column(String(BIO_LENGTH), default=None)
+
+    # The database deletes a user's posts (ON DELETE CASCADE); the ORM never loads them implicitly.
+    posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise", passive_deletes=True)

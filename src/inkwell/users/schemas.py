@@ -1,0 +1,37 @@
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from inkwell.fields import Email, StorableStr, omittable
+from inkwell.users.models import BIO_LENGTH, NAME_LENGTH
+
+Name = Annotated[StorableStr, Field(min_length=1, max_length=NAME_LENGTH)]
+Bio = Annotated[StorableStr, Field(max_length=BIO_LENGTH)]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    email: Email
+    name: Name
+    bio: Bio | None = None
+
+
+class UserUpdate(BaseModel):
+    """Only the fields sent are changed; `email` and `name` may be left out but never set to null."""
+
+    email: Email = omittable()
+    name: Name = omittable()
+    bio: Bio | None = None
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    name: str
+    bio: str | None
+    created_at: datetime
+    updated_at: datetime

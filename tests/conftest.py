@@ -1,0 +1,112 @@
+"""Fixtures: one migrated database per backend, one rolled-back transaction per test."""
+
+import os
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from inkwell.config import Settings
+from inkwell.db import create_engine, create_sessionmaker
+from inkwell.main import create_app
+from inkwell.models import Post, User
+from tests.databases import Backend, create_database, drop_database, migrate, selected_backends
+
+BACKENDS = selected_backends()
+
+
+def pytest_report_header() -> str:
+    return "inkwell databases: " + ", ".join(backend.name for backend in BACKENDS)
+
+
+@pytest.fixture(scope="session", params=BACKENDS, ids=lambda backend: backend.name)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="session")
+async def database_url(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A fresh database of the backend, migrated to head by Alembic (never `create_all`)."""
+    name = f"inkwell_test_{os.getpid()}"
+    url = await create_database(backend, name, str(tmp_path_factory.mktemp(backend.name)))
+    engine = create_engine(Settings(database_url=url))
+    await migrate(engine)
+    await engine.dispose()
+    yield url
+    await drop_database(backend, name)
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url, _env_file=None)
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction that is rolled back after the test."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        if transaction.is_active:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    """Sessions whose commits are savepoints inside the test's transaction."""
+    return async_sessionmaker(
+        bind=connection,
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+        autoflush=False,
+    )
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def app(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
+    app = create_app(settings)
+    app.state.sessionmaker = sessionmaker
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+async def committed_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
+    """The app on its real engine, for tests of concurrency; what they commit is deleted after."""
+    app = create_app(settings)
+    app.state.sessionmaker = create_sessionmaker(engine)
+    yield app
+    async with engine.begin() as conn:
+        await conn.execute(delete(Post))
+        await conn.execute(delete(User))
+
+
+@pytest.fixture
+async def committed_client(committed_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=committed_app), base_url="http://inkwell.test"
+    ) as client:
+        yield client

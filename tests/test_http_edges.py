@@ -1,0 +1,104 @@
+"""What any client can send at the HTTP level: oversized bodies, unknown routes, and no 500s."""
+
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from inkwell.config import Settings
+from inkwell.db import create_engine, create_sessionmaker
+from inkwell.main import create_app
+
+LIMIT = 1024 * 1024
+
+
+async def test_body_over_the_limit_by_content_length_is_413(client: httpx.AsyncClient) -> None:
+    body = b'{"email": "a@example.com", "name": "' + b"x" * LIMIT + b'"}'
+
+    response = await client.post("/users", content=body, headers={"content-type": "application/json"})
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Request body too large"}
+
+
+async def test_streamed_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"email": "a@example.com", "name": "'
+        for _ in range(20):
+            yield b"x" * (LIMIT // 16)
+        yield b'"}'
+
+    response = await client.post("/users", content=chunks(), headers={"content-type": "application/json"})
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Request body too large"}
+
+
+async def test_the_limit_is_configurable(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"max_body_bytes": 64}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
+        response = await client.post("/users", json={"email": "a@example.com", "name": "x" * 64})
+
+    assert response.status_code == 413
+
+
+async def test_body_under_the_limit_passes(client: httpx.AsyncClient) -> None:
+    response = await client.post("/users", json={"email": "a@example.com", "name": "Ada", "bio": "x" * 500})
+
+    assert response.status_code == 201
+
+
+async def test_unknown_route_and_method_are_json(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/nowhere")
+    wrong_method = await client.put("/users")
+
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Not Found"})
+    assert (wrong_method.status_code, wrong_method.json()) == (405, {"detail": "Method Not Allowed"})
+
+
+async def test_wrong_content_type_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/users", content=b"email=a@example.com", headers={"content-type": "text/plain"}
+    )
+
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload"),
+    [
+        ("POST", "/users", {"email": "x@example.com", "name": "bad\x00"}),
+        ("GET", "/users/99999999999999999999999", None),
+        ("GET", "/users?limit=-5", None),
+        ("PATCH", "/users/1", {"name": None}),
+    ],
+)
+async def test_client_mistakes_leave_no_error_in_the_log(
+    client: httpx.AsyncClient,
+    caplog: pytest.LogCaptureFixture,
+    method: str,
+    path: str,
+    payload: object,
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        response = await client.request(method, path, json=payload)
+
+    assert 400 <= response.status_code < 500
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+async def test_an_unreachable_database_is_503_with_retry_after() -> None:
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:9/none", db_pool_timeout=1)
+    app = create_app(settings)
+    engine = create_engine(settings)
+    app.state.sessionmaker = create_sessionmaker(engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
+        response = await client.get("/users/1")
+    await engine.dispose()
+
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert "detail" in response.json()

@@ -1,0 +1,77 @@
+"""The request owns the transaction: commit before the response, roll back on error."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
+
+from inkwell.posts.models import Post
+from inkwell.users.models import User
+from tests.factories import make_post, make_user
+
+
+class CommitRefused(Exception):
+    pass
+
+
+class RefusingSession(Session):
+    """A session whose every commit fails."""
+
+
+@event.listens_for(RefusingSession, "before_commit")
+def _refuse(_session: Session) -> None:
+    raise CommitRefused
+
+
+@pytest.fixture
+async def failing_commit_client(
+    committed_app: FastAPI, engine: AsyncEngine
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on its real engine, with every commit refused by the session (as a lost connection would)."""
+    committed_app.state.sessionmaker = async_sessionmaker(
+        engine, sync_session_class=RefusingSession, expire_on_commit=False
+    )
+    transport = httpx.ASGITransport(app=committed_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
+        yield client
+
+
+async def test_a_failed_commit_never_follows_a_2xx(
+    failing_commit_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    response = await failing_commit_client.post("/users", json={"email": "lost@example.com", "name": "L"})
+
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error"}
+    async with AsyncSession(engine) as session:
+        assert await session.scalar(select(func.count()).select_from(User)) == 0
+
+
+async def test_a_domain_error_rolls_back_the_request(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await make_user(session, email="taken@example.com")
+    user = await make_user(session, name="Before")
+
+    response = await client.patch(f"/users/{user.id}", json={"name": "After", "email": "taken@example.com"})
+
+    assert response.status_code == 409
+    assert (await client.get(f"/users/{user.id}")).json()["name"] == "Before"
+
+
+async def test_deleting_a_user_deletes_their_posts_in_the_database(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    user = await make_user(session)
+    await make_post(session, user)
+    await make_post(session, user)
+
+    await client.delete(f"/users/{user.id}")
+
+    count = await session.scalar(select(func.count()).select_from(User).where(User.id == user.id))
+    posts = await session.scalar(select(func.count()).select_from(Post).where(Post.author_id == user.id))
+    assert (count, posts) == (0, 0)

@@ -1,0 +1,220 @@
+"""The users routes: the tutorial's contract, and what the tutorial got wrong."""
+
+import json
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.factories import make_post, make_user
+
+
+async def test_create_user_returns_201_with_the_user(client: httpx.AsyncClient) -> None:
+    response = await client.post("/users", json={"email": "ada@example.com", "name": "Ada"})
+
+    assert response.status_code == 201
+    body = response.json()
+    assert set(body) == {"id", "email", "name", "bio", "created_at", "updated_at"}
+    assert body["email"] == "ada@example.com"
+    assert body["name"] == "Ada"
+    assert body["bio"] is None
+
+
+async def test_create_user_with_taken_email_is_409(client: httpx.AsyncClient) -> None:
+    await client.post("/users", json={"email": "ada@example.com", "name": "Ada"})
+
+    response = await client.post("/users", json={"email": "ada@example.com", "name": "Other"})
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": "Email already registered"}
+
+
+async def test_emails_differing_only_in_case_are_the_same_email(client: httpx.AsyncClient) -> None:
+    first = await client.post("/users", json={"email": "Ada@Example.COM", "name": "Ada"})
+    second = await client.post("/users", json={"email": "ada@example.com", "name": "Ada"})
+
+    assert first.status_code == 201
+    assert first.json()["email"] == "ada@example.com"
+    assert second.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": "No email"},
+        {"email": "not-an-email", "name": "Ada"},
+        {"email": "ada@example.com"},
+        {"email": "ada@example.com", "name": ""},
+        {"email": "ada@example.com", "name": "x" * 101},
+        {"email": "ada@example.com", "name": None},
+        {"email": "ada@example.com", "name": "Ada", "bio": "x" * 501},
+        {"email": f"{'a' * 250}@example.com", "name": "Ada"},
+    ],
+)
+async def test_create_user_with_invalid_fields_is_422(
+    client: httpx.AsyncClient, payload: dict[str, object]
+) -> None:
+    response = await client.post("/users", json=payload)
+
+    assert response.status_code == 422
+    assert "detail" in response.json()
+
+
+@pytest.mark.parametrize("text", ["nul\x00byte", "lone \ud800 surrogate"])
+async def test_text_that_no_database_can_store_is_422(client: httpx.AsyncClient, text: str) -> None:
+    # Written as JSON escapes (\u0000, \ud800), as a client would send them.
+    content = json.dumps({"email": "ada@example.com", "name": text})
+
+    response = await client.post("/users", content=content, headers={"content-type": "application/json"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/users", content=b'{"email": "ada@', headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["type"] == "json_invalid"
+
+
+async def test_list_users_is_ordered_by_id_and_paginated(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    users = [await make_user(session) for _ in range(5)]
+
+    first_page = await client.get("/users", params={"limit": 2})
+    second_page = await client.get("/users", params={"limit": 2, "offset": 2})
+
+    assert [u["id"] for u in first_page.json()] == [users[0].id, users[1].id]
+    assert [u["id"] for u in second_page.json()] == [users[2].id, users[3].id]
+
+
+async def test_list_users_defaults_to_50(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    for _ in range(51):
+        await make_user(session)
+
+    response = await client.get("/users")
+
+    assert len(response.json()) == 50
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"limit": 0}, {"limit": 101}, {"limit": 1_000_000}, {"limit": -1}, {"offset": -1}, {"limit": "x"}],
+)
+async def test_pagination_out_of_bounds_is_422(
+    client: httpx.AsyncClient, params: dict[str, str | int]
+) -> None:
+    response = await client.get("/users", params=params)
+
+    assert response.status_code == 422
+
+
+async def test_read_user(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    user = await make_user(session, name="Grace")
+
+    response = await client.get(f"/users/{user.id}")
+
+    assert response.status_code == 200
+    assert response.json()["name"] == "Grace"
+
+
+@pytest.mark.parametrize("user_id", ["999999", "0", "-1", str(2**31), str(2**63), "9" * 40])
+async def test_read_missing_user_is_404(client: httpx.AsyncClient, user_id: str) -> None:
+    response = await client.get(f"/users/{user_id}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "User not found"}
+
+
+async def test_read_user_with_non_integer_id_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.get("/users/abc")
+
+    assert response.status_code == 422
+
+
+async def test_timestamps_are_utc_rfc3339(client: httpx.AsyncClient) -> None:
+    body = (await client.post("/users", json={"email": "ada@example.com", "name": "Ada"})).json()
+    fetched = (await client.get(f"/users/{body['id']}")).json()
+
+    for value in (body["created_at"], body["updated_at"], fetched["created_at"]):
+        assert value.endswith(("Z", "+00:00")), value
+    assert fetched["created_at"] == body["created_at"]
+
+
+async def test_patch_changes_only_the_fields_sent(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    user = await make_user(session, email="ada@example.com", name="Ada", bio="Mathematician")
+
+    response = await client.patch(f"/users/{user.id}", json={"name": "Augusta"})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["email"], body["name"], body["bio"]) == ("ada@example.com", "Augusta", "Mathematician")
+    assert body["updated_at"] >= body["created_at"]
+    assert (await client.get(f"/users/{user.id}")).json()["name"] == "Augusta"
+
+
+async def test_patch_can_clear_the_bio(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    user = await make_user(session, bio="Something")
+
+    response = await client.patch(f"/users/{user.id}", json={"bio": None})
+
+    assert response.status_code == 200
+    assert response.json()["bio"] is None
+
+
+@pytest.mark.parametrize("payload", [{"name": None}, {"email": None}, {"email": "nope"}, {"name": ""}])
+async def test_patch_with_invalid_fields_is_422(
+    client: httpx.AsyncClient, session: AsyncSession, payload: dict[str, object]
+) -> None:
+    user = await make_user(session)
+
+    response = await client.patch(f"/users/{user.id}", json=payload)
+
+    assert response.status_code == 422
+
+
+async def test_patch_to_another_users_email_is_409(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    await make_user(session, email="taken@example.com")
+    user = await make_user(session)
+
+    response = await client.patch(f"/users/{user.id}", json={"email": "TAKEN@example.com"})
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": "Email already registered"}
+
+
+async def test_patch_missing_user_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.patch("/users/424242", json={"name": "x"})
+
+    assert response.status_code == 404
+
+
+async def test_delete_user_is_204_with_empty_body(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    user = await make_user(session)
+
+    response = await client.delete(f"/users/{user.id}")
+
+    assert response.status_code == 204
+    assert response.content == b""
+    assert (await client.get(f"/users/{user.id}")).status_code == 404
+
+
+async def test_delete_user_deletes_their_posts(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    user = await make_user(session)
+    post = await make_post(session, user)
+
+    response = await client.delete(f"/users/{user.id}")
+
+    assert response.status_code == 204
+    assert (await client.get(f"/posts/{post.id}")).status_code == 404
+
+
+async def test_delete_missing_user_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/users/424242")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "User not found"}
