@@ -18,9 +18,10 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 install: $(INSTALLED)
 
+# pip --target needs no venv module (Debian's python3 may ship without ensurepip); uv builds .venv itself.
 $(UV):
-	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+		--target $(TOOLS) "uv==$(UV_VERSION)"
 
 $(INSTALLED): $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --python $(PYTHON)
