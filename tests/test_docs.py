@@ -31,6 +31,8 @@ async def test_openapi_document_lists_every_route(client: httpx.AsyncClient) -> 
         "/users/{user_id}/posts",
         "/posts",
         "/posts/{post_id}",
+        "/healthz",
+        "/readyz",
     }
     assert set(paths["/users/{user_id}"]) == {"get", "patch", "delete"}
     assert "409" in paths["/users"]["post"]["responses"]

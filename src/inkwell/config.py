@@ -1,12 +1,14 @@
 """Typed settings, read from the environment and an optional `.env` file."""
 
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, PositiveInt, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
+# auto: readable console output on a terminal, JSON lines otherwise (a container, a file, a pipe).
+LogFormat = Literal["auto", "json", "console"]
 
 ONE_MIB = 1024 * 1024
 
@@ -34,11 +36,24 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=10.0, gt=0)
     db_echo: bool = False
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    log_format: LogFormat = "auto"
+    metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Origins allowed by CORS, comma-separated; empty turns CORS off."
+    )
+    ready_timeout: float = Field(default=2.0, gt=0, description="Seconds /readyz waits for the database.")
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower_log_level(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
 
 
 @lru_cache

@@ -1,17 +1,22 @@
 """The application factory."""
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp
 
 from inkwell import __version__
 from inkwell.config import Settings, get_settings
 from inkwell.db import create_engine, create_sessionmaker
 from inkwell.errors import install_error_handlers
-from inkwell.middleware import BodySizeLimit
+from inkwell.health import router as health_router
+from inkwell.logs import configure_logging, request_logger
+from inkwell.metrics import install_metrics
+from inkwell.middleware import BodySizeLimit, RequestLog, SecurityHeaders, endpoint_templates
 from inkwell.posts.router import router as posts_router
 from inkwell.users.router import router as users_router
 
@@ -21,6 +26,7 @@ logger = logging.getLogger("inkwell")
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the database engine opens at start-up and closes at shutdown."""
     settings = settings or get_settings()
+    configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -31,6 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await engine.dispose()
+            logger.info("database pool closed")
 
     # Swagger UI and ReDoc assets are served by Inkwell itself (fastapi-offline), so /docs works offline.
     app = FastAPIOffline(
@@ -38,10 +45,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         description="Users and their posts, over HTTP.",
         lifespan=lifespan,
+        # No spec validator badge: it would send the spec's address to an outside service.
+        swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID"],
+        )
+    observe = install_metrics(app).observe if settings.metrics else None
+    app.include_router(health_router)
     app.include_router(users_router)
     app.include_router(posts_router)
+    _wrap_outermost(
+        app,
+        lambda inner: RequestLog(
+            SecurityHeaders(inner),
+            logger=request_logger(),
+            observe=observe,
+            templates=endpoint_templates(app.routes),
+        ),
+    )
     return app
+
+
+def _wrap_outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+    # Outside Starlette's ServerErrorMiddleware, so that its 500 responses carry the request id and the
+    # security headers, and are logged and counted like any other.
+    build = app.build_middleware_stack
+    app.build_middleware_stack = lambda: wrap(build())  # type: ignore[method-assign]

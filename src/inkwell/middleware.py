@@ -1,9 +1,18 @@
 """Plain ASGI middleware (no BaseHTTPMiddleware: it costs a task and a copy per request)."""
 
+import base64
+import hashlib
 import json
+import re
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from time import perf_counter
 
 from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, reset_contextvars
+from structlog.typing import FilteringBoundLogger
 
 TOO_LARGE = "Request body too large"
 
@@ -56,3 +65,174 @@ async def _send_too_large(send: Send) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": 413, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# A client's X-Request-ID is kept when it is short and made of characters safe in logs and headers.
+REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+REQUEST_ID_HEADER = b"x-request-id"
+UNMATCHED_ROUTE = "<unmatched>"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+Observe = Callable[[str, str, int, float], None]
+
+
+class RequestLog:
+    """Give each request an id, answer it in `X-Request-ID`, and log one line (and metrics) when it ends.
+
+    The line names the route template (`/users/{user_id}`), never the path, so no id or address that a
+    client put in the URL reaches the log.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        logger: FilteringBoundLogger,
+        observe: Observe | None,
+        templates: Mapping[object, str],
+    ) -> None:
+        self.app = app
+        self.logger = logger
+        self.observe = observe
+        self.templates = templates
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _client_request_id(scope) or uuid.uuid4().hex
+        id_header = (REQUEST_ID_HEADER, request_id.encode("ascii"))
+        status = 500  # what the client gets when the app fails before it answers
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
+            await send(message)
+
+        # Logs written while the request runs (warnings, tracebacks) carry its id too. On failure the
+        # binding is left for the server's traceback; each request runs in a task of its own.
+        tokens = bind_contextvars(request_id=request_id)
+        start = perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._record(scope, status, perf_counter() - start, request_id)
+        reset_contextvars(**tokens)
+
+    def _record(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        method = scope["method"] if scope["method"] in KNOWN_METHODS else "OTHER"
+        route = self._route_template(scope)
+        self.logger.info(
+            "request",
+            method=method,
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
+            request_id=request_id,
+        )
+        if self.observe is not None:
+            self.observe(method, route, status, seconds)
+
+    def _route_template(self, scope: Scope) -> str:
+        """The path template of the route that took the request (`/users/{user_id}`)."""
+        path = getattr(scope.get("route"), "path", None)  # FastAPI's routes say it themselves
+        if isinstance(path, str):
+            return path
+        return self.templates.get(scope.get("endpoint"), UNMATCHED_ROUTE)
+
+
+def _client_request_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER:
+            text = value.decode("latin-1")
+            return text if REQUEST_ID.fullmatch(text) else None
+    return None
+
+
+def endpoint_templates(routes: Iterable[BaseRoute]) -> dict[object, str]:
+    """Path templates of the plain Starlette routes and mounts, which do not name themselves in the scope."""
+    templates: dict[object, str] = {}
+    for route in routes:
+        if isinstance(route, Mount):
+            templates[route.app] = route.path + "/{path}"
+        elif isinstance(route, Route):
+            templates[route.endpoint] = route.path
+    return templates
+
+
+# API responses are JSON and never framed: nothing may load, run or embed.
+API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The documentation pages run Inkwell's own Swagger UI and ReDoc: scripts from Inkwell and the page's
+# inline script (by hash), styles that both inject at run time, ReDoc's blob: worker, and calls back here.
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; worker-src 'self' blob:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+INLINE_SCRIPT = re.compile(rb"<script>(.*?)</script>", re.DOTALL)
+
+
+class SecurityHeaders:
+    """Security headers on every response; HTML pages get a policy that allows their own inline script."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        body: list[bytes] = []
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                if _is_html(headers):
+                    start = message  # held back until the body is known, to hash its inline scripts
+                    return
+                message["headers"] = [
+                    *headers,
+                    *SECURITY_HEADERS,
+                    (b"content-security-policy", API_POLICY_BYTES),
+                ]
+            elif start is not None and message["type"] == "http.response.body":
+                body.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                page = b"".join(body)
+                start["headers"] = [
+                    *start["headers"],
+                    *SECURITY_HEADERS,
+                    (b"content-security-policy", page_policy(page)),
+                ]
+                await send(start)
+                message = {"type": "http.response.body", "body": page}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+API_POLICY_BYTES = API_POLICY.encode()
+
+
+def page_policy(page: bytes) -> bytes:
+    """The page's Content-Security-Policy, allowing exactly the inline scripts it carries."""
+    hashes = "".join(
+        f" 'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+        for script in INLINE_SCRIPT.findall(page)
+    )
+    return PAGE_POLICY.format(hashes=hashes).encode()
+
+
+def _is_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    return any(name == b"content-type" and value.startswith(b"text/html") for name, value in headers)

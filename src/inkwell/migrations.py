@@ -3,7 +3,10 @@
 from pathlib import Path
 
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 # alembic.ini and migrations/ live at the project root, two levels above this package.
 ALEMBIC_INI = Path(__file__).resolve().parents[2] / "alembic.ini"
@@ -18,3 +21,14 @@ def alembic_config(
     config.attributes["connection"] = connection
     config.attributes["configure_logger"] = log
     return config
+
+
+def head_revision() -> str | None:
+    """The newest revision among the migration scripts."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at (None: never migrated)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())

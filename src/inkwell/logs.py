@@ -1,0 +1,136 @@
+"""Structured logs (structlog): JSON lines in production, readable lines on a terminal.
+
+Inkwell's own request log goes through structlog directly (the cheap path); records from the standard
+library (uvicorn, SQLAlchemy, Inkwell's warnings) go through the same processors via one root handler.
+Every line passes through `redact` first, so no password, token, secret or full email address is written.
+"""
+
+import logging
+import re
+import sys
+from typing import TextIO
+
+import structlog
+from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
+
+from inkwell.config import LogFormat, Settings
+
+REDACTED = "[redacted]"
+# Keys whose value is never written, whatever it is.
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "password_hash",
+        "new_password",
+        "token",
+        "access_token",
+        "refresh_token",
+        "secret",
+        "client_secret",
+        "secret_key",
+        "api_key",
+        "authorization",
+        "cookie",
+        "set-cookie",
+    }
+)
+# Keys Inkwell fills itself with values that cannot carry a secret: skipping them keeps the request log cheap.
+TRUSTED_KEYS = frozenset(
+    {"timestamp", "level", "logger", "method", "route", "status", "duration_ms", "request_id"}
+)
+
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")
+_AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+_SECRET_ASSIGNMENT = re.compile(
+    r"(?i)\b(password|passwd|token|secret|api_key|client_secret)([\"']?\s*[=:]\s*[\"']?)[^\s&\"',;}]+"
+)
+# userinfo in a URL (postgresql://user:password@host) keeps the user and loses the password.
+_URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]+@")
+
+
+def redact_text(text: str) -> str:
+    """The text with credentials replaced and email addresses reduced to their domain."""
+    text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
+    text = _JWT.sub(REDACTED, text)
+    text = _AUTH_SCHEME.sub(rf"\1 {REDACTED}", text)
+    text = _SECRET_ASSIGNMENT.sub(rf"\1\2{REDACTED}", text)
+    return _EMAIL.sub(r"***@\1", text)
+
+
+def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    """structlog processor: scrub every value that could carry a secret or an email address."""
+    for key, value in event_dict.items():
+        if key in TRUSTED_KEYS:
+            continue
+        if key.lower() in SECRET_KEYS:
+            event_dict[key] = REDACTED
+        elif isinstance(value, str):
+            event_dict[key] = redact_text(value)
+        elif value is not None and not isinstance(value, int | float | bool):
+            event_dict[key] = redact_text(repr(value))
+    return event_dict
+
+
+def _drop_color_message(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    # uvicorn attaches a second, colored copy of some messages; one copy is enough.
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+def uses_json(log_format: LogFormat, stream: TextIO) -> bool:
+    if log_format == "auto":
+        return not stream.isatty()
+    return log_format == "json"
+
+
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """Send structlog's and the standard library's records to `stream` (stderr), rendered alike."""
+    stream = stream or sys.stderr
+    level = logging.getLevelNamesMapping()[settings.log_level.upper()]
+    renderer: Processor
+    if uses_json(settings.log_format, stream):
+        renderer = structlog.processors.JSONRenderer()
+    else:
+        renderer = structlog.dev.ConsoleRenderer(colors=stream.isatty())
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Tracebacks become text before `redact`, so an exception's message is scrubbed too.
+        structlog.processors.format_exc_info,
+        redact,
+    ]
+    structlog.configure(
+        processors=[*shared, renderer],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+    _route_standard_logging(stream, level, shared, renderer)
+
+
+def _route_standard_logging(stream: TextIO, level: int, shared: list[Processor], renderer: Processor) -> None:
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[structlog.stdlib.add_logger_name, _drop_color_message, *shared],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    handler.set_name("inkwell")
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == "inkwell"]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # uvicorn's loggers hand their records to the root handler instead of printing their own format;
+    # its access log is replaced by Inkwell's request log (which names routes, not paths with query strings).
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = name != "uvicorn.access"
+
+
+def request_logger() -> FilteringBoundLogger:
+    """A concrete logger for the request log, bound to the configuration in force now."""
+    logger: FilteringBoundLogger = structlog.get_logger().bind()
+    return logger

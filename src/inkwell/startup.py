@@ -1,0 +1,36 @@
+"""Checks `inkwell serve` runs before it listens, so a broken deployment says what to do in one line."""
+
+import asyncio
+
+from sqlalchemy.engine import make_url
+
+from inkwell.config import Settings
+from inkwell.db import create_engine
+from inkwell.migrations import current_revision, head_revision
+
+CONNECT_SECONDS = 10
+
+
+async def database_problem(settings: Settings) -> str | None:
+    """What keeps the database from serving this version of Inkwell, or None when it is ready."""
+    engine = create_engine(settings)
+    try:
+        async with asyncio.timeout(CONNECT_SECONDS):
+            current = await current_revision(engine)
+    except Exception as exc:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        return (
+            f"cannot reach the database at {where} ({type(exc).__name__}); "
+            "check DATABASE_URL and that the database is running and reachable"
+        )
+    finally:
+        await engine.dispose()
+    head = head_revision()
+    if current == head:
+        return None
+    if current is None:
+        return f"the database has no tables yet (it needs revision {head}); run `inkwell db upgrade`"
+    return (
+        f"the database is at revision {current} and this version needs {head}; "
+        "run `inkwell db upgrade` (a database newer than the code needs the matching version of Inkwell)"
+    )

@@ -1,0 +1,148 @@
+"""One structured line per request, with a request id; secrets and addresses never reach the log."""
+
+import io
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from inkwell.config import Settings
+from inkwell.db import create_engine, create_sessionmaker
+from inkwell.logs import configure_logging, redact_text
+from inkwell.main import create_app
+
+
+class LogStream(io.StringIO):
+    def lines(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.getvalue().splitlines()]
+
+    def requests(self) -> list[dict[str, Any]]:
+        return [line for line in self.lines() if line["event"] == "request"]
+
+
+@pytest.fixture
+def log(app: FastAPI, settings: Settings) -> LogStream:
+    """The app's log, as JSON lines (set before the app's first request builds its middleware)."""
+    stream = LogStream()
+    configure_logging(settings.model_copy(update={"log_format": "json", "log_level": "debug"}), stream)
+    return stream
+
+
+async def test_one_line_per_request_with_method_route_status_duration_and_id(
+    log: LogStream, client: httpx.AsyncClient
+) -> None:
+    response = await client.get("/users/12345")
+
+    [line] = log.requests()
+    assert line["method"] == "GET"
+    assert line["route"] == "/users/{user_id}"
+    assert line["status"] == 404
+    assert isinstance(line["duration_ms"], float)
+    assert line["level"] == "info"
+    assert line["timestamp"].endswith("Z")
+    assert line["request_id"] == response.headers["x-request-id"]
+    assert len(line["request_id"]) == 32
+
+
+async def test_a_valid_client_request_id_is_kept_and_returned(
+    log: LogStream, client: httpx.AsyncClient
+) -> None:
+    response = await client.get("/users", headers={"X-Request-ID": "edge-7f3a.2026:01_b"})
+
+    assert response.headers["x-request-id"] == "edge-7f3a.2026:01_b"
+    assert log.requests()[0]["request_id"] == "edge-7f3a.2026:01_b"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    ["x" * 129, "has space", 'quote"d', "<script>", "ünïcode", "ada@example.com", ""],
+)
+async def test_an_unsafe_client_request_id_is_replaced(
+    log: LogStream, client: httpx.AsyncClient, sent: str
+) -> None:
+    response = await client.get("/users", headers={b"X-Request-ID": sent.encode()})
+
+    returned = response.headers["x-request-id"]
+    assert returned != sent
+    assert len(returned) == 32
+    assert log.requests()[0]["request_id"] == returned
+
+
+@pytest.fixture
+async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    down = settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:9/none"})
+    app = create_app(down)
+    engine = create_engine(down)
+    app.state.sessionmaker = create_sessionmaker(engine)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
+        yield c
+    await engine.dispose()
+
+
+async def test_lines_written_during_a_request_carry_its_id(
+    settings: Settings, unreachable: httpx.AsyncClient
+) -> None:
+    stream = LogStream()
+    configure_logging(settings.model_copy(update={"log_format": "json"}), stream)
+
+    response = await unreachable.get("/users/1", headers={"X-Request-ID": "trace-1"})
+
+    assert response.status_code == 503
+    warning = next(line for line in stream.lines() if line["level"] == "warning")
+    assert warning["request_id"] == "trace-1"
+    assert warning["logger"] == "inkwell.errors"
+
+
+async def test_console_format_is_readable_text(
+    app: FastAPI, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    stream = io.StringIO()
+    configure_logging(settings.model_copy(update={"log_format": "console"}), stream)
+
+    await client.get("/users", headers={"X-Request-ID": "readable-1"})
+
+    text = stream.getvalue()
+    assert "request" in text
+    assert "route=/users" in text
+    assert "request_id=readable-1" in text
+    assert not text.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize(("stream_is_tty", "expected_json"), [(True, False), (False, True)])
+def test_auto_format_follows_the_terminal(
+    settings: Settings, stream_is_tty: bool, expected_json: bool
+) -> None:
+    class Stream(io.StringIO):
+        def isatty(self) -> bool:
+            return stream_is_tty
+
+    stream = Stream()
+    configure_logging(settings.model_copy(update={"log_format": "auto"}), stream)
+
+    logging.getLogger("inkwell").warning("hello")
+
+    assert stream.getvalue().startswith("{") is expected_json
+
+
+@pytest.mark.parametrize(
+    ("text", "leaked"),
+    [
+        ("signed up ada.lovelace@example.com", "ada.lovelace@example.com"),
+        ("Authorization: Bearer abc.def-ghi", "abc.def-ghi"),
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl here", "eyJhbGciOiJIUzI1NiJ9"),
+        ('{"password": "hunter2-secret"}', "hunter2-secret"),
+        ("grant_type=password&username=a&password=hunter2", "hunter2"),
+        ("postgresql://app:s3cr3t@db:5432/inkwell", "s3cr3t"),
+        ("client_secret=abc123xyz", "abc123xyz"),
+    ],
+)
+def test_redaction_removes_secrets_and_addresses(text: str, leaked: str) -> None:
+    assert leaked not in redact_text(text)
+
+
+def test_redaction_keeps_the_email_domain() -> None:
+    assert redact_text("from ada@example.com") == "from ***@example.com"
