@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -110,3 +111,22 @@ async def committed_client(committed_app: FastAPI) -> AsyncIterator[httpx.AsyncC
         transport=httpx.ASGITransport(app=committed_app), base_url="http://inkwell.test"
     ) as client:
         yield client
+
+
+@pytest.fixture
+async def server_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of the backend for a server process (not migrated)."""
+    name = f"inkwell_server_{os.getpid()}"
+    yield await create_database(backend, name, str(tmp_path))
+    await drop_database(backend, name)
+
+
+@pytest.fixture
+def server_env(server_database: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of an `inkwell` process on `server_database`, logging JSON lines."""
+    return {
+        **os.environ,
+        "DATABASE_URL": server_database,
+        "HOME": str(tmp_path),
+        "INKWELL_LOG_FORMAT": "json",
+    }

@@ -6,7 +6,7 @@ from sqlalchemy.engine import make_url
 
 from inkwell.config import Settings
 from inkwell.db import create_engine
-from inkwell.migrations import current_revision, head_revision
+from inkwell.migrations import current_revision, head_revision, is_known_revision
 
 CONNECT_SECONDS = 10
 
@@ -30,7 +30,9 @@ async def database_problem(settings: Settings) -> str | None:
         return None
     if current is None:
         return f"the database has no tables yet (it needs revision {head}); run `inkwell db upgrade`"
-    return (
-        f"the database is at revision {current} and this version needs {head}; "
-        "run `inkwell db upgrade` (a database newer than the code needs the matching version of Inkwell)"
-    )
+    if not is_known_revision(current):
+        return (
+            f"the database is at revision {current}, which this version of Inkwell does not know "
+            f"(it expects {head}); run the version of Inkwell that migrated it"
+        )
+    return f"the database is at revision {current} and this version needs {head}; run `inkwell db upgrade`"
