@@ -1,6 +1,7 @@
 """Engine, session factory and the per-request session that owns the transaction."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -82,6 +83,27 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+@asynccontextmanager
+async def open_sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on an engine of their own, disposed when the block ends (for the CLI's commands)."""
+    engine = create_engine(settings)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def transaction(
+    sessionmaker: async_sessionmaker[AsyncSession], *, writes: bool
+) -> AsyncIterator[AsyncSession]:
+    """A session in one transaction, committed when the block ends (rolled back if it raises)."""
+    async with sessionmaker() as session, session.begin():
+        if writes:
+            await session.connection(execution_options={WRITE_OPTION: True})
+        yield session
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

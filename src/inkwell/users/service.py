@@ -1,8 +1,9 @@
 """User operations. They flush and query; the request's transaction commits."""
 
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -43,6 +44,26 @@ async def delete_user(session: AsyncSession, user: User) -> None:
     """Delete the user; the database deletes their posts in the same transaction."""
     await session.delete(user)
     await session.flush()
+
+
+async def insert_users(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert many users in a few multi-row statements; their new ids come back, in no particular order."""
+    return list(await session.scalars(insert(User).returning(User.id), rows))
+
+
+async def registered_emails(session: AsyncSession, emails: Collection[str]) -> set[str]:
+    """Those of `emails` that belong to a user already."""
+    return set(await session.scalars(select(User.email).where(User.email.in_(emails))))
+
+
+async def users_after(session: AsyncSession, after_id: int, *, limit: int) -> list[User]:
+    """Up to `limit` users with ids above `after_id`, in id order: a page that stays cheap at any depth."""
+    query = select(User).where(User.id > after_id).order_by(User.id).limit(limit)
+    return list(await session.scalars(query))
+
+
+async def count_users(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(User)) or 0
 
 
 async def _flush_or_email_taken(session: AsyncSession) -> None:
