@@ -1,6 +1,7 @@
 """Checks `inkwell serve` runs before it listens, so a broken deployment says what to do in one line."""
 
 import asyncio
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
@@ -13,12 +14,18 @@ CONNECT_SECONDS = 10
 
 async def database_problem(settings: Settings) -> str | None:
     """What keeps the database from serving this version of Inkwell, or None when it is ready."""
+    url = make_url(settings.database_url)
+    where = url.render_as_string(hide_password=True)
+    folder = _missing_sqlite_folder(settings.database_url)
+    if folder is not None:
+        return (
+            f"cannot reach the database at {where} (the folder {folder} does not exist); check DATABASE_URL"
+        )
     engine = create_engine(settings)
     try:
         async with asyncio.timeout(CONNECT_SECONDS):
             current = await current_revision(engine)
     except Exception as exc:
-        where = make_url(settings.database_url).render_as_string(hide_password=True)
         return (
             f"cannot reach the database at {where} ({type(exc).__name__}); "
             "check DATABASE_URL and that the database is running and reachable"
@@ -36,3 +43,12 @@ async def database_problem(settings: Settings) -> str | None:
             f"(it expects {head}); run the version of Inkwell that migrated it"
         )
     return f"the database is at revision {current} and this version needs {head}; run `inkwell db upgrade`"
+
+
+def _missing_sqlite_folder(database_url: str) -> Path | None:
+    # Checked before connecting: aiosqlite's thread may outlive a failed connect and the event loop with it.
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    folder = Path(url.database).parent
+    return None if folder.is_dir() else folder
