@@ -14,7 +14,7 @@ PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format check-migrations clean
+.PHONY: install run test lint format check-migrations bench bench-quick clean
 
 install: $(INSTALLED)
 
@@ -42,6 +42,13 @@ lint: install
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The load benchmark (needs wrk and a PostgreSQL server; see the README). BENCH_* variables tune it.
+bench: install
+	$(BIN)/python -m bench
+
+bench-quick: install
+	BENCH_QUICK=1 $(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage

@@ -1,0 +1,226 @@
+"""The benchmark's figures: the targets they are checked against, a table, a JSON file and a chart."""
+
+import json
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.wrk import WrkResult
+
+RAW = "raw"
+
+
+@dataclass
+class Measurement:
+    target: str  # inkwell, bare (FastAPI, no database) or raw (asyncpg, no framework)
+    database: str
+    users: int
+    scenario: str
+    label: str
+    connections: int
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    ratio: float | None = None  # to the raw-driver limit of the same run
+
+    @classmethod
+    def from_wrk(cls, result: WrkResult, **fields: Any) -> "Measurement":
+        return cls(
+            requests_per_second=round(result.requests_per_second, 1),
+            p50_ms=round(result.p50_ms, 2),
+            p99_ms=round(result.p99_ms, 2),
+            errors=result.error_count,
+            **fields,
+        )
+
+
+@dataclass
+class Check:
+    name: str
+    target: str
+    value: str
+    met: bool
+
+
+@dataclass
+class Results:
+    machine: dict[str, Any]
+    settings: dict[str, Any]
+    measurements: list[Measurement] = field(default_factory=list)
+    memory: dict[str, Any] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+
+    def find(self, target: str, database: str, scenario: str, users: int | None = None) -> Measurement | None:
+        for m in self.measurements:
+            if (m.target, m.database, m.scenario) == (target, database, scenario) and users in (
+                None,
+                m.users,
+            ):
+                return m
+        return None
+
+
+def add_ratios(results: Results) -> None:
+    """Each measurement's requests/s over the raw-driver limit measured in the same run."""
+    raw = results.find(RAW, "postgresql", "get_user")
+    if raw is None or not raw.requests_per_second:
+        return
+    for m in results.measurements:
+        m.ratio = round(m.requests_per_second / raw.requests_per_second, 3)
+
+
+# The targets. Each returns None when the run did not measure what it needs.
+
+
+def ratio_check(
+    results: Results, scenario: str, floor: float, *, p99_under_ms: float | None = None
+) -> Check | None:
+    m = results.find("inkwell", "postgresql", scenario, results.settings["users"])
+    if m is None or m.ratio is None:
+        return None
+    target = f">= {floor} of raw" + (f", p99 < {p99_under_ms:g} ms" if p99_under_ms else "")
+    met = m.ratio >= floor and m.errors == 0 and (p99_under_ms is None or m.p99_ms < p99_under_ms)
+    value = f"{m.ratio:.2f}" + (f", p99 {m.p99_ms:.1f} ms" if p99_under_ms else "")
+    return Check(f"PostgreSQL {m.label}", target, value, met)
+
+
+def growth_check(results: Results, scenario: str, growth_users: int, *, limit: float = 1.5) -> Check | None:
+    small = results.find("inkwell", "postgresql", scenario, results.settings["users"])
+    large = results.find("inkwell", "postgresql", scenario, growth_users)
+    if small is None or large is None or not large.requests_per_second:
+        return None
+    cost = small.requests_per_second / large.requests_per_second
+    return Check(
+        f"{large.label}, {growth_users:,} rows",
+        f"<= {limit}x the cost at {small.users:,}",
+        f"{cost:.2f}x",
+        cost <= limit,
+    )
+
+
+def sqlite_reads_check(results: Results, scenario: str) -> Check | None:
+    users = results.settings["users"]
+    lite = results.find("inkwell", "sqlite", scenario, users)
+    pg = results.find("inkwell", "postgresql", scenario, users)
+    if lite is None or pg is None:
+        return None
+    ratio = lite.requests_per_second / pg.requests_per_second
+    return Check(f"SQLite {lite.label}", ">= PostgreSQL", f"{ratio:.2f}x", ratio >= 1 and lite.errors == 0)
+
+
+def writers_check(results: Results) -> Check | None:
+    m = results.find("inkwell", "sqlite", "concurrent_writers")
+    if m is None:
+        return None
+    return Check(
+        f"SQLite, {m.connections} concurrent writers", "no error", f"{m.errors} errors", m.errors == 0
+    )
+
+
+def memory_check(memory: dict[str, Any], *, tolerance: float = 0.05) -> Check | None:
+    """Flat: the last third of the samples averages within `tolerance` of the first third."""
+    samples = [rss for _, rss in memory.get("samples", [])]
+    if len(samples) < 6:
+        return None
+    third = len(samples) // 3
+    first, last = statistics.fmean(samples[:third]), statistics.fmean(samples[-third:])
+    growth = (last - first) / first
+    value = f"{first:.1f} -> {last:.1f} MiB ({growth:+.1%})"
+    return Check(
+        f"Resident memory over {memory['seconds']:g} s of load",
+        f"flat (< {tolerance:.0%})",
+        value,
+        growth < tolerance,
+    )
+
+
+def evaluate(results: Results) -> None:
+    growth_users = results.settings.get("growth_users")
+    candidates = [
+        ratio_check(results, "get_user", 0.75, p99_under_ms=20),
+        ratio_check(results, "list_users", 0.5),
+        ratio_check(results, "user_posts", 0.5),
+        ratio_check(results, "create_user", 0.45),
+        ratio_check(results, "create_post", 0.45),
+        ratio_check(results, "patch_user", 0.45),
+        *(growth_check(results, s, growth_users) for s in ("list_users_deep", "user_posts") if growth_users),
+        writers_check(results),
+        *(sqlite_reads_check(results, s) for s in ("get_user", "list_users", "user_posts")),
+        memory_check(results.memory),
+    ]
+    results.checks = [check for check in candidates if check is not None]
+
+
+# Output.
+
+
+def table(results: Results) -> str:
+    header = (
+        f"{'target':<8} {'database':<10} {'rows':>9} {'scenario':<28} {'conns':>5} "
+        f"{'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'ratio':>6}"
+    )
+    lines = [header, "-" * len(header)]
+    for m in results.measurements:
+        ratio = f"{m.ratio:.2f}" if m.ratio is not None else "-"
+        lines.append(
+            f"{m.target:<8} {m.database:<10} {m.users:>9,} {m.label:<28} {m.connections:>5} "
+            f"{m.requests_per_second:>9,.0f} {m.p50_ms:>7.2f} {m.p99_ms:>7.2f} {m.errors:>6} {ratio:>6}"
+        )
+    if results.checks:
+        lines += ["", "Targets:"]
+        for check in results.checks:
+            mark = "met   " if check.met else "MISSED"
+            lines.append(f"  {mark} {check.name}: {check.value} (target {check.target})")
+    return "\n".join(lines)
+
+
+def write_json(results: Results, path: Path) -> None:
+    path.write_text(json.dumps(asdict(results), indent=2) + "\n")
+
+
+def draw_chart(results: Results, path: Path) -> None:
+    import matplotlib  # imported here: it is slow to import, and only drawing needs it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    base = [m for m in results.measurements if m.target == "inkwell" and m.users == results.settings["users"]]
+    labels = [f"{m.label} [{m.database}]" for m in base]
+    figure, axes = plt.subplots(
+        1, 2 if results.memory else 1, figsize=(15, 0.45 * len(labels) + 2.5), squeeze=False
+    )
+    bars = axes[0][0]
+    bars.barh(
+        labels,
+        [m.requests_per_second for m in base],
+        color=["#4c72b0" if m.database == "postgresql" else "#55a868" for m in base],
+    )
+    bars.invert_yaxis()
+    for target, style in (("raw", "--"), ("bare", ":")):
+        ceiling = results.find(target, "postgresql", "get_user")
+        if ceiling is not None:
+            bars.axvline(
+                ceiling.requests_per_second,
+                linestyle=style,
+                color="black",
+                label=f"{target}: {ceiling.requests_per_second:,.0f}/s",
+            )
+    bars.set_xlabel("requests per second (PostgreSQL blue, SQLite green)")
+    bars.set_title(
+        f"Inkwell against its ceilings ({results.settings['users']:,} users, "
+        f"{results.settings['connections']} connections)"
+    )
+    bars.legend(loc="lower right")
+    if results.memory:
+        times, rss = zip(*results.memory["samples"], strict=True) if results.memory["samples"] else ((), ())
+        memory = axes[0][1]
+        memory.plot(times, rss)
+        memory.set_ylim(bottom=0)
+        memory.set_xlabel("seconds of load")
+        memory.set_ylabel("resident memory, MiB")
+        memory.set_title("Server memory under mixed load")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -1,0 +1,347 @@
+"""`make bench`: seed fresh databases, serve Inkwell and its two ceilings, load them with wrk, report."""
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+
+from bench import report, seed
+from bench.report import Measurement, Results
+from bench.scenarios import Scenario, ceiling_scenario, growth_scenarios, mixed_scenario, user_scenarios
+from bench.seed import Size
+from bench.servers import MemorySampler, Server, ceiling_command, free_port, inkwell_command, serving
+from bench.wrk import Load, WrkMissing, find_wrk, run_wrk, wrk_command
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+@dataclass(frozen=True)
+class Options:
+    quick: bool
+    databases: tuple[str, ...]
+    size: Size
+    growth: Size | None
+    seconds: float
+    warmup: float
+    soak_seconds: float
+    connections: int
+    writers: int
+    threads: int
+    pool_size: int
+    workers: int
+    postgresql_url: str
+    results_dir: Path
+
+
+def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> Options:
+    env = os.environ if environ is None else environ
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", default=env.get("BENCH_QUICK", "") not in ("", "0"))
+    parser.add_argument("--databases", default=env.get("BENCH_DATABASES", "postgresql sqlite"))
+    parser.add_argument("--users", type=int, default=_int(env, "BENCH_USERS"))
+    parser.add_argument("--posts", type=int, default=_int(env, "BENCH_POSTS"))
+    parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=_flag(env, "BENCH_GROWTH"))
+    parser.add_argument("--growth-rows", type=int, default=_int(env, "BENCH_GROWTH_ROWS") or 1_000_000)
+    parser.add_argument("--seconds", type=float, default=_float(env, "BENCH_SECONDS"))
+    parser.add_argument("--soak-seconds", type=float, default=_float(env, "BENCH_SOAK_SECONDS"))
+    parser.add_argument("--connections", type=int, default=_int(env, "BENCH_CONNECTIONS") or 32)
+    parser.add_argument("--writers", type=int, default=_int(env, "BENCH_WRITERS") or 64)
+    parser.add_argument("--threads", type=int, default=_int(env, "BENCH_THREADS") or 2)
+    parser.add_argument("--pool-size", type=int, default=_int(env, "BENCH_POOL_SIZE") or 32)
+    parser.add_argument("--workers", type=int, default=_int(env, "BENCH_WORKERS") or 1)
+    parser.add_argument(
+        "--postgresql-url",
+        default=env.get("BENCH_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+        help="a maintenance database on the server; the benchmark creates and drops its own databases",
+    )
+    parser.add_argument("--results-dir", type=Path, default=Path(env.get("BENCH_RESULTS_DIR", RESULTS)))
+    args = parser.parse_args(argv)
+    quick = args.quick
+    users = args.users or (1_000 if quick else 10_000)
+    posts = args.posts or max(users * 5, seed.HOT_AUTHORS * seed.HOT_POSTS)
+    growth = args.growth if args.growth is not None else not quick
+    databases = tuple(args.databases.replace(",", " ").split())
+    unknown = set(databases) - {"postgresql", "sqlite"}
+    if unknown:
+        parser.error(f"unknown databases {sorted(unknown)}: use postgresql and sqlite")
+    return Options(
+        quick=quick,
+        databases=databases,
+        size=Size(users, posts),
+        growth=Size(args.growth_rows, args.growth_rows) if growth and "postgresql" in databases else None,
+        seconds=args.seconds or (2 if quick else 10),
+        warmup=1 if quick else 3,
+        soak_seconds=args.soak_seconds or (4 if quick else 60),
+        connections=args.connections,
+        writers=args.writers,
+        threads=args.threads,
+        pool_size=args.pool_size,
+        workers=args.workers,
+        postgresql_url=args.postgresql_url,
+        results_dir=args.results_dir,
+    )
+
+
+def _int(env: Any, name: str) -> int | None:
+    return int(env[name]) if env.get(name) else None
+
+
+def _float(env: Any, name: str) -> float | None:
+    return float(env[name]) if env.get(name) else None
+
+
+def _flag(env: Any, name: str) -> bool | None:
+    return env[name] not in ("0", "false", "no") if env.get(name) else None
+
+
+class Bench:
+    """One run: the servers it starts, the loads it drives and the figures it collects."""
+
+    def __init__(self, options: Options, wrk: str) -> None:
+        self.options = options
+        self.wrk = wrk
+        self.tags = (f"{int(time.time())}x{n}" for n in count())
+        self.workdir = Path(tempfile.mkdtemp(prefix="inkwell-bench-"))
+        self.results = Results(machine=machine(options), settings=settings(options))
+
+    def measure(
+        self,
+        server: Server,
+        scenario: Scenario,
+        *,
+        target: str,
+        database: str,
+        users: int,
+        connections: int | None = None,
+    ) -> Measurement:
+        connections = connections or self.options.connections
+        self._drive(server, scenario, Load(self.options.threads, connections, self.options.warmup))
+        result = self._drive(server, scenario, Load(self.options.threads, connections, self.options.seconds))
+        measurement = Measurement.from_wrk(
+            result,
+            target=target,
+            database=database,
+            users=users,
+            scenario=scenario.name,
+            label=scenario.label,
+            connections=connections,
+        )
+        self.results.measurements.append(measurement)
+        print(
+            f"  {target:<8} {database:<10} {scenario.label:<28} "
+            f"{measurement.requests_per_second:>9,.0f} req/s"
+            f"  p99 {measurement.p99_ms:6.2f} ms  errors {measurement.errors}",
+            flush=True,
+        )
+        return measurement
+
+    def _drive(self, server: Server, scenario: Scenario, load: Load) -> Any:
+        args = [arg.format(tag=next(self.tags)) for arg in scenario.args]
+        return run_wrk(wrk_command(self.wrk, server.url, scenario.script, args, load))
+
+    # Servers.
+
+    def server_env(self, database_url: str) -> dict[str, str]:
+        return {
+            "DATABASE_URL": database_url,
+            # Authentication off, so the figures compare the same work as the ceilings do.
+            "INKWELL_AUTH": "off",
+            "INKWELL_LOG_LEVEL": "warning",
+            "INKWELL_DB_POOL_SIZE": str(self.options.pool_size),
+            "PYTHONPATH": str(ROOT),
+        }
+
+    @contextmanager
+    def inkwell(self, database_url: str) -> Iterator[Server]:
+        port = free_port()
+        command = [*inkwell_command(port, workers=self.options.workers)]
+        with serving(
+            "inkwell", command, port, env=self.server_env(database_url), probe="/users/1", cwd=self.workdir
+        ) as server:
+            yield server
+
+    @contextmanager
+    def ceiling(self, which: str, database_url: str) -> Iterator[Server]:
+        port = free_port()
+        dsn = seed.asyncpg_dsn(database_url) if which == "raw" else None
+        command = ceiling_command(which, port, dsn=dsn, pool_size=self.options.pool_size)
+        with serving(
+            which, command, port, env=self.server_env(database_url), probe="/users/1", cwd=self.workdir
+        ) as server:
+            yield server
+
+    # The runs.
+
+    def run_postgresql(self) -> None:
+        size = self.options.size
+        with self.postgresql_database("inkwell_bench", size) as url:
+            scenario = ceiling_scenario(size)
+            for which in ("raw", "bare"):
+                with self.ceiling(which, url) as server:
+                    self.measure(server, scenario, target=which, database="postgresql", users=size.users)
+            with self.inkwell(url) as server:
+                for scenario in user_scenarios(size):
+                    self.measure(server, scenario, target="inkwell", database="postgresql", users=size.users)
+                self.soak(server)
+
+    def run_sqlite(self) -> None:
+        size = self.options.size
+        path = self.workdir / "bench.db"
+        print(f"SQLite: seeding {size.users:,} users and {size.posts:,} posts", flush=True)
+        url = seed.sqlite_url(path)
+        seed.migrate(url)
+        seed.seed_sqlite(url, size)
+        with self.inkwell(url) as server:
+            for scenario in user_scenarios(size):
+                self.measure(server, scenario, target="inkwell", database="sqlite", users=size.users)
+            writers = replace(user_scenarios(size)[5], name="concurrent_writers")
+            self.measure(
+                server,
+                writers,
+                target="inkwell",
+                database="sqlite",
+                users=size.users,
+                connections=self.options.writers,
+            )
+
+    def run_growth(self, size: Size) -> None:
+        with self.postgresql_database("inkwell_bench_growth", size) as url, self.inkwell(url) as server:
+            for scenario in growth_scenarios(size):
+                self.measure(server, scenario, target="inkwell", database="postgresql", users=size.users)
+
+    def soak(self, server: Server) -> None:
+        """Mixed load for `soak_seconds`, sampling the server's resident memory every second."""
+        scenario = mixed_scenario(self.options.size)
+        self._drive(
+            server, scenario, Load(self.options.threads, self.options.connections, self.options.warmup)
+        )
+        seconds = self.options.soak_seconds
+        print(f"  soak: {seconds:g} s of mixed load, sampling resident memory", flush=True)
+        with MemorySampler(server.process.pid) as sampler:
+            result = self._drive(
+                server, scenario, Load(self.options.threads, self.options.connections, seconds)
+            )
+        self.results.memory = {
+            "seconds": seconds,
+            "requests": result.requests,
+            "errors": result.error_count,
+            "samples": sampler.samples,
+        }
+
+    @contextmanager
+    def postgresql_database(self, prefix: str, size: Size) -> Iterator[str]:
+        server_url = self.options.postgresql_url
+        name = f"{prefix}_{os.getpid()}"
+        url = asyncio.run(seed.create_postgresql_database(server_url, name))
+        try:
+            print(
+                f"PostgreSQL: seeding {size.users:,} users and {size.posts:,} posts into {name}", flush=True
+            )
+            started = time.monotonic()
+            seed.migrate(url)
+            asyncio.run(seed.seed_postgresql(url, size))
+            print(f"  seeded in {time.monotonic() - started:.1f} s", flush=True)
+            yield url
+        finally:
+            asyncio.run(seed.drop_postgresql_database(server_url, name))
+
+    def run(self) -> Results:
+        if "postgresql" in self.options.databases:
+            self.run_postgresql()
+        if "sqlite" in self.options.databases:
+            self.run_sqlite()
+        if self.options.growth is not None:
+            self.run_growth(self.options.growth)
+        report.add_ratios(self.results)
+        report.evaluate(self.results)
+        return self.results
+
+
+def settings(options: Options) -> dict[str, Any]:
+    return {
+        "mode": "quick" if options.quick else "full",
+        "users": options.size.users,
+        "posts": options.size.posts,
+        "growth_users": options.growth.users if options.growth else None,
+        "growth_posts": options.growth.posts if options.growth else None,
+        "seconds": options.seconds,
+        "connections": options.connections,
+        "writers": options.writers,
+        "wrk_threads": options.threads,
+        "pool_size": options.pool_size,
+        "workers": options.workers,
+        "auth": "off",
+    }
+
+
+def machine(options: Options) -> dict[str, Any]:
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "postgresql": asyncio.run(_postgresql_version(options.postgresql_url))
+        if "postgresql" in options.databases
+        else None,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+async def _postgresql_version(server_url: str) -> str:
+    connection = await asyncpg.connect(seed.asyncpg_dsn(server_url))
+    try:
+        return str(await connection.fetchval("SHOW server_version"))
+    finally:
+        await connection.close()
+
+
+def save(results: Results, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    paths = [directory / f"bench-{stamp}.json", directory / "latest.json", directory / "latest.png"]
+    for path in paths[:2]:
+        report.write_json(results, path)
+    report.draw_chart(results, paths[2])
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(argv)
+    try:
+        wrk = find_wrk()
+    except WrkMissing as missing:
+        print(f"make bench: {missing}", file=sys.stderr)
+        return 2
+    print(f"Benchmark ({'quick' if options.quick else 'full'}): {asdict(options)['databases']}", flush=True)
+    results = Bench(options, wrk).run()
+    print()
+    print(report.table(results))
+    for path in save(results, options.results_dir):
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0

@@ -1,0 +1,57 @@
+"""What the benchmark requests, and from which wrk script."""
+
+from dataclasses import dataclass
+
+from bench.seed import HOT_AUTHORS, Size
+
+PAGE = 50
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    script: str
+    args: tuple[str, ...]
+    writes: bool = False
+
+
+def user_scenarios(size: Size) -> list[Scenario]:
+    """Every scenario, reads first (so that the writes do not change what the reads see)."""
+    last_page = str(size.users - PAGE)
+    users = ("1", str(size.users))
+    return [
+        Scenario("get_user", "GET /users/{id}", "get.lua", ("/users/%d", *users)),
+        Scenario("list_users", "GET /users (first page)", "get.lua", ("/users", "1", "1")),
+        Scenario(
+            "list_users_deep", "GET /users?after= (deep)", "get.lua", (f"/users?after={last_page}", "1", "1")
+        ),
+        Scenario(
+            "list_users_deep_offset",
+            "GET /users?offset= (deep)",
+            "get.lua",
+            (f"/users?offset={last_page}", "1", "1"),
+        ),
+        Scenario(
+            "user_posts", "GET /users/{id}/posts", "get.lua", ("/users/%d/posts", "1", str(HOT_AUTHORS))
+        ),
+        Scenario("create_user", "POST /users", "create_user.lua", ("{tag}",), writes=True),
+        Scenario("create_post", "POST /users/{id}/posts", "create_post.lua", users, writes=True),
+        Scenario("patch_user", "PATCH /users/{id}", "patch_user.lua", users, writes=True),
+    ]
+
+
+def growth_scenarios(size: Size) -> list[Scenario]:
+    """The requests whose cost must stay flat as the tables grow (and the offset page, which cannot)."""
+    keep = {"get_user", "list_users_deep", "list_users_deep_offset", "user_posts"}
+    return [scenario for scenario in user_scenarios(size) if scenario.name in keep]
+
+
+def ceiling_scenario(size: Size) -> Scenario:
+    return Scenario("get_user", "GET /users/{id}", "get.lua", ("/users/%d", "1", str(size.users)))
+
+
+def mixed_scenario(size: Size) -> Scenario:
+    return Scenario(
+        "mixed", "mixed reads and writes", "mixed.lua", (str(size.users), str(HOT_AUTHORS)), writes=True
+    )
