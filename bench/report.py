@@ -23,6 +23,8 @@ class Measurement:
     p50_ms: float
     p99_ms: float
     errors: int
+    # Server CPU time per request: steadier than requests/s on a machine shared with other work.
+    cpu_us_per_request: float | None = None
     ratio: float | None = None  # to the raw-driver limit of the same run
 
     @classmethod
@@ -159,14 +161,16 @@ def evaluate(results: Results) -> None:
 def table(results: Results) -> str:
     header = (
         f"{'target':<8} {'database':<10} {'rows':>9} {'scenario':<28} {'conns':>5} "
-        f"{'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'ratio':>6}"
+        f"{'req/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'CPU us':>7} {'ratio':>6}"
     )
     lines = [header, "-" * len(header)]
     for m in results.measurements:
         ratio = f"{m.ratio:.2f}" if m.ratio is not None else "-"
+        cpu = f"{m.cpu_us_per_request:.0f}" if m.cpu_us_per_request is not None else "-"
         lines.append(
             f"{m.target:<8} {m.database:<10} {m.users:>9,} {m.label:<28} {m.connections:>5} "
-            f"{m.requests_per_second:>9,.0f} {m.p50_ms:>7.2f} {m.p99_ms:>7.2f} {m.errors:>6} {ratio:>6}"
+            f"{m.requests_per_second:>9,.0f} {m.p50_ms:>7.2f} {m.p99_ms:>7.2f} {m.errors:>6} "
+            f"{cpu:>7} {ratio:>6}"
         )
     if results.checks:
         lines += ["", "Targets:"]

@@ -22,7 +22,15 @@ from bench import report, seed
 from bench.report import Measurement, Results
 from bench.scenarios import Scenario, ceiling_scenario, growth_scenarios, mixed_scenario, user_scenarios
 from bench.seed import Size
-from bench.servers import MemorySampler, Server, ceiling_command, free_port, inkwell_command, serving
+from bench.servers import (
+    MemorySampler,
+    Server,
+    ceiling_command,
+    cpu_seconds,
+    free_port,
+    inkwell_command,
+    serving,
+)
 from bench.wrk import Load, WrkMissing, find_wrk, run_wrk, wrk_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +46,7 @@ class Options:
     seconds: float
     warmup: float
     soak_seconds: float
+    scenarios: frozenset[str]
     connections: int
     writers: int
     threads: int
@@ -52,6 +61,9 @@ def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None 
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", default=env.get("BENCH_QUICK", "") not in ("", "0"))
     parser.add_argument("--databases", default=env.get("BENCH_DATABASES", "postgresql sqlite"))
+    parser.add_argument(
+        "--scenarios", default=env.get("BENCH_SCENARIOS", ""), help="only these scenarios (default: all)"
+    )
     parser.add_argument("--users", type=int, default=_int(env, "BENCH_USERS"))
     parser.add_argument("--posts", type=int, default=_int(env, "BENCH_POSTS"))
     parser.add_argument("--growth", action=argparse.BooleanOptionalAction, default=_flag(env, "BENCH_GROWTH"))
@@ -85,7 +97,8 @@ def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None 
         growth=Size(args.growth_rows, args.growth_rows) if growth and "postgresql" in databases else None,
         seconds=args.seconds or (2 if quick else 10),
         warmup=1 if quick else 3,
-        soak_seconds=args.soak_seconds or (4 if quick else 60),
+        soak_seconds=(4 if quick else 60) if args.soak_seconds is None else args.soak_seconds,
+        scenarios=frozenset(args.scenarios.replace(",", " ").split()),
         connections=args.connections,
         writers=args.writers,
         threads=args.threads,
@@ -118,6 +131,10 @@ class Bench:
         self.workdir = Path(tempfile.mkdtemp(prefix="inkwell-bench-"))
         self.results = Results(machine=machine(options), settings=settings(options))
 
+    def selected(self, scenarios: list[Scenario]) -> list[Scenario]:
+        wanted = self.options.scenarios
+        return [scenario for scenario in scenarios if not wanted or scenario.name in wanted]
+
     def measure(
         self,
         server: Server,
@@ -130,7 +147,9 @@ class Bench:
     ) -> Measurement:
         connections = connections or self.options.connections
         self._drive(server, scenario, Load(self.options.threads, connections, self.options.warmup))
+        cpu_before = cpu_seconds(server.process.pid)
         result = self._drive(server, scenario, Load(self.options.threads, connections, self.options.seconds))
+        cpu_used = cpu_seconds(server.process.pid) - cpu_before
         measurement = Measurement.from_wrk(
             result,
             target=target,
@@ -140,10 +159,13 @@ class Bench:
             label=scenario.label,
             connections=connections,
         )
+        if result.requests:
+            measurement.cpu_us_per_request = round(cpu_used / result.requests * 1e6, 1)
         self.results.measurements.append(measurement)
         print(
             f"  {target:<8} {database:<10} {scenario.label:<28} "
-            f"{measurement.requests_per_second:>9,.0f} req/s"
+            f"{measurement.requests_per_second:>9,.0f} req/s "
+            f"{measurement.cpu_us_per_request or 0:5.0f} us CPU"
             f"  p99 {measurement.p99_ms:6.2f} ms  errors {measurement.errors}",
             flush=True,
         )
@@ -194,9 +216,10 @@ class Bench:
                 with self.ceiling(which, url) as server:
                     self.measure(server, scenario, target=which, database="postgresql", users=size.users)
             with self.inkwell(url) as server:
-                for scenario in user_scenarios(size):
+                for scenario in self.selected(user_scenarios(size)):
                     self.measure(server, scenario, target="inkwell", database="postgresql", users=size.users)
-                self.soak(server)
+                if self.options.soak_seconds:
+                    self.soak(server)
 
     def run_sqlite(self) -> None:
         size = self.options.size
@@ -206,21 +229,23 @@ class Bench:
         seed.migrate(url)
         seed.seed_sqlite(url, size)
         with self.inkwell(url) as server:
-            for scenario in user_scenarios(size):
+            for scenario in self.selected(user_scenarios(size)):
                 self.measure(server, scenario, target="inkwell", database="sqlite", users=size.users)
             writers = replace(user_scenarios(size)[5], name="concurrent_writers")
-            self.measure(
-                server,
-                writers,
-                target="inkwell",
-                database="sqlite",
-                users=size.users,
-                connections=self.options.writers,
-            )
+            for scenario in self.selected([writers]):
+                connections = self.options.writers
+                self.measure(
+                    server,
+                    scenario,
+                    target="inkwell",
+                    database="sqlite",
+                    users=size.users,
+                    connections=connections,
+                )
 
     def run_growth(self, size: Size) -> None:
         with self.postgresql_database("inkwell_bench_growth", size) as url, self.inkwell(url) as server:
-            for scenario in growth_scenarios(size):
+            for scenario in self.selected(growth_scenarios(size)):
                 self.measure(server, scenario, target="inkwell", database="postgresql", users=size.users)
 
     def soak(self, server: Server) -> None:

@@ -115,6 +115,16 @@ def resident_mib(pid: int) -> float:
     return sum(p.memory_info().rss for p in processes) / 2**20
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time used so far by a process and its children."""
+    parent = psutil.Process(pid)
+    total = 0.0
+    for process in (parent, *parent.children(recursive=True)):
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
+
+
 @dataclass
 class MemorySampler:
     """Samples a process's resident memory every `interval` seconds in a thread, while in a `with`."""

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=10.0, gt=0)
     db_echo: bool = False
+    # Off: a ping costs a round trip per request. A connection the server dropped fails one request
+    # with a 503, and the pool then replaces every connection it holds.
+    db_pre_ping: bool = False
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     log_format: LogFormat = "auto"
     metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")

@@ -24,6 +24,11 @@ ASYNC_DRIVERS = {
 WRITE_OPTION = "inkwell_writes"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+# Reads on these databases run in autocommit: no BEGIN and COMMIT round trips around them. asyncpg
+# switches a connection to autocommit without a round trip; aiomysql needs one each way, which would
+# cost as much as it saves, and SQLite's transactions are in-process.
+AUTOCOMMIT_READS = frozenset({"postgresql"})
+
 
 def async_url(url: str | URL) -> URL:
     """The URL with an async driver: `postgresql://` becomes `postgresql+asyncpg://`, and so on."""
@@ -46,7 +51,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.db_pre_ping,
     )
 
 
@@ -112,7 +117,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session, session.begin():
         if request.method not in SAFE_METHODS:
             await session.connection(execution_options={WRITE_OPTION: True})
+        elif _reads_in_autocommit(session):
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         yield session
+
+
+def _reads_in_autocommit(session: AsyncSession) -> bool:
+    # Only a session with a pooled connection of its own: one joined to an outer transaction keeps it.
+    bind = session.bind
+    return isinstance(bind, AsyncEngine) and bind.dialect.name in AUTOCOMMIT_READS
 
 
 # scope="function" runs the commit when the route returns, so a failed commit can never follow a 2xx.

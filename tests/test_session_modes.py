@@ -1,0 +1,49 @@
+"""How a request's session talks to the database: reads skip BEGIN/COMMIT where that saves round trips."""
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from inkwell.config import Settings
+from inkwell.db import SessionDep, create_engine
+from tests.databases import Backend
+
+# PostgreSQL's now() is the time the transaction began: it moves between two statements only when
+# each is a transaction of its own (autocommit).
+NOW = text("SELECT now()")
+PAUSE = text("SELECT pg_sleep(0.01)")
+
+
+@pytest.fixture
+def probed_client(committed_app: FastAPI) -> httpx.AsyncClient:
+    @committed_app.api_route("/probe", methods=["GET", "POST"])
+    async def statements_are_own_transactions(session: SessionDep) -> bool:
+        before = await session.scalar(NOW)
+        await session.execute(PAUSE)
+        return bool(before != await session.scalar(NOW))
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=committed_app), base_url="http://inkwell.test")
+
+
+async def test_postgresql_reads_run_without_begin_and_writes_in_a_transaction(
+    backend: Backend, probed_client: httpx.AsyncClient
+) -> None:
+    if backend.name != "postgresql":
+        pytest.skip("autocommit reads are a PostgreSQL optimisation")
+    async with probed_client:
+        read = await probed_client.get("/probe")
+        write = await probed_client.post("/probe")
+
+    assert read.json() is True
+    assert write.json() is False
+
+
+def test_server_connections_are_not_pinged_unless_asked(backend: Backend, settings: Settings) -> None:
+    if backend.name == "sqlite":
+        pytest.skip("a SQLite file has no connection to lose")
+    default = create_engine(settings)
+    pinged = create_engine(settings.model_copy(update={"db_pre_ping": True}))
+
+    assert default.pool._pre_ping is False
+    assert pinged.pool._pre_ping is True
