@@ -1,9 +1,20 @@
-"""Bounded limit/offset pagination shared by every list route."""
+"""Pagination shared by every list route: limit/offset, and keyset (`after=`) with a `Link` to the next page.
 
+Keyset pages cost the same at any depth (an index range scan from the cursor), where an offset makes the
+database walk past every skipped row. Each list fetches one row more than it shows, to know whether a
+next page exists, so no list ever counts its table.
+"""
+
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, Protocol, TypeVar
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request, Response
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute
+from starlette.datastructures import URL
+
+from inkwell.fields import MAX_ID
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -14,13 +25,51 @@ MAX_OFFSET = 2**31 - 1
 class Page:
     limit: int
     offset: int
+    after: int | None
+    url: URL
 
 
 def page_params(
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0, le=MAX_ID, description="Start after the item with this id (the `Link` header's next page)."
+        ),
+    ] = None,
 ) -> Page:
-    return Page(limit=limit, offset=offset)
+    return Page(limit=limit, offset=offset, after=after, url=request.url)
 
 
 PageDep = Annotated[Page, Depends(page_params)]
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+def paged_query(
+    query: SelectT, key: InstrumentedAttribute[int], page: Page, *, descending: bool = False
+) -> SelectT:
+    """`query` ordered by `key`, from the page's cursor on, one row longer than the page."""
+    if page.after is not None:
+        query = query.where(key < page.after if descending else key > page.after)
+    order = key.desc() if descending else key.asc()
+    return query.order_by(order).offset(page.offset).limit(page.limit + 1)
+
+
+class HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+ItemT = TypeVar("ItemT", bound=HasId)
+
+
+def page_of(rows: Sequence[ItemT], page: Page, response: Response) -> list[ItemT]:
+    """The page's items; when more follow, a `Link: <...>; rel="next"` header to them."""
+    items = list(rows[: page.limit])
+    if len(rows) > page.limit:
+        next_url = page.url.remove_query_params("offset").include_query_params(after=items[-1].id)
+        response.headers["Link"] = f'<{next_url}>; rel="next"'
+    return items

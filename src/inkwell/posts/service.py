@@ -8,20 +8,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.fields import valid_id
-from inkwell.pagination import Page
+from inkwell.pagination import Page, paged_query
 from inkwell.posts.models import Post
 from inkwell.posts.schemas import PostCreate
 from inkwell.users.errors import UserNotFound
-from inkwell.users.models import User
 
 
-async def create_post(session: AsyncSession, *, author: User, data: PostCreate) -> Post:
-    post = Post(author_id=author.id, title=data.title, body=data.body)
+async def create_post(session: AsyncSession, *, author_id: int, data: PostCreate) -> Post:
+    """Insert the post; the foreign key, not a SELECT before it, says whether the author exists."""
+    if not valid_id(author_id):
+        raise UserNotFound
+    post = Post(author_id=author_id, title=data.title, body=data.body)
     session.add(post)
     try:
         await session.flush()
     except IntegrityError as exc:
-        # The author was deleted by a concurrent request after it was loaded.
         raise UserNotFound from exc
     return post
 
@@ -38,18 +39,18 @@ async def get_post(session: AsyncSession, post_id: int) -> Post | None:
     return await session.get(Post, post_id)
 
 
-async def list_user_posts(session: AsyncSession, *, author_id: int, page: Page) -> list[Post]:
-    """A user's posts, oldest first (the order they were written in)."""
-    query = select(Post).where(Post.author_id == author_id).order_by(Post.id)
-    return list(await session.scalars(query.limit(page.limit).offset(page.offset)))
+async def list_user_posts(session: AsyncSession, *, author_id: int, page: Page) -> Sequence[Post]:
+    """A user's posts, oldest first (the order they were written in), one more than the page holds."""
+    query = select(Post).where(Post.author_id == author_id)
+    return (await session.scalars(paged_query(query, Post.id, page))).all()
 
 
-async def list_posts(session: AsyncSession, *, page: Page, author_id: int | None = None) -> list[Post]:
-    """All posts, newest first, optionally of one author."""
-    query = select(Post).order_by(Post.id.desc())
+async def list_posts(session: AsyncSession, *, page: Page, author_id: int | None = None) -> Sequence[Post]:
+    """All posts, newest first, optionally of one author; one more than the page holds."""
+    query = select(Post)
     if author_id is not None:
         query = query.where(Post.author_id == author_id)
-    return list(await session.scalars(query.limit(page.limit).offset(page.offset)))
+    return (await session.scalars(paged_query(query, Post.id, page, descending=True))).all()
 
 
 async def update_post(session: AsyncSession, post: Post, *, changes: dict[str, Any]) -> Post:

@@ -1,8 +1,8 @@
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from inkwell.db import SessionDep
 from inkwell.errors import responses
-from inkwell.pagination import PageDep
+from inkwell.pagination import PageDep, page_of
 from inkwell.users import service
 from inkwell.users.dependencies import UserDep
 from inkwell.users.models import User
@@ -18,9 +18,9 @@ async def create_user(payload: UserCreate, session: SessionDep) -> User:
 
 
 @router.get("", response_model=list[UserRead])
-async def list_users(session: SessionDep, page: PageDep) -> list[User]:
-    """List users in id order."""
-    return await service.list_users(session, page=page)
+async def list_users(session: SessionDep, page: PageDep, response: Response) -> list[User]:
+    """List users in id order; a `Link` header points to the next page."""
+    return page_of(await service.list_users(session, page=page), page, response)
 
 
 @router.get("/{user_id}", response_model=UserRead, responses=responses(404))
@@ -30,10 +30,10 @@ async def read_user(user: UserDep) -> User:
 
 
 @router.patch("/{user_id}", response_model=UserRead, responses=responses(404, 409))
-async def update_user(user: UserDep, payload: UserUpdate, session: SessionDep) -> User:
+async def update_user(user_id: int, payload: UserUpdate, session: SessionDep) -> User:
     """Change the fields sent and leave the others as they are."""
     changes = payload.model_dump(exclude_unset=True)
-    return await service.update_user(session, user, changes=changes)
+    return await service.update_user(session, user_id, changes=changes)
 
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))

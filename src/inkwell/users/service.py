@@ -3,13 +3,13 @@
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.fields import valid_id
-from inkwell.pagination import Page
-from inkwell.users.errors import EmailTaken
+from inkwell.pagination import Page, paged_query
+from inkwell.users.errors import EmailTaken, UserNotFound
 from inkwell.users.models import User
 from inkwell.users.schemas import UserCreate
 
@@ -28,15 +28,35 @@ async def get_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-async def list_users(session: AsyncSession, *, page: Page) -> list[User]:
-    query = select(User).order_by(User.id).limit(page.limit).offset(page.offset)
-    return list(await session.scalars(query))
+async def list_users(session: AsyncSession, *, page: Page) -> Sequence[User]:
+    """Users in id order, one more than the page holds (see `paged_query`)."""
+    return (await session.scalars(paged_query(select(User), User.id, page))).all()
 
 
-async def update_user(session: AsyncSession, user: User, *, changes: dict[str, Any]) -> User:
+async def update_user(session: AsyncSession, user_id: int, *, changes: dict[str, Any]) -> User:
+    """Apply `changes` to the user, in one `UPDATE ... RETURNING` where the database has it."""
+    if changes and session.get_bind().dialect.update_returning:
+        return await _update_returning(session, user_id, changes)
+    user = await get_user(session, user_id)
+    if user is None:
+        raise UserNotFound
     for field, value in changes.items():
         setattr(user, field, value)
     await _flush_or_email_taken(session)
+    return user
+
+
+async def _update_returning(session: AsyncSession, user_id: int, changes: dict[str, Any]) -> User:
+    if not valid_id(user_id):
+        raise UserNotFound
+    # `updated_at` is set by the column's `onupdate`.
+    statement = update(User).where(User.id == user_id).values(**changes).returning(User)
+    try:
+        user = (await session.scalars(statement)).one_or_none()
+    except IntegrityError as exc:
+        raise EmailTaken from exc
+    if user is None:
+        raise UserNotFound
     return user
 
 

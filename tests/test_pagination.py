@@ -1,0 +1,140 @@
+"""Keyset pagination (`after=` and the `Link` header) on every list, beside the tutorial's limit/offset."""
+
+import re
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from tests.factories import make_post, make_user
+
+NEXT_LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
+
+
+def next_link(response: httpx.Response) -> str | None:
+    link = response.headers.get("link")
+    if link is None:
+        return None
+    match = NEXT_LINK.match(link)
+    assert match, link
+    return match["url"]
+
+
+async def walk(client: httpx.AsyncClient, url: str) -> list[list[int]]:
+    """Follow the `Link` headers from `url` to the last page; the ids of each page."""
+    pages: list[list[int]] = []
+    next_url: str | None = url
+    while next_url is not None:
+        response = await client.get(next_url)
+        assert response.status_code == 200, response.text
+        pages.append([item["id"] for item in response.json()])
+        next_url = next_link(response)
+    return pages
+
+
+async def test_users_pages_follow_the_link_header_to_the_end(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    ids = [(await make_user(session)).id for _ in range(5)]
+
+    pages = await walk(client, "/users?limit=2")
+
+    assert pages == [ids[0:2], ids[2:4], ids[4:5]]
+
+
+async def test_a_full_last_page_has_no_next_link(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    ids = [(await make_user(session)).id for _ in range(4)]
+
+    pages = await walk(client, "/users?limit=2")
+
+    assert pages == [ids[0:2], ids[2:4]]
+
+
+async def test_after_starts_past_the_given_id(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    ids = [(await make_user(session)).id for _ in range(4)]
+
+    response = await client.get("/users", params={"after": ids[1], "limit": 10})
+
+    assert [u["id"] for u in response.json()] == ids[2:]
+    assert next_link(response) is None
+
+
+async def test_the_next_link_keeps_the_filters_and_drops_the_offset(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    author, other = await make_user(session), await make_user(session)
+    posts = [(await make_post(session, author)).id for _ in range(4)]
+    await make_post(session, other)
+
+    first = await client.get("/posts", params={"author_id": author.id, "limit": 1, "offset": 1})
+    link = next_link(first)
+
+    assert link is not None
+    query = httpx.URL(link).params
+    assert (query["author_id"], query["limit"], query["after"]) == (str(author.id), "1", str(posts[2]))
+    assert "offset" not in query
+    assert [p["id"] for p in first.json()] == [posts[2]]
+
+
+async def test_posts_pages_run_newest_first(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    author = await make_user(session)
+    ids = [(await make_post(session, author)).id for _ in range(5)]
+
+    pages = await walk(client, "/posts?limit=2")
+
+    assert pages == [ids[:2:-1], ids[2:0:-1], ids[0:1]]
+
+
+async def test_a_users_posts_page_by_keyset(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    author, other = await make_user(session), await make_user(session)
+    ids = []
+    for _ in range(3):
+        ids.append((await make_post(session, author)).id)
+        await make_post(session, other)
+
+    pages = await walk(client, f"/users/{author.id}/posts?limit=2")
+
+    assert pages == [ids[0:2], ids[2:3]]
+
+
+async def test_offset_still_pages_as_the_tutorial_does(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    ids = [(await make_user(session)).id for _ in range(3)]
+
+    response = await client.get("/users", params={"limit": 1, "offset": 1})
+
+    assert [u["id"] for u in response.json()] == [ids[1]]
+    assert next_link(response) is not None
+
+
+@pytest.mark.parametrize("after", ["-1", str(2**31), "x"])
+async def test_a_bad_cursor_is_422(client: httpx.AsyncClient, session: AsyncSession, after: str) -> None:
+    author = await make_user(session)
+    for path in ("/users", "/posts", f"/users/{author.id}/posts"):
+        response = await client.get(path, params={"after": after})
+
+        assert response.status_code == 422, path
+        assert "detail" in response.json()
+
+
+async def test_lists_never_count_their_table(
+    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+) -> None:
+    author = await make_user(session)
+    await make_post(session, author)
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement.lower())
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        for path in ("/users", "/posts", f"/users/{author.id}/posts"):
+            assert (await client.get(path)).status_code == 200
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+    assert statements
+    assert not [s for s in statements if "count(" in s]
