@@ -65,16 +65,21 @@ class RawUserApp:
             return 404, b'{"detail":"User not found"}'
         return 200, json.dumps(dict(row), default=_isoformat).encode()
 
+    async def startup(self) -> None:
+        self.pool = await asyncpg.create_pool(self.dsn, min_size=self.pool_size, max_size=self.pool_size)
+
+    async def shutdown(self) -> None:
+        if self.pool is not None:
+            await self.pool.close()
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                size = self.pool_size
-                self.pool = await asyncpg.create_pool(self.dsn, min_size=size, max_size=size)
+                await self.startup()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if self.pool is not None:
-                    await self.pool.close()
+                await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

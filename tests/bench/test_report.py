@@ -1,0 +1,144 @@
+"""The figures the benchmark reports: ratios, the targets, the table, the JSON file and the chart."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.report import Measurement, Results, add_ratios, draw_chart, evaluate, table, write_json
+from bench.run import parse_options
+
+
+def measurement(target: str, scenario: str, rps: float, **fields: object) -> Measurement:
+    values: dict[str, object] = {
+        "target": target,
+        "database": "postgresql",
+        "users": 10_000,
+        "scenario": scenario,
+        "label": scenario,
+        "connections": 32,
+        "requests_per_second": rps,
+        "p50_ms": 1.0,
+        "p99_ms": 5.0,
+        "errors": 0,
+        **fields,
+    }
+    return Measurement(**values)  # type: ignore[arg-type]
+
+
+def results(*measurements: Measurement, memory: dict[str, object] | None = None) -> Results:
+    settings = {"users": 10_000, "connections": 32, "growth_users": 1_000_000}
+    return Results(machine={}, settings=settings, measurements=list(measurements), memory=memory or {})
+
+
+def checks_by_name(run: Results) -> dict[str, bool]:
+    add_ratios(run)
+    evaluate(run)
+    return {check.name: check.met for check in run.checks}
+
+
+def test_ratios_are_to_the_raw_driver_limit_of_the_same_run() -> None:
+    run = results(measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 3000))
+
+    add_ratios(run)
+
+    assert [m.ratio for m in run.measurements] == [1.0, 0.75]
+
+
+def test_the_get_target_needs_the_ratio_and_the_p99() -> None:
+    met = results(measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 3100, p99_ms=19))
+    slow_tail = results(
+        measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 3100, p99_ms=21)
+    )
+    too_slow = results(measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 2000))
+
+    assert checks_by_name(met)["PostgreSQL get_user"] is True
+    assert checks_by_name(slow_tail)["PostgreSQL get_user"] is False
+    assert checks_by_name(too_slow)["PostgreSQL get_user"] is False
+
+
+def test_errors_miss_a_target_whatever_the_speed() -> None:
+    run = results(measurement("raw", "get_user", 4000), measurement("inkwell", "create_user", 3000, errors=2))
+
+    assert checks_by_name(run)["PostgreSQL create_user"] is False
+
+
+def test_growth_compares_the_same_request_at_both_sizes() -> None:
+    flat = results(
+        measurement("inkwell", "list_users_deep", 2000),
+        measurement("inkwell", "list_users_deep", 1500, users=1_000_000, label="deep"),
+    )
+    steep = results(
+        measurement("inkwell", "user_posts", 2000),
+        measurement("inkwell", "user_posts", 1000, users=1_000_000, label="posts"),
+    )
+
+    assert checks_by_name(flat)["deep, 1,000,000 rows"] is True
+    assert checks_by_name(steep)["posts, 1,000,000 rows"] is False
+
+
+def test_sqlite_reads_must_match_postgresql_and_writers_must_not_fail() -> None:
+    run = results(
+        measurement("inkwell", "get_user", 2000),
+        measurement("inkwell", "get_user", 2500, database="sqlite", label="lite get"),
+        measurement("inkwell", "list_users", 2000),
+        measurement("inkwell", "list_users", 1500, database="sqlite", label="lite list"),
+        measurement("inkwell", "concurrent_writers", 900, database="sqlite", connections=64, errors=1),
+    )
+
+    checks = checks_by_name(run)
+
+    assert checks["SQLite lite get"] is True
+    assert checks["SQLite lite list"] is False
+    assert checks["SQLite, 64 concurrent writers"] is False
+
+
+@pytest.mark.parametrize(("last", "flat"), [(101.0, True), (120.0, False)])
+def test_memory_is_flat_when_the_end_of_the_load_matches_its_start(last: float, flat: bool) -> None:
+    samples = [[t, 100.0] for t in range(10)] + [[t, last] for t in range(10, 20)]
+    run = results(memory={"seconds": 20, "samples": samples})
+
+    assert checks_by_name(run) == {"Resident memory over 20 s of load": flat}
+
+
+def test_nothing_is_checked_that_was_not_measured() -> None:
+    assert checks_by_name(results(measurement("bare", "get_user", 9000))) == {}
+
+
+def test_table_json_and_chart(tmp_path: Path) -> None:
+    run = results(
+        measurement("raw", "get_user", 4000, cpu_us_per_request=200),
+        measurement("inkwell", "get_user", 1000, cpu_us_per_request=800),
+        measurement("inkwell", "get_user", 1200, database="sqlite"),
+        memory={"seconds": 6, "samples": [[t, 90.0] for t in range(6)]},
+    )
+    add_ratios(run)
+    evaluate(run)
+
+    text = table(run)
+    write_json(run, tmp_path / "run.json")
+    draw_chart(run, tmp_path / "run.png")
+
+    assert "MISSED PostgreSQL get_user: 0.25" in text
+    assert "   800   0.25" in text
+    saved = json.loads((tmp_path / "run.json").read_text())
+    assert saved["measurements"][1]["ratio"] == 0.25
+    assert (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_options_quick_and_full() -> None:
+    quick = parse_options([], {"BENCH_QUICK": "1"})
+    full = parse_options([], {})
+    sized = parse_options(["--users", "5000", "--no-growth", "--databases", "sqlite"], {"BENCH_SECONDS": "3"})
+
+    assert (quick.size.users, quick.seconds, quick.growth) == (1_000, 2, None)
+    assert (full.size.users, full.seconds, full.soak_seconds) == (10_000, 10, 60)
+    assert full.growth is not None
+    assert full.growth.users == 1_000_000
+    assert (sized.size.users, sized.size.posts, sized.seconds, sized.growth) == (5_000, 25_000, 3, None)
+    assert sized.databases == ("sqlite",)
+
+
+def test_unknown_databases_are_refused() -> None:
+    with pytest.raises(SystemExit):
+        parse_options(["--databases", "oracle"], {})
