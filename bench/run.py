@@ -4,6 +4,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -133,7 +134,7 @@ class Bench:
 
     def selected(self, scenarios: list[Scenario]) -> list[Scenario]:
         wanted = self.options.scenarios
-        return [scenario for scenario in scenarios if not wanted or scenario.name in wanted]
+        return [scenario for scenario in scenarios if not wanted or scenario.name.startswith(tuple(wanted))]
 
     def measure(
         self,
@@ -188,9 +189,9 @@ class Bench:
         }
 
     @contextmanager
-    def inkwell(self, database_url: str) -> Iterator[Server]:
+    def inkwell(self, database_url: str, *, workers: int | None = None) -> Iterator[Server]:
         port = free_port()
-        command = [*inkwell_command(port, workers=self.options.workers)]
+        command = inkwell_command(port, workers=workers or self.options.workers)
         with serving(
             "inkwell", command, port, env=self.server_env(database_url), probe="/users/1", cwd=self.workdir
         ) as server:
@@ -220,6 +221,23 @@ class Bench:
                     self.measure(server, scenario, target="inkwell", database="postgresql", users=size.users)
                 if self.options.soak_seconds:
                     self.soak(server)
+            self.run_more_workers(url)
+
+    def run_more_workers(self, url: str) -> None:
+        """GET /users/{id} again with a worker process per core (`inkwell serve --workers N`)."""
+        workers = os.cpu_count() or 1
+        if self.options.quick or workers <= self.options.workers:
+            return
+        scenario = replace(
+            ceiling_scenario(self.options.size),
+            name=f"get_user_{workers}_workers",
+            label=f"GET /users/{{id}} ({workers} workers)",
+        )
+        for selected in self.selected([scenario]):
+            with self.inkwell(url, workers=workers) as server:
+                self.measure(
+                    server, selected, target="inkwell", database="postgresql", users=self.options.size.users
+                )
 
     def run_sqlite(self) -> None:
         size = self.options.size
@@ -285,12 +303,15 @@ class Bench:
             asyncio.run(seed.drop_postgresql_database(server_url, name))
 
     def run(self) -> Results:
-        if "postgresql" in self.options.databases:
-            self.run_postgresql()
-        if "sqlite" in self.options.databases:
-            self.run_sqlite()
-        if self.options.growth is not None:
-            self.run_growth(self.options.growth)
+        try:
+            if "postgresql" in self.options.databases:
+                self.run_postgresql()
+            if "sqlite" in self.options.databases:
+                self.run_sqlite()
+            if self.options.growth is not None:
+                self.run_growth(self.options.growth)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
         report.add_ratios(self.results)
         report.evaluate(self.results)
         return self.results

@@ -26,6 +26,25 @@ def probed_client(committed_app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=committed_app), base_url="http://inkwell.test")
 
 
+async def test_sqlite_reads_send_no_begin_and_writes_do(committed_app: FastAPI, backend: Backend) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("SQLite's own read path")
+
+    @committed_app.api_route("/in-transaction", methods=["GET", "POST"])
+    async def in_transaction(session: SessionDep) -> bool:
+        await session.execute(text("SELECT 1"))
+        raw = await (await session.connection()).get_raw_connection()
+        return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
+
+    transport = httpx.ASGITransport(app=committed_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
+        read = await client.get("/in-transaction")
+        write = await client.post("/in-transaction")
+
+    assert read.json() is False
+    assert write.json() is True
+
+
 async def test_postgresql_reads_run_without_begin_and_writes_in_a_transaction(
     backend: Backend, probed_client: httpx.AsyncClient
 ) -> None:

@@ -22,12 +22,18 @@ ASYNC_DRIVERS = {
 
 # Set on the connection of a request that writes, so SQLite takes its write lock up front.
 WRITE_OPTION = "inkwell_writes"
+# Set on the connection of a request that only reads, so SQLite sends no BEGIN.
+READ_OPTION = "inkwell_reads"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# Reads on these databases run in autocommit: no BEGIN and COMMIT round trips around them. asyncpg
-# switches a connection to autocommit without a round trip; aiomysql needs one each way, which would
-# cost as much as it saves, and SQLite's transactions are in-process.
-AUTOCOMMIT_READS = frozenset({"postgresql"})
+# Reads skip BEGIN and COMMIT where that saves round trips. PostgreSQL runs them in autocommit (asyncpg
+# switches modes without a round trip); SQLite runs them without BEGIN (each aiosqlite call is a hop to
+# the connection's thread). MariaDB keeps its transaction: aiomysql needs a round trip each way to
+# switch modes, which would cost as much as it saves.
+READ_OPTIONS: dict[str, dict[str, Any]] = {
+    "postgresql": {"isolation_level": "AUTOCOMMIT"},
+    "sqlite": {READ_OPTION: True},
+}
 
 
 def async_url(url: str | URL) -> URL:
@@ -80,8 +86,10 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
     def begin_transaction(conn: Connection) -> None:
         # A write transaction takes the write lock at BEGIN, where SQLite's busy timeout applies; a
         # deferred one that reads first and writes later fails at once with "database is locked".
-        writes = conn.get_execution_options().get(WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get(READ_OPTION, False):
+            return  # each statement of a read is a transaction of its own
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
     return engine
 
@@ -117,15 +125,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with sessionmaker() as session, session.begin():
         if request.method not in SAFE_METHODS:
             await session.connection(execution_options={WRITE_OPTION: True})
-        elif _reads_in_autocommit(session):
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        elif (read_options := _read_options(session)) is not None:
+            await session.connection(execution_options=read_options)
         yield session
 
 
-def _reads_in_autocommit(session: AsyncSession) -> bool:
+def _read_options(session: AsyncSession) -> dict[str, Any] | None:
     # Only a session with a pooled connection of its own: one joined to an outer transaction keeps it.
     bind = session.bind
-    return isinstance(bind, AsyncEngine) and bind.dialect.name in AUTOCOMMIT_READS
+    return READ_OPTIONS.get(bind.dialect.name) if isinstance(bind, AsyncEngine) else None
 
 
 # scope="function" runs the commit when the route returns, so a failed commit can never follow a 2xx.

@@ -29,7 +29,9 @@ class Page:
     url: URL
 
 
-def page_params(
+# async although it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool, and the
+# hop there and back cost a quarter of a list request's time.
+async def page_params(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
