@@ -31,8 +31,10 @@ class Settings(BaseSettings):
     )
     log_level: LogLevel = "info"
     max_body_bytes: PositiveInt = ONE_MIB
-    db_pool_size: PositiveInt = 10
-    db_max_overflow: int = Field(default=10, ge=0)
+    # One process keeps a connection for each request it serves at once: extra (overflow) connections
+    # are opened and closed with every burst, which costs more than waiting for a pooled one.
+    db_pool_size: PositiveInt = 32
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=10.0, gt=0)
     db_echo: bool = False
     # Off: a ping costs a round trip per request. A connection the server dropped fails one request
