@@ -47,6 +47,8 @@ class Settings(BaseSettings):
         default_factory=list, description="Origins allowed by CORS, comma-separated; empty turns CORS off."
     )
     ready_timeout: float = Field(default=2.0, gt=0, description="Seconds /readyz waits for the database.")
+    # Net allocations between two collections of cyclic garbage (Python's default is 700).
+    gc_threshold: PositiveInt = 20_000
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

@@ -1,8 +1,9 @@
 """The application factory."""
 
+import gc
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,6 +24,25 @@ from inkwell.users.router import router as users_router
 logger = logging.getLogger("inkwell")
 
 
+@contextmanager
+def collecting_garbage_less_often(threshold: int) -> Iterator[None]:
+    """Collect cyclic garbage every `threshold` net allocations instead of Python's 700.
+
+    Requests allocate many short-lived objects (ORM state, pydantic models); at the default the
+    collector ran hundreds of times a second under load and took a fifth of the CPU. What start-up
+    loaded is frozen, so the collections that do run skip it. Memory stays bounded: every cycle is
+    still collected, only later.
+    """
+    previous = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(threshold, previous[1], previous[2])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the database engine opens at start-up and closes at shutdown."""
     settings = settings or get_settings()
@@ -34,7 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         try:
-            yield
+            with collecting_garbage_less_often(settings.gc_threshold):
+                yield
         finally:
             await engine.dispose()
             logger.info("database pool closed")
