@@ -71,3 +71,30 @@ async def test_a_post_for_an_impossible_author_id_is_404(client: httpx.AsyncClie
         response = await client.post(f"/users/{user_id}/posts", json={"title": "t", "body": "b"})
 
         assert (response.status_code, response.json()) == (404, {"detail": "User not found"})
+
+
+async def test_a_users_posts_take_one_query_when_there_are_some(
+    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+) -> None:
+    author = await make_user(session)
+    await client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"})
+
+    with recorded_statements(engine) as statements:
+        response = await client.get(f"/users/{author.id}/posts")
+
+    assert len(response.json()) == 1
+    assert len(statements) == 1
+
+
+async def test_a_user_without_posts_is_an_empty_list_and_a_missing_one_is_404(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    author = await make_user(session)
+
+    empty = await client.get(f"/users/{author.id}/posts")
+    missing = await client.get("/users/2147483647/posts")
+    impossible = await client.get("/users/0/posts")
+
+    assert (empty.status_code, empty.json()) == (200, [])
+    assert (missing.status_code, missing.json()) == (404, {"detail": "User not found"})
+    assert impossible.status_code == 404

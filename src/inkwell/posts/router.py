@@ -10,7 +10,6 @@ from inkwell.posts import service
 from inkwell.posts.dependencies import PostDep
 from inkwell.posts.models import Post
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
-from inkwell.users.dependencies import UserDep
 
 router = APIRouter(tags=["posts"])
 
@@ -27,11 +26,9 @@ async def create_post(user_id: int, payload: PostCreate, session: SessionDep) ->
 
 
 @router.get("/users/{user_id}/posts", response_model=list[PostRead], responses=responses(404))
-async def list_user_posts(
-    author: UserDep, session: SessionDep, page: PageDep, response: Response
-) -> list[Post]:
+async def list_user_posts(user_id: int, session: SessionDep, page: PageDep, response: Response) -> list[Post]:
     """List a user's posts, oldest first; a `Link` header points to the next page."""
-    return page_of(await service.list_user_posts(session, author_id=author.id, page=page), page, response)
+    return page_of(await service.list_user_posts(session, author_id=user_id, page=page), page, response)
 
 
 @router.get("/posts", response_model=list[PostRead])

@@ -12,6 +12,7 @@ from inkwell.pagination import Page, paged_query
 from inkwell.posts.models import Post
 from inkwell.posts.schemas import PostCreate
 from inkwell.users.errors import UserNotFound
+from inkwell.users.models import User
 
 
 async def create_post(session: AsyncSession, *, author_id: int, data: PostCreate) -> Post:
@@ -40,9 +41,17 @@ async def get_post(session: AsyncSession, post_id: int) -> Post | None:
 
 
 async def list_user_posts(session: AsyncSession, *, author_id: int, page: Page) -> Sequence[Post]:
-    """A user's posts, oldest first (the order they were written in), one more than the page holds."""
+    """A user's posts, oldest first (the order they were written in), one more than the page holds.
+
+    The user is looked up only when the page is empty: posts prove their author exists.
+    """
+    if not valid_id(author_id):
+        raise UserNotFound
     query = select(Post).where(Post.author_id == author_id)
-    return (await session.scalars(paged_query(query, Post.id, page))).all()
+    posts = (await session.scalars(paged_query(query, Post.id, page))).all()
+    if not posts and await session.get(User, author_id) is None:
+        raise UserNotFound
+    return posts
 
 
 async def list_posts(session: AsyncSession, *, page: Page, author_id: int | None = None) -> Sequence[Post]:
