@@ -178,23 +178,26 @@ class Bench:
 
     # Servers.
 
-    def server_env(self, database_url: str) -> dict[str, str]:
+    def server_env(self, database_url: str, *, log_level: str = "warning") -> dict[str, str]:
         return {
             "DATABASE_URL": database_url,
             # Authentication off, so the figures compare the same work as the ceilings do.
             "INKWELL_AUTH": "off",
-            "INKWELL_LOG_LEVEL": "warning",
+            # At "info" every request writes a log line; the ceilings write none.
+            "INKWELL_LOG_LEVEL": log_level,
+            "INKWELL_LOG_FORMAT": "json",
             "INKWELL_DB_POOL_SIZE": str(self.options.pool_size),
             "PYTHONPATH": str(ROOT),
         }
 
     @contextmanager
-    def inkwell(self, database_url: str, *, workers: int | None = None) -> Iterator[Server]:
+    def inkwell(
+        self, database_url: str, *, workers: int | None = None, log_level: str = "warning"
+    ) -> Iterator[Server]:
         port = free_port()
         command = inkwell_command(port, workers=workers or self.options.workers)
-        with serving(
-            "inkwell", command, port, env=self.server_env(database_url), probe="/users/1", cwd=self.workdir
-        ) as server:
+        env = self.server_env(database_url, log_level=log_level)
+        with serving("inkwell", command, port, env=env, probe="/users/1", cwd=self.workdir) as server:
             yield server
 
     @contextmanager
@@ -222,6 +225,20 @@ class Bench:
                 if self.options.soak_seconds:
                     self.soak(server)
             self.run_more_workers(url)
+            self.run_with_request_log(url)
+
+    def run_with_request_log(self, url: str) -> None:
+        """GET /users/{id} with the log level at "info", where each request writes a JSON line."""
+        scenario = replace(
+            ceiling_scenario(self.options.size),
+            name="get_user_request_log",
+            label="GET /users/{id} (request log)",
+        )
+        for selected in self.selected([scenario]):
+            with self.inkwell(url, log_level="info") as server:
+                self.measure(
+                    server, selected, target="inkwell", database="postgresql", users=self.options.size.users
+                )
 
     def run_more_workers(self, url: str) -> None:
         """GET /users/{id} again with a worker process per core (`inkwell serve --workers N`)."""
