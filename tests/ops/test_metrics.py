@@ -84,7 +84,7 @@ async def test_database_pool_use_is_reported(
 
     assert samples[("inkwell_db_pool_connections", labels(state="in_use"))] >= 1
     assert ("inkwell_db_pool_connections", labels(state="idle")) in samples
-    assert samples[("inkwell_db_pool_size", labels())] == 10
+    assert samples[("inkwell_db_pool_size", labels())] == app.state.settings.db_pool_size
 
 
 async def test_the_pool_is_left_out_before_start_up(client: httpx.AsyncClient) -> None:
