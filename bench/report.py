@@ -221,7 +221,7 @@ def draw_chart(results: Results, path: Path) -> None:
         times, rss = zip(*results.memory["samples"], strict=True) if results.memory["samples"] else ((), ())
         memory = axes[0][1]
         memory.plot(times, rss)
-        memory.set_ylim(bottom=0)
+        memory.set_ylim(0, max(rss, default=1) * 1.25)
         memory.set_xlabel("seconds of load")
         memory.set_ylabel("resident memory, MiB")
         memory.set_title("Server memory under mixed load")

@@ -266,7 +266,11 @@ class Bench:
         with self.inkwell(url) as server:
             for scenario in self.selected(user_scenarios(size)):
                 self.measure(server, scenario, target="inkwell", database="sqlite", users=size.users)
-            writers = replace(user_scenarios(size)[5], name="concurrent_writers")
+            writers = replace(
+                user_scenarios(size)[5],
+                name="concurrent_writers",
+                label=f"POST /users ({self.options.writers} writers)",
+            )
             for scenario in self.selected([writers]):
                 connections = self.options.writers
                 self.measure(
