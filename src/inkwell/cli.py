@@ -22,8 +22,15 @@ from inkwell.users import transfer
 from inkwell.users.transfer import FileFormat
 
 # uvloop and httptools (from uvicorn[standard]) instead of asyncio's loop and h11, and no access log:
-# each is measured by the benchmark (bench/) and pays for itself.
-SERVER_OPTIONS: dict[str, Any] = {"loop": "uvloop", "http": "httptools", "access_log": False}
+# each is measured by the benchmark (bench/) and pays for itself. With --workers, uvicorn takes a worker
+# that does not answer its health check within 5 s for dead and starts another: on a busy machine a
+# worker still importing missed it, and workers were replaced over and over before any could serve.
+SERVER_OPTIONS: dict[str, Any] = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "access_log": False,
+    "timeout_worker_healthcheck": 60,
+}
 
 app = typer.Typer(help="Inkwell: a users-and-posts API service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations (Alembic).", no_args_is_help=True)
