@@ -14,7 +14,7 @@ PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test lint format check-migrations bench bench-quick clean
+.PHONY: install run test fuzz lint format check-migrations bench bench-quick clean
 
 install: $(INSTALLED)
 
@@ -33,6 +33,13 @@ run: install
 
 test: install
 	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+
+# Schemathesis for longer than `make test` does, with a fresh seed unless FUZZ_SEED names one.
+FUZZ_EXAMPLES ?= 500
+FUZZ_SEED ?= random
+fuzz: install
+	INKWELL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) INKWELL_FUZZ_SEED=$(FUZZ_SEED) \
+		$(BIN)/pytest -p no:cacheprovider tests/test_fuzz.py $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

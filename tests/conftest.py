@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
 from inkwell.main import create_app
-from inkwell.models import Post, User
+from inkwell.models import IdempotencyKey, Post, User
 from tests.databases import Backend, create_database, drop_database, migrate, selected_backends
 
 BACKENDS = selected_backends()
@@ -95,14 +95,21 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def committed_app(settings: Settings, engine: AsyncEngine) -> AsyncIterator[FastAPI]:
-    """The app on its real engine, for tests of concurrency; what they commit is deleted after."""
-    app = create_app(settings)
-    app.state.sessionmaker = create_sessionmaker(engine)
-    yield app
+async def committed_sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the real engine whose commits are real; everything is deleted after the test."""
+    yield create_sessionmaker(engine)
     async with engine.begin() as conn:
+        await conn.execute(delete(IdempotencyKey))
         await conn.execute(delete(Post))
         await conn.execute(delete(User))
+
+
+@pytest.fixture
+def committed_app(settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
+    """The app on its real engine, for tests of concurrency; what they commit is deleted after."""
+    app = create_app(settings)
+    app.state.sessionmaker = committed_sessionmaker
+    return app
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import socket
 from dataclasses import dataclass
 
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -89,3 +90,10 @@ def _run_alembic(connection: object, revision: str, down: bool) -> None:
         command.downgrade(config, revision)
     else:
         command.upgrade(config, revision)
+
+
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head

@@ -36,3 +36,49 @@ async def test_openapi_document_lists_every_route(client: httpx.AsyncClient) -> 
     }
     assert set(paths["/users/{user_id}"]) == {"get", "patch", "delete"}
     assert "409" in paths["/users"]["post"]["responses"]
+
+
+async def test_every_operation_documents_its_error_statuses(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    users, user, posts = paths["/users"], paths["/users/{user_id}"], paths["/users/{user_id}/posts"]
+    post = paths["/posts/{post_id}"]
+
+    for operation in (users["post"], users["get"], user["get"], user["patch"], user["delete"], post["get"]):
+        assert {"422", "503"} <= set(operation["responses"])
+    for operation in (user["get"], post["get"]):
+        assert "304" in operation["responses"]
+        assert "ETag" in operation["responses"]["200"]["headers"]
+    for operation in (user["patch"], user["delete"], post["patch"], post["delete"]):
+        assert "412" in operation["responses"]
+    for operation in (users["post"], posts["post"], user["patch"], post["patch"]):
+        assert {"400", "413"} <= set(operation["responses"])
+    assert "Retry-After" in users["get"]["responses"]["503"]["headers"]
+
+
+async def test_optional_headers_are_documented_as_strings(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    headers = {
+        (parameter["name"], parameter["schema"].get("type"))
+        for path in paths.values()
+        for operation in path.values()
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "header"
+    }
+
+    assert headers == {("If-Match", "string"), ("If-None-Match", "string"), ("Idempotency-Key", "string")}
+
+
+async def test_links_lead_from_created_records_to_what_uses_them(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    links = paths["/users"]["post"]["responses"]["201"]["links"]
+
+    assert links["UpdateUser"] == {
+        "operationRef": "#/paths/~1users~1{user_id}/patch",
+        "parameters": {"user_id": "$response.body#/id", "header.If-Match": "$response.header.ETag"},
+    }
+    assert set(paths["/users/{user_id}/posts"]["post"]["responses"]["201"]["links"]) == {
+        "ReadPost",
+        "UpdatePost",
+        "DeletePost",
+        "ReadAuthor",
+    }

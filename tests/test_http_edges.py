@@ -5,9 +5,11 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
+from sqlalchemy import exc as sa_exc
 
 from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
+from inkwell.errors import database_unavailable
 from inkwell.main import create_app
 
 LIMIT = 1024 * 1024
@@ -102,3 +104,56 @@ async def test_an_unreachable_database_is_503_with_retry_after() -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "1"
     assert "detail" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        ("/users", "GET, POST"),
+        ("/users/1", "DELETE, GET, PATCH"),
+        ("/users/1/posts", "GET, POST"),
+        ("/posts/1", "DELETE, GET, PATCH"),
+    ],
+)
+async def test_405_lists_every_method_the_path_allows(
+    client: httpx.AsyncClient, path: str, allowed: str
+) -> None:
+    # Paths served by several routes used to name only the first route's methods.
+    response = await client.request("OPTIONS", path)
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+
+
+async def test_a_body_that_is_not_utf8_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/users", content=b'{"email": "\xff"}', headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "There was an error parsing the body"}
+
+
+class DriverError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "invalidated", "unavailable"),
+    [
+        ("57P01", False, True),  # terminating connection due to administrator command
+        ("57P03", False, True),  # the database system is starting up
+        ("08006", False, True),  # connection failure
+        ("53300", False, True),  # too many connections
+        ("23505", False, False),  # a unique violation is the statement's fault, not the server's
+        ("XX000", True, True),  # whatever it says, a connection that died means the server went away
+    ],
+)
+def test_driver_errors_that_mean_the_database_is_away(
+    sqlstate: str, invalidated: bool, unavailable: bool
+) -> None:
+    error = sa_exc.DBAPIError("SELECT 1", None, DriverError(sqlstate), connection_invalidated=invalidated)
+
+    assert database_unavailable(error) is unavailable

@@ -6,6 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.databases import head_revision
 from tests.processes import inkwell, serving
 
 pytestmark = pytest.mark.slow
@@ -43,7 +44,7 @@ def test_db_commands(server_env: dict[str, str]) -> None:
     down = inkwell(server_env, "db", "downgrade", "base")
     stale_check = inkwell(server_env, "db", "check")
 
-    assert "0002 (head)" in current.stdout
+    assert f"{head_revision()} (head)" in current.stdout
     assert check.returncode == 0, check.stderr
     assert down.returncode == 0, down.stderr
     assert stale_check.returncode == 1

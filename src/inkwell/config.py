@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     db_pool_size: PositiveInt = 32
     db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout: float = Field(default=30.0, gt=0)
     db_echo: bool = False
     # Off: a ping costs a round trip per request. A connection the server dropped fails one request
     # with a 503, and the pool then replaces every connection it holds.
@@ -49,6 +51,8 @@ class Settings(BaseSettings):
     ready_timeout: float = Field(default=2.0, gt=0, description="Seconds /readyz waits for the database.")
     # Net allocations between two collections of cyclic garbage (Python's default is 700).
     gc_threshold: PositiveInt = 20_000
+    idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
+    idempotency_purge_interval: float = Field(default=60 * 60, gt=0)
 
     @field_validator("log_level", "log_format", mode="before")
     @classmethod

@@ -58,7 +58,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=settings.db_pre_ping,
+        connect_args=_timeouts(url, settings),
     )
+
+
+def _timeouts(url: URL, settings: Settings) -> dict[str, Any]:
+    """Driver timeouts, so that a server that stops answering costs a request seconds, never a hang."""
+    if url.get_backend_name() == "postgresql":
+        # asyncpg's command timeout is enforced by the client, so it also ends a wait on a dead network.
+        return {"timeout": settings.db_connect_timeout, "command_timeout": settings.db_statement_timeout}
+    return {"connect_timeout": max(1, round(settings.db_connect_timeout))}
 
 
 def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:

@@ -6,10 +6,13 @@ from typing import Any
 
 from fastapi import FastAPI, Request, status
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import exc as sa_exc
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +41,41 @@ class Conflict(InkwellError):
     detail = "Conflict"
 
 
+class PreconditionFailed(InkwellError):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    detail = "The resource has changed since that ETag: fetch it again"
+
+
+class Unprocessable(InkwellError):
+    status_code = status.HTTP_422_UNPROCESSABLE_CONTENT
+    detail = "Unprocessable request"
+
+
 async def handle_inkwell_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InkwellError)
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        # Starlette names only the methods of the first route on the path; a path served by several
+        # routes (GET and POST /users) allows the methods of all of them.
+        exc = HTTPException(exc.status_code, exc.detail, headers={"Allow": _allowed_methods(request)})
+    return await http_exception_handler(request, exc)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    # Asked of the router itself (routes can sit inside included routers): which methods fully match.
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    )
 
 
 async def handle_validation_error(_request: Request, exc: Exception) -> Response:
@@ -60,6 +95,30 @@ async def handle_database_unavailable(_request: Request, exc: Exception) -> JSON
     )
 
 
+# SQLSTATE classes of a server that is going away or cannot take the connection: 08 connection
+# exception, 53 insufficient resources (too many connections), 57 operator intervention (shutting down,
+# starting up).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")
+
+
+def database_unavailable(exc: sa_exc.DBAPIError) -> bool:
+    """Whether a driver error says the database is unreachable rather than that a statement is wrong."""
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+
+
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    # asyncpg's "terminating connection due to administrator command" and the like arrive as plain
+    # DBAPIError, not OperationalError: a restarting server is still a 503.
+    assert isinstance(exc, sa_exc.DBAPIError)
+    if database_unavailable(exc):
+        return await handle_database_unavailable(request, exc)
+    logger.error("database error", exc_info=exc)
+    return await handle_unexpected(request, exc)
+
+
 async def handle_unexpected(_request: Request, _exc: Exception) -> JSONResponse:
     # Starlette logs the traceback of an unhandled error itself; the client only gets JSON.
     return JSONResponse({"detail": "Internal server error"}, status_code=500)
@@ -67,10 +126,12 @@ async def handle_unexpected(_request: Request, _exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InkwellError, handle_inkwell_error)
+    app.add_exception_handler(HTTPException, handle_http_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     # OSError: a driver that cannot reach the server at all raises it unwrapped (refused, timed out).
     for unavailable in (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError, OSError):
         app.add_exception_handler(unavailable, handle_database_unavailable)
+    app.add_exception_handler(sa_exc.DBAPIError, handle_database_error)
     app.add_exception_handler(Exception, handle_unexpected)
 
 
@@ -78,17 +139,41 @@ class ErrorBody(BaseModel):
     detail: str
 
 
+class UnprocessableBody(BaseModel):
+    """A 422: the validation errors found in the request, or one message."""
+
+    detail: list[dict[str, Any]] | str
+
+
 _DESCRIPTIONS = {
+    400: "Bad request: the body could not be read (it is not UTF-8 text)",
     401: "Not authenticated",
     403: "Not allowed",
     404: "Not found",
     409: "Conflict",
-    412: "Precondition failed",
+    412: "Precondition failed: the resource has changed since the ETag sent in If-Match",
     413: "Request body too large",
-    503: "Database unavailable",
+    422: "The request is not valid",
+    503: "Database unavailable; retry after the seconds in Retry-After",
 }
+_MODELS: dict[int, type[BaseModel]] = {422: UnprocessableBody}
+_HEADERS: dict[int, dict[str, Any]] = {
+    503: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+}
+NOT_MODIFIED = 304
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the error statuses a route can answer, each with a `detail` body."""
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+    """OpenAPI entries for the error statuses a route can answer, each with a `detail` body.
+
+    304 (for If-None-Match) has no body.
+    """
+    entries: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        if code == NOT_MODIFIED:
+            entries[code] = {"description": "Not modified: the copy with the ETag sent is current"}
+            continue
+        entries[code] = {"model": _MODELS.get(code, ErrorBody), "description": _DESCRIPTIONS[code]}
+        if code in _HEADERS:
+            entries[code]["headers"] = _HEADERS[code]
+    return entries

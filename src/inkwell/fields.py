@@ -1,8 +1,12 @@
 """Field types shared by the request schemas."""
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, EmailStr, Field
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, Field, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
 
 # Primary keys are 32-bit signed integers on every supported database.
 MAX_ID = 2**31 - 1
@@ -19,16 +23,51 @@ def _storable(value: str) -> str:
     return value
 
 
-def _lower(value: str) -> str:
-    return value.lower()
+def _email(value: str) -> str:
+    # Deliverability is not checked (nothing is sent). Addresses at .test, the domain reserved for
+    # testing, are accepted for clients' own tests; the other reserved names are not.
+    try:
+        address = validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        # The same error, and message, as Pydantic's own EmailStr.
+        raise PydanticCustomError(
+            "value_error", "value is not a valid email address: {reason}", {"reason": str(exc)}
+        ) from None
+    # Compared without regard to case, so stored lower-cased.
+    return address.normalized.lower()
 
 
-# Text that every supported database can store; schemas add the column's length bounds.
-StorableStr = Annotated[str, AfterValidator(_storable)]
+@dataclass(frozen=True)
+class Documented:
+    """Keys added to a field's JSON Schema, for a rule that a validator (not a constraint) enforces."""
+
+    key: str
+    value: str
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema[self.key] = self.value
+        return schema
 
 
-# Emails are compared without regard to case, so they are stored lower-cased.
-Email = Annotated[EmailStr, Field(max_length=255), AfterValidator(_lower)]
+# Text that every supported database can store; schemas add the column's length bounds. The pattern
+# documents the NUL rule (unpaired surrogates cannot be written in a JSON Schema pattern).
+StorableStr = Annotated[str, AfterValidator(_storable), Documented("pattern", "^[^\\x00]*$")]
+
+
+# 254 characters is the longest address RFC 5321 (and email-validator) allows.
+Email = Annotated[
+    str,
+    Field(
+        max_length=254,
+        description="Compared without regard to case. Addresses at .arpa, .invalid, .local, .localhost "
+        "and .onion are refused.",
+    ),
+    AfterValidator(_email),
+    Documented("format", "email"),
+]
 
 
 def _drop_default(schema: dict[str, Any]) -> None:
@@ -41,6 +80,13 @@ def omittable() -> Any:
     Left out, it stays unset and `model_dump(exclude_unset=True)` skips it; the docs show no default.
     """
     return Field(default=None, json_schema_extra=_drop_default)
+
+
+def not_null(schema: dict[str, Any]) -> None:
+    """Document an optional header as a string: a header that is left out is absent, never null."""
+    branches = [branch for branch in schema.pop("anyOf", []) if branch.get("type") != "null"]
+    if len(branches) == 1:
+        schema.update(branches[0])
 
 
 def valid_id(value: int) -> bool:

@@ -1,5 +1,7 @@
 """The application factory."""
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -15,6 +17,7 @@ from inkwell.config import Settings, get_settings
 from inkwell.db import create_engine, create_sessionmaker
 from inkwell.errors import install_error_handlers
 from inkwell.health import router as health_router
+from inkwell.idempotency.cleanup import purge_periodically
 from inkwell.logs import configure_logging, request_logger
 from inkwell.metrics import install_metrics
 from inkwell.middleware import BodySizeLimit, RequestLog, SecurityHeaders, endpoint_templates
@@ -53,10 +56,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
+        purger = asyncio.create_task(
+            purge_periodically(app.state.sessionmaker, interval=settings.idempotency_purge_interval)
+        )
         try:
             with collecting_garbage_less_often(settings.gc_threshold):
                 yield
         finally:
+            purger.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await purger
             await engine.dispose()
             logger.info("database pool closed")
 
@@ -78,7 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID"],
+            # Conditional requests and idempotent retries need these readable by browser clients too.
+            expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed"],
         )
     observe = install_metrics(app).observe if settings.metrics else None
     app.include_router(health_router)

@@ -60,3 +60,13 @@ class Timestamped:
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+def versioned(version: Mapped[int]) -> dict[str, Any]:
+    """Mapper arguments that make `version` the row's version counter.
+
+    Every ORM UPDATE or DELETE then says `WHERE id = :id AND version = :loaded` and sets
+    `version = :loaded + 1`, so a row changed by someone else since it was loaded is never overwritten:
+    the statement matches nothing and SQLAlchemy raises `StaleDataError`.
+    """
+    return {"version_id_col": version}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from inkwell.config import Settings
 from inkwell.db import create_engine
 from inkwell.users.models import User
+from tests.databases import head_revision
 from tests.processes import Server, inkwell, serving
 
 pytestmark = pytest.mark.slow
@@ -134,7 +135,8 @@ def test_an_unmigrated_database_stops_start_up_saying_run_db_upgrade(server_env:
 
     assert result.returncode == 1
     assert result.stderr == (
-        "inkwell serve: the database has no tables yet (it needs revision 0002); run `inkwell db upgrade`\n"
+        f"inkwell serve: the database has no tables yet (it needs revision {head_revision()}); "
+        "run `inkwell db upgrade`\n"
     )
 
 
@@ -145,7 +147,7 @@ def test_a_database_behind_the_code_stops_start_up_saying_run_db_upgrade(sqlite_
 
     assert result.returncode == 1
     assert result.stderr == (
-        "inkwell serve: the database is at revision 0001 and this version needs 0002; "
+        f"inkwell serve: the database is at revision 0001 and this version needs {head_revision()}; "
         "run `inkwell db upgrade`\n"
     )
 

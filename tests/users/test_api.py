@@ -218,3 +218,18 @@ async def test_delete_missing_user_is_404(client: httpx.AsyncClient) -> None:
 
     assert response.status_code == 404
     assert response.json() == {"detail": "User not found"}
+
+
+async def test_addresses_at_the_testing_domain_are_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.post("/users", json={"email": "Ada@Example.TEST", "name": "Ada"})
+
+    assert response.status_code == 201
+    assert response.json()["email"] == "ada@example.test"
+
+
+@pytest.mark.parametrize("email", ["ada@host.localhost", "ada@host.invalid", "ada@example"])
+async def test_addresses_that_cannot_be_mail_are_422(client: httpx.AsyncClient, email: str) -> None:
+    response = await client.post("/users", json={"email": email, "name": "Ada"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["msg"].startswith("value is not a valid email address")

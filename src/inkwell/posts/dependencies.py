@@ -1,7 +1,8 @@
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Response
 
+from inkwell.conditional import IfMatchHeader, IfNoneMatchHeader, answer_if_none_match, require_if_match
 from inkwell.db import SessionDep
 from inkwell.posts import service
 from inkwell.posts.errors import PostNotFound
@@ -16,3 +17,21 @@ async def post_or_404(post_id: int, session: SessionDep) -> Post:
 
 
 PostDep = Annotated[Post, Depends(post_or_404)]
+
+
+async def post_to_read(post: PostDep, response: Response, if_none_match: IfNoneMatchHeader = None) -> Post:
+    """The post with its ETag, or 304 when the client's copy (If-None-Match) is current."""
+    return answer_if_none_match(if_none_match, post, response)
+
+
+async def post_to_change(post_id: int, session: SessionDep, if_match: IfMatchHeader = None) -> Post:
+    """The post, locked until the request's transaction ends, if If-Match (when sent) names its ETag."""
+    post = await service.get_post(session, post_id, lock=True)
+    if post is None:
+        raise PostNotFound
+    require_if_match(if_match, post)
+    return post
+
+
+PostToRead = Annotated[Post, Depends(post_to_read)]
+PostToChange = Annotated[Post, Depends(post_to_change)]

@@ -3,7 +3,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inkwell.orm import Base, Timestamped
+from inkwell.orm import Base, Timestamped, versioned
 
 if TYPE_CHECKING:
     from inkwell.users.models import User
@@ -21,5 +21,9 @@ class Post(Timestamped, Base):
     title: Mapped[str] = mapped_column(String(TITLE_LENGTH))
     body: Mapped[str] = mapped_column(String(BODY_LENGTH))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The ORM increments it on every change and checks it in the same statement (see orm.versioned).
+    version: Mapped[int] = mapped_column(server_default="1")
 
     author: Mapped["User"] = relationship(back_populates="posts", lazy="raise")
+
+    __mapper_args__ = versioned(version)

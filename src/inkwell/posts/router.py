@@ -2,12 +2,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from inkwell.conditional import ETAG_HEADER, etag_of, with_etag
 from inkwell.db import SessionDep
 from inkwell.errors import responses
 from inkwell.fields import MAX_ID
+from inkwell.idempotency.dependencies import IdempotencyDep
+from inkwell.links import post_links
 from inkwell.pagination import PageDep, page_of
 from inkwell.posts import service
-from inkwell.posts.dependencies import PostDep
+from inkwell.posts.dependencies import PostToChange, PostToRead
 from inkwell.posts.models import Post
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
 
@@ -18,20 +21,28 @@ router = APIRouter(tags=["posts"])
     "/users/{user_id}/posts",
     response_model=PostRead,
     status_code=status.HTTP_201_CREATED,
-    responses=responses(404),
+    responses={
+        **responses(400, 404, 409, 413, 422, 503),
+        201: {"links": post_links(), "headers": ETAG_HEADER},
+    },
 )
-async def create_post(user_id: int, payload: PostCreate, session: SessionDep) -> Post:
+async def create_post(
+    user_id: int, payload: PostCreate, session: SessionDep, idempotency: IdempotencyDep
+) -> Response:
     """Write a post as the given user."""
-    return await service.create_post(session, author_id=user_id, data=payload)
+    if replay := await idempotency.replay_or_claim():
+        return replay
+    post = await service.create_post(session, author_id=user_id, data=payload)
+    return idempotency.respond(PostRead.model_validate(post), status_code=201, etag=etag_of(post))
 
 
-@router.get("/users/{user_id}/posts", response_model=list[PostRead], responses=responses(404))
+@router.get("/users/{user_id}/posts", response_model=list[PostRead], responses=responses(404, 422, 503))
 async def list_user_posts(user_id: int, session: SessionDep, page: PageDep, response: Response) -> list[Post]:
     """List a user's posts, oldest first; a `Link` header points to the next page."""
     return page_of(await service.list_user_posts(session, author_id=user_id, page=page), page, response)
 
 
-@router.get("/posts", response_model=list[PostRead])
+@router.get("/posts", response_model=list[PostRead], responses=responses(422, 503))
 async def list_posts(
     session: SessionDep,
     page: PageDep,
@@ -42,19 +53,35 @@ async def list_posts(
     return page_of(await service.list_posts(session, page=page, author_id=author_id), page, response)
 
 
-@router.get("/posts/{post_id}", response_model=PostRead, responses=responses(404))
-async def read_post(post: PostDep) -> Post:
-    """Fetch one post."""
+@router.get(
+    "/posts/{post_id}",
+    response_model=PostRead,
+    responses={**responses(304, 404, 422, 503), 200: {"links": post_links(), "headers": ETAG_HEADER}},
+)
+async def read_post(post: PostToRead) -> Post:
+    """Fetch one post, with its ETag; 304 when If-None-Match names it."""
     return post
 
 
-@router.patch("/posts/{post_id}", response_model=PostRead, responses=responses(404))
-async def update_post(post: PostDep, payload: PostUpdate, session: SessionDep) -> Post:
-    """Change the fields sent and leave the others as they are."""
-    return await service.update_post(session, post, changes=payload.model_dump(exclude_unset=True))
+@router.patch(
+    "/posts/{post_id}",
+    response_model=PostRead,
+    responses={
+        **responses(400, 404, 412, 413, 422, 503),
+        200: {"links": post_links(), "headers": ETAG_HEADER},
+    },
+)
+async def update_post(
+    post: PostToChange, payload: PostUpdate, session: SessionDep, response: Response
+) -> Post:
+    """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
+    changes = payload.model_dump(exclude_unset=True)
+    return with_etag(response, await service.update_post(session, post, changes=changes))
 
 
-@router.delete("/posts/{post_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404))
-async def delete_post(post: PostDep, session: SessionDep) -> None:
-    """Delete a post."""
+@router.delete(
+    "/posts/{post_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 412, 422, 503)
+)
+async def delete_post(post: PostToChange, session: SessionDep) -> None:
+    """Delete a post; with If-Match, only if unchanged."""
     await service.delete_post(session, post)

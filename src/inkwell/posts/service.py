@@ -6,7 +6,9 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
+from inkwell.errors import PreconditionFailed
 from inkwell.fields import valid_id
 from inkwell.pagination import Page, paged_query
 from inkwell.posts.models import Post
@@ -34,10 +36,11 @@ async def insert_posts(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     await session.execute(insert(cast(Table, Post.__table__)), rows)
 
 
-async def get_post(session: AsyncSession, post_id: int) -> Post | None:
+async def get_post(session: AsyncSession, post_id: int, *, lock: bool = False) -> Post | None:
+    """The post, or None; with `lock`, locked against other writers until the transaction ends."""
     if not valid_id(post_id):
         return None
-    return await session.get(Post, post_id)
+    return await session.get(Post, post_id, with_for_update={"key_share": True} if lock else None)
 
 
 async def list_user_posts(session: AsyncSession, *, author_id: int, page: Page) -> Sequence[Post]:
@@ -65,10 +68,18 @@ async def list_posts(session: AsyncSession, *, page: Page, author_id: int | None
 async def update_post(session: AsyncSession, post: Post, *, changes: dict[str, Any]) -> Post:
     for field, value in changes.items():
         setattr(post, field, value)
-    await session.flush()
+    await _flush_changes(session)
     return post
 
 
 async def delete_post(session: AsyncSession, post: Post) -> None:
     await session.delete(post)
-    await session.flush()
+    await _flush_changes(session)
+
+
+async def _flush_changes(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except StaleDataError as exc:
+        # The row's version moved since it was loaded: someone else changed it in between.
+        raise PreconditionFailed from exc

@@ -3,7 +3,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inkwell.orm import Base, Timestamped
+from inkwell.orm import Base, Timestamped, versioned
 
 if TYPE_CHECKING:
     from inkwell.posts.models import Post
@@ -21,6 +21,10 @@ class User(Timestamped, Base):
     email: Mapped[str] = mapped_column(String(EMAIL_LENGTH), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     bio: Mapped[str | None] = mapped_column(String(BIO_LENGTH), default=None)
+    # The ORM increments it on every change and checks it in the same statement (see orm.versioned).
+    version: Mapped[int] = mapped_column(server_default="1")
 
     # The database deletes a user's posts (ON DELETE CASCADE); the ORM never loads them implicitly.
     posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise", passive_deletes=True)
+
+    __mapper_args__ = versioned(version)

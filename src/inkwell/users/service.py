@@ -6,7 +6,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
+from inkwell.errors import PreconditionFailed
 from inkwell.fields import valid_id
 from inkwell.pagination import Page, paged_query
 from inkwell.users.errors import EmailTaken, UserNotFound
@@ -18,14 +20,16 @@ async def create_user(session: AsyncSession, *, data: UserCreate) -> User:
     """Insert a user; the unique constraint on email decides between concurrent sign-ups."""
     user = User(email=data.email, name=data.name, bio=data.bio)
     session.add(user)
-    await _flush_or_email_taken(session)
+    await _flush_changes(session)
     return user
 
 
-async def get_user(session: AsyncSession, user_id: int) -> User | None:
+async def get_user(session: AsyncSession, user_id: int, *, lock: bool = False) -> User | None:
+    """The user, or None; with `lock`, locked against other writers until the transaction ends."""
     if not valid_id(user_id):
         return None
-    return await session.get(User, user_id)
+    # FOR NO KEY UPDATE on PostgreSQL, so that new posts (which only share-lock their author) go on.
+    return await session.get(User, user_id, with_for_update={"key_share": True} if lock else None)
 
 
 async def list_users(session: AsyncSession, *, page: Page) -> Sequence[User]:
@@ -33,37 +37,52 @@ async def list_users(session: AsyncSession, *, page: Page) -> Sequence[User]:
     return (await session.scalars(paged_query(select(User), User.id, page))).all()
 
 
-async def update_user(session: AsyncSession, user_id: int, *, changes: dict[str, Any]) -> User:
-    """Apply `changes` to the user, in one `UPDATE ... RETURNING` where the database has it."""
+async def update_user(
+    session: AsyncSession, user_id: int, *, changes: dict[str, Any], versions: Collection[int] | None = None
+) -> User:
+    """Apply `changes` to the user, in one `UPDATE ... RETURNING` where the database has it.
+
+    With `versions`, only if the user's version is one of them (PreconditionFailed otherwise): checked
+    in the UPDATE itself, or under the row's lock where the database has no RETURNING.
+    """
     if changes and session.get_bind().dialect.update_returning:
-        return await _update_returning(session, user_id, changes)
-    user = await get_user(session, user_id)
+        return await _update_returning(session, user_id, changes, versions)
+    # Locked, so that concurrent changes queue rather than trip the ORM's version check.
+    user = await get_user(session, user_id, lock=True)
     if user is None:
         raise UserNotFound
+    if versions is not None and user.version not in versions:
+        raise PreconditionFailed
     for field, value in changes.items():
         setattr(user, field, value)
-    await _flush_or_email_taken(session)
+    await _flush_changes(session)
     return user
 
 
-async def _update_returning(session: AsyncSession, user_id: int, changes: dict[str, Any]) -> User:
+async def _update_returning(
+    session: AsyncSession, user_id: int, changes: dict[str, Any], versions: Collection[int] | None
+) -> User:
     if not valid_id(user_id):
         raise UserNotFound
-    # `updated_at` is set by the column's `onupdate`.
-    statement = update(User).where(User.id == user_id).values(**changes).returning(User)
+    # `updated_at` is set by the column's `onupdate`; the version goes up with every change.
+    statement = update(User).where(User.id == user_id).values(**changes, version=User.version + 1)
+    if versions is not None:
+        statement = statement.where(User.version.in_(versions))
     try:
-        user = (await session.scalars(statement)).one_or_none()
+        user = (await session.scalars(statement.returning(User))).one_or_none()
     except IntegrityError as exc:
         raise EmailTaken from exc
-    if user is None:
-        raise UserNotFound
-    return user
+    if user is not None:
+        return user
+    if versions is not None and await get_user(session, user_id) is not None:
+        raise PreconditionFailed
+    raise UserNotFound
 
 
 async def delete_user(session: AsyncSession, user: User) -> None:
     """Delete the user; the database deletes their posts in the same transaction."""
     await session.delete(user)
-    await session.flush()
+    await _flush_changes(session)
 
 
 async def insert_users(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -86,8 +105,12 @@ async def count_users(session: AsyncSession) -> int:
     return await session.scalar(select(func.count()).select_from(User)) or 0
 
 
-async def _flush_or_email_taken(session: AsyncSession) -> None:
+async def _flush_changes(session: AsyncSession) -> None:
+    """Flush, turning a taken email and a stale version into domain errors."""
     try:
         await session.flush()
     except IntegrityError as exc:
         raise EmailTaken from exc
+    except StaleDataError as exc:
+        # The row's version moved since it was loaded: someone else changed it in between.
+        raise PreconditionFailed from exc

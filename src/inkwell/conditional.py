@@ -1,0 +1,97 @@
+"""Conditional requests (RFC 9110): an ETag per record, If-None-Match -> 304, If-Match -> 412.
+
+A record's ETag is built from its id and its version column, which the ORM increments on every change.
+Headers are parsed by Werkzeug, leniently: an unquoted tag counts as that tag, and a header that names no
+tag at all matches nothing, so If-Match answers 412 (nothing changes) and If-None-Match a full 200.
+"""
+
+from typing import Annotated, Protocol, TypeVar
+
+from fastapi import Header, Response
+from starlette.exceptions import HTTPException
+from werkzeug.http import parse_etags, quote_etag
+
+from inkwell.errors import PreconditionFailed
+from inkwell.fields import not_null, valid_id
+
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        json_schema_extra=not_null,
+        description="Change only if the current ETag is one of these (or `*`); otherwise 412 and nothing "
+        "changes.",
+    ),
+]
+IfNoneMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-None-Match",
+        json_schema_extra=not_null,
+        description="Answer 304 with no body when the current ETag is one of these (or `*`).",
+    ),
+]
+# The response header, as documented in OpenAPI.
+ETAG_HEADER = {"ETag": {"description": "The record's current version", "schema": {"type": "string"}}}
+
+
+class Versioned(Protocol):
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def version(self) -> int: ...
+
+
+VersionedT = TypeVar("VersionedT", bound=Versioned)
+
+
+def etag_of(record: Versioned) -> str:
+    """The record's strong ETag: the same bytes for the same version, so strong comparison holds."""
+    return quote_etag(f"{record.id}-{record.version}")
+
+
+def with_etag(response: Response, record: VersionedT) -> VersionedT:
+    """Send the record's ETag with the response, and hand the record back."""
+    response.headers["ETag"] = etag_of(record)
+    return record
+
+
+def require_if_match(if_match: str | None, record: Versioned) -> None:
+    """Raise PreconditionFailed unless If-Match is absent, `*`, or names the record's ETag (strongly)."""
+    if if_match is None:
+        return
+    if not parse_etags(if_match).contains(_opaque(record)):
+        raise PreconditionFailed
+
+
+def matching_versions(if_match: str | None, record_id: int) -> frozenset[int] | None:
+    """The versions of the record that If-Match names (strongly); None when any version will do.
+
+    For a write that checks the version in its own statement (`UPDATE ... WHERE version IN ...`).
+    """
+    if if_match is None:
+        return None
+    tags = parse_etags(if_match)
+    if tags.star_tag:
+        return None
+    versions = set()
+    for tag in tags.as_set(include_weak=False):
+        record, _, version = tag.partition("-")
+        if record == str(record_id) and version.isdecimal() and valid_id(int(version)):
+            versions.add(int(version))
+    return frozenset(versions)
+
+
+def answer_if_none_match(if_none_match: str | None, record: VersionedT, response: Response) -> VersionedT:
+    """The record with its ETag; a 304 with no body instead when If-None-Match names it (weakly)."""
+    etag = etag_of(record)
+    if if_none_match is not None and parse_etags(if_none_match).contains_weak(_opaque(record)):
+        # Starlette renders a 304 HTTPException as an empty response with these headers.
+        raise HTTPException(status_code=304, headers={"ETag": etag})
+    response.headers["ETag"] = etag
+    return record
+
+
+def _opaque(record: Versioned) -> str:
+    return f"{record.id}-{record.version}"

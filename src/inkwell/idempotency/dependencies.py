@@ -1,0 +1,128 @@
+"""The Idempotency-Key header: a retried POST gets the first response again and writes nothing new."""
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, Header, Request, Response
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inkwell.config import Settings
+from inkwell.db import SessionDep
+from inkwell.fields import not_null
+from inkwell.idempotency import service
+from inkwell.idempotency.errors import KeyInUse, KeyReused
+from inkwell.idempotency.models import KEY_LENGTH, IdempotencyKey
+from inkwell.orm import utcnow
+
+# Until requests carry a signed-in user, every client shares one scope.
+ANONYMOUS_SCOPE = "anonymous"
+REPLAYED_HEADER = "Idempotent-Replayed"
+JSON = "application/json"
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=KEY_LENGTH,
+        pattern=r"^[\x21-\x7e]+$",
+        json_schema_extra=not_null,
+        description="Any unique string (a UUID, say). A retry with the same key and body gets the first "
+        "response again and creates nothing; the same key with another body is a 422.",
+    ),
+]
+
+
+@dataclass
+class IdempotentRequest:
+    """One POST, and the Idempotency-Key it came with (if any)."""
+
+    session: AsyncSession
+    key: str | None
+    scope: str
+    fingerprint: str
+    ttl_seconds: float
+    _claimed: IdempotencyKey | None = field(default=None, init=False)
+
+    async def replay_or_claim(self) -> Response | None:
+        """The first response when this is a retry; otherwise claim the key for this request (None)."""
+        if self.key is None:
+            return None
+        now = utcnow()
+        stored = await service.find_key(self.session, scope=self.scope, key=self.key)
+        if stored is not None and stored.expires_at <= now:
+            await service.forget_key(self.session, stored)
+            stored = None
+        if stored is None:
+            self._claimed = await service.claim_key(
+                self.session,
+                scope=self.scope,
+                key=self.key,
+                fingerprint=self.fingerprint,
+                expires_at=service.expiry(now, self.ttl_seconds),
+            )
+            if self._claimed is not None:
+                return None
+            # Another request with this key committed while this one waited on the constraint.
+            stored = await service.find_key(self.session, scope=self.scope, key=self.key, latest=True)
+        return self._replay(stored)
+
+    def respond(self, body: BaseModel, *, status_code: int, etag: str | None = None) -> Response:
+        """The response; kept with the key (in this transaction) when the request brought one."""
+        content = body.model_dump_json()
+        if self._claimed is not None:
+            service.keep_response(self._claimed, status_code=status_code, body=content, etag=etag)
+        return Response(content, status_code=status_code, media_type=JSON, headers=_etag_header(etag))
+
+    def _replay(self, stored: IdempotencyKey | None) -> Response:
+        if stored is None or stored.status_code is None or stored.response_body is None:
+            raise KeyInUse
+        if stored.fingerprint != self.fingerprint:
+            raise KeyReused
+        headers = {**_etag_header(stored.etag), REPLAYED_HEADER: "true"}
+        return Response(
+            stored.response_body, status_code=stored.status_code, media_type=JSON, headers=headers
+        )
+
+
+def _etag_header(etag: str | None) -> dict[str, str]:
+    return {} if etag is None else {"ETag": etag}
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """SHA-256 of the method, the path and the body; JSON bodies are compared by content, not layout."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except (ValueError, RecursionError):
+        canonical = body
+    return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), canonical)).hexdigest()
+
+
+def idempotency_scope() -> str:
+    """Whose keys these are: keys of different scopes never meet."""
+    return ANONYMOUS_SCOPE
+
+
+async def idempotent_request(
+    request: Request,
+    session: SessionDep,
+    scope: Annotated[str, Depends(idempotency_scope)],
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> IdempotentRequest:
+    settings: Settings = request.app.state.settings
+    digest = ""
+    if idempotency_key is not None:
+        digest = fingerprint(request.method, request.url.path, await request.body())
+    return IdempotentRequest(
+        session=session,
+        key=idempotency_key,
+        scope=scope,
+        fingerprint=digest,
+        ttl_seconds=settings.idempotency_ttl,
+    )
+
+
+IdempotencyDep = Annotated[IdempotentRequest, Depends(idempotent_request)]

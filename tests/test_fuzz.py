@@ -1,0 +1,85 @@
+"""Schemathesis against a real `inkwell serve`: every check, every phase (stateful included), no failure.
+
+`make test` runs it with a fixed seed and few examples; `make fuzz` with a fresh seed and many more
+(INKWELL_FUZZ_EXAMPLES, INKWELL_FUZZ_SEED). The configuration and hooks are schemathesis.toml and
+tests/schemathesis_hooks.py.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.databases import Backend, create_database, drop_database
+from tests.processes import inkwell
+from tests.servers import Server
+
+PROJECT = Path(__file__).resolve().parents[1]
+SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
+CI_SEED = "20261125"
+CI_EXAMPLES = "30"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def fuzz_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    name = f"inkwell_fuzz_{os.getpid()}"
+    yield await create_database(backend, name, str(tmp_path))
+    await drop_database(backend, name)
+
+
+@pytest.fixture
+def fuzzed_server(fuzz_database: str, tmp_path: Path) -> Iterator[Server]:
+    env = {**os.environ, "DATABASE_URL": fuzz_database, "HOME": str(tmp_path)}
+    migrated = inkwell(env, "db", "upgrade")
+    assert migrated.returncode == 0, migrated.stderr
+    server = Server(env, tmp_path).start()
+    try:
+        yield server
+    finally:
+        log = server.stop()
+        assert "Traceback" not in log, log
+
+
+def test_schemathesis_finds_nothing(fuzzed_server: Server, tmp_path: Path) -> None:
+    seed = os.environ.get("INKWELL_FUZZ_SEED", CI_SEED)
+    examples = os.environ.get("INKWELL_FUZZ_EXAMPLES", CI_EXAMPLES)
+    command = [
+        SCHEMATHESIS,
+        "--config-file",
+        str(PROJECT / "schemathesis.toml"),
+        "--no-color",
+        "run",
+        f"{fuzzed_server.url}/openapi.json",
+        "--checks",
+        "all",
+        "--phases",
+        "examples,coverage,fuzzing,stateful",
+        "--max-examples",
+        examples,
+        "--generation-database",
+        "none",
+        "--request-timeout",
+        "30",
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path / "report"),
+        *(["--seed", seed] if seed != "random" else []),
+    ]
+
+    result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=900, check=False)
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # The stateful phase ran: it followed the OpenAPI links from created records to what uses them.
+    scenarios = re.search(r"Scenarios:\s+(\d+)", output)
+    links = re.search(r"API Links:\s+(\d+) covered", output)
+    assert scenarios is not None, output
+    assert links is not None, output
+    assert int(scenarios.group(1)) > 0
+    assert int(links.group(1)) > 0

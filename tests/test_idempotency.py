@@ -1,0 +1,270 @@
+"""Idempotency-Key on POST /users and POST /users/{id}/posts: a retry never writes twice."""
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inkwell.config import Settings
+from inkwell.idempotency import cleanup
+from inkwell.idempotency.dependencies import fingerprint as idempotency_fingerprint
+from inkwell.idempotency.dependencies import idempotency_scope
+from inkwell.idempotency.models import IdempotencyKey
+from inkwell.main import create_app
+from inkwell.models import Post, User
+from inkwell.orm import utcnow
+from tests.factories import make_user
+
+RACERS = 8
+REUSED = {"detail": "This Idempotency-Key was used for a different request"}
+
+
+async def count(session: AsyncSession, model: type[User] | type[Post] | type[IdempotencyKey]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def keyed(key: str) -> dict[str, str]:
+    return {"Idempotency-Key": key}
+
+
+async def test_a_retried_sign_up_gets_the_first_response_and_creates_nothing(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    payload = {"email": "once@example.com", "name": "Once"}
+
+    first = await client.post("/users", json=payload, headers=keyed("signup-1"))
+    retry = await client.post("/users", json=payload, headers=keyed("signup-1"))
+
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.content == first.content
+    assert retry.headers["etag"] == first.headers["etag"]
+    assert "idempotent-replayed" not in first.headers
+    assert retry.headers["idempotent-replayed"] == "true"
+    assert await count(session, User) == 1
+
+
+async def test_a_retried_post_gets_the_first_response_and_creates_nothing(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    author = await make_user(session)
+    url = f"/users/{author.id}/posts"
+
+    responses = [
+        await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("post-1")) for _ in range(3)
+    ]
+
+    assert {r.content for r in responses} == {responses[0].content}
+    assert [r.status_code for r in responses] == [201] * 3
+    assert await count(session, Post) == 1
+
+
+async def test_without_a_key_every_post_is_written(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    author = await make_user(session)
+
+    for _ in range(2):
+        await client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"})
+
+    assert await count(session, Post) == 2
+    assert await count(session, IdempotencyKey) == 0
+
+
+async def test_the_same_body_laid_out_differently_is_the_same_request(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    compact = b'{"email":"layout@example.com","name":"L"}'
+    spaced = json.dumps({"name": "L", "email": "layout@example.com"}, indent=2).encode()
+    headers = {**keyed("layout"), "content-type": "application/json"}
+
+    first = await client.post("/users", content=compact, headers=headers)
+    retry = await client.post("/users", content=spaced, headers=headers)
+
+    assert retry.content == first.content
+    assert await count(session, User) == 1
+
+
+async def test_the_same_key_with_another_body_is_422_and_writes_nothing(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    await client.post("/users", json={"email": "a@example.com", "name": "A"}, headers=keyed("k"))
+
+    response = await client.post("/users", json={"email": "b@example.com", "name": "B"}, headers=keyed("k"))
+
+    assert response.status_code == 422
+    assert response.json() == REUSED
+    assert await count(session, User) == 1
+
+
+async def test_the_same_key_on_another_route_is_422(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    author = await make_user(session)
+    await client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"}, headers=keyed("k"))
+
+    other_author = await make_user(session)
+    response = await client.post(
+        f"/users/{other_author.id}/posts", json={"title": "t", "body": "b"}, headers=keyed("k")
+    )
+
+    assert (response.status_code, response.json()) == (422, REUSED)
+    assert await count(session, Post) == 1
+
+
+async def test_a_failed_request_keeps_no_key_so_a_retry_runs_again(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    taken = await make_user(session, email="taken@example.com")
+    payload = {"email": "taken@example.com", "name": "T"}
+
+    refused = await client.post("/users", json=payload, headers=keyed("after-409"))
+    await client.delete(f"/users/{taken.id}")
+    retried = await client.post("/users", json=payload, headers=keyed("after-409"))
+
+    assert (refused.status_code, retried.status_code) == (409, 201)
+    assert "idempotent-replayed" not in retried.headers
+
+
+async def test_an_expired_key_is_forgotten(client: httpx.AsyncClient, session: AsyncSession) -> None:
+    author = await make_user(session)
+    url = f"/users/{author.id}/posts"
+    await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old"))
+    await session.execute(update(IdempotencyKey).values(expires_at=utcnow() - timedelta(seconds=1)))
+    await session.commit()
+
+    again = await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old"))
+
+    assert again.status_code == 201
+    assert "idempotent-replayed" not in again.headers
+    assert await count(session, Post) == 2
+    assert await count(session, IdempotencyKey) == 1
+
+
+async def test_keys_expire_after_the_configured_time(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    app = create_app(settings.model_copy(update={"idempotency_ttl": 90.0}))
+    app.state.sessionmaker = sessionmaker
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+        await client.post("/users", json={"email": "ttl@example.com", "name": "T"}, headers=keyed("ttl"))
+
+    stored = await session.scalar(select(IdempotencyKey))
+    assert stored is not None
+    assert stored.expires_at - stored.created_at == pytest.approx(
+        timedelta(seconds=90), abs=timedelta(seconds=1)
+    )
+
+
+async def test_keys_of_different_scopes_never_meet(app: FastAPI, session: AsyncSession) -> None:
+    transport = httpx.ASGITransport(app=app)
+    responses = []
+    for scope in ("alice", "bob"):
+        app.dependency_overrides[idempotency_scope] = lambda scope=scope: scope
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            responses.append(
+                await client.post(
+                    "/users", json={"email": f"{scope}@example.com", "name": scope}, headers=keyed("shared")
+                )
+            )
+
+    assert [r.status_code for r in responses] == [201, 201]
+    assert await count(session, User) == 2
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\there"])
+async def test_a_malformed_key_is_422(client: httpx.AsyncClient, session: AsyncSession, key: str) -> None:
+    response = await client.post("/users", json={"email": "m@example.com", "name": "M"}, headers=keyed(key))
+
+    assert response.status_code == 422
+    assert await count(session, User) == 0
+
+
+async def test_same_key_at_once_writes_exactly_once(
+    committed_client: httpx.AsyncClient, committed_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    author = (await committed_client.post("/users", json={"email": "r@example.com", "name": "R"})).json()
+
+    for url, payload in (
+        ("/users", {"email": "racer@example.com", "name": "Racer"}),
+        (f"/users/{author['id']}/posts", {"title": "t", "body": "b"}),
+    ):
+        responses = await asyncio.gather(
+            *(committed_client.post(url, json=payload, headers=keyed(f"race-{url}")) for _ in range(RACERS))
+        )
+
+        # Every racer either waited and got the first response, or was told to retry (409).
+        created = [r for r in responses if r.status_code == 201]
+        assert {r.content for r in created} == {created[0].content}, url
+        assert all(r.status_code in (201, 409) for r in responses), [r.text for r in responses]
+        assert len([r for r in created if "idempotent-replayed" not in r.headers]) == 1
+
+    async with committed_sessionmaker() as session:
+        assert (await count(session, User), await count(session, Post)) == (2, 1)
+
+
+async def test_purging_deletes_only_expired_keys(
+    committed_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    now = utcnow()
+    async with committed_sessionmaker() as session, session.begin():
+        for key, expires_at in (("old", now - timedelta(hours=1)), ("live", now + timedelta(hours=1))):
+            session.add(IdempotencyKey(scope="s", key=key, fingerprint="f", expires_at=expires_at))
+
+    purged = await cleanup.purge_once(committed_sessionmaker)
+
+    async with committed_sessionmaker() as session:
+        assert purged == 1
+        assert list(await session.scalars(select(IdempotencyKey.key))) == ["live"]
+
+
+async def test_the_running_app_purges_expired_keys_in_the_background(
+    settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with committed_sessionmaker() as session, session.begin():
+        session.add(IdempotencyKey(scope="s", key="old", fingerprint="f", expires_at=utcnow()))
+    app = create_app(settings.model_copy(update={"idempotency_purge_interval": 0.05}))
+
+    async with app.router.lifespan_context(app):
+        for _ in range(100):
+            async with committed_sessionmaker() as session:
+                if await count(session, IdempotencyKey) == 0:
+                    break
+            await asyncio.sleep(0.05)
+
+    async with committed_sessionmaker() as session:
+        assert await count(session, IdempotencyKey) == 0
+
+
+async def test_an_unreachable_database_only_skips_a_purge(caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:9/none", _env_file=None))
+
+    with caplog.at_level(logging.WARNING):
+        async with app.router.lifespan_context(app):
+            for _ in range(100):
+                if caplog.records:
+                    break
+                await asyncio.sleep(0.05)
+
+    messages = [r.getMessage() for r in caplog.records if r.name == "inkwell.idempotency.cleanup"]
+    assert messages
+    assert all(m.startswith("could not purge expired idempotency keys") for m in messages)
+
+
+async def test_a_key_whose_first_request_is_unfinished_is_409(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    # A claimed key without a response: its request is still running (or died before committing).
+    expires_at = utcnow() + timedelta(hours=1)
+    fingerprint = idempotency_fingerprint("POST", "/users", b'{"email": "x@example.com", "name": "X"}')
+    session.add(IdempotencyKey(scope="anonymous", key="busy", fingerprint=fingerprint, expires_at=expires_at))
+    await session.commit()
+
+    response = await client.post(
+        "/users", json={"email": "x@example.com", "name": "X"}, headers=keyed("busy")
+    )
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": "A request with this Idempotency-Key is in progress; retry shortly"}
+    assert await count(session, User) == 0
