@@ -70,9 +70,11 @@ def test_schemathesis_finds_nothing(fuzzed_server: Server, tmp_path: Path) -> No
         "--report-dir",
         str(tmp_path / "report"),
         *(["--seed", seed] if seed != "random" else []),
+        # In CI a failure is reported as found: shrinking it can take many minutes of CPU.
+        *(["--no-shrink", "--max-failures", "1"] if "INKWELL_FUZZ_EXAMPLES" not in os.environ else []),
     ]
 
-    result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=900, check=False)
+    result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=600, check=False)
 
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
