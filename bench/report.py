@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.scenarios import CACHED_READS
 from bench.wrk import WrkResult
 
 RAW = "raw"
@@ -121,6 +122,18 @@ def writers_check(results: Results) -> Check | None:
     )
 
 
+def cache_check(results: Results, database: str, scenario: str) -> Check | None:
+    """Whether a cached read pays for itself: faster with Redis than without, on the same database."""
+    users = results.settings["users"]
+    cached = results.find("cached", database, scenario, users)
+    plain = results.find("inkwell", database, scenario, users)
+    if cached is None or plain is None:
+        return None
+    ratio = cached.requests_per_second / plain.requests_per_second
+    name = f"Redis cache, {'PostgreSQL' if database == 'postgresql' else 'SQLite'} {cached.label}"
+    return Check(name, ">= 1x without it", f"{ratio:.2f}x", ratio >= 1 and cached.errors == 0)
+
+
 def memory_check(memory: dict[str, Any], *, tolerance: float = 0.05) -> Check | None:
     """Flat: the last third of the samples averages within `tolerance` of the first third."""
     samples = [rss for _, rss in memory.get("samples", [])]
@@ -151,6 +164,11 @@ def evaluate(results: Results) -> None:
         writers_check(results),
         *(sqlite_reads_check(results, s) for s in ("get_user", "list_users", "user_posts")),
         memory_check(results.memory),
+        *(
+            cache_check(results, database, scenario)
+            for database in ("postgresql", "sqlite")
+            for scenario in CACHED_READS
+        ),
     ]
     results.checks = [check for check in candidates if check is not None]
 

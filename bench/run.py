@@ -19,9 +19,17 @@ from typing import Any
 import asyncpg
 import psutil
 
+import redis
 from bench import report, seed
 from bench.report import Measurement, Results
-from bench.scenarios import Scenario, ceiling_scenario, growth_scenarios, mixed_scenario, user_scenarios
+from bench.scenarios import (
+    Scenario,
+    cached_scenarios,
+    ceiling_scenario,
+    growth_scenarios,
+    mixed_scenario,
+    user_scenarios,
+)
 from bench.seed import Size
 from bench.servers import (
     MemorySampler,
@@ -54,6 +62,7 @@ class Options:
     pool_size: int
     workers: int
     postgresql_url: str
+    redis_url: str
     results_dir: Path
 
 
@@ -81,6 +90,11 @@ def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None 
         default=env.get("BENCH_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
         help="a maintenance database on the server; the benchmark creates and drops its own databases",
     )
+    parser.add_argument(
+        "--redis-url",
+        default=env.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="for the cached reads (keys under a prefix of the run's own, deleted after); empty: skip them",
+    )
     parser.add_argument("--results-dir", type=Path, default=Path(env.get("BENCH_RESULTS_DIR", RESULTS)))
     args = parser.parse_args(argv)
     quick = args.quick
@@ -106,6 +120,7 @@ def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None 
         pool_size=args.pool_size,
         workers=args.workers,
         postgresql_url=args.postgresql_url,
+        redis_url=args.redis_url,
         results_dir=args.results_dir,
     )
 
@@ -131,6 +146,7 @@ class Bench:
         self.tags = (f"{int(time.time())}x{n}" for n in count())
         self.workdir = Path(tempfile.mkdtemp(prefix="inkwell-bench-"))
         self.results = Results(machine=machine(options), settings=settings(options))
+        self.redis_prefix = f"inkwell-bench-{os.getpid()}"
 
     def selected(self, scenarios: list[Scenario]) -> list[Scenario]:
         wanted = self.options.scenarios
@@ -178,8 +194,12 @@ class Bench:
 
     # Servers.
 
-    def server_env(self, database_url: str, *, log_level: str = "warning") -> dict[str, str]:
+    def server_env(
+        self, database_url: str, *, log_level: str = "warning", redis: bool = False
+    ) -> dict[str, str]:
+        cache = {"INKWELL_REDIS_URL": self.options.redis_url, "INKWELL_REDIS_PREFIX": self.redis_prefix}
         return {
+            **(cache if redis else {}),
             "DATABASE_URL": database_url,
             # Authentication off, so the figures compare the same work as the ceilings do.
             "INKWELL_AUTH": "off",
@@ -192,11 +212,16 @@ class Bench:
 
     @contextmanager
     def inkwell(
-        self, database_url: str, *, workers: int | None = None, log_level: str = "warning"
+        self,
+        database_url: str,
+        *,
+        workers: int | None = None,
+        log_level: str = "warning",
+        redis: bool = False,
     ) -> Iterator[Server]:
         port = free_port()
         command = inkwell_command(port, workers=workers or self.options.workers)
-        env = self.server_env(database_url, log_level=log_level)
+        env = self.server_env(database_url, log_level=log_level, redis=redis)
         with serving("inkwell", command, port, env=env, probe="/users/1", cwd=self.workdir) as server:
             yield server
 
@@ -226,6 +251,38 @@ class Bench:
                     self.soak(server)
             self.run_more_workers(url)
             self.run_with_request_log(url)
+            self.run_cached(url, "postgresql")
+
+    def run_cached(self, url: str, database: str) -> None:
+        """The cached reads again, on a server with Redis (target `cached`), to compare with `inkwell`."""
+        scenarios = self.selected(cached_scenarios(self.options.size))
+        if not scenarios or not self.redis_answers():
+            return
+        try:
+            with self.inkwell(url, redis=True) as server:
+                for scenario in scenarios:
+                    self.measure(
+                        server, scenario, target="cached", database=database, users=self.options.size.users
+                    )
+        finally:
+            self.delete_redis_keys()
+
+    def redis_answers(self) -> bool:
+        if not self.options.redis_url:
+            return False
+        try:
+            with redis.Redis.from_url(self.options.redis_url, socket_connect_timeout=1) as client:
+                client.ping()
+        except redis.RedisError as exc:
+            print(f"  no Redis at {self.options.redis_url} ({exc}): the cached reads are skipped", flush=True)
+            return False
+        return True
+
+    def delete_redis_keys(self) -> None:
+        with redis.Redis.from_url(self.options.redis_url) as client:
+            keys = list(client.scan_iter(match=f"*{self.redis_prefix}*", count=1000))
+            if keys:
+                client.delete(*keys)
 
     def run_with_request_log(self, url: str) -> None:
         """GET /users/{id} with the log level at "info", where each request writes a JSON line."""
@@ -281,6 +338,7 @@ class Bench:
                     users=size.users,
                     connections=connections,
                 )
+        self.run_cached(url, "sqlite")
 
     def run_growth(self, size: Size) -> None:
         with self.postgresql_database("inkwell_bench_growth", size) as url, self.inkwell(url) as server:

@@ -1,7 +1,7 @@
 """Fixtures: one migrated database per backend, one rolled-back transaction per test."""
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
 from inkwell.main import create_app
-from inkwell.models import IdempotencyKey, Post, User
+from inkwell.models import IdempotencyKey, OutboxJob, Post, User
 from tests.databases import Backend, create_database, drop_database, migrate, selected_backends
+from tests.redis import delete_keys, redis_url, unique_prefix
+from tests.smtp import MailSink, mail_sink
 
 BACKENDS = selected_backends()
 
@@ -100,6 +102,7 @@ async def committed_sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_ses
     yield create_sessionmaker(engine)
     async with engine.begin() as conn:
         await conn.execute(delete(IdempotencyKey))
+        await conn.execute(delete(OutboxJob))
         await conn.execute(delete(Post))
         await conn.execute(delete(User))
 
@@ -110,6 +113,38 @@ def committed_app(settings: Settings, committed_sessionmaker: async_sessionmaker
     app = create_app(settings)
     app.state.sessionmaker = committed_sessionmaker
     return app
+
+
+# Tests of whole processes (workers killed, two servers, the CLI) run on one database: PostgreSQL when it
+# is among those selected, else SQLite. What they rely on in the database is tested on every one.
+PROCESS_BACKEND = next((b.name for b in BACKENDS if b.name == "postgresql"), BACKENDS[0].name)
+
+
+@pytest.fixture
+def process_backend(backend: Backend) -> Backend:
+    if backend.name != PROCESS_BACKEND:
+        pytest.skip(f"process tests run on {PROCESS_BACKEND} only")
+    return backend
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> str:
+    """The URL of a real Redis (the test is skipped when there is none, unless one was named)."""
+    return redis_url()
+
+
+@pytest.fixture
+def redis_prefix(redis_server: str) -> Iterator[str]:
+    """A key prefix of the test's own on the shared Redis; its keys are deleted after."""
+    prefix = unique_prefix()
+    yield prefix
+    delete_keys(redis_server, prefix)
+
+
+@pytest.fixture
+async def mail() -> AsyncIterator[MailSink]:
+    async with mail_sink() as sink:
+        yield sink
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, PositiveInt, field_validator
+from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
@@ -54,6 +54,28 @@ class Settings(BaseSettings):
     idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
     idempotency_purge_interval: float = Field(default=60 * 60, gt=0)
 
+    # Redis: the job queue's broker and the cache. Unset, jobs run in-process and nothing is cached.
+    redis_url: SecretStr | None = None
+    redis_prefix: str = Field(default="inkwell", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    redis_timeout: PositiveFloat = 0.5
+    cache_ttl: PositiveInt = 300
+
+    # Mail: sent over SMTP when a URL is set, written to the log otherwise.
+    smtp_url: SecretStr | None = None
+    smtp_timeout: PositiveFloat = 30.0
+    mail_from: str = "Inkwell <no-reply@inkwell.localhost>"
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Background jobs (the outbox and the queue).
+    job_max_attempts: PositiveInt = 5
+    job_retry_delay: PositiveFloat = 5.0
+    job_retry_max_delay: PositiveFloat = 600.0
+    job_timeout: PositiveInt = 60
+    job_poll_interval: PositiveFloat = 1.0
+    job_sweep_interval: PositiveInt = 10
+    job_keep_finished_days: PositiveInt = 7
+    worker_concurrency: PositiveInt = 4
+
     @field_validator("log_level", "log_format", mode="before")
     @classmethod
     def _lower_log_level(cls, value: object) -> object:
@@ -65,6 +87,29 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("smtp_url", "redis_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `INKWELL_SMTP_URL=` (as compose passes an unset variable) means no URL.
+        return None if value == "" else value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        return _require_scheme(value, ("smtp://", "smtps://"), "smtp://user:password@host:587")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        return _require_scheme(value, ("redis://", "rediss://", "unix://"), "redis://host:6379/0")
+
+
+def _require_scheme(value: SecretStr | None, schemes: tuple[str, ...], example: str) -> SecretStr | None:
+    # The message never repeats the URL: it may carry a password.
+    if value is not None and not value.get_secret_value().startswith(schemes):
+        raise ValueError(f"must start with {' or '.join(schemes)}, like {example}")
+    return value
 
 
 @lru_cache

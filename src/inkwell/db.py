@@ -1,6 +1,6 @@
 """Engine, session factory and the per-request session that owns the transaction."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 from inkwell.config import Settings
 
@@ -103,38 +104,65 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+def create_sessionmaker(
+    engine: AsyncEngine, *, info: dict[str, Any] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`; `info` is copied into every session's `info` (the cache finds itself there)."""
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
 
 
-@asynccontextmanager
-async def open_sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on an engine of their own, disposed when the block ends (for the CLI's commands)."""
-    engine = create_engine(settings)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+AfterCommit = Callable[[], Awaitable[None]]
+AFTER_COMMIT = "inkwell.after_commit"
+
+
+def after_commit(session: AsyncSession | Session, callback: AfterCommit) -> None:
+    """Run `callback` once the session's transaction has committed (never when it rolls back)."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
 
 
 @asynccontextmanager
 async def transaction(
-    sessionmaker: async_sessionmaker[AsyncSession], *, writes: bool
+    sessionmaker: async_sessionmaker[AsyncSession], *, writes: bool = False
 ) -> AsyncIterator[AsyncSession]:
-    """A session in one transaction, committed when the block ends (rolled back if it raises)."""
-    async with sessionmaker() as session, session.begin():
-        if writes:
-            await session.connection(execution_options={WRITE_OPTION: True})
-        yield session
+    """A session in one transaction, committed when the block ends (rolled back if it raises); then
+    the callbacks registered with `after_commit` run."""
+    async with sessionmaker() as session:
+        async with session.begin():
+            if writes:
+                await session.connection(execution_options={WRITE_OPTION: True})
+            yield session
+        for callback in session.info.pop(AFTER_COMMIT, ()):
+            await callback()
+
+
+@asynccontextmanager
+async def open_sessionmaker(
+    settings: Settings, *, info: dict[str, Any] | None = None
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on an engine of their own, disposed when the block ends (for the CLI's commands)."""
+    engine = create_engine(settings)
+    try:
+        yield create_sessionmaker(engine, info=info)
+    finally:
+        await engine.dispose()
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One session and one transaction per request, committed before the response is sent."""
     sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    if request.method not in SAFE_METHODS:
+        async with transaction(sessionmaker, writes=True) as session:
+            yield session
+        return
+    async with read_session(sessionmaker) as session:
+        yield session
+
+
+@asynccontextmanager
+async def read_session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for reads only, without BEGIN and COMMIT where the database allows it."""
     async with sessionmaker() as session, session.begin():
-        if request.method not in SAFE_METHODS:
-            await session.connection(execution_options={WRITE_OPTION: True})
-        elif (read_options := _read_options(session)) is not None:
+        if (read_options := _read_options(session)) is not None:
             await session.connection(execution_options=read_options)
         yield session
 

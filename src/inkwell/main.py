@@ -13,12 +13,16 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp
 
 from inkwell import __version__
+from inkwell.cache.invalidation import create_cache, session_info
 from inkwell.config import Settings, get_settings
 from inkwell.db import create_engine, create_sessionmaker
 from inkwell.errors import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.idempotency.cleanup import purge_periodically
+from inkwell.jobs.context import JobContext
+from inkwell.jobs.runner import OutboxRunner
 from inkwell.logs import configure_logging, request_logger
+from inkwell.mail.sender import create_mailer
 from inkwell.metrics import install_metrics
 from inkwell.middleware import BodySizeLimit, RequestLog, SecurityHeaders, endpoint_templates
 from inkwell.posts.router import router as posts_router
@@ -47,18 +51,22 @@ def collecting_garbage_less_often(threshold: int) -> Iterator[None]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the database engine opens at start-up and closes at shutdown."""
+    """Build the app; the database engine (and Redis, when set) open at start-up and close at shutdown."""
     settings = settings or get_settings()
     configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
+        cache = create_cache(settings)
         app.state.engine = engine
-        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.cache = cache
+        app.state.sessionmaker = create_sessionmaker(engine, info=session_info(cache))
         purger = asyncio.create_task(
             purge_periodically(app.state.sessionmaker, interval=settings.idempotency_purge_interval)
         )
+        # Without Redis there is no queue and no `inkwell worker` is needed: the API runs the jobs.
+        jobs = None if cache else _start_job_runner(settings, app)
         try:
             with collecting_garbage_less_often(settings.gc_threshold):
                 yield
@@ -66,6 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             purger.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await purger
+            if jobs is not None:
+                await jobs.stop()
+            if cache is not None:
+                await cache.redis.aclose()
             await engine.dispose()
             logger.info("database pool closed")
 
@@ -79,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
+    app.state.cache = None
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -111,3 +124,18 @@ def _wrap_outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
     # security headers, and are logged and counted like any other.
     build = app.build_middleware_stack
     app.build_middleware_stack = lambda: wrap(build())  # type: ignore[method-assign]
+
+
+class _BackgroundRunner:
+    def __init__(self, runner: OutboxRunner) -> None:
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(runner.run(self._stop))
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self._task
+
+
+def _start_job_runner(settings: Settings, app: FastAPI) -> _BackgroundRunner:
+    ctx = JobContext(settings, app.state.sessionmaker, create_mailer(settings))
+    return _BackgroundRunner(OutboxRunner(ctx))

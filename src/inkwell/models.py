@@ -1,10 +1,11 @@
 """Every model, imported once so that `metadata` knows all the tables (for Alembic)."""
 
 from inkwell.idempotency.models import IdempotencyKey
+from inkwell.jobs.models import OutboxJob
 from inkwell.orm import Base
 from inkwell.posts.models import Post
 from inkwell.users.models import User
 
 metadata = Base.metadata
 
-__all__ = ["IdempotencyKey", "Post", "User", "metadata"]
+__all__ = ["IdempotencyKey", "OutboxJob", "Post", "User", "metadata"]

@@ -72,6 +72,11 @@ def page_of(rows: Sequence[ItemT], page: Page, response: Response) -> list[ItemT
     """The page's items; when more follow, a `Link: <...>; rel="next"` header to them."""
     items = list(rows[: page.limit])
     if len(rows) > page.limit:
-        next_url = page.url.remove_query_params("offset").include_query_params(after=items[-1].id)
-        response.headers["Link"] = f'<{next_url}>; rel="next"'
+        response.headers["Link"] = next_page_link(page, items[-1].id)
     return items
+
+
+def next_page_link(page: Page, last_id: int) -> str:
+    """The `Link` header to the page after the item `last_id`."""
+    next_url = page.url.remove_query_params("offset").include_query_params(after=last_id)
+    return f'<{next_url}>; rel="next"'

@@ -93,6 +93,21 @@ def test_sqlite_reads_must_match_postgresql_and_writers_must_not_fail() -> None:
     assert checks["SQLite, 64 concurrent writers"] is False
 
 
+def test_a_cached_read_pays_only_when_it_is_faster_than_without_redis() -> None:
+    run = results(
+        measurement("inkwell", "user_posts", 2000, label="posts"),
+        measurement("cached", "user_posts", 2600, label="posts"),
+        measurement("inkwell", "list_posts", 1000, database="sqlite", label="page"),
+        measurement("cached", "list_posts", 900, database="sqlite", label="page"),
+        measurement("cached", "list_posts", 5000),  # nothing to compare it with
+    )
+
+    assert checks_by_name(run) == {
+        "Redis cache, PostgreSQL posts": True,
+        "Redis cache, SQLite page": False,
+    }
+
+
 @pytest.mark.parametrize(("last", "flat"), [(101.0, True), (120.0, False)])
 def test_memory_is_flat_when_the_end_of_the_load_matches_its_start(last: float, flat: bool) -> None:
     samples = [[t, 100.0] for t in range(10)] + [[t, last] for t in range(10, 20)]

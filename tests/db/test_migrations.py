@@ -41,7 +41,7 @@ async def user_columns(engine: AsyncEngine) -> set[str]:
 
 async def test_upgrade_to_head_then_downgrade_to_base(empty_engine: AsyncEngine) -> None:
     await migrate(empty_engine)
-    assert {"users", "posts", "alembic_version"} <= await table_names(empty_engine)
+    assert {"users", "posts", "outbox", "alembic_version"} <= await table_names(empty_engine)
     assert "bio" in await user_columns(empty_engine)
 
     await migrate(empty_engine, "base", down=True)

@@ -95,6 +95,18 @@ def test_compose_runs_inkwell_on_its_postgresql_with_redis() -> None:
     assert services["inkwell"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
+def test_compose_runs_a_worker_on_the_same_database_and_redis() -> None:
+    services = COMPOSE["services"]
+    worker, api = services["worker"], services["inkwell"]
+
+    assert worker["command"] == ["inkwell", "worker"]
+    assert_runs(worker["command"][1:])
+    for name in ("DATABASE_URL", "INKWELL_REDIS_URL"):
+        assert worker["environment"][name] == api["environment"][name]
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
 @pytest.mark.parametrize(
     "command",
     [

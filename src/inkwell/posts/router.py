@@ -1,14 +1,11 @@
-from typing import Annotated
+from fastapi import APIRouter, Response, status
 
-from fastapi import APIRouter, Query, Response, status
-
+from inkwell.cache.reads import CachedPostsPage, CachedUserPostsPage
 from inkwell.conditional import ETAG_HEADER, etag_of, with_etag
 from inkwell.db import SessionDep
 from inkwell.errors import responses
-from inkwell.fields import MAX_ID
 from inkwell.idempotency.dependencies import IdempotencyDep
 from inkwell.links import post_links
-from inkwell.pagination import PageDep, page_of
 from inkwell.posts import service
 from inkwell.posts.dependencies import PostToChange, PostToRead
 from inkwell.posts.models import Post
@@ -37,20 +34,15 @@ async def create_post(
 
 
 @router.get("/users/{user_id}/posts", response_model=list[PostRead], responses=responses(404, 422, 503))
-async def list_user_posts(user_id: int, session: SessionDep, page: PageDep, response: Response) -> list[Post]:
+async def list_user_posts(posts: CachedUserPostsPage) -> Response:
     """List a user's posts, oldest first; a `Link` header points to the next page."""
-    return page_of(await service.list_user_posts(session, author_id=user_id, page=page), page, response)
+    return posts
 
 
 @router.get("/posts", response_model=list[PostRead], responses=responses(422, 503))
-async def list_posts(
-    session: SessionDep,
-    page: PageDep,
-    response: Response,
-    author_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this author's posts.")] = None,
-) -> list[Post]:
+async def list_posts(posts: CachedPostsPage) -> Response:
     """List posts, newest first; a `Link` header points to the next page."""
-    return page_of(await service.list_posts(session, page=page, author_id=author_id), page, response)
+    return posts
 
 
 @router.get(

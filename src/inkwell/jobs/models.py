@@ -1,0 +1,41 @@
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from inkwell.orm import Base, Timestamped, UTCDateTime, utcnow
+
+NAME_LENGTH = 100
+ERROR_LENGTH = 1000
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"  # waiting for its first or next attempt
+    DONE = "done"
+    DEAD = "dead"  # gave up after the last attempt; `inkwell jobs retry` brings it back
+
+
+class OutboxJob(Timestamped, Base):
+    """A job written in the same transaction as the change that calls for it (a transactional outbox).
+
+    The row is the job's record in both modes: the in-process runner works from it directly, and with
+    Redis it is handed to the queue and marked done by the worker that ran it.
+    """
+
+    __tablename__ = "outbox"
+    # The runner's and the relay's scan: pending jobs, oldest due first.
+    __table_args__ = (Index("ix_outbox_status_available_at", "status", "available_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    payload: Mapped[str] = mapped_column(Text)  # JSON, written and read by the job service
+    status: Mapped[str] = mapped_column(String(10), default=JobStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # While an attempt runs, no other worker may start one; a worker that dies lets it lapse.
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # When the job was last handed to the Redis queue (None: not yet, or not using Redis).
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH), default=None)

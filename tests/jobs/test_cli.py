@@ -1,0 +1,44 @@
+"""`inkwell jobs list` and `inkwell jobs retry`: the dead-letter state from the command line."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inkwell.db import transaction
+from inkwell.jobs import service
+from inkwell.jobs.models import JobStatus
+from tests.databases import Backend
+from tests.jobs.helpers import enqueue_mail, outbox_row
+from tests.processes import inkwell
+
+pytestmark = pytest.mark.slow
+
+
+def inkwell_on(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return inkwell({**os.environ, "DATABASE_URL": database_url, "HOME": str(tmp_path)}, *args)
+
+
+async def test_dead_jobs_are_listed_and_brought_back(
+    process_backend: Backend,
+    database_url: str,
+    committed_sessionmaker: async_sessionmaker[AsyncSession],
+    tmp_path: Path,
+) -> None:
+    done, dead = await enqueue_mail(committed_sessionmaker), await enqueue_mail(committed_sessionmaker)
+    async with transaction(committed_sessionmaker, writes=True) as session:
+        await service.mark_done(session, done)
+        await service.mark_failed(session, dead, error="SMTPRecipientsRefused: 550", retry_at=None)
+
+    listed = inkwell_on(database_url, tmp_path, "jobs", "list", "--status", "dead")
+    retried = inkwell_on(database_url, tmp_path, "jobs", "retry", str(dead))
+    again = inkwell_on(database_url, tmp_path, "jobs", "retry", str(dead))
+
+    assert listed.stdout.splitlines() == [f"{dead}\tsend_email\tdead\t0  SMTPRecipientsRefused: 550"]
+    assert retried.returncode == 0, retried.stderr
+    job = await outbox_row(committed_sessionmaker, dead)
+    assert (job.status, job.attempts, job.finished_at) == (JobStatus.PENDING, 0, None)
+    assert again.returncode == 1
+    assert f"there is no dead job {dead}" in again.stderr
