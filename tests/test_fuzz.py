@@ -9,12 +9,11 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.databases import Backend, create_database, drop_database
 from tests.processes import inkwell
 from tests.servers import Server
 
@@ -26,15 +25,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def fuzz_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
-    name = f"inkwell_fuzz_{os.getpid()}"
-    yield await create_database(backend, name, str(tmp_path))
-    await drop_database(backend, name)
-
-
-@pytest.fixture
-def fuzzed_server(fuzz_database: str, tmp_path: Path) -> Iterator[Server]:
-    env = {**os.environ, "DATABASE_URL": fuzz_database, "HOME": str(tmp_path)}
+def fuzzed_server(server_database: str, tmp_path: Path) -> Iterator[Server]:
+    env = {**os.environ, "DATABASE_URL": server_database, "HOME": str(tmp_path)}
     migrated = inkwell(env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
     server = Server(env, tmp_path).start()
