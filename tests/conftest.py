@@ -13,12 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
 from inkwell.main import create_app
-from inkwell.models import IdempotencyKey, OutboxJob, Post, User
+from inkwell.models import AuthSession, IdempotencyKey, LoginFailure, OutboxJob, Post, User
+from tests.accounts import CHEAP_HASHING_ENV
 from tests.databases import Backend, create_database, drop_database, migrate, selected_backends
 from tests.redis import delete_keys, redis_url, unique_prefix
 from tests.smtp import MailSink, mail_sink
 
 BACKENDS = selected_backends()
+
+# The suite exercises the open API (sign-in off), in this process and in the servers and commands it
+# starts, unless a test turns sign-in on: tests/auth does, for every rule of it.
+os.environ["INKWELL_AUTH"] = "off"
+os.environ.update(CHEAP_HASHING_ENV)
 
 
 def pytest_report_header() -> str:
@@ -44,7 +50,8 @@ async def database_url(backend: Backend, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url, _env_file=None)
+    """The open API (sign-in off), as the tutorial has it; tests/auth covers sign-in on."""
+    return Settings(database_url=database_url, _env_file=None, auth=False)
 
 
 @pytest.fixture(scope="session")
@@ -102,6 +109,8 @@ async def committed_sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_ses
     yield create_sessionmaker(engine)
     async with engine.begin() as conn:
         await conn.execute(delete(IdempotencyKey))
+        await conn.execute(delete(LoginFailure))
+        await conn.execute(delete(AuthSession))
         await conn.execute(delete(OutboxJob))
         await conn.execute(delete(Post))
         await conn.execute(delete(User))

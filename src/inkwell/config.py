@@ -1,6 +1,7 @@
 """Typed settings, read from the environment and an optional `.env` file."""
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr, field_validator
@@ -54,6 +55,25 @@ class Settings(BaseSettings):
     idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
     idempotency_purge_interval: float = Field(default=60 * 60, gt=0)
 
+    # Sign-in. Off, the API is open to anyone (the tutorial's behaviour): for prototyping only.
+    auth: bool = Field(default=True, description="on (the default) or off.")
+    # At least 32 bytes. Unset with SQLite, a key is generated once and kept in `secret_key_file`.
+    secret_key: SecretStr | None = None
+    secret_key_file: Path | None = Field(
+        default=None, description="Where a generated key is kept (default: beside the SQLite database)."
+    )
+    access_token_ttl: PositiveInt = Field(default=15 * 60, description="Seconds an access token lasts.")
+    refresh_token_ttl: PositiveInt = Field(
+        default=14 * 24 * 60 * 60, description="Seconds a session lasts without being refreshed."
+    )
+    # Argon2id cost: pwdlib's (and RFC 9106's second recommended) parameters by default.
+    password_time_cost: PositiveInt = 3
+    password_memory_kib: int = Field(default=64 * 1024, ge=8)
+    password_parallelism: PositiveInt = 4
+    # Failed sign-ins allowed per account and per client address within the window, before a 429.
+    login_max_failures: PositiveInt = 5
+    login_failure_window: PositiveInt = Field(default=15 * 60, description="Seconds.")
+
     # Redis: the job queue's broker and the cache. Unset, jobs run in-process and nothing is cached.
     redis_url: SecretStr | None = None
     redis_prefix: str = Field(default="inkwell", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
@@ -88,6 +108,18 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _empty_key_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            refuse_weak_secret(value.get_secret_value())
+        return value
+
     @field_validator("smtp_url", "redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -103,6 +135,19 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
         return _require_scheme(value, ("redis://", "rediss://", "unix://"), "redis://host:6379/0")
+
+
+MIN_SECRET_BYTES = 32
+_PLACEHOLDERS = ("change", "secret", "example", "placeholder", "replace", "your", "xxx", "todo")
+
+
+def refuse_weak_secret(key: str) -> None:
+    """Raise ValueError for a key too short to sign tokens with, or one copied from an example."""
+    if len(key.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes (try `openssl rand -hex 32`)")
+    lowered = key.lower()
+    if any(word in lowered for word in _PLACEHOLDERS) or len(set(key)) < 8:
+        raise ValueError("looks like a placeholder; generate one with `openssl rand -hex 32`")
 
 
 def _require_scheme(value: SecretStr | None, schemes: tuple[str, ...], example: str) -> SecretStr | None:

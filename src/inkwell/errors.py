@@ -24,11 +24,25 @@ class InkwellError(Exception):
 
     status_code: int = status.HTTP_400_BAD_REQUEST
     detail: str = "Bad request"
+    headers: dict[str, str] | None = None
 
-    def __init__(self, detail: str | None = None) -> None:
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None) -> None:
         if detail is not None:
             self.detail = detail
+        if headers is not None:
+            self.headers = headers
         super().__init__(self.detail)
+
+
+class NotAuthenticated(InkwellError):
+    status_code = status.HTTP_401_UNAUTHORIZED
+    detail = "Not authenticated"
+    headers = {"WWW-Authenticate": "Bearer"}  # noqa: RUF012 (never mutated)
+
+
+class Forbidden(InkwellError):
+    status_code = status.HTTP_403_FORBIDDEN
+    detail = "Not allowed"
 
 
 class NotFound(InkwellError):
@@ -53,7 +67,7 @@ class Unprocessable(InkwellError):
 
 async def handle_inkwell_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InkwellError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
@@ -80,9 +94,24 @@ def _allowed_methods(request: Request) -> str:
 
 async def handle_validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    errors = [_without_secret_input(error) for error in exc.errors()]
     # ASCII-escaped, so that input echoed back with lone surrogates or NULs still renders.
-    content = json.dumps({"detail": jsonable_encoder(exc.errors())}, ensure_ascii=True)
+    content = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True)
     return Response(content, status_code=422, media_type="application/json")
+
+
+# Fields whose value a 422 never echoes back: a response must not carry a password or a token.
+SECRET_FIELDS = frozenset({"password", "current_password", "new_password", "refresh_token", "token"})
+
+
+def _without_secret_input(error: Any) -> Any:
+    location = error.get("loc", ())
+    if SECRET_FIELDS.intersection(str(part) for part in location) or (
+        location and location[0] == "body" and len(location) == 1
+    ):
+        # The whole body (a body that is not an object, say) may hold them too.
+        return {key: value for key, value in error.items() if key != "input"}
+    return error
 
 
 async def handle_database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
@@ -154,11 +183,15 @@ _DESCRIPTIONS = {
     412: "Precondition failed: the resource has changed since the ETag sent in If-Match",
     413: "Request body too large",
     422: "The request is not valid",
+    429: "Too many failed sign-ins; retry after the seconds in Retry-After",
     503: "Database unavailable; retry after the seconds in Retry-After",
 }
 _MODELS: dict[int, type[BaseModel]] = {422: UnprocessableBody}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 _HEADERS: dict[int, dict[str, Any]] = {
-    503: {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    401: {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+    429: _RETRY_AFTER,
+    503: _RETRY_AFTER,
 }
 NOT_MODIFIED = 304
 

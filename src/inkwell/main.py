@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -13,6 +14,10 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp
 
 from inkwell import __version__
+from inkwell.auth.dependencies import Auth
+from inkwell.auth.keys import signing_key
+from inkwell.auth.passwords import Passwords
+from inkwell.auth.router import router as auth_router
 from inkwell.cache.invalidation import create_cache, session_info
 from inkwell.config import Settings, get_settings
 from inkwell.db import create_engine, create_sessionmaker
@@ -26,6 +31,7 @@ from inkwell.mail.sender import create_mailer
 from inkwell.metrics import install_metrics
 from inkwell.middleware import BodySizeLimit, RequestLog, SecurityHeaders, endpoint_templates
 from inkwell.posts.router import router as posts_router
+from inkwell.users.router import open_sign_up_router, sign_up_router
 from inkwell.users.router import router as users_router
 
 logger = logging.getLogger("inkwell")
@@ -92,6 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.cache = None
+    app.state.passwords = Passwords.from_settings(settings)
+    app.state.auth = _auth(settings, app.state.passwords)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:
@@ -105,6 +113,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     observe = install_metrics(app).observe if settings.metrics else None
     app.include_router(health_router)
+    if app.state.auth is not None:
+        # Before the users routes, so that /users/me is not taken for /users/{user_id}.
+        app.include_router(auth_router)
+        app.include_router(sign_up_router)
+    else:
+        app.include_router(open_sign_up_router)
+        _document_as_open(app)
     app.include_router(users_router)
     app.include_router(posts_router)
     _wrap_outermost(
@@ -117,6 +132,33 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     return app
+
+
+def _auth(settings: Settings, passwords: Passwords) -> Auth | None:
+    if not settings.auth:
+        logger.warning(
+            "sign-in is off (INKWELL_AUTH=off): anyone may change or delete any user or post; "
+            "use it for prototyping only"
+        )
+        return None
+    return Auth(settings=settings, key=signing_key(settings), passwords=passwords)
+
+
+def _document_as_open(app: FastAPI) -> None:
+    """With sign-in off, the OpenAPI document asks for no token anywhere (none is checked)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.pop("security", None)
+            schema.get("components", {}).pop("securitySchemes", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _wrap_outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:

@@ -1,5 +1,6 @@
 """Every model, imported once so that `metadata` knows all the tables (for Alembic)."""
 
+from inkwell.auth.models import AuthSession, LoginFailure, RefreshToken
 from inkwell.idempotency.models import IdempotencyKey
 from inkwell.jobs.models import OutboxJob
 from inkwell.orm import Base
@@ -8,4 +9,13 @@ from inkwell.users.models import User
 
 metadata = Base.metadata
 
-__all__ = ["IdempotencyKey", "OutboxJob", "Post", "User", "metadata"]
+__all__ = [
+    "AuthSession",
+    "IdempotencyKey",
+    "LoginFailure",
+    "OutboxJob",
+    "Post",
+    "RefreshToken",
+    "User",
+    "metadata",
+]

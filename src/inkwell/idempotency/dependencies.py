@@ -2,8 +2,9 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
@@ -17,7 +18,7 @@ from inkwell.idempotency.errors import KeyInUse, KeyReused
 from inkwell.idempotency.models import KEY_LENGTH, IdempotencyKey
 from inkwell.orm import utcnow
 
-# Until requests carry a signed-in user, every client shares one scope.
+# Requests made without signing in share one scope.
 ANONYMOUS_SCOPE = "anonymous"
 REPLAYED_HEADER = "Idempotent-Replayed"
 JSON = "application/json"
@@ -102,27 +103,33 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 
 def idempotency_scope() -> str:
-    """Whose keys these are: keys of different scopes never meet."""
+    """Whose keys these are, for requests made without signing in (sign-up): keys of different scopes
+    never meet."""
     return ANONYMOUS_SCOPE
 
 
-async def idempotent_request(
-    request: Request,
-    session: SessionDep,
-    scope: Annotated[str, Depends(idempotency_scope)],
-    idempotency_key: IdempotencyKeyHeader = None,
-) -> IdempotentRequest:
-    settings: Settings = request.app.state.settings
-    digest = ""
-    if idempotency_key is not None:
-        digest = fingerprint(request.method, request.url.path, await request.body())
-    return IdempotentRequest(
-        session=session,
-        key=idempotency_key,
-        scope=scope,
-        fingerprint=digest,
-        ttl_seconds=settings.idempotency_ttl,
-    )
+def idempotency_in(scope: Callable[..., Any]) -> Any:
+    """A dependency for the request's Idempotency-Key, within the scope the `scope` dependency names."""
+
+    async def idempotent_request(
+        request: Request,
+        session: SessionDep,
+        scope_name: Annotated[str, Depends(scope)],
+        idempotency_key: IdempotencyKeyHeader = None,
+    ) -> IdempotentRequest:
+        settings: Settings = request.app.state.settings
+        digest = ""
+        if idempotency_key is not None:
+            digest = fingerprint(request.method, request.url.path, await request.body())
+        return IdempotentRequest(
+            session=session,
+            key=idempotency_key,
+            scope=scope_name,
+            fingerprint=digest,
+            ttl_seconds=settings.idempotency_ttl,
+        )
+
+    return Depends(idempotent_request)
 
 
-IdempotencyDep = Annotated[IdempotentRequest, Depends(idempotent_request)]
+IdempotencyDep = Annotated[IdempotentRequest, idempotency_in(idempotency_scope)]

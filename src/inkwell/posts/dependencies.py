@@ -2,6 +2,8 @@ from typing import Annotated
 
 from fastapi import Depends, Response
 
+from inkwell.auth.dependencies import ViewerDep
+from inkwell.auth.errors import NotYourPost
 from inkwell.conditional import IfMatchHeader, IfNoneMatchHeader, answer_if_none_match, require_if_match
 from inkwell.db import SessionDep
 from inkwell.posts import service
@@ -24,11 +26,16 @@ async def post_to_read(post: PostDep, response: Response, if_none_match: IfNoneM
     return answer_if_none_match(if_none_match, post, response)
 
 
-async def post_to_change(post_id: int, session: SessionDep, if_match: IfMatchHeader = None) -> Post:
-    """The post, locked until the request's transaction ends, if If-Match (when sent) names its ETag."""
+async def post_to_change(
+    post_id: int, viewer: ViewerDep, session: SessionDep, if_match: IfMatchHeader = None
+) -> Post:
+    """The post, locked until the request's transaction ends, if the viewer may change it (its author,
+    or an admin) and If-Match (when sent) names its ETag."""
     post = await service.get_post(session, post_id, lock=True)
     if post is None:
         raise PostNotFound
+    if not viewer.may_manage(post.author_id):
+        raise NotYourPost
     require_if_match(if_match, post)
     return post
 

@@ -1,15 +1,16 @@
 from fastapi import APIRouter, Response, status
 
+from inkwell.auth.dependencies import ViewerIdempotencyDep
 from inkwell.cache.reads import CachedPostsPage, CachedUserPostsPage
 from inkwell.conditional import ETAG_HEADER, etag_of, with_etag
 from inkwell.db import SessionDep
 from inkwell.errors import responses
-from inkwell.idempotency.dependencies import IdempotencyDep
 from inkwell.links import post_links
 from inkwell.posts import service
 from inkwell.posts.dependencies import PostToChange, PostToRead
 from inkwell.posts.models import Post
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
+from inkwell.users.dependencies import ManagedUserId
 
 router = APIRouter(tags=["posts"])
 
@@ -19,12 +20,12 @@ router = APIRouter(tags=["posts"])
     response_model=PostRead,
     status_code=status.HTTP_201_CREATED,
     responses={
-        **responses(400, 404, 409, 413, 422, 503),
+        **responses(400, 401, 403, 404, 409, 413, 422, 503),
         201: {"links": post_links(), "headers": ETAG_HEADER},
     },
 )
 async def create_post(
-    user_id: int, payload: PostCreate, session: SessionDep, idempotency: IdempotencyDep
+    user_id: ManagedUserId, payload: PostCreate, session: SessionDep, idempotency: ViewerIdempotencyDep
 ) -> Response:
     """Write a post as the given user."""
     if replay := await idempotency.replay_or_claim():
@@ -59,7 +60,7 @@ async def read_post(post: PostToRead) -> Post:
     "/posts/{post_id}",
     response_model=PostRead,
     responses={
-        **responses(400, 404, 412, 413, 422, 503),
+        **responses(400, 401, 403, 404, 412, 413, 422, 503),
         200: {"links": post_links(), "headers": ETAG_HEADER},
     },
 )
@@ -72,7 +73,9 @@ async def update_post(
 
 
 @router.delete(
-    "/posts/{post_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(404, 412, 422, 503)
+    "/posts/{post_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(401, 403, 404, 412, 422, 503),
 )
 async def delete_post(post: PostToChange, session: SessionDep) -> None:
     """Delete a post; with If-Match, only if unchanged."""

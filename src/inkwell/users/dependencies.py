@@ -1,12 +1,17 @@
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Response
+from fastapi import Depends, Request, Response
 
+from inkwell.auth.dependencies import ViewerDep
+from inkwell.auth.errors import NotYourAccount
+from inkwell.auth.passwords import Passwords
 from inkwell.conditional import IfMatchHeader, IfNoneMatchHeader, answer_if_none_match, require_if_match
 from inkwell.db import SessionDep
 from inkwell.users import service
 from inkwell.users.errors import UserNotFound
 from inkwell.users.models import User
+from inkwell.users.schemas import OpenUserCreate, UserCreate, UserFields
 
 
 async def user_or_404(user_id: int, session: SessionDep) -> User:
@@ -24,7 +29,20 @@ async def user_to_read(user: UserDep, response: Response, if_none_match: IfNoneM
     return answer_if_none_match(if_none_match, user, response)
 
 
-async def user_to_change(user_id: int, session: SessionDep, if_match: IfMatchHeader = None) -> User:
+def managed_user_id(user_id: int, viewer: ViewerDep) -> int:
+    """The user id of the path, if the viewer may change that account: their own, or any for an admin.
+
+    Checked before the account is looked up, so a user learns nothing of accounts that are not theirs.
+    """
+    if not viewer.may_manage(user_id):
+        raise NotYourAccount
+    return user_id
+
+
+ManagedUserId = Annotated[int, Depends(managed_user_id)]
+
+
+async def user_to_change(user_id: ManagedUserId, session: SessionDep, if_match: IfMatchHeader = None) -> User:
     """The user, locked until the request's transaction ends, if If-Match (when sent) names its ETag.
 
     The lock makes the check and the write one step: a concurrent change waits for this one, then
@@ -39,3 +57,28 @@ async def user_to_change(user_id: int, session: SessionDep, if_match: IfMatchHea
 
 UserToRead = Annotated[User, Depends(user_to_read)]
 UserToChange = Annotated[User, Depends(user_to_change)]
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    fields: UserFields
+    password_hash: str | None
+
+
+async def _hashed(fields: UserFields, password: str | None, request: Request) -> NewAccount:
+    passwords: Passwords = request.app.state.passwords
+    return NewAccount(fields, None if password is None else await passwords.hash(password))
+
+
+# The password is hashed before the request's transaction begins (these come before SessionDep): the
+# hashing takes tens of milliseconds, during which no connection or lock is held.
+async def sign_up(payload: UserCreate, request: Request) -> NewAccount:
+    return await _hashed(payload, payload.password, request)
+
+
+async def open_sign_up(payload: OpenUserCreate, request: Request) -> NewAccount:
+    return await _hashed(payload, payload.password, request)
+
+
+SignUpDep = Annotated[NewAccount, Depends(sign_up)]
+OpenSignUpDep = Annotated[NewAccount, Depends(open_sign_up)]

@@ -1,6 +1,6 @@
 from typing import TYPE_CHECKING
 
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inkwell.orm import Base, Timestamped, versioned
@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 EMAIL_LENGTH = 255
 NAME_LENGTH = 100
 BIO_LENGTH = 500
+PASSWORD_HASH_LENGTH = 255
 
 
 class User(Timestamped, Base):
@@ -21,6 +22,9 @@ class User(Timestamped, Base):
     email: Mapped[str] = mapped_column(String(EMAIL_LENGTH), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
     bio: Mapped[str | None] = mapped_column(String(BIO_LENGTH), default=None)
+    # An Argon2id hash (PHC string); None for an account made without a password (an import, open mode).
+    password_hash: Mapped[str | None] = mapped_column(String(PASSWORD_HASH_LENGTH), default=None)
+    is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
     # The ORM increments it on every change and checks it in the same statement (see orm.versioned).
     version: Mapped[int] = mapped_column(server_default="1")
 

@@ -8,14 +8,31 @@ from inkwell.users.models import BIO_LENGTH, NAME_LENGTH
 
 Name = Annotated[StorableStr, Field(min_length=1, max_length=NAME_LENGTH)]
 Bio = Annotated[StorableStr, Field(max_length=BIO_LENGTH)]
+Password = Annotated[
+    StorableStr, Field(min_length=8, max_length=128, description="8 to 128 characters, any but NUL.")
+]
 
 
-class UserCreate(BaseModel):
+class UserFields(BaseModel):
+    """What describes a new user. Fields not listed (an id, a role, an admin flag) are ignored."""
+
     model_config = ConfigDict(extra="ignore")
 
     email: Email
     name: Name
     bio: Bio | None = None
+
+
+class UserCreate(UserFields):
+    """A sign-up."""
+
+    password: Password
+
+
+class OpenUserCreate(UserFields):
+    """A sign-up while sign-in is off: the password may be left out."""
+
+    password: Password | None = None
 
 
 class UserUpdate(BaseModel):

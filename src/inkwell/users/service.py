@@ -13,12 +13,16 @@ from inkwell.fields import valid_id
 from inkwell.pagination import Page, paged_query
 from inkwell.users.errors import EmailTaken, UserNotFound
 from inkwell.users.models import User
-from inkwell.users.schemas import UserCreate
+from inkwell.users.schemas import UserFields
 
 
-async def create_user(session: AsyncSession, *, data: UserCreate) -> User:
+async def create_user(
+    session: AsyncSession, *, data: UserFields, password_hash: str | None = None, is_admin: bool = False
+) -> User:
     """Insert a user; the unique constraint on email decides between concurrent sign-ups."""
-    user = User(email=data.email, name=data.name, bio=data.bio)
+    user = User(
+        email=data.email, name=data.name, bio=data.bio, password_hash=password_hash, is_admin=is_admin
+    )
     session.add(user)
     await _flush_changes(session)
     return user

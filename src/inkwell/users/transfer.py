@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inkwell.db import transaction
 from inkwell.orm import utcnow
 from inkwell.users import service
-from inkwell.users.schemas import UserCreate, UserRead
+from inkwell.users.schemas import UserFields, UserRead
 
 FIELDS = list(UserRead.model_fields)
 
@@ -36,7 +36,7 @@ def format_of(path: Path) -> FileFormat:
     return FileFormat.csv if path.suffix.lower() == ".csv" else FileFormat.jsonl
 
 
-class UserImport(UserCreate):
+class UserImport(UserFields):
     """A line of an import: the fields of a new user, and its timestamps if the file has them.
 
     Anything else on the line (an id, a password) is ignored: the database assigns ids, and an imported

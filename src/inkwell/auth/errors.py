@@ -1,0 +1,39 @@
+from fastapi import status
+
+from inkwell.errors import Forbidden, InkwellError, NotAuthenticated
+
+BEARER = {"WWW-Authenticate": "Bearer"}
+
+
+class InvalidCredentials(NotAuthenticated):
+    # The same answer for an unknown email and a wrong password.
+    detail = "Incorrect email or password"
+
+
+class InvalidAccessToken(NotAuthenticated):
+    detail = "Could not validate credentials"
+    headers = {"WWW-Authenticate": 'Bearer error="invalid_token"'}  # noqa: RUF012 (never mutated)
+
+
+class InvalidRefreshToken(NotAuthenticated):
+    detail = "Invalid or expired refresh token"
+
+
+class WrongPassword(Forbidden):
+    detail = "The current password is incorrect"
+
+
+class NotYourAccount(Forbidden):
+    detail = "Only the account's owner or an admin may do this"
+
+
+class NotYourPost(Forbidden):
+    detail = "Only the post's author or an admin may do this"
+
+
+class TooManyFailures(InkwellError):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    detail = "Too many failed sign-ins; try again later"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(headers={"Retry-After": str(retry_after)})

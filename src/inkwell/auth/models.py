@@ -1,0 +1,50 @@
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from inkwell.orm import Base, UTCDateTime, utcnow
+
+SESSION_ID_LENGTH = 32  # 16 random bytes, hex
+TOKEN_HASH_LENGTH = 64  # SHA-256, hex
+THROTTLE_KEY_LENGTH = 300
+
+
+class AuthSession(Base):
+    """A signed-in session: one sign-in, and every token pair rotated from it (a refresh-token family).
+
+    Access tokens name their session; revoking it ends them at once, before they expire.
+    """
+
+    __tablename__ = "auth_sessions"
+    __table_args__ = (Index("ix_auth_sessions_user_id", "user_id"),)
+
+    id: Mapped[str] = mapped_column(String(SESSION_ID_LENGTH), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Moved on by every refresh: a session unused for the refresh lifetime ends.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class RefreshToken(Base):
+    """A refresh token, by its hash only. Used once: a second use revokes its whole session."""
+
+    __tablename__ = "refresh_tokens"
+    __table_args__ = (Index("ix_refresh_tokens_session_id", "session_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("auth_sessions.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class LoginFailure(Base):
+    """One failed sign-in, counted against an account and against a client address."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_key_failed_at", "key", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(THROTTLE_KEY_LENGTH))
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

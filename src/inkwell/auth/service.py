@@ -1,0 +1,132 @@
+"""Sessions and tokens. Like every service, these flush and query; the caller's transaction commits."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inkwell.auth.models import AuthSession, RefreshToken
+from inkwell.auth.tokens import AccessClaims, new_refresh_token, new_session_id, token_digest
+from inkwell.fields import valid_id
+from inkwell.users.models import User
+
+
+@dataclass(frozen=True)
+class SessionTokens:
+    """A session and the refresh token just issued for it (the only time the token exists in clear)."""
+
+    user_id: int
+    session_id: str
+    refresh_token: str
+
+
+async def find_account(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email.lower()))
+
+
+async def start_session(session: AsyncSession, user_id: int, *, now: datetime, ttl: int) -> SessionTokens:
+    """A new session for the user, with its first refresh token."""
+    auth_session = AuthSession(
+        id=new_session_id(), user_id=user_id, created_at=now, expires_at=now + timedelta(seconds=ttl)
+    )
+    session.add(auth_session)
+    await session.flush()
+    return SessionTokens(user_id, auth_session.id, await _issue_refresh_token(session, auth_session.id, now))
+
+
+async def _issue_refresh_token(session: AsyncSession, session_id: str, now: datetime) -> str:
+    token = new_refresh_token()
+    session.add(RefreshToken(token_hash=token_digest(token), session_id=session_id, created_at=now))
+    await session.flush()
+    return token
+
+
+async def signed_in_user(session: AsyncSession, claims: AccessClaims, *, now: datetime) -> User | None:
+    """The token's user, if its session is still open: one query loads both."""
+    if not valid_id(claims.user_id):
+        return None
+    query = (
+        select(User)
+        .join(AuthSession, AuthSession.user_id == User.id)
+        .where(
+            User.id == claims.user_id,
+            AuthSession.id == claims.session_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.expires_at > now,
+        )
+    )
+    return await session.scalar(query)
+
+
+async def rotate(
+    session: AsyncSession, refresh_token: str, *, now: datetime, ttl: int
+) -> SessionTokens | None:
+    """A new refresh token for the session of `refresh_token`, which is used up; None if refused.
+
+    A token presented a second time (stolen, or replayed) ends its whole session: every token of that
+    sign-in answers 401 after, the thief's and the owner's alike.
+    """
+    digest = token_digest(refresh_token)
+    found = (
+        await session.execute(
+            select(RefreshToken.session_id, AuthSession)
+            .join(AuthSession, AuthSession.id == RefreshToken.session_id)
+            .where(RefreshToken.token_hash == digest)
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    session_id, auth_session = found
+    if auth_session.revoked_at is not None or auth_session.expires_at <= now:
+        return None
+    # Used up in one statement: of two requests racing with the same token, only one claims it.
+    claimed = await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        await end_session(session, session_id, now=now)
+        return None
+    auth_session.expires_at = now + timedelta(seconds=ttl)
+    return SessionTokens(
+        auth_session.user_id, session_id, await _issue_refresh_token(session, session_id, now)
+    )
+
+
+async def end_session(session: AsyncSession, session_id: str, *, now: datetime) -> None:
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def end_other_sessions(session: AsyncSession, user_id: int, *, keep: str | None, now: datetime) -> None:
+    """End every open session of the user but `keep` (the one asking, when it stays signed in)."""
+    statement = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    if keep is not None:
+        statement = statement.where(AuthSession.id != keep)
+    await session.execute(statement.values(revoked_at=now))
+
+
+async def set_password_hash(session: AsyncSession, user_id: int, password_hash: str) -> None:
+    # Not a change of the user's public fields: the row's version (its ETag) stays as it is.
+    await session.execute(update(User).where(User.id == user_id).values(password_hash=password_hash))
+
+
+async def set_admin(session: AsyncSession, email: str, *, admin: bool) -> User | None:
+    user = await find_account(session, email)
+    if user is not None:
+        user.is_admin = admin
+        await session.flush()
+    return user
+
+
+async def purge_ended_sessions(session: AsyncSession, *, now: datetime) -> int:
+    """Delete sessions that ended (their refresh tokens go with them); how many."""
+    result = await session.execute(
+        delete(AuthSession).where(or_(AuthSession.revoked_at.is_not(None), AuthSession.expires_at <= now))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,69 @@
+"""Signing in, refreshing and changing a password: each step in a transaction of its own.
+
+Password hashing takes tens of milliseconds on purpose, so it runs between transactions, never inside
+one: no connection, row or SQLite write lock is held while it runs. A refused attempt is recorded in a
+transaction of its own, so it counts even though the request fails.
+"""
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inkwell.auth import service
+from inkwell.auth.dependencies import Auth
+from inkwell.auth.errors import InvalidCredentials, InvalidRefreshToken, TooManyFailures
+from inkwell.auth.schemas import TokenPair
+from inkwell.auth.service import SessionTokens
+from inkwell.auth.throttle import Throttle, account_key, address_key
+from inkwell.auth.tokens import issue_access_token
+from inkwell.db import read_session, transaction
+from inkwell.orm import utcnow
+
+
+async def sign_in(
+    auth: Auth,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    throttle: Throttle,
+    *,
+    email: str,
+    password: str,
+    address: str,
+) -> TokenPair:
+    """A token pair for the account, if the password is right and neither it nor the address is throttled."""
+    keys = [account_key(email), address_key(address)]
+    if (wait := await throttle.retry_after(keys)) is not None:
+        raise TooManyFailures(wait)
+    async with read_session(sessionmaker) as session:
+        user = await service.find_account(session, email)
+    verdict = await auth.passwords.verify(password, None if user is None else user.password_hash)
+    if user is None or not verdict.valid:
+        await throttle.record_failure(keys)
+        raise InvalidCredentials
+    async with transaction(sessionmaker, writes=True) as session:
+        if verdict.new_hash is not None:
+            # Hashed with older parameters: stored again with the current ones.
+            await service.set_password_hash(session, user.id, verdict.new_hash)
+        tokens = await service.start_session(
+            session, user.id, now=utcnow(), ttl=auth.settings.refresh_token_ttl
+        )
+    await throttle.forget(keys[0])
+    return token_pair(auth, tokens)
+
+
+async def refresh(
+    auth: Auth, sessionmaker: async_sessionmaker[AsyncSession], refresh_token: str
+) -> TokenPair:
+    """A new pair for a refresh token, which is used up. A reused one ends its session (committed)."""
+    async with transaction(sessionmaker, writes=True) as session:
+        tokens = await service.rotate(
+            session, refresh_token, now=utcnow(), ttl=auth.settings.refresh_token_ttl
+        )
+    if tokens is None:
+        raise InvalidRefreshToken
+    return token_pair(auth, tokens)
+
+
+def token_pair(auth: Auth, tokens: SessionTokens) -> TokenPair:
+    ttl = auth.settings.access_token_ttl
+    access_token = issue_access_token(
+        auth.key, user_id=tokens.user_id, session_id=tokens.session_id, now=utcnow(), ttl=ttl
+    )
+    return TokenPair(access_token=access_token, expires_in=ttl, refresh_token=tokens.refresh_token)
