@@ -5,6 +5,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from inkwell.auth.keys import SecretKeyError, signing_key
 from inkwell.config import Settings
 from inkwell.db import create_engine
 from inkwell.migrations import current_revision, head_revision, is_known_revision
@@ -43,6 +44,17 @@ async def database_problem(settings: Settings) -> str | None:
             f"(it expects {head}); run the version of Inkwell that migrated it"
         )
     return f"the database is at revision {current} and this version needs {head}; run `inkwell db upgrade`"
+
+
+def auth_problem(settings: Settings) -> str | None:
+    """Why tokens cannot be signed (no usable secret key), or None."""
+    if not settings.auth:
+        return None
+    try:
+        signing_key(settings)
+    except (SecretKeyError, OSError) as exc:
+        return str(exc)
+    return None
 
 
 def _missing_sqlite_folder(database_url: str) -> Path | None:

@@ -1,0 +1,289 @@
+"""Who may do what, cell by cell, with sign-in on and with it off."""
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inkwell.users.models import User
+from tests.accounts import Account, new_account
+
+PUBLIC_READS = ["/posts", "/posts/{post}", "/users/{owner}/posts"]
+
+
+async def make_admin(session: AsyncSession, account: Account) -> Account:
+    user = await session.get(User, account.id)
+    assert user is not None
+    user.is_admin = True
+    await session.commit()
+    return account
+
+
+async def write_post(client: httpx.AsyncClient, author: Account) -> int:
+    response = await client.post(
+        f"/users/{author.id}/posts", json={"title": "Mine", "body": "Text"}, headers=author.headers
+    )
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+@pytest.fixture
+async def owner(secure_client: httpx.AsyncClient) -> Account:
+    return await new_account(secure_client)
+
+
+@pytest.fixture
+async def other(secure_client: httpx.AsyncClient) -> Account:
+    return await new_account(secure_client)
+
+
+@pytest.fixture
+async def admin(secure_client: httpx.AsyncClient, session: AsyncSession) -> Account:
+    return await make_admin(session, await new_account(secure_client))
+
+
+# --- anonymous ---
+
+
+async def test_anyone_may_sign_up_and_sign_in(secure_client: httpx.AsyncClient) -> None:
+    account = await new_account(secure_client)
+
+    assert account.access_token
+
+
+@pytest.mark.parametrize("path", ["/users", "/users/{owner}"])
+async def test_anonymous_may_not_read_users(
+    secure_client: httpx.AsyncClient, owner: Account, path: str
+) -> None:
+    response = await secure_client.get(path.format(owner=owner.id))
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Not authenticated"}
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("path", PUBLIC_READS)
+async def test_anyone_may_read_posts(secure_client: httpx.AsyncClient, owner: Account, path: str) -> None:
+    post_id = await write_post(secure_client, owner)
+
+    response = await secure_client.get(path.format(owner=owner.id, post=post_id))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PATCH", "/users/{owner}", {"name": "X"}),
+        ("DELETE", "/users/{owner}", None),
+        ("POST", "/users/{owner}/posts", {"title": "T", "body": "B"}),
+        ("PATCH", "/posts/{post}", {"title": "X"}),
+        ("DELETE", "/posts/{post}", None),
+    ],
+)
+async def test_anonymous_may_not_write(
+    secure_client: httpx.AsyncClient, owner: Account, method: str, path: str, body: object
+) -> None:
+    post_id = await write_post(secure_client, owner)
+
+    response = await secure_client.request(method, path.format(owner=owner.id, post=post_id), json=body)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_anonymous_is_401_before_the_body_is_checked(
+    secure_client: httpx.AsyncClient, owner: Account
+) -> None:
+    response = await secure_client.patch(f"/users/{owner.id}", json={"name": None})
+
+    assert response.status_code == 401
+
+
+# --- a signed-in user ---
+
+
+async def test_a_member_may_read_users(
+    secure_client: httpx.AsyncClient, owner: Account, other: Account
+) -> None:
+    listed = await secure_client.get("/users", headers=other.headers)
+    one = await secure_client.get(f"/users/{owner.id}", headers=other.headers)
+
+    assert listed.status_code == 200
+    assert {user["id"] for user in listed.json()} >= {owner.id, other.id}
+    assert one.status_code == 200
+    assert one.json()["email"] == owner.email
+
+
+async def test_a_member_may_change_their_own_account(
+    secure_client: httpx.AsyncClient, owner: Account
+) -> None:
+    renamed = await secure_client.patch(f"/users/{owner.id}", json={"name": "Grace"}, headers=owner.headers)
+    deleted = await secure_client.delete(f"/users/{owner.id}", headers=owner.headers)
+
+    assert renamed.status_code == 200
+    assert renamed.json()["name"] == "Grace"
+    assert deleted.status_code == 204
+
+
+async def test_a_member_may_write_and_change_their_own_posts(
+    secure_client: httpx.AsyncClient, owner: Account
+) -> None:
+    post_id = await write_post(secure_client, owner)
+
+    changed = await secure_client.patch(f"/posts/{post_id}", json={"title": "New"}, headers=owner.headers)
+    deleted = await secure_client.delete(f"/posts/{post_id}", headers=owner.headers)
+
+    assert changed.status_code == 200
+    assert deleted.status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "detail"),
+    [
+        ("PATCH", "/users/{owner}", {"name": "X"}, "Only the account's owner or an admin may do this"),
+        ("DELETE", "/users/{owner}", None, "Only the account's owner or an admin may do this"),
+        (
+            "POST",
+            "/users/{owner}/posts",
+            {"title": "T", "body": "B"},
+            "Only the account's owner or an admin may do this",
+        ),
+        ("PATCH", "/posts/{post}", {"title": "X"}, "Only the post's author or an admin may do this"),
+        ("DELETE", "/posts/{post}", None, "Only the post's author or an admin may do this"),
+    ],
+)
+async def test_a_member_may_not_change_what_is_not_theirs(
+    secure_client: httpx.AsyncClient,
+    owner: Account,
+    other: Account,
+    method: str,
+    path: str,
+    body: object,
+    detail: str,
+) -> None:
+    post_id = await write_post(secure_client, owner)
+
+    response = await secure_client.request(
+        method, path.format(owner=owner.id, post=post_id), json=body, headers=other.headers
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": detail}
+    unchanged = await secure_client.get(f"/posts/{post_id}")
+    assert unchanged.json()["title"] == "Mine"
+
+
+async def test_a_member_gets_403_not_404_for_an_account_that_does_not_exist(
+    secure_client: httpx.AsyncClient, other: Account
+) -> None:
+    response = await secure_client.patch("/users/999999", json={"name": "X"}, headers=other.headers)
+
+    assert response.status_code == 403
+
+
+async def test_a_member_may_not_make_themselves_admin(
+    secure_client: httpx.AsyncClient, owner: Account, other: Account, session: AsyncSession
+) -> None:
+    response = await secure_client.patch(
+        f"/users/{owner.id}", json={"name": "Ada", "is_admin": True}, headers=owner.headers
+    )
+    me = await secure_client.get("/users/me", headers=owner.headers)
+    trespass = await secure_client.delete(f"/users/{other.id}", headers=owner.headers)
+
+    assert response.status_code == 200
+    assert "is_admin" not in response.json()
+    assert me.json()["is_admin"] is False
+    assert trespass.status_code == 403
+
+
+async def test_signing_up_as_admin_is_ignored(secure_client: httpx.AsyncClient) -> None:
+    created = await secure_client.post(
+        "/users",
+        json={"email": "sly@example.com", "name": "Sly", "password": "password123", "is_admin": True},
+    )
+    tokens = await secure_client.post(
+        "/auth/token", data={"username": "sly@example.com", "password": "password123"}
+    )
+    me = await secure_client.get(
+        "/users/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    )
+
+    assert created.status_code == 201
+    assert me.json()["is_admin"] is False
+
+
+# --- an admin ---
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"),
+    [
+        ("PATCH", "/users/{owner}", {"name": "X"}, 200),
+        ("POST", "/users/{owner}/posts", {"title": "T", "body": "B"}, 201),
+        ("PATCH", "/posts/{post}", {"title": "X"}, 200),
+        ("DELETE", "/posts/{post}", None, 204),
+        ("DELETE", "/users/{owner}", None, 204),
+    ],
+)
+async def test_an_admin_may_change_anything(
+    secure_client: httpx.AsyncClient,
+    owner: Account,
+    admin: Account,
+    method: str,
+    path: str,
+    body: object,
+    expected: int,
+) -> None:
+    post_id = await write_post(secure_client, owner)
+
+    response = await secure_client.request(
+        method, path.format(owner=owner.id, post=post_id), json=body, headers=admin.headers
+    )
+
+    assert response.status_code == expected, response.text
+
+
+async def test_an_admin_gets_404_for_what_does_not_exist(
+    secure_client: httpx.AsyncClient, admin: Account
+) -> None:
+    user = await secure_client.patch("/users/999999", json={"name": "X"}, headers=admin.headers)
+    post = await secure_client.delete("/posts/999999", headers=admin.headers)
+
+    assert user.status_code == 404
+    assert post.status_code == 404
+
+
+# --- sign-in off: the tutorial's open API ---
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "expected"),
+    [
+        ("GET", "/users", None, 200),
+        ("GET", "/users/{owner}", None, 200),
+        ("GET", "/posts/{post}", None, 200),
+        ("PATCH", "/users/{owner}", {"name": "X"}, 200),
+        ("POST", "/users/{owner}/posts", {"title": "T", "body": "B"}, 201),
+        ("PATCH", "/posts/{post}", {"title": "X"}, 200),
+        ("DELETE", "/posts/{post}", None, 204),
+        ("DELETE", "/users/{owner}", None, 204),
+    ],
+)
+async def test_with_sign_in_off_anyone_may_do_anything(
+    client: httpx.AsyncClient, method: str, path: str, body: object, expected: int
+) -> None:
+    owner = (await client.post("/users", json={"email": "open@example.com", "name": "Open"})).json()
+    post = (await client.post(f"/users/{owner['id']}/posts", json={"title": "T", "body": "B"})).json()
+
+    response = await client.request(method, path.format(owner=owner["id"], post=post["id"]), json=body)
+
+    assert response.status_code == expected, response.text
+
+
+async def test_with_sign_in_off_there_is_no_sign_in(client: httpx.AsyncClient) -> None:
+    token = await client.post("/auth/token", data={"username": "a@example.com", "password": "password123"})
+    document = (await client.get("/openapi.json")).json()
+
+    assert token.status_code == 404
+    assert "securitySchemes" not in document.get("components", {})
+    assert all("security" not in op for path in document["paths"].values() for op in path.values())

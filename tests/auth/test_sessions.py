@@ -1,0 +1,176 @@
+"""Refresh rotation and reuse, logout and password change: a session ends at once, not at expiry."""
+
+import asyncio
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inkwell.auth.models import RefreshToken
+from inkwell.auth.tokens import token_digest
+from inkwell.config import Settings
+from inkwell.main import create_app
+from tests.accounts import Account, bearer, new_account, sign_in
+
+
+@pytest.fixture
+async def account(secure_client: httpx.AsyncClient) -> Account:
+    return await new_account(secure_client)
+
+
+async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/auth/refresh", json={"refresh_token": token})
+
+
+async def test_sign_in_answers_an_oauth2_token_pair(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    response = await sign_in(secure_client, account.email)
+
+    body = response.json()
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 15 * 60
+
+
+async def test_refresh_rotates_the_pair(secure_client: httpx.AsyncClient, account: Account) -> None:
+    response = await refresh(secure_client, account.refresh_token)
+
+    assert response.status_code == 200
+    pair = response.json()
+    assert pair["refresh_token"] != account.refresh_token
+    assert (await secure_client.get("/users/me", headers=bearer(pair["access_token"]))).status_code == 200
+    assert (await refresh(secure_client, pair["refresh_token"])).status_code == 200
+
+
+async def test_refresh_tokens_are_stored_only_as_hashes(account: Account, session: AsyncSession) -> None:
+    stored = list(await session.scalars(select(RefreshToken.token_hash)))
+
+    assert token_digest(account.refresh_token) in stored
+    assert account.refresh_token not in stored
+
+
+async def test_a_reused_refresh_token_ends_the_whole_session(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    rotated = (await refresh(secure_client, account.refresh_token)).json()
+
+    reused = await refresh(secure_client, account.refresh_token)
+
+    assert reused.status_code == 401
+    assert reused.json() == {"detail": "Invalid or expired refresh token"}
+    # Every token of that sign-in is dead now: the thief's and the owner's.
+    assert (await refresh(secure_client, rotated["refresh_token"])).status_code == 401
+    assert (await secure_client.get("/users/me", headers=bearer(rotated["access_token"]))).status_code == 401
+    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 401
+
+
+async def test_reuse_leaves_other_sessions_alone(secure_client: httpx.AsyncClient, account: Account) -> None:
+    elsewhere = (await sign_in(secure_client, account.email)).json()
+    await refresh(secure_client, account.refresh_token)
+
+    await refresh(secure_client, account.refresh_token)
+
+    assert (
+        await secure_client.get("/users/me", headers=bearer(elsewhere["access_token"]))
+    ).status_code == 200
+
+
+@pytest.mark.parametrize("token", ["", "x", "nonsense-token", "a" * 1024])
+async def test_an_unknown_refresh_token_is_401(secure_client: httpx.AsyncClient, token: str) -> None:
+    response = await refresh(secure_client, token)
+
+    assert response.status_code == 401
+
+
+async def test_an_access_token_is_not_a_refresh_token(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    assert (await refresh(secure_client, account.access_token)).status_code == 401
+
+
+async def test_concurrent_refreshes_with_one_token_give_one_pair(
+    committed_sessionmaker: async_sessionmaker[AsyncSession], secure_settings: Settings
+) -> None:
+    app = create_app(secure_settings)
+    app.state.sessionmaker = committed_sessionmaker
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test"
+    ) as client:
+        account = await new_account(client)
+        answers = await asyncio.gather(*(refresh(client, account.refresh_token) for _ in range(8)))
+
+    statuses = sorted(response.status_code for response in answers)
+    # One claims the token; the others present a used token, which ends the session.
+    assert statuses == [200] + [401] * 7
+
+
+async def test_logout_ends_the_session_at_once(secure_client: httpx.AsyncClient, account: Account) -> None:
+    response = await secure_client.post("/auth/logout", headers=account.headers)
+
+    assert response.status_code == 204
+    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 401
+    assert (await refresh(secure_client, account.refresh_token)).status_code == 401
+
+
+async def test_logout_needs_a_token(secure_client: httpx.AsyncClient) -> None:
+    assert (await secure_client.post("/auth/logout")).status_code == 401
+
+
+async def test_a_password_change_ends_every_other_session(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    other = (await sign_in(secure_client, account.email)).json()
+
+    response = await secure_client.put(
+        "/users/me/password",
+        json={"current_password": account.password, "new_password": "a brand new secret"},
+        headers=account.headers,
+    )
+
+    assert response.status_code == 204
+    assert (await secure_client.get("/users/me", headers=bearer(other["access_token"]))).status_code == 401
+    assert (await refresh(secure_client, other["refresh_token"])).status_code == 401
+    # The session that changed it goes on.
+    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 200
+    assert (await sign_in(secure_client, account.email, account.password)).status_code == 401
+    assert (await sign_in(secure_client, account.email, "a brand new secret")).status_code == 200
+
+
+async def test_a_password_change_needs_the_current_password(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    response = await secure_client.put(
+        "/users/me/password",
+        json={"current_password": "not the password", "new_password": "a brand new secret"},
+        headers=account.headers,
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "The current password is incorrect"}
+    assert (await sign_in(secure_client, account.email, account.password)).status_code == 200
+
+
+@pytest.mark.parametrize("new_password", ["k9#Qz", "x" * 129, "with\x00nul"])
+async def test_a_new_password_must_follow_the_rules(
+    secure_client: httpx.AsyncClient, account: Account, new_password: str
+) -> None:
+    response = await secure_client.put(
+        "/users/me/password",
+        json={"current_password": account.password, "new_password": new_password},
+        headers=account.headers,
+    )
+
+    assert response.status_code == 422
+    assert new_password not in response.text
+
+
+async def test_deleting_the_account_ends_its_sessions(
+    secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
+) -> None:
+    await secure_client.delete(f"/users/{account.id}", headers=account.headers)
+
+    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 401
+    assert (await refresh(secure_client, account.refresh_token)).status_code == 401
+    assert await session.scalar(select(func.count()).select_from(RefreshToken)) == 0

@@ -1,0 +1,275 @@
+"""Sign-up with a password, sign-in through the OAuth2 password flow, and the throttle on failures."""
+
+import logging
+from datetime import timedelta
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inkwell.auth.models import LoginFailure
+from inkwell.users.models import User
+from tests.accounts import PASSWORD, Account, new_account, sign_in, sign_up
+
+
+def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://inkwell.test")
+
+
+@pytest.fixture
+async def account(secure_client: httpx.AsyncClient) -> Account:
+    return await new_account(secure_client)
+
+
+# --- sign-up ---
+
+
+async def test_sign_up_needs_a_password(secure_client: httpx.AsyncClient) -> None:
+    response = await secure_client.post("/users", json={"email": "ada@example.com", "name": "Ada"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "password"]
+
+
+@pytest.mark.parametrize("password", ["7chars!", "x" * 129, "nul\x00inside", None, 12345678])
+async def test_a_password_outside_the_rules_is_422_and_never_echoed(
+    secure_client: httpx.AsyncClient, password: object
+) -> None:
+    response = await secure_client.post(
+        "/users", json={"email": "ada@example.com", "name": "Ada", "password": password}
+    )
+
+    assert response.status_code == 422
+    assert all("input" not in error for error in response.json()["detail"])
+
+
+@pytest.mark.parametrize("length", [8, 128])
+async def test_a_password_of_8_to_128_characters_is_accepted(
+    secure_client: httpx.AsyncClient, length: int
+) -> None:
+    user_id, email = await sign_up(secure_client, password="p" * length)
+
+    assert (await sign_in(secure_client, email, "p" * length)).status_code == 200
+
+
+async def test_the_password_is_stored_as_an_argon2id_hash(account: Account, session: AsyncSession) -> None:
+    stored = await session.scalar(select(User.password_hash).where(User.id == account.id))
+
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+
+
+async def test_with_sign_in_off_the_password_is_optional(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    without = await client.post("/users", json={"email": "open@example.com", "name": "Open"})
+    with_one = await client.post(
+        "/users", json={"email": "kept@example.com", "name": "Kept", "password": "kept for later"}
+    )
+
+    assert without.status_code == 201
+    assert with_one.status_code == 201
+    stored = await session.scalar(select(User.password_hash).where(User.email == "kept@example.com"))
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+
+
+# --- sign-in ---
+
+
+async def test_a_wrong_password_and_an_unknown_email_get_the_same_401(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    wrong = await sign_in(secure_client, account.email, "not the password")
+    unknown = await sign_in(secure_client, "nobody@example.com", "not the password")
+
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"detail": "Incorrect email or password"}
+    assert wrong.headers["WWW-Authenticate"] == unknown.headers["WWW-Authenticate"] == "Bearer"
+
+
+async def test_an_unknown_email_costs_a_hash_verification_too(
+    secure_app: FastAPI, secure_client: httpx.AsyncClient, account: Account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hasher = secure_app.state.passwords.hasher
+    verified: list[str] = []
+    for method in ("verify", "verify_and_update"):
+        real = getattr(hasher, method)
+        monkeypatch.setattr(
+            hasher, method, lambda *args, _real=real, _name=method: verified.append(_name) or _real(*args)
+        )
+
+    await sign_in(secure_client, account.email, "not the password")
+    await sign_in(secure_client, "nobody@example.com", "not the password")
+
+    # One Argon2 verification each: against the account's hash, then against a dummy one.
+    assert verified == ["verify_and_update", "verify"]
+
+
+async def test_the_email_is_compared_without_regard_to_case(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    assert (await sign_in(secure_client, account.email.upper())).status_code == 200
+
+
+async def test_an_account_without_a_password_cannot_sign_in(
+    secure_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    session.add(User(email="imported@example.com", name="Imported"))
+    await session.commit()
+
+    response = await sign_in(secure_client, "imported@example.com", "anything at all")
+
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {},
+        {"username": "a@example.com"},
+        {"password": "x"},
+        {"username": "a", "password": "b", "grant_type": "code"},
+    ],
+)
+async def test_an_incomplete_form_is_422(secure_client: httpx.AsyncClient, form: dict[str, str]) -> None:
+    response = await secure_client.post("/auth/token", data=form)
+
+    assert response.status_code == 422
+
+
+async def test_sign_in_with_a_json_body_is_422(secure_client: httpx.AsyncClient, account: Account) -> None:
+    response = await secure_client.post("/auth/token", json={"username": account.email, "password": PASSWORD})
+
+    assert response.status_code == 422
+
+
+async def test_a_hash_with_older_parameters_is_replaced_at_sign_in(
+    secure_app: FastAPI, secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
+) -> None:
+    from inkwell.auth.passwords import Passwords
+
+    before = await session.scalar(select(User.password_hash).where(User.id == account.id))
+    stronger = secure_app.state.settings.model_copy(update={"password_time_cost": 2})
+    secure_app.state.auth = secure_app.state.auth.__class__(
+        settings=stronger, key=secure_app.state.auth.key, passwords=Passwords.from_settings(stronger)
+    )
+
+    assert (await sign_in(secure_client, account.email)).status_code == 200
+
+    session.expire_all()
+    after = await session.scalar(select(User.password_hash).where(User.id == account.id))
+    assert before is not None and ",t=1," in before
+    assert after is not None and ",t=2," in after
+    assert (await sign_in(secure_client, account.email)).status_code == 200
+
+
+# --- the throttle (3 failures in the test settings) ---
+
+
+async def fail(client: httpx.AsyncClient, email: str, times: int) -> list[int]:
+    return [(await sign_in(client, email, "not the password")).status_code for _ in range(times)]
+
+
+async def test_repeated_failures_on_an_account_are_429_even_with_the_right_password(
+    secure_app: FastAPI, account: Account
+) -> None:
+    async with client_at(secure_app, "198.51.100.1") as one, client_at(secure_app, "198.51.100.2") as two:
+        statuses = await fail(one, account.email, 2) + await fail(two, account.email, 1)
+        blocked = await sign_in(two, account.email)
+
+    assert statuses == [401, 401, 401]
+    assert blocked.status_code == 429
+    assert blocked.json() == {"detail": "Too many failed sign-ins; try again later"}
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 15 * 60
+
+
+async def test_repeated_failures_from_an_address_are_429_for_every_account(
+    secure_app: FastAPI, account: Account
+) -> None:
+    async with client_at(secure_app, "198.51.100.7") as client:
+        for number in range(3):
+            await sign_in(client, f"guess{number}@example.com", "not the password")
+        blocked = await sign_in(client, account.email)
+
+    async with client_at(secure_app, "198.51.100.8") as elsewhere:
+        allowed = await sign_in(elsewhere, account.email)
+
+    assert blocked.status_code == 429
+    assert allowed.status_code == 200
+
+
+async def test_sign_in_is_allowed_again_once_the_window_passes(
+    secure_app: FastAPI, account: Account, session: AsyncSession
+) -> None:
+    async with client_at(secure_app, "198.51.100.9") as client:
+        await fail(client, account.email, 3)
+        assert (await sign_in(client, account.email)).status_code == 429
+        await age_failures(session, seconds=15 * 60)
+
+        assert (await sign_in(client, account.email)).status_code == 200
+
+
+async def age_failures(session: AsyncSession, *, seconds: int) -> None:
+    """Move every recorded failure back in time, as waiting would."""
+    for failure in await session.scalars(select(LoginFailure)):
+        failure.failed_at -= timedelta(seconds=seconds)
+    await session.commit()
+
+
+async def test_a_successful_sign_in_clears_the_accounts_failures(
+    secure_app: FastAPI, account: Account
+) -> None:
+    async with client_at(secure_app, "198.51.100.10") as one, client_at(secure_app, "198.51.100.11") as two:
+        await fail(one, account.email, 2)
+        assert (await sign_in(two, account.email)).status_code == 200
+        statuses = await fail(one, account.email, 0) + await fail(two, account.email, 2)
+
+    assert statuses == [401, 401]
+
+
+async def test_a_throttled_attempt_does_not_count_as_another_failure(
+    secure_app: FastAPI, account: Account, session: AsyncSession
+) -> None:
+    async with client_at(secure_app, "198.51.100.12") as client:
+        await fail(client, account.email, 6)
+
+    failures = list(await session.scalars(select(LoginFailure.key)))
+    assert failures.count(f"account:{account.email}") == 3
+
+
+# --- nothing secret in the logs ---
+
+
+async def test_no_password_or_token_reaches_the_logs(
+    secure_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with caplog.at_level(logging.INFO):
+        account = await new_account(secure_client, password="pa55word-for-logs")
+        await sign_in(secure_client, account.email, "wrong-pa55word-for-logs")
+        pair = (
+            await secure_client.post("/auth/refresh", json={"refresh_token": account.refresh_token})
+        ).json()
+        await secure_client.put(
+            "/users/me/password",
+            json={"current_password": "pa55word-for-logs", "new_password": "new-pa55word-for-logs"},
+            headers={"Authorization": f"Bearer {pair['access_token']}"},
+        )
+        await secure_client.post("/users", json={"email": "z@example.com", "name": "Z", "password": "bad"})
+
+    captured = capfd.readouterr()
+    output = captured.out + captured.err + caplog.text
+    assert "/auth/token" in output  # the request log did run
+    for secret in (
+        "pa55word-for-logs",
+        account.access_token,
+        account.refresh_token,
+        pair["access_token"],
+        pair["refresh_token"],
+        "$argon2",
+    ):
+        assert secret not in output
