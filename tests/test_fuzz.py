@@ -12,8 +12,10 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from tests.accounts import TEST_SECRET_KEY
 from tests.processes import inkwell
 from tests.servers import Server
 
@@ -24,9 +26,14 @@ CI_EXAMPLES = "30"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def fuzzed_server(server_database: str, tmp_path: Path) -> Iterator[Server]:
+ADMIN_PASSWORD = "fuzzing admin password"
+
+
+@pytest.fixture(params=["sign-in off", "sign-in on"])
+def fuzzed_server(request: pytest.FixtureRequest, server_database: str, tmp_path: Path) -> Iterator[Server]:
     env = {**os.environ, "DATABASE_URL": server_database, "HOME": str(tmp_path)}
+    if request.param == "sign-in on":
+        env |= {"INKWELL_AUTH": "on", "INKWELL_SECRET_KEY": TEST_SECRET_KEY}
     migrated = inkwell(env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
     server = Server(env, tmp_path).start()
@@ -37,9 +44,33 @@ def fuzzed_server(server_database: str, tmp_path: Path) -> Iterator[Server]:
         assert "Traceback" not in log, log
 
 
+def admin_token(server: Server) -> str | None:
+    """With sign-in on, the fuzzer calls as an admin (it may then reach every route); None when off."""
+    if server.env.get("INKWELL_AUTH") != "on":
+        return None
+    made = inkwell(
+        server.env,
+        "users",
+        "create-admin",
+        "--email",
+        "fuzz@example.com",
+        "--name",
+        "Fuzz",
+        "--password",
+        ADMIN_PASSWORD,
+    )
+    assert made.returncode == 0, made.stderr
+    response = httpx.post(
+        f"{server.url}/auth/token", data={"username": "fuzz@example.com", "password": ADMIN_PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
 def test_schemathesis_finds_nothing(fuzzed_server: Server, tmp_path: Path) -> None:
     seed = os.environ.get("INKWELL_FUZZ_SEED", CI_SEED)
     examples = os.environ.get("INKWELL_FUZZ_EXAMPLES", CI_EXAMPLES)
+    token = admin_token(fuzzed_server)
     command = [
         SCHEMATHESIS,
         "--config-file",
@@ -62,6 +93,8 @@ def test_schemathesis_finds_nothing(fuzzed_server: Server, tmp_path: Path) -> No
         "--report-dir",
         str(tmp_path / "report"),
         *(["--seed", seed] if seed != "random" else []),
+        # Signing out would end the fuzzer's own session, and every later call would be a 401.
+        *(["--header", f"Authorization: Bearer {token}", "--exclude-path", "/auth/logout"] if token else []),
         # In CI a failure is reported as found: shrinking it can take many minutes of CPU.
         *(["--no-shrink", "--max-failures", "1"] if "INKWELL_FUZZ_EXAMPLES" not in os.environ else []),
     ]

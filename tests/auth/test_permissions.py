@@ -287,3 +287,33 @@ async def test_with_sign_in_off_there_is_no_sign_in(client: httpx.AsyncClient) -
     assert token.status_code == 404
     assert "securitySchemes" not in document.get("components", {})
     assert all("security" not in op for path in document["paths"].values() for op in path.values())
+
+
+async def test_the_openapi_document_declares_the_oauth2_password_flow(
+    secure_client: httpx.AsyncClient,
+) -> None:
+    document = (await secure_client.get("/openapi.json")).json()
+
+    scheme = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]
+    assert scheme == {"type": "oauth2", "flows": {"password": {"scopes": {}, "tokenUrl": "auth/token"}}}
+    token = document["paths"]["/auth/token"]["post"]
+    assert "application/x-www-form-urlencoded" in token["requestBody"]["content"]
+    secured = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if operation.get("security") == [{"OAuth2PasswordBearer": []}]
+    }
+    assert secured == {
+        ("GET", "/users"),
+        ("GET", "/users/{user_id}"),
+        ("PATCH", "/users/{user_id}"),
+        ("DELETE", "/users/{user_id}"),
+        ("POST", "/users/{user_id}/posts"),
+        ("PATCH", "/posts/{post_id}"),
+        ("DELETE", "/posts/{post_id}"),
+        ("POST", "/auth/logout"),
+        ("GET", "/users/me"),
+        ("PUT", "/users/me/password"),
+    }
+    assert "password" in document["components"]["schemas"]["UserCreate"]["required"]

@@ -1,6 +1,7 @@
 from typing import Any
 
 from fastapi import APIRouter, Response, status
+from starlette.convertors import Convertor, register_url_convertor
 
 from inkwell.auth.dependencies import SignedIn
 from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
@@ -20,6 +21,23 @@ from inkwell.users.dependencies import (
 )
 from inkwell.users.models import User
 from inkwell.users.schemas import UserRead, UserUpdate
+
+
+class UserIdSegment(Convertor[str]):
+    """A path segment naming a user: anything (FastAPI checks it is an integer, a 422 otherwise) but `me`,
+    so that /users/me is a resource of its own, with its own methods, and never taken for a user id."""
+
+    regex = r"(?!me$)[^/]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("user_id", UserIdSegment())
+USER = "/{user_id:user_id}"
 
 router = APIRouter(prefix="/users", tags=["users"])
 # POST /users, in one of two forms: with the password required (sign-in on) or optional (sign-in off).
@@ -62,7 +80,7 @@ async def list_users(session: SessionDep, page: PageDep, response: Response) -> 
 
 
 @router.get(
-    "/{user_id}",
+    USER,
     response_model=UserRead,
     responses={**responses(304, 401, 404, 422, 503), 200: {"links": user_links(), "headers": ETAG_HEADER}},
     dependencies=[SignedIn],
@@ -73,7 +91,7 @@ async def read_user(user: UserToRead) -> User:
 
 
 @router.patch(
-    "/{user_id}",
+    USER,
     response_model=UserRead,
     responses={
         **responses(400, 401, 403, 404, 409, 412, 413, 422, 503),
@@ -96,7 +114,7 @@ async def update_user(
 
 
 @router.delete(
-    "/{user_id}",
+    USER,
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(401, 403, 404, 412, 422, 503),
 )
