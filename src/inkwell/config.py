@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # Failed sign-ins allowed per account and per client address within the window, before a 429.
     login_max_failures: PositiveInt = 5
     login_failure_window: PositiveInt = Field(default=15 * 60, description="Seconds.")
+    # Tokens mailed to an account's address; each works once.
+    verify_token_ttl: PositiveInt = Field(
+        default=24 * 60 * 60, description="Seconds an email verification token lasts."
+    )
+    reset_token_ttl: PositiveInt = Field(default=60 * 60, description="Seconds a password reset token lasts.")
 
     # Redis: the job queue's broker and the cache. Unset, jobs run in-process and nothing is cached.
     redis_url: SecretStr | None = None

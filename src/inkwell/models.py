@@ -1,6 +1,6 @@
 """Every model, imported once so that `metadata` knows all the tables (for Alembic)."""
 
-from inkwell.auth.models import AuthSession, LoginFailure, RefreshToken
+from inkwell.auth.models import AccountToken, AuthSession, LoginFailure, RefreshToken
 from inkwell.idempotency.models import IdempotencyKey
 from inkwell.jobs.models import OutboxJob
 from inkwell.orm import Base
@@ -10,6 +10,7 @@ from inkwell.users.models import User
 metadata = Base.metadata
 
 __all__ = [
+    "AccountToken",
     "AuthSession",
     "IdempotencyKey",
     "LoginFailure",

@@ -19,6 +19,13 @@ class InvalidRefreshToken(NotAuthenticated):
     detail = "Invalid or expired refresh token"
 
 
+class InvalidAccountToken(InkwellError):
+    # The same answer for an unknown, used, expired or wrong-purpose token, and for one sent to an
+    # address the account no longer has. 400, not 401: these routes take no credentials.
+    status_code = status.HTTP_400_BAD_REQUEST
+    detail = "Invalid or expired token"
+
+
 class WrongPassword(Forbidden):
     detail = "The current password is incorrect"
 

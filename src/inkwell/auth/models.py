@@ -1,13 +1,16 @@
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inkwell.orm import Base, UTCDateTime, utcnow
+from inkwell.users.models import EMAIL_LENGTH
 
 SESSION_ID_LENGTH = 32  # 16 random bytes, hex
 TOKEN_HASH_LENGTH = 64  # SHA-256, hex
 THROTTLE_KEY_LENGTH = 300
+PURPOSE_LENGTH = 20
 
 
 class AuthSession(Base):
@@ -48,3 +51,24 @@ class LoginFailure(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(THROTTLE_KEY_LENGTH))
     failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TokenPurpose(StrEnum):
+    VERIFY_EMAIL = "verify_email"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose, not a password)
+
+
+class AccountToken(Base):
+    """A token mailed to an account's address, by its hash only: it works once, for one purpose, before
+    it expires, and only while the account still has the address it was sent to."""
+
+    __tablename__ = "account_tokens"
+    __table_args__ = (Index("ix_account_tokens_user_id", "user_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(TOKEN_HASH_LENGTH), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(PURPOSE_LENGTH))
+    email: Mapped[str] = mapped_column(String(EMAIL_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

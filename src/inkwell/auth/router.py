@@ -1,20 +1,41 @@
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from inkwell.auth import service, signin
+from inkwell.auth import emails, service, signin
 from inkwell.auth.dependencies import AccountDep, AuthDep, SessionmakerDep, ThrottleDep, ViewerDep
-from inkwell.auth.errors import WrongPassword
-from inkwell.auth.schemas import AccountRead, PasswordChange, RefreshRequest, TokenPair
+from inkwell.auth.errors import InvalidAccountToken, WrongPassword
+from inkwell.auth.models import TokenPurpose
+from inkwell.auth.schemas import (
+    Accepted,
+    AccountRead,
+    EmailVerification,
+    ForgottenPassword,
+    PasswordChange,
+    PasswordReset,
+    RefreshRequest,
+    TokenPair,
+)
 from inkwell.db import SessionDep
-from inkwell.errors import responses
+from inkwell.errors import ErrorBody, responses
 from inkwell.orm import utcnow
 from inkwell.users.models import User
 
 router = APIRouter(tags=["auth"])
 
 UNKNOWN_ADDRESS = "unknown"
+
+VERIFICATION_SENT = "A message with a verification token is on its way to your email address"
+RESET_SENT = "If an account has this email address, a message with a reset token is on its way to it"
+# The routes that take a mailed token say what a 400 means for them.
+TOKEN_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": ErrorBody,
+        "description": "`Invalid or expired token`: unknown, used, expired, for the other flow, or sent to "
+        "an address the account no longer has (or a body that is not UTF-8)",
+    }
+}
 
 
 @router.post("/auth/token", response_model=TokenPair, responses=responses(400, 401, 413, 422, 429, 503))
@@ -70,3 +91,55 @@ async def change_password(
     new_hash = await auth.passwords.hash(payload.new_password)
     await service.set_password_hash(session, account.id, new_hash)
     await service.end_other_sessions(session, account.id, keep=viewer.session_id, now=utcnow())
+
+
+@router.post(
+    "/auth/verify/request",
+    response_model=Accepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(401, 503),
+)
+async def request_email_verification(account: AccountDep, session: SessionDep) -> Accepted:
+    """Mail the signed-in user a token that verifies their email address (in the background)."""
+    await emails.request_verification(session, account)
+    return Accepted(detail=VERIFICATION_SENT)
+
+
+@router.post(
+    "/auth/verify",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**responses(413, 422, 503), **TOKEN_REFUSED},
+)
+async def verify_email(payload: EmailVerification, session: SessionDep) -> None:
+    """Mark the account's email address verified with the token mailed to it (once)."""
+    now = utcnow()
+    redeemed = await service.redeem_account_token(
+        session, payload.token, purpose=TokenPurpose.VERIFY_EMAIL, now=now
+    )
+    if redeemed is None:
+        raise InvalidAccountToken
+    if not await service.mark_email_verified(session, redeemed.user_id, email=redeemed.email, now=now):
+        # The address changed in between: the request's transaction rolls back the use of the token.
+        raise InvalidAccountToken
+
+
+@router.post(
+    "/auth/forgot-password",
+    response_model=Accepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(400, 413, 422, 503),
+)
+async def forgot_password(payload: ForgottenPassword, session: SessionDep) -> Accepted:
+    """Mail a password reset token to the account with this email, if any: the same answer either way."""
+    await emails.request_password_reset(session, payload.email)
+    return Accepted(detail=RESET_SENT)
+
+
+@router.post(
+    "/auth/reset-password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**responses(413, 422, 503), **TOKEN_REFUSED},
+)
+async def reset_password(payload: PasswordReset, auth: AuthDep, sessionmaker: SessionmakerDep) -> None:
+    """Set a new password with the token mailed for it (once); every session of the account ends."""
+    await signin.reset_password(auth, sessionmaker, token=payload.token, new_password=payload.new_password)

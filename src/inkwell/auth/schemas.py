@@ -2,6 +2,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from inkwell.fields import Email
 from inkwell.users.schemas import Password, UserRead
 
 # What a client sends back: never checked for length, only compared (so any string is a wrong one).
@@ -28,3 +29,23 @@ class AccountRead(UserRead):
     """The signed-in user's own account."""
 
     is_admin: bool
+    email_verified: bool = Field(description="Whether the owner confirmed the email with a mailed token.")
+
+
+class Accepted(BaseModel):
+    """The request was taken; what it asks for happens in the background."""
+
+    detail: str
+
+
+class EmailVerification(BaseModel):
+    token: PresentedSecret = Field(description="The token from the verification mail.")
+
+
+class ForgottenPassword(BaseModel):
+    email: Email
+
+
+class PasswordReset(BaseModel):
+    token: PresentedSecret = Field(description="The token from the password reset mail.")
+    new_password: Password

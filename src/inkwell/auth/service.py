@@ -3,12 +3,19 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inkwell.auth.models import AuthSession, RefreshToken
-from inkwell.auth.tokens import AccessClaims, new_refresh_token, new_session_id, token_digest
+from inkwell.auth.models import AccountToken, AuthSession, RefreshToken, TokenPurpose
+from inkwell.auth.tokens import (
+    AccessClaims,
+    new_account_token,
+    new_refresh_token,
+    new_session_id,
+    token_digest,
+)
 from inkwell.fields import valid_id
+from inkwell.orm import UTCDateTime
 from inkwell.users.models import User
 
 
@@ -130,3 +137,116 @@ async def purge_ended_sessions(session: AsyncSession, *, now: datetime) -> int:
         delete(AuthSession).where(or_(AuthSession.revoked_at.is_not(None), AuthSession.expires_at <= now))
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def issue_account_token(
+    session: AsyncSession, user: User, *, purpose: TokenPurpose, now: datetime, ttl: int
+) -> str:
+    """A new token for `purpose`, bound to the user's current email; only its hash is stored.
+
+    The user's spent tokens (used or expired) are deleted on the way, so that they never pile up.
+    """
+    await session.execute(
+        delete(AccountToken).where(
+            AccountToken.user_id == user.id,
+            or_(AccountToken.used_at.is_not(None), AccountToken.expires_at <= now),
+        )
+    )
+    token = new_account_token()
+    session.add(
+        AccountToken(
+            token_hash=token_digest(token),
+            user_id=user.id,
+            purpose=purpose,
+            email=user.email,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+    )
+    await session.flush()
+    return token
+
+
+@dataclass(frozen=True)
+class RedeemedToken:
+    user_id: int
+    email: str  # the address the token was sent to
+
+
+async def redeem_account_token(
+    session: AsyncSession, token: str, *, purpose: TokenPurpose, now: datetime
+) -> RedeemedToken | None:
+    """Use up `token`: its user and address, or None when it is unknown, used, expired, for another
+    purpose, or its account's email changed since it was sent.
+
+    One conditional UPDATE decides, so of two requests racing with the same token only one succeeds.
+    """
+    digest = token_digest(token)
+    current_email = select(User.email).where(User.id == AccountToken.user_id).scalar_subquery()
+    claimed = await session.execute(
+        update(AccountToken)
+        .where(
+            AccountToken.token_hash == digest,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > now,
+            AccountToken.email == current_email,
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    user_id, email = (
+        await session.execute(
+            select(AccountToken.user_id, AccountToken.email).where(AccountToken.token_hash == digest)
+        )
+    ).one()
+    return RedeemedToken(user_id, email)
+
+
+async def is_redeemable(session: AsyncSession, token: str, *, purpose: TokenPurpose, now: datetime) -> bool:
+    """Whether `token` would be accepted now (redeeming it still decides)."""
+    query = (
+        select(AccountToken.token_hash)
+        .join(User, User.id == AccountToken.user_id)
+        .where(
+            AccountToken.token_hash == token_digest(token),
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > now,
+            AccountToken.email == User.email,
+        )
+    )
+    return await session.scalar(query) is not None
+
+
+async def mark_email_verified(session: AsyncSession, user_id: int, *, email: str, now: datetime) -> bool:
+    """Record that the user reads mail at `email`, if it is still their address; whether it is.
+
+    Like a password, not a change of the user's public fields: the row's version stays as it is.
+    """
+    result = await session.execute(
+        update(User)
+        .where(User.id == user_id, User.email == email)
+        # Verified again, it keeps the time it was first verified.
+        .values(email_verified_at=func.coalesce(User.email_verified_at, literal(now, UTCDateTime())))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+async def spend_account_tokens(
+    session: AsyncSession, user_id: int, *, purpose: TokenPurpose, now: datetime
+) -> None:
+    """Use up every unused token of the user for `purpose` (the others mailed before a reset)."""
+    await session.execute(
+        update(AccountToken)
+        .where(
+            AccountToken.user_id == user_id,
+            AccountToken.purpose == purpose,
+            AccountToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )

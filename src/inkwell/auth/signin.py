@@ -1,4 +1,4 @@
-"""Signing in, refreshing and changing a password: each step in a transaction of its own.
+"""Signing in, refreshing and resetting a password: each step in a transaction of its own.
 
 Password hashing takes tens of milliseconds on purpose, so it runs between transactions, never inside
 one: no connection, row or SQLite write lock is held while it runs. A refused attempt is recorded in a
@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.auth import service
 from inkwell.auth.dependencies import Auth
-from inkwell.auth.errors import InvalidCredentials, InvalidRefreshToken, TooManyFailures
+from inkwell.auth.errors import InvalidAccountToken, InvalidCredentials, InvalidRefreshToken, TooManyFailures
+from inkwell.auth.models import TokenPurpose
 from inkwell.auth.schemas import TokenPair
 from inkwell.auth.service import SessionTokens
 from inkwell.auth.throttle import Throttle, account_key, address_key
@@ -59,6 +60,30 @@ async def refresh(
     if tokens is None:
         raise InvalidRefreshToken
     return token_pair(auth, tokens)
+
+
+async def reset_password(
+    auth: Auth, sessionmaker: async_sessionmaker[AsyncSession], *, token: str, new_password: str
+) -> None:
+    """Set the password of the reset token's account, and end every session of it.
+
+    The token is looked at before the new password is hashed, so a wrong one costs no hashing; using
+    it up in the transaction that sets the password decides.
+    """
+    purpose = TokenPurpose.RESET_PASSWORD
+    async with read_session(sessionmaker) as session:
+        if not await service.is_redeemable(session, token, purpose=purpose, now=utcnow()):
+            raise InvalidAccountToken
+    password_hash = await auth.passwords.hash(new_password)
+    async with transaction(sessionmaker, writes=True) as session:
+        now = utcnow()
+        redeemed = await service.redeem_account_token(session, token, purpose=purpose, now=now)
+        if redeemed is None:
+            raise InvalidAccountToken
+        user_id = redeemed.user_id
+        await service.set_password_hash(session, user_id, password_hash)
+        await service.end_other_sessions(session, user_id, keep=None, now=now)
+        await service.spend_account_tokens(session, user_id, purpose=purpose, now=now)
 
 
 def token_pair(auth: Auth, tokens: SessionTokens) -> TokenPair:

@@ -1,4 +1,4 @@
-"""Access tokens (JWT, PyJWT) and refresh tokens (random, stored hashed)."""
+"""Access tokens (JWT, PyJWT); refresh tokens and mailed account tokens (random, stored hashed)."""
 
 import hashlib
 import secrets
@@ -67,6 +67,10 @@ def new_refresh_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def new_account_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
 def token_digest(token: str) -> str:
-    """What is stored of a refresh token: its SHA-256 (the token is random, so no salt is needed)."""
+    """What is stored of a random token: its SHA-256 (the token is random, so no salt is needed)."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

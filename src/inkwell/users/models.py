@@ -1,9 +1,10 @@
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from inkwell.orm import Base, Timestamped, versioned
+from inkwell.orm import Base, Timestamped, UTCDateTime, versioned
 
 if TYPE_CHECKING:
     from inkwell.posts.models import Post
@@ -25,6 +26,8 @@ class User(Timestamped, Base):
     # An Argon2id hash (PHC string); None for an account made without a password (an import, open mode).
     password_hash: Mapped[str | None] = mapped_column(String(PASSWORD_HASH_LENGTH), default=None)
     is_admin: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # When the owner proved they read mail at `email` (None until then, and again once it changes).
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # The ORM increments it on every change and checks it in the same statement (see orm.versioned).
     version: Mapped[int] = mapped_column(server_default="1")
 
@@ -32,3 +35,7 @@ class User(Timestamped, Base):
     posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise", passive_deletes=True)
 
     __mapper_args__ = versioned(version)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None

@@ -3,7 +3,7 @@
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import case, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -44,7 +44,8 @@ async def list_users(session: AsyncSession, *, page: Page) -> Sequence[User]:
 async def update_user(
     session: AsyncSession, user_id: int, *, changes: dict[str, Any], versions: Collection[int] | None = None
 ) -> User:
-    """Apply `changes` to the user, in one `UPDATE ... RETURNING` where the database has it.
+    """Apply `changes` to the user, in one `UPDATE ... RETURNING` where the database has it. A new email
+    is unverified.
 
     With `versions`, only if the user's version is one of them (PreconditionFailed otherwise): checked
     in the UPDATE itself, or under the row's lock where the database has no RETURNING.
@@ -57,6 +58,8 @@ async def update_user(
         raise UserNotFound
     if versions is not None and user.version not in versions:
         raise PreconditionFailed
+    if changes.get("email", user.email) != user.email:
+        user.email_verified_at = None
     for field, value in changes.items():
         setattr(user, field, value)
     await _flush_changes(session)
@@ -70,6 +73,8 @@ async def _update_returning(
         raise UserNotFound
     # `updated_at` is set by the column's `onupdate`; the version goes up with every change.
     statement = update(User).where(User.id == user_id).values(**changes, version=User.version + 1)
+    if "email" in changes:
+        statement = statement.values(email_verified_at=_verified_unless_changed(changes["email"]))
     if versions is not None:
         statement = statement.where(User.version.in_(versions))
     try:
@@ -81,6 +86,11 @@ async def _update_returning(
     if versions is not None and await get_user(session, user_id) is not None:
         raise PreconditionFailed
     raise UserNotFound
+
+
+def _verified_unless_changed(email: str) -> Any:
+    # A new address is unverified; the same one sent again keeps its verification.
+    return case((User.email == email, User.email_verified_at), else_=null())
 
 
 async def delete_user(session: AsyncSession, user: User) -> None:

@@ -1,0 +1,476 @@
+"""Email verification and password reset, end to end: request, job, mail on a real SMTP server, token."""
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from email.message import Message
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import SecretStr
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inkwell.auth import service as auth
+from inkwell.auth.models import AccountToken, TokenPurpose
+from inkwell.auth.tokens import token_digest
+from inkwell.config import Settings
+from inkwell.db import transaction
+from inkwell.jobs import service as jobs
+from inkwell.jobs.context import JobContext
+from inkwell.jobs.models import JobStatus, OutboxJob
+from inkwell.jobs.runner import Outcome, attempt
+from inkwell.mail.sender import create_mailer
+from inkwell.main import create_app
+from inkwell.orm import utcnow
+from inkwell.users import service as users
+from inkwell.users.schemas import UserFields
+from tests.accounts import TEST_SECRET_KEY, Account, bearer, new_account, sign_in
+from tests.smtp import MailSink
+
+Sessions = async_sessionmaker[AsyncSession]
+PUBLIC_URL = "https://inkwell.example"
+NEW_PASSWORD = "a brand new passphrase"
+REFUSED = {"detail": "Invalid or expired token"}
+TOKEN_LINE = re.compile(r"^Token: (\S+)", re.MULTILINE)
+
+
+def secure(settings: Settings, mail: MailSink) -> Settings:
+    """Sign-in on, mail to the test's SMTP server."""
+    return settings.model_copy(
+        update={
+            "auth": True,
+            "secret_key": SecretStr(TEST_SECRET_KEY),
+            "smtp_url": SecretStr(mail.url),
+            "public_url": PUBLIC_URL + "/",
+        }
+    )
+
+
+@pytest.fixture
+def secure_settings(settings: Settings, mail: MailSink) -> Settings:
+    return secure(settings, mail)
+
+
+@pytest.fixture
+def secure_app(secure_settings: Settings, sessionmaker: Sessions) -> FastAPI:
+    app = create_app(secure_settings)
+    app.state.sessionmaker = sessionmaker
+    return app
+
+
+@pytest.fixture
+async def secure_client(secure_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=secure_app), base_url="http://inkwell.test"
+    ) as client:
+        yield client
+
+
+@pytest.fixture
+def ctx(secure_settings: Settings, sessionmaker: Sessions) -> JobContext:
+    return JobContext(secure_settings, sessionmaker, create_mailer(secure_settings))
+
+
+async def run_jobs(ctx: JobContext) -> int:
+    """Run every due job once, as the worker would; how many ran."""
+    async with transaction(ctx.sessionmaker) as session:
+        job_ids = await jobs.due_job_ids(session, now=utcnow(), limit=100)
+    for job_id in job_ids:
+        assert await attempt(ctx, job_id) is Outcome.DONE
+    return len(job_ids)
+
+
+def body_of(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
+def token_in(message: Message) -> str:
+    found = TOKEN_LINE.search(body_of(message))
+    assert found is not None, body_of(message)
+    return found.group(1)
+
+
+async def mailed_token(ctx: JobContext, mail: MailSink, *, to: str) -> str:
+    """Run the jobs, and the token of the one new message, which must be for `to`."""
+    before = len(mail.messages)
+    await run_jobs(ctx)
+    assert len(mail.messages) == before + 1
+    message = mail.messages[-1]
+    assert message["X-Rcpt-To"] == to
+    return token_in(message)
+
+
+async def verification_token(
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, account: Account
+) -> str:
+    response = await client.post("/auth/verify/request", headers=account.headers)
+    assert response.status_code == 202, response.text
+    return await mailed_token(ctx, mail, to=account.email)
+
+
+async def reset_token(client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, email: str) -> str:
+    response = await client.post("/auth/forgot-password", json={"email": email})
+    assert response.status_code == 202, response.text
+    return await mailed_token(ctx, mail, to=email)
+
+
+async def is_verified(client: httpx.AsyncClient, account: Account) -> bool:
+    response = await client.get("/users/me", headers=account.headers)
+    assert response.status_code == 200, response.text
+    verified = response.json()["email_verified"]
+    assert isinstance(verified, bool)
+    return verified
+
+
+async def reset(client: httpx.AsyncClient, token: str, password: str = NEW_PASSWORD) -> httpx.Response:
+    return await client.post("/auth/reset-password", json={"token": token, "new_password": password})
+
+
+async def expire_tokens(sessionmaker: Sessions) -> None:
+    async with transaction(sessionmaker, writes=True) as session:
+        await session.execute(update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+
+
+async def test_a_verification_mail_verifies_the_address_once(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    assert await is_verified(secure_client, account) is False
+
+    response = await secure_client.post("/auth/verify/request", headers=account.headers)
+
+    assert response.status_code == 202
+    assert response.json() == {
+        "detail": "A message with a verification token is on its way to your email address"
+    }
+    assert mail.messages == []  # the request only wrote the job
+    assert await run_jobs(ctx) == 1
+    [message] = mail.messages
+    assert (message["To"], message["X-Rcpt-To"]) == (account.email, account.email)
+    assert message["Subject"] == "Verify your email address for Inkwell"
+    token = token_in(message)
+    assert f"curl -X POST {PUBLIC_URL}/auth/verify " in body_of(message)
+    assert f'{{"token": "{token}"}}' in body_of(message)
+
+    first = await secure_client.post("/auth/verify", json={"token": token})
+    second = await secure_client.post("/auth/verify", json={"token": token})
+
+    assert first.status_code == 204, first.text
+    assert (second.status_code, second.json()) == (400, REFUSED)
+    assert await is_verified(secure_client, account) is True
+    public = (await secure_client.get(f"/users/{account.id}", headers=account.headers)).json()
+    assert "email_verified" not in public
+
+
+async def test_a_verification_needs_a_signed_in_user(secure_client: httpx.AsyncClient) -> None:
+    response = await secure_client.post("/auth/verify/request")
+
+    assert response.status_code == 401
+
+
+async def test_a_reset_mail_sets_the_password_once_and_ends_every_session(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    other = (await sign_in(secure_client, account.email)).json()  # a second session, elsewhere
+
+    response = await secure_client.post("/auth/forgot-password", json={"email": account.email.upper()})
+
+    assert response.status_code == 202
+    assert mail.messages == []
+    token = await mailed_token(ctx, mail, to=account.email)
+    [message] = mail.messages
+    assert message["Subject"] == "Reset your Inkwell password"
+    assert f"curl -X POST {PUBLIC_URL}/auth/reset-password " in body_of(message)
+
+    first = await reset(secure_client, token)
+    second = await reset(secure_client, token, "yet another passphrase")
+
+    assert first.status_code == 204, first.text
+    assert (second.status_code, second.json()) == (400, REFUSED)
+    for access_token in (account.access_token, other["access_token"]):
+        assert (await secure_client.get("/users/me", headers=bearer(access_token))).status_code == 401
+    for refresh_token in (account.refresh_token, other["refresh_token"]):
+        refreshed = await secure_client.post("/auth/refresh", json={"refresh_token": refresh_token})
+        assert refreshed.status_code == 401
+    assert (await sign_in(secure_client, account.email)).status_code == 401
+    assert (await sign_in(secure_client, account.email, NEW_PASSWORD)).status_code == 200
+
+
+async def test_a_reset_spends_the_other_reset_tokens_of_the_account(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    older = await reset_token(secure_client, ctx, mail, account.email)
+    newer = await reset_token(secure_client, ctx, mail, account.email)
+
+    assert (await reset(secure_client, newer)).status_code == 204
+    assert (await reset(secure_client, older)).status_code == 400
+
+
+async def test_forgot_password_answers_an_unknown_email_exactly_as_a_known_one(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+) -> None:
+    account = await new_account(secure_client)
+
+    known = await secure_client.post("/auth/forgot-password", json={"email": account.email})
+    unknown = await secure_client.post("/auth/forgot-password", json={"email": "nobody@example.com"})
+
+    assert known.status_code == unknown.status_code == 202
+    assert known.content == unknown.content
+    assert known.json() == {
+        "detail": "If an account has this email address, a message with a reset token is on its way to it"
+    }
+
+    def headers(response: httpx.Response) -> dict[str, str]:
+        return {name: value for name, value in response.headers.items() if name != "x-request-id"}
+
+    assert headers(known) == headers(unknown)
+    assert await run_jobs(ctx) == 2
+    assert [message["X-Rcpt-To"] for message in mail.messages] == [account.email]
+    async with sessionmaker() as session:
+        outbox = list(await session.scalars(select(OutboxJob)))
+        tokens = list(await session.scalars(select(AccountToken)))
+    assert [job.status for job in outbox] == [JobStatus.DONE, JobStatus.DONE]
+    assert [token.user_id for token in tokens] == [account.id]
+
+
+@pytest.mark.parametrize("flow", ["verify", "reset"])
+async def test_an_expired_token_is_refused(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions, flow: str
+) -> None:
+    account = await new_account(secure_client)
+    if flow == "verify":
+        token = await verification_token(secure_client, ctx, mail, account)
+    else:
+        token = await reset_token(secure_client, ctx, mail, account.email)
+    await expire_tokens(sessionmaker)
+
+    if flow == "verify":
+        response = await secure_client.post("/auth/verify", json={"token": token})
+    else:
+        response = await reset(secure_client, token)
+
+    assert (response.status_code, response.json()) == (400, REFUSED)
+    assert await is_verified(secure_client, account) is False
+    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 200
+
+
+async def test_tokens_expire_after_their_configured_lifetimes(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+) -> None:
+    account = await new_account(secure_client)
+    before = utcnow()
+    await verification_token(secure_client, ctx, mail, account)
+    await reset_token(secure_client, ctx, mail, account.email)
+
+    async with sessionmaker() as session:
+        rows = {row.purpose: row for row in await session.scalars(select(AccountToken))}
+
+    settings = ctx.settings
+    assert (settings.verify_token_ttl, settings.reset_token_ttl) == (24 * 3600, 3600)
+    for purpose, ttl in ((TokenPurpose.VERIFY_EMAIL, 24 * 3600), (TokenPurpose.RESET_PASSWORD, 3600)):
+        lifetime = rows[purpose].expires_at - rows[purpose].created_at
+        assert lifetime == timedelta(seconds=ttl)
+        assert rows[purpose].created_at >= before - timedelta(seconds=1)
+
+
+async def test_a_token_is_refused_for_the_other_purpose_and_still_works_for_its_own(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    verify = await verification_token(secure_client, ctx, mail, account)
+    reset_with = await reset_token(secure_client, ctx, mail, account.email)
+
+    crossed_reset = await reset(secure_client, verify)
+    crossed_verify = await secure_client.post("/auth/verify", json={"token": reset_with})
+
+    assert (crossed_reset.status_code, crossed_reset.json()) == (400, REFUSED)
+    assert (crossed_verify.status_code, crossed_verify.json()) == (400, REFUSED)
+    assert (await secure_client.post("/auth/verify", json={"token": verify})).status_code == 204
+    assert (await reset(secure_client, reset_with)).status_code == 204
+
+
+async def test_every_refused_token_gets_the_same_answer(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+) -> None:
+    account = await new_account(secure_client)
+    used = await verification_token(secure_client, ctx, mail, account)
+    wrong_purpose = await reset_token(secure_client, ctx, mail, account.email)
+    expired = await verification_token(secure_client, ctx, mail, account)
+    assert (await secure_client.post("/auth/verify", json={"token": used})).status_code == 204
+    async with transaction(sessionmaker, writes=True) as session:
+        await session.execute(
+            update(AccountToken)
+            .where(AccountToken.token_hash == token_digest(expired))
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+
+    answers = [
+        await secure_client.post("/auth/verify", json={"token": token})
+        for token in ("never-issued", used, wrong_purpose, expired, "")
+    ]
+
+    assert {(answer.status_code, answer.content) for answer in answers} == {(400, answers[0].content)}
+    assert answers[0].json() == REFUSED
+
+
+async def test_a_token_only_works_while_the_account_has_the_address_it_was_sent_to(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    verify = await verification_token(secure_client, ctx, mail, account)
+    reset_with = await reset_token(secure_client, ctx, mail, account.email)
+
+    changed = await secure_client.patch(
+        f"/users/{account.id}", json={"email": "moved@example.com"}, headers=account.headers
+    )
+
+    assert changed.status_code == 200, changed.text
+    assert (await secure_client.post("/auth/verify", json={"token": verify})).status_code == 400
+    assert (await reset(secure_client, reset_with)).status_code == 400
+    assert await is_verified(secure_client, account) is False
+
+
+async def test_changing_the_email_clears_its_verification_and_sending_the_same_keeps_it(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    token = await verification_token(secure_client, ctx, mail, account)
+    assert (await secure_client.post("/auth/verify", json={"token": token})).status_code == 204
+    url = f"/users/{account.id}"
+
+    same = await secure_client.patch(
+        url, json={"email": account.email.upper(), "name": "Ada"}, headers=account.headers
+    )
+    assert same.status_code == 200, same.text
+    assert await is_verified(secure_client, account) is True
+    other = await secure_client.patch(url, json={"email": "elsewhere@example.com"}, headers=account.headers)
+    assert other.status_code == 200, other.text
+    assert await is_verified(secure_client, account) is False
+
+    account.email = "elsewhere@example.com"
+    token = await verification_token(secure_client, ctx, mail, account)
+    assert (await secure_client.post("/auth/verify", json={"token": token})).status_code == 204
+    assert await is_verified(secure_client, account) is True
+
+
+async def test_no_mail_goes_to_an_address_the_account_left_before_the_job_ran(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    assert (await secure_client.post("/auth/verify/request", headers=account.headers)).status_code == 202
+
+    changed = await secure_client.patch(
+        f"/users/{account.id}", json={"email": "later@example.com"}, headers=account.headers
+    )
+
+    assert changed.status_code == 200
+    assert await run_jobs(ctx) == 1
+    assert mail.messages == []
+
+
+async def test_only_the_tokens_hash_is_stored(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+) -> None:
+    account = await new_account(secure_client)
+    verify = await verification_token(secure_client, ctx, mail, account)
+    reset_with = await reset_token(secure_client, ctx, mail, account.email)
+
+    async with sessionmaker() as session:
+        rows = list(await session.scalars(select(AccountToken).order_by(AccountToken.created_at)))
+        payloads = list(await session.scalars(select(OutboxJob.payload)))
+
+    assert {row.token_hash for row in rows} == {token_digest(verify), token_digest(reset_with)}
+    assert {(row.user_id, row.email) for row in rows} == {(account.id, account.email)}
+    assert {row.purpose for row in rows} == {TokenPurpose.VERIFY_EMAIL, TokenPurpose.RESET_PASSWORD}
+    stored = [str(value) for row in rows for value in vars(row).values()] + payloads
+    for token in (verify, reset_with):
+        assert len(token) >= 43
+        assert not any(token in value for value in stored)
+
+
+async def test_requests_are_validated(secure_client: httpx.AsyncClient) -> None:
+    answers = [
+        await secure_client.post("/auth/forgot-password", json={"email": "not an address"}),
+        await secure_client.post("/auth/forgot-password", json={}),
+        await secure_client.post("/auth/verify", json={}),
+        await reset(secure_client, "some-token", "pw-1234"),
+    ]
+
+    assert [answer.status_code for answer in answers] == [422, 422, 422, 422]
+    assert "pw-1234" not in answers[-1].text  # a password is never echoed back
+
+
+async def test_a_wrong_token_costs_no_password_hashing(
+    secure_client: httpx.AsyncClient, secure_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed: list[str] = []
+
+    async def record(password: str) -> str:
+        hashed.append(password)
+        return "never stored"
+
+    monkeypatch.setattr(secure_app.state.auth.passwords, "hash", record)
+
+    response = await reset(secure_client, "never-issued")
+
+    assert (response.status_code, response.json()) == (400, REFUSED)
+    assert hashed == []
+
+
+async def test_the_routes_exist_only_with_sign_in_on(client: httpx.AsyncClient) -> None:
+    for path in ("/auth/verify/request", "/auth/verify", "/auth/forgot-password", "/auth/reset-password"):
+        assert (await client.post(path, json={})).status_code == 404
+
+
+async def test_the_openapi_document_describes_the_routes(secure_client: httpx.AsyncClient) -> None:
+    paths = (await secure_client.get("/openapi.json")).json()["paths"]
+
+    expected = {
+        "/auth/verify/request": {"202", "401", "503"},
+        "/auth/verify": {"204", "400", "413", "422", "503"},
+        "/auth/forgot-password": {"202", "400", "413", "422", "503"},
+        "/auth/reset-password": {"204", "400", "413", "422", "503"},
+    }
+    for path, statuses in expected.items():
+        operation = paths[path]["post"]
+        assert set(operation["responses"]) == statuses, path
+        assert operation["summary"], path
+        assert operation["description"], path
+    assert "expired" in paths["/auth/verify"]["post"]["responses"]["400"]["description"]
+    assert "security" in paths["/auth/verify/request"]["post"]
+    assert "security" not in paths["/auth/forgot-password"]["post"]
+
+
+@pytest.fixture
+def committed_secure_app(settings: Settings, mail: MailSink, committed_sessionmaker: Sessions) -> FastAPI:
+    app = create_app(secure(settings, mail))
+    app.state.sessionmaker = committed_sessionmaker
+    return app
+
+
+@pytest.mark.parametrize("flow", ["verify", "reset"])
+async def test_of_two_concurrent_uses_of_a_token_one_succeeds(
+    committed_secure_app: FastAPI, committed_sessionmaker: Sessions, flow: str
+) -> None:
+    purpose = TokenPurpose.VERIFY_EMAIL if flow == "verify" else TokenPurpose.RESET_PASSWORD
+    async with transaction(committed_sessionmaker, writes=True) as session:
+        user = await users.create_user(session, data=UserFields(email="racer@example.com", name="Racer"))
+        token = await auth.issue_account_token(session, user, purpose=purpose, now=utcnow(), ttl=60)
+    if flow == "verify":
+        path, body = "/auth/verify", {"token": token}
+    else:
+        path, body = "/auth/reset-password", {"token": token, "new_password": NEW_PASSWORD}
+
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=committed_secure_app), base_url="http://inkwell.test"
+    ) as client:
+        answers = await asyncio.gather(*(client.post(path, json=body) for _ in range(2)))
+
+    assert sorted(answer.status_code for answer in answers) == [204, 400]
