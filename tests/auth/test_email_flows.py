@@ -2,7 +2,6 @@
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import Message
 
@@ -51,22 +50,8 @@ def secure(settings: Settings, mail: MailSink) -> Settings:
 
 @pytest.fixture
 def secure_settings(settings: Settings, mail: MailSink) -> Settings:
+    """tests/auth/conftest.py's secure app, sending mail to the test's SMTP server."""
     return secure(settings, mail)
-
-
-@pytest.fixture
-def secure_app(secure_settings: Settings, sessionmaker: Sessions) -> FastAPI:
-    app = create_app(secure_settings)
-    app.state.sessionmaker = sessionmaker
-    return app
-
-
-@pytest.fixture
-async def secure_client(secure_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=secure_app), base_url="http://inkwell.test"
-    ) as client:
-        yield client
 
 
 @pytest.fixture

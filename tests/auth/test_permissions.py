@@ -313,6 +313,7 @@ async def test_the_openapi_document_declares_the_oauth2_password_flow(
         ("PATCH", "/posts/{post_id}"),
         ("DELETE", "/posts/{post_id}"),
         ("POST", "/auth/logout"),
+        ("POST", "/auth/verify/request"),
         ("GET", "/users/me"),
         ("PUT", "/users/me/password"),
     }
