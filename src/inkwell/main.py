@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp
 
 from inkwell import __version__
+from inkwell.auth.cleanup import purge_sign_in_leftovers
 from inkwell.auth.dependencies import Auth
 from inkwell.auth.keys import signing_key
 from inkwell.auth.passwords import Passwords
@@ -69,7 +70,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cache = cache
         app.state.sessionmaker = create_sessionmaker(engine, info=session_info(cache))
         purger = asyncio.create_task(
-            purge_periodically(app.state.sessionmaker, interval=settings.idempotency_purge_interval)
+            purge_periodically(
+                app.state.sessionmaker,
+                interval=settings.idempotency_purge_interval,
+                also=[_sign_in_purge(settings, app)] if settings.auth else [],
+            )
         )
         # Without Redis there is no queue and no `inkwell worker` is needed: the API runs the jobs.
         jobs = None if cache else _start_job_runner(settings, app)
@@ -132,6 +137,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     return app
+
+
+def _sign_in_purge(settings: Settings, app: FastAPI) -> Callable[[], Awaitable[int]]:
+    return lambda: purge_sign_in_leftovers(
+        app.state.sessionmaker, failure_window=settings.login_failure_window
+    )
 
 
 def _auth(settings: Settings, passwords: Passwords) -> Auth | None:

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,10 +14,17 @@ from inkwell.orm import utcnow
 logger = logging.getLogger(__name__)
 
 
-async def purge_periodically(sessionmaker: async_sessionmaker[AsyncSession], *, interval: float) -> None:
-    """Purge expired keys now and every `interval` seconds, until cancelled."""
+async def purge_periodically(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    interval: float,
+    also: Sequence[Callable[[], Awaitable[int]]] = (),
+) -> None:
+    """Purge expired keys (and whatever `also` purges) now and every `interval` seconds, until cancelled."""
     while True:
         await purge_once(sessionmaker)
+        for purge in also:
+            await purge()
         await asyncio.sleep(interval)
 
 

@@ -1,0 +1,69 @@
+"""Ended sessions, failed sign-ins that no longer count and spent tokens are deleted; the rest stays."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inkwell.auth.cleanup import purge_sign_in_leftovers
+from inkwell.auth.models import AccountToken, AuthSession, LoginFailure, RefreshToken
+from inkwell.orm import utcnow
+from tests.factories import make_user
+
+WINDOW = 15 * 60
+
+
+async def test_only_what_has_ended_is_purged(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    user = await make_user(session)
+    now = utcnow()
+    later, earlier = now + timedelta(days=1), now - timedelta(seconds=1)
+    session.add_all(
+        [
+            AuthSession(id="open", user_id=user.id, expires_at=later),
+            AuthSession(id="revoked", user_id=user.id, expires_at=later, revoked_at=now),
+            AuthSession(id="expired", user_id=user.id, expires_at=earlier),
+        ]
+    )
+    await session.flush()
+    session.add_all(
+        [
+            RefreshToken(token_hash="a" * 64, session_id="open"),
+            RefreshToken(token_hash="b" * 64, session_id="revoked"),
+            LoginFailure(key="account:x", failed_at=now),
+            LoginFailure(key="account:x", failed_at=now - timedelta(seconds=WINDOW + 1)),
+            AccountToken(
+                token_hash="c" * 64,
+                user_id=user.id,
+                purpose="verify_email",
+                email=user.email,
+                expires_at=later,
+            ),
+            AccountToken(
+                token_hash="d" * 64,
+                user_id=user.id,
+                purpose="verify_email",
+                email=user.email,
+                expires_at=earlier,
+            ),
+            AccountToken(
+                token_hash="e" * 64,
+                user_id=user.id,
+                purpose="reset_password",
+                email=user.email,
+                expires_at=later,
+                used_at=now,
+            ),
+        ]
+    )
+    await session.commit()
+
+    purged = await purge_sign_in_leftovers(sessionmaker, failure_window=WINDOW)
+
+    session.expire_all()
+    assert list(await session.scalars(select(AuthSession.id))) == ["open"]
+    assert list(await session.scalars(select(RefreshToken.token_hash))) == ["a" * 64]
+    assert len(list(await session.scalars(select(LoginFailure.id)))) == 1
+    assert list(await session.scalars(select(AccountToken.token_hash))) == ["c" * 64]
+    assert purged == 2 + 1 + 2
