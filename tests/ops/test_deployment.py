@@ -142,3 +142,10 @@ def test_every_make_target_in_the_readme_exists() -> None:
     named = in_text | set(re.findall(r"^make ([a-z-]+)", blocks, re.MULTILINE))
     assert named
     assert named <= targets, named - targets
+
+
+def test_compose_gives_the_api_a_secret_key_from_the_environment() -> None:
+    key = COMPOSE["services"]["inkwell"]["environment"]["INKWELL_SECRET_KEY"]
+
+    # Required (`:?`): compose stops with the message rather than start a server that would refuse to.
+    assert key.startswith("${INKWELL_SECRET_KEY:?")
