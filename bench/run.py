@@ -2,12 +2,17 @@
 
 import argparse
 import asyncio
+import json
 import os
 import platform
+import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
@@ -23,6 +28,7 @@ import redis
 from bench import report, seed
 from bench.report import Measurement, Results
 from bench.scenarios import (
+    SIGNED_IN_SCENARIOS,
     Scenario,
     cached_scenarios,
     ceiling_scenario,
@@ -32,6 +38,7 @@ from bench.scenarios import (
 )
 from bench.seed import Size
 from bench.servers import (
+    BIN,
     MemorySampler,
     Server,
     ceiling_command,
@@ -147,6 +154,7 @@ class Bench:
         self.workdir = Path(tempfile.mkdtemp(prefix="inkwell-bench-"))
         self.results = Results(machine=machine(options), settings=settings(options))
         self.redis_prefix = f"inkwell-bench-{os.getpid()}"
+        self.secret_key = secrets.token_hex(32)
 
     def selected(self, scenarios: list[Scenario]) -> list[Scenario]:
         wanted = self.options.scenarios
@@ -161,11 +169,14 @@ class Bench:
         database: str,
         users: int,
         connections: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Measurement:
         connections = connections or self.options.connections
-        self._drive(server, scenario, Load(self.options.threads, connections, self.options.warmup))
+        warmup = Load(self.options.threads, connections, self.options.warmup)
+        self._drive(server, scenario, warmup, headers)
         cpu_before = cpu_seconds(server.process.pid)
-        result = self._drive(server, scenario, Load(self.options.threads, connections, self.options.seconds))
+        load = Load(self.options.threads, connections, self.options.seconds)
+        result = self._drive(server, scenario, load, headers)
         cpu_used = cpu_seconds(server.process.pid) - cpu_before
         measurement = Measurement.from_wrk(
             result,
@@ -188,21 +199,24 @@ class Bench:
         )
         return measurement
 
-    def _drive(self, server: Server, scenario: Scenario, load: Load) -> Any:
+    def _drive(
+        self, server: Server, scenario: Scenario, load: Load, headers: dict[str, str] | None = None
+    ) -> Any:
         args = [arg.format(tag=next(self.tags)) for arg in scenario.args]
-        return run_wrk(wrk_command(self.wrk, server.url, scenario.script, args, load))
+        return run_wrk(wrk_command(self.wrk, server.url, scenario.script, args, load, headers))
 
     # Servers.
 
     def server_env(
-        self, database_url: str, *, log_level: str = "warning", redis: bool = False
+        self, database_url: str, *, log_level: str = "warning", redis: bool = False, auth: bool = False
     ) -> dict[str, str]:
         cache = {"INKWELL_REDIS_URL": self.options.redis_url, "INKWELL_REDIS_PREFIX": self.redis_prefix}
         return {
             **(cache if redis else {}),
             "DATABASE_URL": database_url,
-            # Authentication off, so the figures compare the same work as the ceilings do.
-            "INKWELL_AUTH": "off",
+            # Sign-in off, so the figures compare the same work as the ceilings do; `auth` runs measure it on.
+            "INKWELL_AUTH": "on" if auth else "off",
+            "INKWELL_SECRET_KEY": self.secret_key,
             # At "info" every request writes a log line; the ceilings write none.
             "INKWELL_LOG_LEVEL": log_level,
             "INKWELL_LOG_FORMAT": "json",
@@ -218,10 +232,11 @@ class Bench:
         workers: int | None = None,
         log_level: str = "warning",
         redis: bool = False,
+        auth: bool = False,
     ) -> Iterator[Server]:
         port = free_port()
         command = inkwell_command(port, workers=workers or self.options.workers)
-        env = self.server_env(database_url, log_level=log_level, redis=redis)
+        env = self.server_env(database_url, log_level=log_level, redis=redis, auth=auth)
         with serving("inkwell", command, port, env=env, probe="/users/1", cwd=self.workdir) as server:
             yield server
 
@@ -252,6 +267,44 @@ class Bench:
             self.run_more_workers(url)
             self.run_with_request_log(url)
             self.run_cached(url, "postgresql")
+            self.run_signed_in(url)
+
+    def run_signed_in(self, url: str) -> None:
+        """Requests again with sign-in on, as an admin with a bearer token (target `auth`): what each
+        request pays for reading the token and checking its session."""
+        size = self.options.size
+        scenarios = [s for s in self.selected(user_scenarios(size)) if s.name in SIGNED_IN_SCENARIOS]
+        if not scenarios:
+            return
+        with self.inkwell(url, auth=True) as server:
+            headers = {"Authorization": f"Bearer {self.admin_token(server, url)}"}
+            for scenario in scenarios:
+                self.measure(
+                    server, scenario, target="auth", database="postgresql", users=size.users, headers=headers
+                )
+
+    def admin_token(self, server: Server, database_url: str) -> str:
+        """An access token of a new admin, made with `inkwell users create-admin`, then signed in."""
+        email, password = f"bench-{next(self.tags)}@example.com", secrets.token_urlsafe(16)
+        subprocess.run(  # noqa: S603
+            [
+                str(BIN / "inkwell"),
+                "users",
+                "create-admin",
+                "--email",
+                email,
+                "--name",
+                "Bench",
+                "--password",
+                password,
+            ],
+            env={**os.environ, **self.server_env(database_url, auth=True)},
+            check=True,
+            capture_output=True,
+        )
+        form = urllib.parse.urlencode({"username": email, "password": password}).encode()
+        with urllib.request.urlopen(f"{server.url}/auth/token", data=form, timeout=30) as response:  # noqa: S310
+            return str(json.load(response)["access_token"])
 
     def run_cached(self, url: str, database: str) -> None:
         """The cached reads again, on a server with Redis (target `cached`), to compare with `inkwell`."""
@@ -409,7 +462,7 @@ def settings(options: Options) -> dict[str, Any]:
         "wrk_threads": options.threads,
         "pool_size": options.pool_size,
         "workers": options.workers,
-        "auth": "off",
+        "auth": "off, and on for the `auth` target",
     }
 
 

@@ -59,6 +59,10 @@ def mixed_scenario(size: Size) -> Scenario:
     )
 
 
+# Measured again with sign-in on (target `auth`), to show what reading a token and its session costs.
+SIGNED_IN_SCENARIOS = ("get_user", "list_users", "create_post", "patch_user")
+
+
 # The reads the Redis cache serves (INKWELL_REDIS_URL), measured with it and without it. Single users and
 # posts are not cached: measured so, they were slower than their primary-key read.
 CACHED_READS = ("list_posts", "user_posts")
