@@ -137,7 +137,8 @@ class RequestLog:
 
     def _route_template(self, scope: Scope) -> str:
         """The path template of the route that took the request (`/users/{user_id}`)."""
-        path = getattr(scope.get("route"), "path", None)  # FastAPI's routes say it themselves
+        # FastAPI's routes say it themselves; `path_format` is the path without convertors (`:user_id`).
+        path = getattr(scope.get("route"), "path_format", None)
         if isinstance(path, str):
             return path
         return self.templates.get(scope.get("endpoint"), UNMATCHED_ROUTE)
@@ -158,7 +159,7 @@ def endpoint_templates(routes: Iterable[BaseRoute]) -> dict[object, str]:
         if isinstance(route, Mount):
             templates[route.app] = route.path + "/{path}"
         elif isinstance(route, Route):
-            templates[route.endpoint] = route.path
+            templates[route.endpoint] = route.path_format
     return templates
 
 
