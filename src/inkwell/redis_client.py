@@ -18,10 +18,16 @@ def create_redis(settings: Settings, *, timeout: float | None) -> "Redis | None"
         return None
     # Imported here: without Redis configured, no process pays for loading the client.
     from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
 
+    # With a timeout, a failure is reported at once rather than retried: redis-py's default retries with
+    # backoff took 8 s before a request that meets a stopped Redis could go on without it.
+    retry = None if timeout is None else Retry(NoBackoff(), retries=0)
     return Redis.from_url(
         settings.redis_url.get_secret_value(),
         socket_connect_timeout=settings.redis_timeout,
         socket_timeout=timeout,
         health_check_interval=30,
+        **({"retry": retry} if retry is not None else {}),
     )

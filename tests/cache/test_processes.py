@@ -30,6 +30,7 @@ def two_servers(
         "INKWELL_REDIS_URL": redis_server,
         "INKWELL_REDIS_PREFIX": redis_prefix,
         "HOME": str(tmp_path),
+        "INKWELL_AUTH": "off",
     }
     servers: list[Server] = []
     with ExitStack() as stack:

@@ -44,6 +44,7 @@ def worker_env(
         DATABASE_URL=database_url,
         HOME=str(tmp_path),
         INKWELL_SMTP_URL=mail.url,
+        INKWELL_AUTH="off",
         INKWELL_JOB_TIMEOUT="3",
         INKWELL_JOB_POLL_INTERVAL="0.1",
         INKWELL_JOB_RETRY_DELAY="0.1",
