@@ -1,6 +1,6 @@
 """The Redis connection, shared by the cache, the job queue and the login throttle."""
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from inkwell.config import Settings
 
@@ -23,11 +23,11 @@ def create_redis(settings: Settings, *, timeout: float | None) -> "Redis | None"
 
     # With a timeout, a failure is reported at once rather than retried: redis-py's default retries with
     # backoff took 8 s before a request that meets a stopped Redis could go on without it.
-    retry = None if timeout is None else Retry(NoBackoff(), retries=0)
+    options: dict[str, Any] = {} if timeout is None else {"retry": Retry(NoBackoff(), retries=0)}
     return Redis.from_url(
         settings.redis_url.get_secret_value(),
         socket_connect_timeout=settings.redis_timeout,
         socket_timeout=timeout,
         health_check_interval=30,
-        **({"retry": retry} if retry is not None else {}),
+        **options,
     )
