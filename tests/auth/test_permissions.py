@@ -1,9 +1,13 @@
 """Who may do what, cell by cell, with sign-in on and with it off."""
 
+import logging
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inkwell.config import Settings
+from inkwell.main import create_app
 from inkwell.users.models import User
 from tests.accounts import Account, new_account
 
@@ -318,3 +322,21 @@ async def test_the_openapi_document_declares_the_oauth2_password_flow(
         ("PUT", "/users/me/password"),
     }
     assert "password" in document["components"]["schemas"]["UserCreate"]["required"]
+
+
+def test_with_sign_in_off_the_server_warns_at_start(
+    settings: Settings, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        create_app(settings)
+
+    assert "sign-in is off (INKWELL_AUTH=off)" in caplog.text + capfd.readouterr().err
+
+
+def test_with_sign_in_on_the_server_does_not_warn(
+    secure_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING):
+        create_app(secure_settings)
+
+    assert "sign-in is off" not in caplog.text
