@@ -68,7 +68,7 @@ def serve(
 ) -> None:
     """Serve the API with uvicorn (after checking that the database is reachable and migrated)."""
     settings = _valid_settings("inkwell serve")
-    problem = asyncio.run(database_problem(settings)) or auth_problem(settings)
+    problem = auth_problem(settings) or asyncio.run(database_problem(settings))
     if problem is not None:
         typer.echo(f"inkwell serve: {problem}", err=True)
         raise typer.Exit(code=1)

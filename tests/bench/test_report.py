@@ -146,7 +146,7 @@ def test_options_quick_and_full() -> None:
     full = parse_options([], {})
     sized = parse_options(["--users", "5000", "--no-growth", "--databases", "sqlite"], {"BENCH_SECONDS": "3"})
 
-    assert (quick.size.users, quick.seconds, quick.growth) == (1_000, 2, None)
+    assert (quick.size.users, quick.seconds, quick.growth) == (1_000, 1, None)
     assert (full.size.users, full.seconds, full.soak_seconds) == (10_000, 10, 60)
     assert full.growth is not None
     assert full.growth.users == 1_000_000

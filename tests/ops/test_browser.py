@@ -39,18 +39,27 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest.fixture
-def server_url(tmp_path: Path) -> Iterator[str]:
+def serve_docs(tmp_path: Path, *, auth: str) -> Iterator[str]:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path}/browser.db",
-        "INKWELL_AUTH": "off",
+        "INKWELL_AUTH": auth,
         "INKWELL_LOG_FORMAT": "json",
     }
     assert inkwell(env, "db", "upgrade").returncode == 0
     with serving(env, tmp_path) as server:
         yield server.url
     assert server.process.returncode == 0, server.stderr
+
+
+@pytest.fixture
+def server_url(tmp_path: Path) -> Iterator[str]:
+    yield from serve_docs(tmp_path, auth="off")
+
+
+@pytest.fixture
+def secure_server_url(tmp_path: Path) -> Iterator[str]:
+    yield from serve_docs(tmp_path, auth="on")
 
 
 def test_docs_create_a_user_with_try_it_out_and_redoc_renders(chromium: str, server_url: str) -> None:
@@ -87,6 +96,44 @@ def test_docs_create_a_user_with_try_it_out_and_redoc_renders(chromium: str, ser
     assert [p for p in problems if not blocked_from_elsewhere(p, server_url)] == []
     users = httpx.get(f"{server_url}/users", timeout=10).json()
     assert [u["email"] for u in users] == ["browser@example.com"]
+
+
+def test_docs_sign_up_then_authorize_and_call_as_the_new_user(chromium: str, secure_server_url: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{secure_server_url}/docs")
+
+        sign_up = page.locator("#operations-users-create_user_users_post")
+        sign_up.locator(".opblock-summary").click()
+        sign_up.get_by_role("button", name="Try it out").click()
+        sign_up.locator("textarea.body-param__text").fill(
+            '{"email": "signed@example.com", "name": "Signed", "password": "a browser password"}'
+        )
+        sign_up.get_by_role("button", name="Execute").click()
+        expect(
+            sign_up.locator(".live-responses-table tr.response td.response-col_status").first
+        ).to_have_text("201", timeout=15_000)
+
+        # The Authorize button runs the OAuth2 password flow the OpenAPI document declares.
+        page.locator(".auth-wrapper .authorize").click()
+        page.locator("#oauth_username").fill("signed@example.com")
+        page.locator("#oauth_password").fill("a browser password")
+        page.locator(".auth-btn-wrapper .authorize").click()
+        expect(page.locator(".auth-container")).to_contain_text("Authorized", timeout=15_000)
+        page.locator(".auth-btn-wrapper .btn-done").click()
+
+        me = page.locator("#operations-users-read_account_users_me_get")
+        me.locator(".opblock-summary").click()
+        me.get_by_role("button", name="Try it out").click()
+        me.get_by_role("button", name="Execute").click()
+        expect(me.locator(".live-responses-table tr.response td.response-col_status").first).to_have_text(
+            "200", timeout=15_000
+        )
+        expect(me.locator(".live-responses-table .microlight").first).to_contain_text("signed@example.com")
+        browser.close()
 
 
 def blocked_from_elsewhere(message: str, server_url: str) -> bool:
