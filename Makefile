@@ -31,8 +31,10 @@ run: install
 	$(BIN)/inkwell db upgrade
 	$(BIN)/inkwell serve --host $(HOST) --port $(PORT)
 
+# One pytest worker per core (pytest-xdist); TEST_WORKERS=0 runs everything in this process.
+TEST_WORKERS ?= auto
 test: install
-	$(BIN)/pytest --cov --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --cov --cov-report=term --cov-fail-under=90 $(PYTEST_ARGS)
 
 # Schemathesis for longer than `make test` does, with a fresh seed unless FUZZ_SEED names one.
 FUZZ_EXAMPLES ?= 500
