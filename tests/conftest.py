@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
-from inkwell.main import create_app
 from inkwell.models import AuthSession, IdempotencyKey, LoginFailure, OutboxJob, Post, User
 from tests.accounts import CHEAP_HASHING_ENV
+from tests.apps import app_on, asgi_client
 from tests.databases import Backend, create_database, drop_database, migrate, selected_backends
 from tests.redis import delete_keys, redis_url, unique_prefix
 from tests.smtp import MailSink, mail_sink
@@ -90,16 +90,12 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 @pytest.fixture
 def app(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
-    app = create_app(settings)
-    app.state.sessionmaker = sessionmaker
-    return app
+    return app_on(settings, sessionmaker)
 
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test"
-    ) as client:
+    async with asgi_client(app) as client:
         yield client
 
 
@@ -119,9 +115,7 @@ async def committed_sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_ses
 @pytest.fixture
 def committed_app(settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
     """The app on its real engine, for tests of concurrency; what they commit is deleted after."""
-    app = create_app(settings)
-    app.state.sessionmaker = committed_sessionmaker
-    return app
+    return app_on(settings, committed_sessionmaker)
 
 
 # Tests of whole processes (workers killed, two servers, the CLI) run on one database: PostgreSQL when it
@@ -158,9 +152,7 @@ async def mail() -> AsyncIterator[MailSink]:
 
 @pytest.fixture
 async def committed_client(committed_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=committed_app), base_url="http://inkwell.test"
-    ) as client:
+    async with asgi_client(committed_app) as client:
         yield client
 
 

@@ -9,8 +9,8 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
-from inkwell.main import create_app
 from tests.accounts import TEST_SECRET_KEY
+from tests.apps import app_on, asgi_client
 
 
 @pytest.fixture(scope="session")
@@ -22,14 +22,10 @@ def secure_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def secure_app(secure_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
-    app = create_app(secure_settings)
-    app.state.sessionmaker = sessionmaker
-    return app
+    return app_on(secure_settings, sessionmaker)
 
 
 @pytest.fixture
 async def secure_client(secure_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=secure_app), base_url="http://inkwell.test"
-    ) as client:
+    async with asgi_client(secure_app) as client:
         yield client

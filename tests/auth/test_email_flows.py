@@ -22,11 +22,11 @@ from inkwell.jobs.context import JobContext
 from inkwell.jobs.models import JobStatus, OutboxJob
 from inkwell.jobs.runner import Outcome, attempt
 from inkwell.mail.sender import create_mailer
-from inkwell.main import create_app
 from inkwell.orm import utcnow
 from inkwell.users import service as users
 from inkwell.users.schemas import UserFields
 from tests.accounts import TEST_SECRET_KEY, Account, bearer, new_account, sign_in
+from tests.apps import app_on, asgi_client
 from tests.smtp import MailSink
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -435,9 +435,7 @@ async def test_the_openapi_document_describes_the_routes(secure_client: httpx.As
 
 @pytest.fixture
 def committed_secure_app(settings: Settings, mail: MailSink, committed_sessionmaker: Sessions) -> FastAPI:
-    app = create_app(secure(settings, mail))
-    app.state.sessionmaker = committed_sessionmaker
-    return app
+    return app_on(secure(settings, mail), committed_sessionmaker)
 
 
 @pytest.mark.parametrize("flow", ["verify", "reset"])
@@ -453,9 +451,7 @@ async def test_of_two_concurrent_uses_of_a_token_one_succeeds(
     else:
         path, body = "/auth/reset-password", {"token": token, "new_password": NEW_PASSWORD}
 
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=committed_secure_app), base_url="http://inkwell.test"
-    ) as client:
+    async with asgi_client(committed_secure_app) as client:
         answers = await asyncio.gather(*(client.post(path, json=body) for _ in range(2)))
 
     assert sorted(answer.status_code for answer in answers) == [204, 400]

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inkwell.auth.models import RefreshToken
 from inkwell.auth.tokens import token_digest
 from inkwell.config import Settings
-from inkwell.main import create_app
 from tests.accounts import Account, bearer, new_account, sign_in
+from tests.apps import app_on, asgi_client
 
 
 @pytest.fixture
@@ -93,11 +93,7 @@ async def test_an_access_token_is_not_a_refresh_token(
 async def test_concurrent_refreshes_with_one_token_give_one_pair(
     committed_sessionmaker: async_sessionmaker[AsyncSession], secure_settings: Settings
 ) -> None:
-    app = create_app(secure_settings)
-    app.state.sessionmaker = committed_sessionmaker
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test"
-    ) as client:
+    async with asgi_client(app_on(secure_settings, committed_sessionmaker)) as client:
         account = await new_account(client)
         answers = await asyncio.gather(*(refresh(client, account.refresh_token) for _ in range(8)))
 

@@ -13,11 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inkwell.auth.models import LoginFailure
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, Account, new_account, sign_in, sign_up
-
-
-def client_at(app: FastAPI, address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(address, 50000))
-    return httpx.AsyncClient(transport=transport, base_url="http://inkwell.test")
+from tests.apps import asgi_client
 
 
 @pytest.fixture
@@ -188,7 +184,10 @@ async def fail(client: httpx.AsyncClient, email: str, times: int) -> list[int]:
 async def test_repeated_failures_on_an_account_are_429_even_with_the_right_password(
     secure_app: FastAPI, account: Account
 ) -> None:
-    async with client_at(secure_app, "198.51.100.1") as one, client_at(secure_app, "198.51.100.2") as two:
+    async with (
+        asgi_client(secure_app, address="198.51.100.1") as one,
+        asgi_client(secure_app, address="198.51.100.2") as two,
+    ):
         statuses = await fail(one, account.email, 2) + await fail(two, account.email, 1)
         blocked = await sign_in(two, account.email)
 
@@ -201,12 +200,12 @@ async def test_repeated_failures_on_an_account_are_429_even_with_the_right_passw
 async def test_repeated_failures_from_an_address_are_429_for_every_account(
     secure_app: FastAPI, account: Account
 ) -> None:
-    async with client_at(secure_app, "198.51.100.7") as client:
+    async with asgi_client(secure_app, address="198.51.100.7") as client:
         for number in range(3):
             await sign_in(client, f"guess{number}@example.com", "not the password")
         blocked = await sign_in(client, account.email)
 
-    async with client_at(secure_app, "198.51.100.8") as elsewhere:
+    async with asgi_client(secure_app, address="198.51.100.8") as elsewhere:
         allowed = await sign_in(elsewhere, account.email)
 
     assert blocked.status_code == 429
@@ -216,7 +215,7 @@ async def test_repeated_failures_from_an_address_are_429_for_every_account(
 async def test_sign_in_is_allowed_again_once_the_window_passes(
     secure_app: FastAPI, account: Account, session: AsyncSession
 ) -> None:
-    async with client_at(secure_app, "198.51.100.9") as client:
+    async with asgi_client(secure_app, address="198.51.100.9") as client:
         await fail(client, account.email, 3)
         assert (await sign_in(client, account.email)).status_code == 429
         await age_failures(session, seconds=15 * 60)
@@ -234,7 +233,10 @@ async def age_failures(session: AsyncSession, *, seconds: int) -> None:
 async def test_a_successful_sign_in_clears_the_accounts_failures(
     secure_app: FastAPI, account: Account
 ) -> None:
-    async with client_at(secure_app, "198.51.100.10") as one, client_at(secure_app, "198.51.100.11") as two:
+    async with (
+        asgi_client(secure_app, address="198.51.100.10") as one,
+        asgi_client(secure_app, address="198.51.100.11") as two,
+    ):
         await fail(one, account.email, 2)
         assert (await sign_in(two, account.email)).status_code == 200
         statuses = await fail(one, account.email, 0) + await fail(two, account.email, 2)
@@ -245,7 +247,7 @@ async def test_a_successful_sign_in_clears_the_accounts_failures(
 async def test_a_throttled_attempt_does_not_count_as_another_failure(
     secure_app: FastAPI, account: Account, session: AsyncSession
 ) -> None:
-    async with client_at(secure_app, "198.51.100.12") as client:
+    async with asgi_client(secure_app, address="198.51.100.12") as client:
         await fail(client, account.email, 6)
 
     failures = list(await session.scalars(select(LoginFailure.key)))

@@ -8,9 +8,13 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator, Page
 
 from tests.processes import inkwell, serving
 
@@ -73,18 +77,13 @@ def test_docs_create_a_user_with_try_it_out_and_redoc_renders(chromium: str, ser
         page.on("pageerror", lambda error: problems.append(str(error)))
 
         page.goto(f"{server_url}/docs")
-        operation = page.locator("#operations-users-create_user_users_post")
-        operation.locator(".opblock-summary").click()
-        operation.get_by_role("button", name="Try it out").click()
-        operation.locator("textarea.body-param__text").fill(
-            '{"email": "Browser@Example.com", "name": "From the browser"}'
+        operation = try_it_out(
+            page,
+            "users-create_user_users_post",
+            '{"email": "Browser@Example.com", "name": "From the browser"}',
         )
-        operation.get_by_role("button", name="Execute").click()
-        status = operation.locator(".live-responses-table tr.response td.response-col_status").first
-        expect(status).to_have_text("201", timeout=15_000)
-        expect(operation.locator(".live-responses-table .microlight").first).to_contain_text(
-            "browser@example.com"
-        )
+        expect(response_status(operation)).to_have_text("201", timeout=15_000)
+        expect(response_body(operation)).to_contain_text("browser@example.com")
 
         page.goto(f"{server_url}/redoc")
         expect(page.locator("h1").first).to_contain_text("Inkwell", timeout=15_000)
@@ -125,15 +124,29 @@ def test_docs_sign_up_then_authorize_and_call_as_the_new_user(chromium: str, sec
         expect(page.locator(".auth-container")).to_contain_text("Authorized", timeout=15_000)
         page.locator(".auth-btn-wrapper .btn-done").click()
 
-        me = page.locator("#operations-users-read_account_users_me_get")
-        me.locator(".opblock-summary").click()
-        me.get_by_role("button", name="Try it out").click()
-        me.get_by_role("button", name="Execute").click()
-        expect(me.locator(".live-responses-table tr.response td.response-col_status").first).to_have_text(
-            "200", timeout=15_000
-        )
-        expect(me.locator(".live-responses-table .microlight").first).to_contain_text("signed@example.com")
+        me = try_it_out(page, "users-read_account_users_me_get")
+        expect(response_status(me)).to_have_text("200", timeout=15_000)
+        expect(response_body(me)).to_contain_text("signed@example.com")
         browser.close()
+
+
+def try_it_out(page: "Page", operation_id: str, body: str | None = None) -> "Locator":
+    """Open an operation in Swagger UI, fill its body (if any) and execute it; the operation's element."""
+    operation = page.locator(f"#operations-{operation_id}")
+    operation.locator(".opblock-summary").click()
+    operation.get_by_role("button", name="Try it out").click()
+    if body is not None:
+        operation.locator("textarea.body-param__text").fill(body)
+    operation.get_by_role("button", name="Execute").click()
+    return operation
+
+
+def response_status(operation: "Locator") -> "Locator":
+    return operation.locator(".live-responses-table tr.response td.response-col_status").first
+
+
+def response_body(operation: "Locator") -> "Locator":
+    return operation.locator(".live-responses-table .microlight").first
 
 
 def blocked_from_elsewhere(message: str, server_url: str) -> bool:

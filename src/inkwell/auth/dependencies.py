@@ -40,10 +40,6 @@ class Viewer:
     user: User | None
     session_id: str | None = None
 
-    @property
-    def is_open(self) -> bool:
-        return self.user is None
-
     def may_manage(self, owner_id: int) -> bool:
         """Whether the viewer may change what belongs to user `owner_id` (anything, for an admin)."""
         return self.user is None or self.user.is_admin or self.user.id == owner_id

@@ -2,8 +2,6 @@ from fastapi import status
 
 from inkwell.errors import Forbidden, InkwellError, NotAuthenticated
 
-BEARER = {"WWW-Authenticate": "Bearer"}
-
 
 class InvalidCredentials(NotAuthenticated):
     # The same answer for an unknown email and a wrong password.

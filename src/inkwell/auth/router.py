@@ -5,7 +5,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from inkwell.auth import emails, service, signin
 from inkwell.auth.dependencies import AccountDep, AuthDep, SessionmakerDep, ThrottleDep, ViewerDep
-from inkwell.auth.errors import InvalidAccountToken, WrongPassword
+from inkwell.auth.errors import InvalidAccountToken
 from inkwell.auth.models import TokenPurpose
 from inkwell.auth.schemas import (
     Accepted,
@@ -85,12 +85,14 @@ async def change_password(
     payload: PasswordChange, viewer: ViewerDep, account: AccountDep, auth: AuthDep, session: SessionDep
 ) -> None:
     """Change the password (the current one is required); every other session of the account ends."""
-    verdict = await auth.passwords.verify(payload.current_password, account.password_hash)
-    if not verdict.valid:
-        raise WrongPassword
-    new_hash = await auth.passwords.hash(payload.new_password)
-    await service.set_password_hash(session, account.id, new_hash)
-    await service.end_other_sessions(session, account.id, keep=viewer.session_id, now=utcnow())
+    await signin.change_password(
+        auth,
+        session,
+        account,
+        current=payload.current_password,
+        new=payload.new_password,
+        keep=viewer.session_id,
+    )
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""Signing in, refreshing and resetting a password: each step in a transaction of its own.
+"""Signing in, refreshing, and changing or resetting a password: the steps and their transactions.
 
 Password hashing takes tens of milliseconds on purpose, so it runs between transactions, never inside
 one: no connection, row or SQLite write lock is held while it runs. A refused attempt is recorded in a
@@ -9,7 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.auth import service
 from inkwell.auth.dependencies import Auth
-from inkwell.auth.errors import InvalidAccountToken, InvalidCredentials, InvalidRefreshToken, TooManyFailures
+from inkwell.auth.errors import (
+    InvalidAccountToken,
+    InvalidCredentials,
+    InvalidRefreshToken,
+    TooManyFailures,
+    WrongPassword,
+)
 from inkwell.auth.models import TokenPurpose
 from inkwell.auth.schemas import TokenPair
 from inkwell.auth.service import SessionTokens
@@ -17,6 +23,7 @@ from inkwell.auth.throttle import Throttle, account_key, address_key
 from inkwell.auth.tokens import issue_access_token
 from inkwell.db import read_session, transaction
 from inkwell.orm import utcnow
+from inkwell.users.models import User
 
 
 async def sign_in(
@@ -84,6 +91,19 @@ async def reset_password(
         await service.set_password_hash(session, user_id, password_hash)
         await service.end_other_sessions(session, user_id, keep=None, now=now)
         await service.spend_account_tokens(session, user_id, purpose=purpose, now=now)
+
+
+async def change_password(
+    auth: Auth, session: AsyncSession, account: User, *, current: str, new: str, keep: str | None
+) -> None:
+    """Set a new password if `current` is right, and end every session of the account but `keep`.
+
+    Runs in the request's transaction: a rare request, whose two hashings hold its connection meanwhile.
+    """
+    if not (await auth.passwords.verify(current, account.password_hash)).valid:
+        raise WrongPassword
+    await service.set_password_hash(session, account.id, await auth.passwords.hash(new))
+    await service.end_other_sessions(session, account.id, keep=keep, now=utcnow())
 
 
 def token_pair(auth: Auth, tokens: SessionTokens) -> TokenPair:
