@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # Failed sign-ins allowed per account and per client address within the window, before a 429.
     login_max_failures: PositiveInt = 5
     login_failure_window: PositiveInt = Field(default=15 * 60, description="Seconds.")
+    # Verification and reset mails asked for per address (and per client address) within the window.
+    mail_request_limit: PositiveInt = 3
+    mail_request_window: PositiveInt = Field(default=60 * 60, description="Seconds.")
     # Tokens mailed to an account's address; each works once.
     verify_token_ttl: PositiveInt = Field(
         default=24 * 60 * 60, description="Seconds an email verification token lasts."

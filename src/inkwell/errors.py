@@ -183,7 +183,7 @@ _DESCRIPTIONS = {
     412: "Precondition failed: the resource has changed since the ETag sent in If-Match",
     413: "Request body too large",
     422: "The request is not valid",
-    429: "Too many failed sign-ins; retry after the seconds in Retry-After",
+    429: "Too many attempts (failed sign-ins, mails asked for); retry after the seconds in Retry-After",
     503: "Database unavailable; retry after the seconds in Retry-After",
 }
 _MODELS: dict[int, type[BaseModel]] = {422: UnprocessableBody}

@@ -140,9 +140,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _sign_in_purge(settings: Settings, app: FastAPI) -> Callable[[], Awaitable[int]]:
-    return lambda: purge_sign_in_leftovers(
-        app.state.sessionmaker, failure_window=settings.login_failure_window
-    )
+    # The throttle's rows count for the longer of its two windows.
+    window = max(settings.login_failure_window, settings.mail_request_window)
+    return lambda: purge_sign_in_leftovers(app.state.sessionmaker, failure_window=window)
 
 
 def _auth(settings: Settings, passwords: Passwords) -> Auth | None:

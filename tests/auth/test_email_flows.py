@@ -418,9 +418,9 @@ async def test_the_openapi_document_describes_the_routes(secure_client: httpx.As
     paths = (await secure_client.get("/openapi.json")).json()["paths"]
 
     expected = {
-        "/auth/verify/request": {"202", "401", "503"},
+        "/auth/verify/request": {"202", "401", "429", "503"},
         "/auth/verify": {"204", "400", "413", "422", "503"},
-        "/auth/forgot-password": {"202", "400", "413", "422", "503"},
+        "/auth/forgot-password": {"202", "400", "413", "422", "429", "503"},
         "/auth/reset-password": {"204", "400", "413", "422", "503"},
     }
     for path, statuses in expected.items():

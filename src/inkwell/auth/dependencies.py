@@ -98,21 +98,34 @@ def viewer_scope(viewer: ViewerDep) -> str:
 ViewerIdempotencyDep = Annotated[IdempotentRequest, idempotency_in(viewer_scope)]
 
 
-def login_throttle(request: Request, auth: AuthDep) -> Throttle:
-    """Failed sign-ins counted in Redis when it is configured, in the database otherwise."""
-    settings = auth.settings
-    in_database = DatabaseThrottle(
-        request.app.state.sessionmaker,
-        max_failures=settings.login_max_failures,
-        window=settings.login_failure_window,
-    )
+def _throttle(request: Request, auth: Auth, *, limit: int, window: int) -> Throttle:
+    """Counts in Redis when it is configured, in the database otherwise."""
+    in_database = DatabaseThrottle(request.app.state.sessionmaker, max_failures=limit, window=window)
     cache: Cache | None = request.app.state.cache
     if cache is None:
         return in_database
-    return RedisThrottle(cache.redis, prefix=settings.redis_prefix, fallback=in_database)
+    return RedisThrottle(cache.redis, prefix=auth.settings.redis_prefix, fallback=in_database)
+
+
+def login_throttle(request: Request, auth: AuthDep) -> Throttle:
+    """Failed sign-ins, per account and per client address."""
+    settings = auth.settings
+    return _throttle(request, auth, limit=settings.login_max_failures, window=settings.login_failure_window)
+
+
+def mail_throttle(request: Request, auth: AuthDep) -> Throttle:
+    """Verification and reset mails asked for, per address mailed to and per client address."""
+    settings = auth.settings
+    return _throttle(request, auth, limit=settings.mail_request_limit, window=settings.mail_request_window)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 ThrottleDep = Annotated[Throttle, Depends(login_throttle)]
+MailThrottleDep = Annotated[Throttle, Depends(mail_throttle)]
+AddressDep = Annotated[str, Depends(client_address)]
 
 
 def sessionmaker_of(request: Request) -> async_sessionmaker[AsyncSession]:

@@ -5,13 +5,16 @@ API's in-process runner), issues the token and sends the mail; so the token exis
 mail, and a request for an unknown email does exactly what one for a known email does.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth import service
+from inkwell.auth.errors import TooManyMailRequests
 from inkwell.auth.models import TokenPurpose
+from inkwell.auth.throttle import Throttle
 from inkwell.config import Settings
 from inkwell.db import transaction
 from inkwell.jobs import service as jobs
@@ -23,6 +26,16 @@ from inkwell.users.models import User
 
 SEND_EMAIL_VERIFICATION = "send_email_verification"
 SEND_PASSWORD_RESET = "send_password_reset"  # noqa: S105 (a job name, not a password)
+
+
+async def limit_requests(throttle: Throttle, session: AsyncSession, keys: Sequence[str]) -> None:
+    """Count this request for a mail against `keys` (in the request's transaction); 429 past the limit.
+
+    Counted the same whether or not an account has the address, so the answer tells nothing either way.
+    """
+    if (wait := await throttle.retry_after(keys)) is not None:
+        raise TooManyMailRequests(wait)
+    await throttle.record_failure(keys, session=session)
 
 
 async def request_verification(session: AsyncSession, user: User) -> None:

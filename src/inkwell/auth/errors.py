@@ -42,3 +42,7 @@ class TooManyFailures(InkwellError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(headers={"Retry-After": str(retry_after)})
+
+
+class TooManyMailRequests(TooManyFailures):
+    detail = "Too many mails asked for; try again later"

@@ -1,10 +1,18 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from inkwell.auth import emails, service, signin
-from inkwell.auth.dependencies import AccountDep, AuthDep, SessionmakerDep, ThrottleDep, ViewerDep
+from inkwell.auth.dependencies import (
+    AccountDep,
+    AddressDep,
+    AuthDep,
+    MailThrottleDep,
+    SessionmakerDep,
+    ThrottleDep,
+    ViewerDep,
+)
 from inkwell.auth.errors import InvalidAccountToken
 from inkwell.auth.models import TokenPurpose
 from inkwell.auth.schemas import (
@@ -17,14 +25,13 @@ from inkwell.auth.schemas import (
     RefreshRequest,
     TokenPair,
 )
+from inkwell.auth.throttle import mail_keys
 from inkwell.db import SessionDep
 from inkwell.errors import ErrorBody, responses
 from inkwell.orm import utcnow
 from inkwell.users.models import User
 
 router = APIRouter(tags=["auth"])
-
-UNKNOWN_ADDRESS = "unknown"
 
 VERIFICATION_SENT = "A message with a verification token is on its way to your email address"
 RESET_SENT = "If an account has this email address, a message with a reset token is on its way to it"
@@ -41,7 +48,7 @@ TOKEN_REFUSED: dict[int | str, dict[str, Any]] = {
 @router.post("/auth/token", response_model=TokenPair, responses=responses(400, 401, 413, 422, 429, 503))
 async def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    request: Request,
+    address: AddressDep,
     auth: AuthDep,
     sessionmaker: SessionmakerDep,
     throttle: ThrottleDep,
@@ -50,7 +57,6 @@ async def sign_in(
 
     After repeated failures for an account or from an address, answers 429 until the window passes.
     """
-    address = request.client.host if request.client else UNKNOWN_ADDRESS
     return await signin.sign_in(
         auth, sessionmaker, throttle, email=form.username, password=form.password, address=address
     )
@@ -99,10 +105,16 @@ async def change_password(
     "/auth/verify/request",
     response_model=Accepted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=responses(401, 503),
+    responses=responses(401, 429, 503),
 )
-async def request_email_verification(account: AccountDep, session: SessionDep) -> Accepted:
-    """Mail the signed-in user a token that verifies their email address (in the background)."""
+async def request_email_verification(
+    account: AccountDep, session: SessionDep, throttle: MailThrottleDep, address: AddressDep
+) -> Accepted:
+    """Mail the signed-in user a token that verifies their email address (in the background).
+
+    A few such mails per address an hour; more answer 429.
+    """
+    await emails.limit_requests(throttle, session, mail_keys(account.email, address))
     await emails.request_verification(session, account)
     return Accepted(detail=VERIFICATION_SENT)
 
@@ -129,10 +141,16 @@ async def verify_email(payload: EmailVerification, session: SessionDep) -> None:
     "/auth/forgot-password",
     response_model=Accepted,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=responses(400, 413, 422, 503),
+    responses=responses(400, 413, 422, 429, 503),
 )
-async def forgot_password(payload: ForgottenPassword, session: SessionDep) -> Accepted:
-    """Mail a password reset token to the account with this email, if any: the same answer either way."""
+async def forgot_password(
+    payload: ForgottenPassword, session: SessionDep, throttle: MailThrottleDep, address: AddressDep
+) -> Accepted:
+    """Mail a password reset token to the account with this email, if any: the same answer either way.
+
+    A few such mails per address an hour, and per client address; more answer 429.
+    """
+    await emails.limit_requests(throttle, session, mail_keys(payload.email, address))
     await emails.request_password_reset(session, payload.email)
     return Accepted(detail=RESET_SENT)
 

@@ -30,11 +30,17 @@ def address_key(address: str) -> str:
     return f"address:{address}"
 
 
+def mail_keys(email: str, address: str) -> list[str]:
+    """What mail requests are counted against: the address mailed to, and the client asking."""
+    return [f"mail:{email.lower()}", f"mail-from:{address}"]
+
+
 class Throttle(Protocol):
     async def retry_after(self, keys: Sequence[str]) -> int | None:
         """Seconds until a sign-in is allowed again for all of `keys`, or None when it is now."""
 
-    async def record_failure(self, keys: Sequence[str]) -> None: ...
+    async def record_failure(self, keys: Sequence[str], *, session: AsyncSession | None = None) -> None:
+        """Count one attempt against each key: in a transaction of its own, or in `session`'s."""
 
     async def forget(self, key: str) -> None:
         """Clear the failures counted against `key` (an account that just signed in)."""
@@ -73,9 +79,13 @@ class DatabaseThrottle:
         )
         return await session.scalar(query)
 
-    async def record_failure(self, keys: Sequence[str]) -> None:
-        async with transaction(self.sessionmaker, writes=True) as session:
+    async def record_failure(self, keys: Sequence[str], *, session: AsyncSession | None = None) -> None:
+        if session is not None:
             session.add_all(LoginFailure(key=key, failed_at=utcnow()) for key in keys)
+            await session.flush()
+            return
+        async with transaction(self.sessionmaker, writes=True) as own:
+            own.add_all(LoginFailure(key=key, failed_at=utcnow()) for key in keys)
 
     async def forget(self, key: str) -> None:
         async with transaction(self.sessionmaker, writes=True) as session:
@@ -123,7 +133,7 @@ class RedisThrottle:
         ]
         return max(waits) if waits else None
 
-    async def record_failure(self, keys: Sequence[str]) -> None:
+    async def record_failure(self, keys: Sequence[str], *, session: AsyncSession | None = None) -> None:
         from redis.exceptions import RedisError
 
         try:
@@ -135,7 +145,7 @@ class RedisThrottle:
                 await pipe.execute()
         except RedisError as exc:
             logger.warning("login throttle: Redis unavailable (%s), counting in the database", exc)
-            await self.fallback.record_failure(keys)
+            await self.fallback.record_failure(keys, session=session)
 
     async def forget(self, key: str) -> None:
         from redis.exceptions import RedisError
