@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
@@ -109,6 +109,12 @@ def create_sessionmaker(
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions on `engine`; `info` is copied into every session's `info` (the cache finds itself there)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
+
+
+def rowcount(result: object) -> int:
+    """How many rows an UPDATE or DELETE statement matched."""
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 AfterCommit = Callable[[], Awaitable[None]]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inkwell.auth.models import AccountToken
 from inkwell.auth.service import purge_ended_sessions
 from inkwell.auth.throttle import purge_old_failures
-from inkwell.db import transaction
+from inkwell.db import rowcount, transaction
 from inkwell.orm import utcnow
 
 logger = logging.getLogger(__name__)
@@ -39,4 +39,4 @@ async def _purge_spent_tokens(session: AsyncSession, *, now: datetime) -> int:
     result = await session.execute(
         delete(AccountToken).where(or_(AccountToken.used_at.is_not(None), AccountToken.expires_at <= now))
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)

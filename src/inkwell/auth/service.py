@@ -14,6 +14,7 @@ from inkwell.auth.tokens import (
     new_session_id,
     token_digest,
 )
+from inkwell.db import rowcount
 from inkwell.fields import valid_id
 from inkwell.orm import UTCDateTime
 from inkwell.users.models import User
@@ -93,7 +94,7 @@ async def rotate(
         .where(RefreshToken.token_hash == digest, RefreshToken.used_at.is_(None))
         .values(used_at=now)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         await end_session(session, session_id, now=now)
         return None
     auth_session.expires_at = now + timedelta(seconds=ttl)
@@ -136,7 +137,7 @@ async def purge_ended_sessions(session: AsyncSession, *, now: datetime) -> int:
     result = await session.execute(
         delete(AuthSession).where(or_(AuthSession.revoked_at.is_not(None), AuthSession.expires_at <= now))
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 async def issue_account_token(
@@ -195,7 +196,7 @@ async def redeem_account_token(
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(claimed) != 1:
         return None
     user_id, email = (
         await session.execute(
@@ -233,7 +234,7 @@ async def mark_email_verified(session: AsyncSession, user_id: int, *, email: str
         .values(email_verified_at=func.coalesce(User.email_verified_at, literal(now, UTCDateTime())))
         .execution_options(synchronize_session=False)
     )
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    return rowcount(result) == 1
 
 
 async def spend_account_tokens(

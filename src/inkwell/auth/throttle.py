@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.auth.models import LoginFailure
-from inkwell.db import read_session, transaction
+from inkwell.db import read_session, rowcount, transaction
 from inkwell.orm import utcnow
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ async def purge_old_failures(session: AsyncSession, *, now: datetime, window: in
     result = await session.execute(
         delete(LoginFailure).where(LoginFailure.failed_at <= now - timedelta(seconds=window))
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rowcount(result)
 
 
 class RedisThrottle:

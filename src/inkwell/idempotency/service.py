@@ -6,6 +6,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inkwell.db import rowcount
 from inkwell.idempotency.models import IdempotencyKey
 
 
@@ -57,7 +58,7 @@ def keep_response(record: IdempotencyKey, *, status_code: int, body: str, etag: 
 async def purge_expired(session: AsyncSession, *, now: datetime) -> int:
     """Delete every key that expired before `now`; the number deleted."""
     result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 def expiry(now: datetime, ttl_seconds: float) -> datetime:

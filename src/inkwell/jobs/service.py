@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inkwell.db import rowcount
 from inkwell.jobs.models import ERROR_LENGTH, JobStatus, OutboxJob
 from inkwell.orm import utcnow
 
@@ -142,7 +142,7 @@ async def delete_finished(session: AsyncSession, *, before: datetime) -> int:
             OutboxJob.status.in_([JobStatus.DONE, JobStatus.DEAD]), OutboxJob.finished_at < before
         )
     )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 async def list_jobs(session: AsyncSession, *, status: JobStatus | None, limit: int) -> Sequence[OutboxJob]:
@@ -171,9 +171,4 @@ async def _update(session: AsyncSession, conditions: tuple[Any, ...], **values: 
     result = await session.execute(
         update(OutboxJob).where(*conditions).values(**values).execution_options(synchronize_session=False)
     )
-    return _rowcount(result) == 1
-
-
-def _rowcount(result: Any) -> int:
-    assert isinstance(result, CursorResult)
-    return result.rowcount
+    return rowcount(result) == 1
