@@ -2,16 +2,13 @@
 failed sign-ins that no longer count, and used or expired email tokens."""
 
 import logging
-from datetime import datetime
 
-from sqlalchemy import delete, or_
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inkwell.auth.models import AccountToken
-from inkwell.auth.service import purge_ended_sessions
+from inkwell.auth.service import purge_ended_sessions, purge_spent_account_tokens
 from inkwell.auth.throttle import purge_old_failures
-from inkwell.db import rowcount, transaction
+from inkwell.db import transaction
 from inkwell.orm import utcnow
 
 logger = logging.getLogger(__name__)
@@ -26,17 +23,10 @@ async def purge_sign_in_leftovers(
         async with transaction(sessionmaker, writes=True) as session:
             purged = await purge_ended_sessions(session, now=now)
             purged += await purge_old_failures(session, now=now, window=failure_window)
-            purged += await _purge_spent_tokens(session, now=now)
+            purged += await purge_spent_account_tokens(session, now=now)
     except (SQLAlchemyError, OSError) as exc:
         logger.warning("could not purge ended sessions and spent tokens: %s", type(exc).__name__)
         return 0
     if purged:
         logger.info("purged %d ended sessions, old failed sign-ins and spent tokens", purged)
     return purged
-
-
-async def _purge_spent_tokens(session: AsyncSession, *, now: datetime) -> int:
-    result = await session.execute(
-        delete(AccountToken).where(or_(AccountToken.used_at.is_not(None), AccountToken.expires_at <= now))
-    )
-    return rowcount(result)

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, SQLColumnExpression, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.models import AccountToken, AuthSession, RefreshToken, TokenPurpose
@@ -147,12 +147,7 @@ async def issue_account_token(
 
     The user's spent tokens (used or expired) are deleted on the way, so that they never pile up.
     """
-    await session.execute(
-        delete(AccountToken).where(
-            AccountToken.user_id == user.id,
-            or_(AccountToken.used_at.is_not(None), AccountToken.expires_at <= now),
-        )
-    )
+    await session.execute(delete(AccountToken).where(AccountToken.user_id == user.id, _spent(now)))
     token = new_account_token()
     session.add(
         AccountToken(
@@ -186,13 +181,7 @@ async def redeem_account_token(
     current_email = select(User.email).where(User.id == AccountToken.user_id).scalar_subquery()
     claimed = await session.execute(
         update(AccountToken)
-        .where(
-            AccountToken.token_hash == digest,
-            AccountToken.purpose == purpose,
-            AccountToken.used_at.is_(None),
-            AccountToken.expires_at > now,
-            AccountToken.email == current_email,
-        )
+        .where(*_redeemable(digest, purpose, now, current_email=current_email))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -211,15 +200,32 @@ async def is_redeemable(session: AsyncSession, token: str, *, purpose: TokenPurp
     query = (
         select(AccountToken.token_hash)
         .join(User, User.id == AccountToken.user_id)
-        .where(
-            AccountToken.token_hash == token_digest(token),
-            AccountToken.purpose == purpose,
-            AccountToken.used_at.is_(None),
-            AccountToken.expires_at > now,
-            AccountToken.email == User.email,
-        )
+        .where(*_redeemable(token_digest(token), purpose, now, current_email=User.email))
     )
     return await session.scalar(query) is not None
+
+
+def _redeemable(
+    digest: str, purpose: TokenPurpose, now: datetime, *, current_email: SQLColumnExpression[str]
+) -> tuple[ColumnElement[bool], ...]:
+    """The token, for `purpose`, unused, unexpired, and sent to the address its account still has."""
+    return (
+        AccountToken.token_hash == digest,
+        AccountToken.purpose == purpose,
+        AccountToken.used_at.is_(None),
+        AccountToken.expires_at > now,
+        AccountToken.email == current_email,
+    )
+
+
+def _spent(now: datetime) -> ColumnElement[bool]:
+    """Account tokens that can never be redeemed again: used, or expired."""
+    return or_(AccountToken.used_at.is_not(None), AccountToken.expires_at <= now)
+
+
+async def purge_spent_account_tokens(session: AsyncSession, *, now: datetime) -> int:
+    """Delete every used or expired account token; how many."""
+    return rowcount(await session.execute(delete(AccountToken).where(_spent(now))))
 
 
 async def mark_email_verified(session: AsyncSession, user_id: int, *, email: str, now: datetime) -> bool:
