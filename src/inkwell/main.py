@@ -24,7 +24,8 @@ from inkwell.config import Settings, get_settings
 from inkwell.db import create_engine, create_sessionmaker
 from inkwell.errors import install_error_handlers
 from inkwell.health import router as health_router
-from inkwell.idempotency.cleanup import purge_periodically
+from inkwell.housekeeping import purge_periodically
+from inkwell.idempotency.cleanup import purge_once
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.runner import OutboxRunner
 from inkwell.logs import configure_logging, request_logger
@@ -70,11 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cache = cache
         app.state.sessionmaker = create_sessionmaker(engine, info=session_info(cache))
         purger = asyncio.create_task(
-            purge_periodically(
-                app.state.sessionmaker,
-                interval=settings.idempotency_purge_interval,
-                also=[_sign_in_purge(settings, app)] if settings.auth else [],
-            )
+            purge_periodically(_purges(settings, app), interval=settings.idempotency_purge_interval)
         )
         # Without Redis there is no queue and no `inkwell worker` is needed: the API runs the jobs.
         jobs = None if cache else _start_job_runner(settings, app)
@@ -139,10 +136,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _sign_in_purge(settings: Settings, app: FastAPI) -> Callable[[], Awaitable[int]]:
-    # The throttle's rows count for the longer of its two windows.
-    window = max(settings.login_failure_window, settings.mail_request_window)
-    return lambda: purge_sign_in_leftovers(app.state.sessionmaker, failure_window=window)
+def _purges(settings: Settings, app: FastAPI) -> list[Callable[[], Awaitable[int]]]:
+    """What the app deletes in the background: expired idempotency keys, and sign-in's leftovers."""
+    purges: list[Callable[[], Awaitable[int]]] = [lambda: purge_once(app.state.sessionmaker)]
+    if settings.auth:
+        # The throttle's rows count for the longer of its two windows.
+        window = max(settings.login_failure_window, settings.mail_request_window)
+        purges.append(lambda: purge_sign_in_leftovers(app.state.sessionmaker, failure_window=window))
+    return purges
 
 
 def _auth(settings: Settings, passwords: Passwords) -> Auth | None:
