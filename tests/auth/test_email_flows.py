@@ -112,6 +112,10 @@ async def is_verified(client: httpx.AsyncClient, account: Account) -> bool:
     return verified
 
 
+async def verify_email(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/auth/verify", json={"token": token})
+
+
 async def reset(client: httpx.AsyncClient, token: str, password: str = NEW_PASSWORD) -> httpx.Response:
     return await client.post("/auth/reset-password", json={"token": token, "new_password": password})
 
@@ -142,8 +146,8 @@ async def test_a_verification_mail_verifies_the_address_once(
     assert f"curl -X POST {PUBLIC_URL}/auth/verify " in body_of(message)
     assert f'{{"token": "{token}"}}' in body_of(message)
 
-    first = await secure_client.post("/auth/verify", json={"token": token})
-    second = await secure_client.post("/auth/verify", json={"token": token})
+    first = await verify_email(secure_client, token)
+    second = await verify_email(secure_client, token)
 
     assert first.status_code == 204, first.text
     assert (second.status_code, second.json()) == (400, REFUSED)
@@ -237,7 +241,7 @@ async def test_an_expired_token_is_refused(
     await expire_tokens(sessionmaker)
 
     if flow == "verify":
-        response = await secure_client.post("/auth/verify", json={"token": token})
+        response = await verify_email(secure_client, token)
     else:
         response = await reset(secure_client, token)
 
@@ -273,11 +277,11 @@ async def test_a_token_is_refused_for_the_other_purpose_and_still_works_for_its_
     reset_with = await reset_token(secure_client, ctx, mail, account.email)
 
     crossed_reset = await reset(secure_client, verify)
-    crossed_verify = await secure_client.post("/auth/verify", json={"token": reset_with})
+    crossed_verify = await verify_email(secure_client, reset_with)
 
     assert (crossed_reset.status_code, crossed_reset.json()) == (400, REFUSED)
     assert (crossed_verify.status_code, crossed_verify.json()) == (400, REFUSED)
-    assert (await secure_client.post("/auth/verify", json={"token": verify})).status_code == 204
+    assert (await verify_email(secure_client, verify)).status_code == 204
     assert (await reset(secure_client, reset_with)).status_code == 204
 
 
@@ -288,7 +292,7 @@ async def test_every_refused_token_gets_the_same_answer(
     used = await verification_token(secure_client, ctx, mail, account)
     wrong_purpose = await reset_token(secure_client, ctx, mail, account.email)
     expired = await verification_token(secure_client, ctx, mail, account)
-    assert (await secure_client.post("/auth/verify", json={"token": used})).status_code == 204
+    assert (await verify_email(secure_client, used)).status_code == 204
     async with transaction(sessionmaker, writes=True) as session:
         await session.execute(
             update(AccountToken)
@@ -297,7 +301,7 @@ async def test_every_refused_token_gets_the_same_answer(
         )
 
     answers = [
-        await secure_client.post("/auth/verify", json={"token": token})
+        await verify_email(secure_client, token)
         for token in ("never-issued", used, wrong_purpose, expired, "")
     ]
 
@@ -317,7 +321,7 @@ async def test_a_token_only_works_while_the_account_has_the_address_it_was_sent_
     )
 
     assert changed.status_code == 200, changed.text
-    assert (await secure_client.post("/auth/verify", json={"token": verify})).status_code == 400
+    assert (await verify_email(secure_client, verify)).status_code == 400
     assert (await reset(secure_client, reset_with)).status_code == 400
     assert await is_verified(secure_client, account) is False
 
@@ -327,7 +331,7 @@ async def test_changing_the_email_clears_its_verification_and_sending_the_same_k
 ) -> None:
     account = await new_account(secure_client)
     token = await verification_token(secure_client, ctx, mail, account)
-    assert (await secure_client.post("/auth/verify", json={"token": token})).status_code == 204
+    assert (await verify_email(secure_client, token)).status_code == 204
     url = f"/users/{account.id}"
 
     same = await secure_client.patch(
@@ -341,7 +345,7 @@ async def test_changing_the_email_clears_its_verification_and_sending_the_same_k
 
     account.email = "elsewhere@example.com"
     token = await verification_token(secure_client, ctx, mail, account)
-    assert (await secure_client.post("/auth/verify", json={"token": token})).status_code == 204
+    assert (await verify_email(secure_client, token)).status_code == 204
     assert await is_verified(secure_client, account) is True
 
 
