@@ -52,7 +52,8 @@ async def sign_in(
         tokens = await service.start_session(
             session, user.id, now=utcnow(), ttl=auth.settings.refresh_token_ttl
         )
-    await throttle.forget(keys[0])
+        # In the same transaction as the new session, not one of its own.
+        await throttle.forget(keys[0], session=session)
     return token_pair(auth, tokens)
 
 

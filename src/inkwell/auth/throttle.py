@@ -42,12 +42,13 @@ class Throttle(Protocol):
     async def record_failure(self, keys: Sequence[str], *, session: AsyncSession | None = None) -> None:
         """Count one attempt against each key: in a transaction of its own, or in `session`'s."""
 
-    async def forget(self, key: str) -> None:
+    async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
         """Clear the failures counted against `key` (an account that just signed in)."""
 
 
 class DatabaseThrottle:
-    """Failures as rows, each written in a transaction of its own: a refused sign-in still counts."""
+    """Failures as rows. Written in a transaction of their own unless a session is given, so that a
+    refused sign-in still counts though its request fails."""
 
     def __init__(
         self, sessionmaker: async_sessionmaker[AsyncSession], *, max_failures: int, window: int
@@ -80,16 +81,19 @@ class DatabaseThrottle:
         return await session.scalar(query)
 
     async def record_failure(self, keys: Sequence[str], *, session: AsyncSession | None = None) -> None:
-        if session is not None:
-            session.add_all(LoginFailure(key=key, failed_at=utcnow()) for key in keys)
-            await session.flush()
+        if session is None:
+            async with transaction(self.sessionmaker, writes=True) as own:
+                await self.record_failure(keys, session=own)
             return
-        async with transaction(self.sessionmaker, writes=True) as own:
-            own.add_all(LoginFailure(key=key, failed_at=utcnow()) for key in keys)
+        session.add_all(LoginFailure(key=key, failed_at=utcnow()) for key in keys)
+        await session.flush()
 
-    async def forget(self, key: str) -> None:
-        async with transaction(self.sessionmaker, writes=True) as session:
-            await session.execute(delete(LoginFailure).where(LoginFailure.key == key))
+    async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
+        if session is None:
+            async with transaction(self.sessionmaker, writes=True) as own:
+                await self.forget(key, session=own)
+            return
+        await session.execute(delete(LoginFailure).where(LoginFailure.key == key))
 
 
 async def purge_old_failures(session: AsyncSession, *, now: datetime, window: int) -> int:
@@ -147,10 +151,10 @@ class RedisThrottle:
             logger.warning("login throttle: Redis unavailable (%s), counting in the database", exc)
             await self.fallback.record_failure(keys, session=session)
 
-    async def forget(self, key: str) -> None:
+    async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
         from redis.exceptions import RedisError
 
         try:
             await self.redis.delete(self._key(key))
         except RedisError:
-            await self.fallback.forget(key)
+            await self.fallback.forget(key, session=session)
