@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
-from inkwell.models import AuthSession, IdempotencyKey, LoginFailure, OutboxJob, Post, User
+from inkwell.models import AuthSession, IdempotencyKey, OutboxJob, Post, ThrottleCounter, User
 from tests.accounts import CHEAP_HASHING_ENV
 from tests.apps import app_on, asgi_client
 from tests.databases import Backend, create_database, drop_database, migrate, selected_backends
@@ -105,7 +105,7 @@ async def committed_sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_ses
     yield create_sessionmaker(engine)
     async with engine.begin() as conn:
         await conn.execute(delete(IdempotencyKey))
-        await conn.execute(delete(LoginFailure))
+        await conn.execute(delete(ThrottleCounter))
         await conn.execute(delete(AuthSession))
         await conn.execute(delete(OutboxJob))
         await conn.execute(delete(Post))

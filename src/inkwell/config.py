@@ -70,12 +70,22 @@ class Settings(BaseSettings):
     password_time_cost: PositiveInt = 3
     password_memory_kib: int = Field(default=64 * 1024, ge=8)
     password_parallelism: PositiveInt = 4
-    # Failed sign-ins allowed per account and per client address within the window, before a 429.
-    login_max_failures: PositiveInt = 5
+    # Password attempts allowed per account, and per client address, within the window, before a 429.
+    # An address is shared by everyone behind one NAT or proxy: its limit is much higher.
+    login_max_failures: PositiveInt = Field(default=5, description="Password attempts per account.")
+    login_max_failures_per_address: PositiveInt = Field(
+        default=100, description="Password attempts per client address."
+    )
     login_failure_window: PositiveInt = Field(default=15 * 60, description="Seconds.")
-    # Verification and reset mails asked for per address (and per client address) within the window.
-    mail_request_limit: PositiveInt = 3
+    # Verification and reset mails sent to one address, and asked for from one client address.
+    mail_request_limit: PositiveInt = Field(default=3, description="Mails sent to one address.")
+    mail_request_limit_per_address: PositiveInt = Field(
+        default=10, description="Mails asked for from one client address."
+    )
     mail_request_window: PositiveInt = Field(default=60 * 60, description="Seconds.")
+    # Sign-ups (each hashes a password) from one client address, with sign-in on.
+    sign_up_limit_per_address: PositiveInt = Field(default=30, description="Sign-ups per client address.")
+    sign_up_window: PositiveInt = Field(default=60 * 60, description="Seconds.")
     # Tokens mailed to an account's address; each works once.
     verify_token_ttl: PositiveInt = Field(
         default=24 * 60 * 60, description="Seconds an email verification token lasts."

@@ -140,9 +140,7 @@ def _purges(settings: Settings, app: FastAPI) -> list[Callable[[], Awaitable[int
     """What the app deletes in the background: expired idempotency keys, and sign-in's leftovers."""
     purges: list[Callable[[], Awaitable[int]]] = [lambda: purge_once(app.state.sessionmaker)]
     if settings.auth:
-        # The throttle's rows count for the longer of its two windows.
-        window = max(settings.login_failure_window, settings.mail_request_window)
-        purges.append(lambda: purge_sign_in_leftovers(app.state.sessionmaker, failure_window=window))
+        purges.append(lambda: purge_sign_in_leftovers(app.state.sessionmaker))
     return purges
 
 

@@ -1,6 +1,6 @@
 """Every model, imported once so that `metadata` knows all the tables (for Alembic)."""
 
-from inkwell.auth.models import AccountToken, AuthSession, LoginFailure, RefreshToken
+from inkwell.auth.models import AccountToken, AuthSession, RefreshToken, ThrottleCounter
 from inkwell.idempotency.models import IdempotencyKey
 from inkwell.jobs.models import OutboxJob
 from inkwell.orm import Base
@@ -13,10 +13,10 @@ __all__ = [
     "AccountToken",
     "AuthSession",
     "IdempotencyKey",
-    "LoginFailure",
     "OutboxJob",
     "Post",
     "RefreshToken",
+    "ThrottleCounter",
     "User",
     "metadata",
 ]

@@ -16,7 +16,12 @@ from tests.apps import app_on, asgi_client
 @pytest.fixture(scope="session")
 def secure_settings(settings: Settings) -> Settings:
     return settings.model_copy(
-        update={"auth": True, "secret_key": SecretStr(TEST_SECRET_KEY), "login_max_failures": 3}
+        update={
+            "auth": True,
+            "secret_key": SecretStr(TEST_SECRET_KEY),
+            "login_max_failures": 3,
+            "login_max_failures_per_address": 6,
+        }
     )
 
 
@@ -29,3 +34,11 @@ def secure_app(secure_settings: Settings, sessionmaker: async_sessionmaker[Async
 async def secure_client(secure_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(secure_app) as client:
         yield client
+
+
+@pytest.fixture
+def committed_secure_app(
+    secure_settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
+) -> FastAPI:
+    """Sign-in on, on the real engine: for concurrent requests (what they commit is deleted after)."""
+    return app_on(secure_settings, committed_sessionmaker)

@@ -1,4 +1,4 @@
-"""Ended sessions, failed sign-ins that no longer count and spent tokens are deleted; the rest stays."""
+"""Ended sessions, throttle counts whose window ended and spent tokens are deleted; the rest stays."""
 
 from datetime import timedelta
 
@@ -6,11 +6,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.auth.cleanup import purge_sign_in_leftovers
-from inkwell.auth.models import AccountToken, AuthSession, LoginFailure, RefreshToken
+from inkwell.auth.models import AccountToken, AuthSession, RefreshToken, ThrottleCounter
 from inkwell.orm import utcnow
 from tests.factories import make_user
-
-WINDOW = 15 * 60
 
 
 async def test_only_what_has_ended_is_purged(
@@ -31,8 +29,8 @@ async def test_only_what_has_ended_is_purged(
         [
             RefreshToken(token_hash="a" * 64, session_id="open"),
             RefreshToken(token_hash="b" * 64, session_id="revoked"),
-            LoginFailure(key="account:x", failed_at=now),
-            LoginFailure(key="account:x", failed_at=now - timedelta(seconds=WINDOW + 1)),
+            ThrottleCounter(key="account:x", hits=3, window_ends=later),
+            ThrottleCounter(key="account:y", hits=5, window_ends=earlier),
             AccountToken(
                 token_hash="c" * 64,
                 user_id=user.id,
@@ -59,11 +57,11 @@ async def test_only_what_has_ended_is_purged(
     )
     await session.commit()
 
-    purged = await purge_sign_in_leftovers(sessionmaker, failure_window=WINDOW)
+    purged = await purge_sign_in_leftovers(sessionmaker)
 
     session.expire_all()
     assert list(await session.scalars(select(AuthSession.id))) == ["open"]
     assert list(await session.scalars(select(RefreshToken.token_hash))) == ["a" * 64]
-    assert len(list(await session.scalars(select(LoginFailure.id)))) == 1
+    assert list(await session.scalars(select(ThrottleCounter.key))) == ["account:x"]
     assert list(await session.scalars(select(AccountToken.token_hash))) == ["c" * 64]
     assert purged == 2 + 1 + 2

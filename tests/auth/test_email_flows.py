@@ -202,6 +202,23 @@ async def test_a_reset_spends_the_other_reset_tokens_of_the_account(
     assert (await reset(secure_client, older)).status_code == 400
 
 
+async def test_a_password_change_spends_the_reset_tokens_mailed_before_it(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    token = await reset_token(secure_client, ctx, mail, account.email)
+
+    changed = await secure_client.put(
+        "/users/me/password",
+        json={"current_password": account.password, "new_password": NEW_PASSWORD},
+        headers=account.headers,
+    )
+
+    assert changed.status_code == 204
+    assert (await reset(secure_client, token, "what the thief wanted")).status_code == 400
+    assert (await sign_in(secure_client, account.email, NEW_PASSWORD)).status_code == 200
+
+
 async def test_forgot_password_answers_an_unknown_email_exactly_as_a_known_one(
     secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
 ) -> None:

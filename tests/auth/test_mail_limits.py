@@ -1,13 +1,21 @@
-"""Mails asked for are limited per address mailed to and per client address: nobody floods an inbox."""
+"""Mails asked for are limited per address mailed to and per client address: nobody floods an inbox,
+and nobody keeps its owner from being answered."""
+
+import asyncio
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inkwell.auth.emails import SEND_PASSWORD_RESET
+from inkwell.jobs.models import OutboxJob
 from tests.accounts import new_account
 from tests.apps import asgi_client
 
-LIMIT = 3  # the default per hour
+LIMIT = 3  # mails to one address an hour, by default
+PER_CLIENT = 10  # mails asked for from one client address an hour, by default
 
 
 async def forgot(client: httpx.AsyncClient, email: str) -> httpx.Response:
@@ -16,28 +24,48 @@ async def forgot(client: httpx.AsyncClient, email: str) -> httpx.Response:
 
 @pytest.mark.parametrize("email", ["member@example.com", "nobody@example.com"])
 async def test_reset_mails_for_one_address_are_limited_whether_or_not_it_has_an_account(
-    secure_app: FastAPI, email: str
+    secure_app: FastAPI, session: AsyncSession, email: str
 ) -> None:
     async with asgi_client(secure_app) as client:
         await client.post(
             "/users", json={"email": "member@example.com", "name": "M", "password": "password123"}
         )
     answers = []
-    for number in range(LIMIT + 1):
+    for number in range(LIMIT + 2):
         # From a new client address each time: the limit on the address mailed to is what stops it.
         async with asgi_client(secure_app, address=f"198.51.100.{number + 1}") as client:
             answers.append(await forgot(client, email))
 
-    assert [a.status_code for a in answers] == [202] * LIMIT + [429]
-    assert answers[-1].json() == {"detail": "Too many mails asked for; try again later"}
-    assert int(answers[-1].headers["Retry-After"]) > 0
+    # Everyone gets the same answer, the owner included, whatever others asked for before...
+    assert [a.status_code for a in answers] == [202] * (LIMIT + 2)
+    assert len({a.text for a in answers}) == 1
+    # ...but the inbox gets no more than its share of mail.
+    assert await reset_jobs(session) == LIMIT
+
+
+async def reset_jobs(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(OutboxJob).where(OutboxJob.name == SEND_PASSWORD_RESET)
+    return await session.scalar(query) or 0
 
 
 async def test_one_client_may_not_ask_for_mail_to_many_addresses(secure_app: FastAPI) -> None:
     async with asgi_client(secure_app, address="203.0.113.9") as client:
-        statuses = [(await forgot(client, f"target{n}@example.com")).status_code for n in range(LIMIT + 1)]
+        answers = [await forgot(client, f"target{n}@example.com") for n in range(PER_CLIENT + 1)]
 
-    assert statuses == [202] * LIMIT + [429]
+    assert [a.status_code for a in answers] == [202] * PER_CLIENT + [429]
+    assert answers[-1].json() == {"detail": "Too many mails asked for; try again later"}
+    assert int(answers[-1].headers["Retry-After"]) > 0
+
+
+async def test_concurrent_requests_never_send_more_than_the_limit(
+    committed_secure_app: FastAPI, committed_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with asgi_client(committed_secure_app, address="203.0.113.10") as client:
+        answers = await asyncio.gather(*(forgot(client, "raced@example.com") for _ in range(PER_CLIENT)))
+
+    assert {a.status_code for a in answers} == {202}
+    async with committed_sessionmaker() as session:
+        assert await reset_jobs(session) == LIMIT
 
 
 async def test_verification_mails_are_limited_too(secure_client: httpx.AsyncClient) -> None:

@@ -177,7 +177,7 @@ def throttled_env(request: pytest.FixtureRequest, secure_env: dict[str, str]) ->
     prefix = request.getfixturevalue("redis_prefix")
     yield {**env, "INKWELL_REDIS_URL": url, "INKWELL_REDIS_PREFIX": prefix}
     with Redis.from_url(url) as client:
-        assert list(client.scan_iter(match=f"{prefix}:login:*"))
+        assert list(client.scan_iter(match=f"{prefix}:throttle:*"))
 
 
 def test_the_throttle_holds_across_two_server_processes(

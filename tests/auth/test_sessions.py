@@ -1,11 +1,13 @@
 """Refresh rotation and reuse, logout and password change: a session ends at once, not at expiry."""
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inkwell.auth.models import RefreshToken
 from inkwell.auth.tokens import token_digest
@@ -146,6 +148,52 @@ async def test_a_password_change_needs_the_current_password(
     assert response.status_code == 403
     assert response.json() == {"detail": "The current password is incorrect"}
     assert (await sign_in(secure_client, account.email, account.password)).status_code == 200
+
+
+async def test_wrong_current_passwords_are_throttled_like_sign_ins(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    async def change(current: str) -> int:
+        response = await secure_client.put(
+            "/users/me/password",
+            json={"current_password": current, "new_password": "a brand new secret"},
+            headers=account.headers,
+        )
+        return response.status_code
+
+    statuses = [await change(f"guess {n}") for n in range(3)] + [await change(account.password)]
+
+    # The limit is 3 here: the right password, fourth, is not even tried.
+    assert statuses == [403, 403, 403, 429]
+    assert (await sign_in(secure_client, account.email, "a brand new secret")).status_code == 429
+
+
+async def test_a_password_change_holds_no_connection_while_hashing(
+    committed_secure_app: FastAPI, engine: AsyncEngine
+) -> None:
+    passwords = committed_secure_app.state.auth.passwords
+    held: list[int] = []
+    hash_password, verify = passwords.hash, passwords.verify
+
+    async def hashing(password: str) -> str:
+        held.append(engine.pool.checkedout())  # type: ignore[attr-defined]
+        return str(await hash_password(password))
+
+    async def verifying(password: str, password_hash: str | None) -> Any:
+        held.append(engine.pool.checkedout())  # type: ignore[attr-defined]
+        return await verify(password, password_hash)
+
+    async with asgi_client(committed_secure_app) as client:
+        account = await new_account(client)
+        passwords.hash, passwords.verify = hashing, verifying
+        response = await client.put(
+            "/users/me/password",
+            json={"current_password": account.password, "new_password": "a brand new secret"},
+            headers=account.headers,
+        )
+
+    assert response.status_code == 204
+    assert held == [0, 0]
 
 
 @pytest.mark.parametrize("new_password", ["k9#Qz", "x" * 129, "with\x00nul"])

@@ -1,16 +1,19 @@
 """Sign-up with a password, sign-in through the OAuth2 password flow, and the throttle on failures."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inkwell.auth.models import LoginFailure
+from inkwell.auth.models import ThrottleCounter
+from inkwell.orm import utcnow
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, Account, new_account, sign_in, sign_up
 from tests.apps import asgi_client
@@ -201,7 +204,7 @@ async def test_repeated_failures_from_an_address_are_429_for_every_account(
     secure_app: FastAPI, account: Account
 ) -> None:
     async with asgi_client(secure_app, address="198.51.100.7") as client:
-        for number in range(3):
+        for number in range(6):
             await sign_in(client, f"guess{number}@example.com", "not the password")
         blocked = await sign_in(client, account.email)
 
@@ -212,21 +215,34 @@ async def test_repeated_failures_from_an_address_are_429_for_every_account(
     assert allowed.status_code == 200
 
 
+async def test_one_accounts_failures_do_not_lock_out_the_others_at_its_address(
+    secure_app: FastAPI, account: Account
+) -> None:
+    """An address stands for everyone behind one NAT or proxy: its limit is its own, and higher."""
+    async with asgi_client(secure_app, address="198.51.100.20") as client:
+        _, mistyped = await sign_up(client)
+        await fail(client, mistyped, 3)
+        locked = await sign_in(client, mistyped)
+        colleague = await sign_in(client, account.email)
+
+    assert locked.status_code == 429
+    assert colleague.status_code == 200
+
+
 async def test_sign_in_is_allowed_again_once_the_window_passes(
     secure_app: FastAPI, account: Account, session: AsyncSession
 ) -> None:
     async with asgi_client(secure_app, address="198.51.100.9") as client:
         await fail(client, account.email, 3)
         assert (await sign_in(client, account.email)).status_code == 429
-        await age_failures(session, seconds=15 * 60)
+        await end_windows(session)
 
         assert (await sign_in(client, account.email)).status_code == 200
 
 
-async def age_failures(session: AsyncSession, *, seconds: int) -> None:
-    """Move every recorded failure back in time, as waiting would."""
-    for failure in await session.scalars(select(LoginFailure)):
-        failure.failed_at -= timedelta(seconds=seconds)
+async def end_windows(session: AsyncSession) -> None:
+    """Move every throttle window into the past, as waiting would."""
+    await session.execute(update(ThrottleCounter).values(window_ends=utcnow() - timedelta(seconds=1)))
     await session.commit()
 
 
@@ -244,14 +260,46 @@ async def test_a_successful_sign_in_clears_the_accounts_failures(
     assert statuses == [401, 401]
 
 
-async def test_a_throttled_attempt_does_not_count_as_another_failure(
-    secure_app: FastAPI, account: Account, session: AsyncSession
+async def test_a_successful_sign_in_gives_the_address_its_attempt_back(
+    secure_app: FastAPI, account: Account
 ) -> None:
     async with asgi_client(secure_app, address="198.51.100.12") as client:
-        await fail(client, account.email, 6)
+        for number in range(5):
+            await sign_in(client, f"guess{number}@example.com", "not the password")
+        successes = [(await sign_in(client, account.email)).status_code for _ in range(3)]
+        last_failure = await sign_in(client, "guess5@example.com", "not the password")
+        blocked = await sign_in(client, "guess6@example.com", "not the password")
 
-    failures = list(await session.scalars(select(LoginFailure.key)))
-    assert failures.count(f"account:{account.email}") == 3
+    assert successes == [200, 200, 200]
+    assert last_failure.status_code == 401
+    assert blocked.status_code == 429
+
+
+async def test_concurrent_wrong_passwords_never_verify_more_than_the_limit(
+    committed_secure_app: FastAPI,
+) -> None:
+    verified = count_verifications(committed_secure_app)
+    async with asgi_client(committed_secure_app, address="198.51.100.30") as client:
+        _, email = await sign_up(client)
+        answers = await asyncio.gather(*(sign_in(client, email, "not the password") for _ in range(15)))
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [401] * 3 + [429] * 12
+    assert len(verified) == 3
+
+
+def count_verifications(app: FastAPI) -> list[str]:
+    """Every password the app verifies from now on (the real verification still runs)."""
+    passwords = app.state.auth.passwords
+    verify = passwords.verify
+    verified: list[str] = []
+
+    async def counted(password: str, password_hash: str | None) -> Any:
+        verified.append(password)
+        return await verify(password, password_hash)
+
+    passwords.verify = counted
+    return verified
 
 
 # --- nothing secret in the logs ---

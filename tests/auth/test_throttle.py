@@ -1,25 +1,39 @@
-"""The throttle's counts: in the database, in Redis, and in the database while Redis is away."""
+"""The throttle's counts: in the database, in Redis, and in the database while Redis is away; exact
+under concurrent attempts on every one of them."""
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inkwell.auth.throttle import DatabaseThrottle, RedisThrottle
+from inkwell.auth.models import ThrottleCounter
+from inkwell.auth.throttle import DatabaseThrottle, Limit, RedisThrottle, Throttle
 from inkwell.config import Settings
+from inkwell.orm import utcnow
 from inkwell.redis_client import create_redis
 from tests.processes import free_port
 
-KEYS = ["account:ada@example.com", "address:192.0.2.1"]
+ACCOUNT = Limit("account:ada@example.com", max_hits=2, window=60)
+ADDRESS = Limit("address:192.0.2.1", max_hits=3, window=60)
 
 
 @pytest.fixture
 def in_database(sessionmaker: async_sessionmaker[AsyncSession]) -> DatabaseThrottle:
-    return DatabaseThrottle(sessionmaker, max_failures=2, window=60)
+    return DatabaseThrottle(sessionmaker)
+
+
+@pytest.fixture
+async def redis_client(redis_server: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_server)
+    yield client
+    await client.aclose()
 
 
 @pytest.fixture
@@ -32,41 +46,72 @@ async def dead_redis() -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-async def test_the_database_counts_up_to_the_limit(in_database: DatabaseThrottle) -> None:
-    await in_database.record_failure(KEYS)
-    assert await in_database.retry_after(KEYS) is None
-
-    await in_database.record_failure(KEYS)
-    wait = await in_database.retry_after(KEYS)
-
-    assert wait is not None
-    assert 1 <= wait <= 61
-    assert await in_database.retry_after(["account:someone@example.com"]) is None
+async def hits_until_refused(throttle: Throttle, limits: list[Limit], times: int) -> list[int | None]:
+    return [await throttle.hit(limits) for _ in range(times)]
 
 
-async def test_redis_counts_up_to_the_limit(
-    in_database: DatabaseThrottle, redis_server: str, redis_prefix: str
+async def test_the_database_lets_each_key_through_up_to_its_own_limit(in_database: DatabaseThrottle) -> None:
+    waits = await hits_until_refused(in_database, [ACCOUNT, ADDRESS], 3)
+    other_account = Limit("account:someone@example.com", max_hits=2, window=60)
+
+    assert waits[:2] == [None, None]
+    assert waits[2] is not None
+    assert 1 <= waits[2] <= 61
+    # The address (limit 3) took three hits: one more is refused for any account.
+    assert await in_database.hit([other_account, ADDRESS]) is not None
+
+
+async def test_a_new_window_starts_once_the_last_one_ended(
+    in_database: DatabaseThrottle, session: AsyncSession
 ) -> None:
-    client = Redis.from_url(redis_server)
-    throttle = RedisThrottle(client, prefix=redis_prefix, fallback=in_database)
-    try:
-        await throttle.record_failure(KEYS)
-        first = await throttle.retry_after(KEYS)
-        await throttle.record_failure(KEYS)
-        blocked = await throttle.retry_after(KEYS)
-        await throttle.forget(KEYS[0])
-        address_only = await throttle.retry_after(KEYS[1:])
-        account_only = await throttle.retry_after(KEYS[:1])
-    finally:
-        await client.aclose()
+    await hits_until_refused(in_database, [ACCOUNT], 3)
+    await session.execute(update(ThrottleCounter).values(window_ends=utcnow() - timedelta(seconds=1)))
+    await session.commit()
 
-    assert first is None
-    assert blocked is not None
-    assert 1 <= blocked <= 60
-    assert address_only is not None
-    assert account_only is None
+    assert await in_database.hit([ACCOUNT]) is None
+    assert await in_database.hit([ACCOUNT]) is None
+    assert await in_database.hit([ACCOUNT]) is not None
+
+
+async def test_refused_hits_do_not_extend_the_window(in_database: DatabaseThrottle) -> None:
+    waits = await hits_until_refused(in_database, [ACCOUNT], 6)
+
+    refused = [wait for wait in waits if wait is not None]
+    assert len(refused) == 4
+    # Still counting down from the first hit, not restarted by the later ones.
+    assert max(refused) <= 61
+
+
+async def test_forget_and_refund(in_database: DatabaseThrottle) -> None:
+    await hits_until_refused(in_database, [ACCOUNT, ADDRESS], 2)
+    await in_database.forget(ACCOUNT.key)
+    await in_database.refund(ADDRESS.key)
+    await in_database.refund("address:never-seen")
+
+    # The account starts again from zero; the address has one of its two hits back (1 of 3 used).
+    assert await hits_until_refused(in_database, [ACCOUNT, ADDRESS], 2) == [None, None]
+    assert await in_database.hit([ADDRESS]) is not None
+
+
+async def test_redis_lets_each_key_through_up_to_its_own_limit(
+    in_database: DatabaseThrottle, redis_client: Redis, redis_prefix: str
+) -> None:
+    throttle = RedisThrottle(redis_client, prefix=redis_prefix, fallback=in_database)
+
+    waits = await hits_until_refused(throttle, [ACCOUNT, ADDRESS], 3)
+    await throttle.forget(ACCOUNT.key)
+    await throttle.refund(ADDRESS.key)
+    await throttle.refund("address:never-seen")
+    again = await throttle.hit([ACCOUNT, ADDRESS])
+
+    assert waits[:2] == [None, None]
+    assert waits[2] is not None
+    assert 1 <= waits[2] <= 60
+    assert again is None  # the account was forgotten; the address had 3, one refunded, now 3 again
+    assert await throttle.hit([ADDRESS]) is not None
+    assert await redis_client.exists(f"{redis_prefix}:throttle:address:never-seen") == 0
     # Nothing was counted in the database.
-    assert await in_database.retry_after(KEYS) is None
+    assert await in_database.hit([Limit(ACCOUNT.key, max_hits=1, window=60)]) is None
 
 
 async def test_without_redis_the_database_counts_with_a_warning(
@@ -76,12 +121,40 @@ async def test_without_redis_the_database_counts_with_a_warning(
 
     with caplog.at_level(logging.WARNING):
         started = time.monotonic()
-        await throttle.record_failure(KEYS)
-        await throttle.record_failure(KEYS)
-        wait = await throttle.retry_after(KEYS)
+        waits = await hits_until_refused(throttle, [ACCOUNT], 3)
         seconds = time.monotonic() - started
 
-    assert wait is not None
+    assert waits[:2] == [None, None]
+    assert waits[2] is not None
     # Each call fails at once rather than after redis-py's retries (8 s each by default).
     assert seconds < 3
     assert "Redis unavailable" in caplog.text
+
+
+# --- concurrent attempts: however many arrive at once, no more than the limit get through ---
+
+RACE = Limit("account:raced@example.com", max_hits=5, window=60)
+
+
+async def race(throttle: Throttle, attempts: int) -> list[int | None]:
+    return list(await asyncio.gather(*(throttle.hit([RACE]) for _ in range(attempts))))
+
+
+async def test_concurrent_hits_in_the_database_let_exactly_the_limit_through(
+    committed_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    waits = await race(DatabaseThrottle(committed_sessionmaker), 15)
+
+    assert waits.count(None) == RACE.max_hits
+
+
+async def test_concurrent_hits_in_redis_let_exactly_the_limit_through(
+    committed_sessionmaker: async_sessionmaker[AsyncSession], redis_client: Redis, redis_prefix: str
+) -> None:
+    throttle = RedisThrottle(
+        redis_client, prefix=redis_prefix, fallback=DatabaseThrottle(committed_sessionmaker)
+    )
+
+    waits = await race(throttle, 15)
+
+    assert waits.count(None) == RACE.max_hits

@@ -1,5 +1,5 @@
 """What sign-in leaves behind, deleted in the background (see inkwell.housekeeping): ended sessions
-(with their refresh tokens), failed sign-ins that no longer count, and used or expired email tokens."""
+(with their refresh tokens), throttle counts whose window ended, and used or expired email tokens."""
 
 import logging
 from datetime import datetime
@@ -7,22 +7,20 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.auth.service import purge_ended_sessions, purge_spent_account_tokens
-from inkwell.auth.throttle import purge_old_failures
+from inkwell.auth.throttle import purge_ended_windows
 from inkwell.housekeeping import purge_in_transaction
 
 logger = logging.getLogger(__name__)
 
 
-async def purge_sign_in_leftovers(
-    sessionmaker: async_sessionmaker[AsyncSession], *, failure_window: int
-) -> int:
+async def purge_sign_in_leftovers(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
     """Delete them; a database outage only skips this round."""
 
     async def purge(session: AsyncSession, now: datetime) -> int:
         purged = await purge_ended_sessions(session, now=now)
-        purged += await purge_old_failures(session, now=now, window=failure_window)
+        purged += await purge_ended_windows(session, now=now)
         return purged + await purge_spent_account_tokens(session, now=now)
 
     return await purge_in_transaction(
-        sessionmaker, purge, what="ended sessions, old failed sign-ins and spent tokens", logger=logger
+        sessionmaker, purge, what="ended sessions, ended throttle windows and spent tokens", logger=logger
     )

@@ -14,7 +14,7 @@ from inkwell.auth.throttle import DatabaseThrottle, RedisThrottle, Throttle
 from inkwell.auth.tokens import InvalidToken, read_access_token
 from inkwell.cache.store import Cache
 from inkwell.config import Settings
-from inkwell.db import SessionDep
+from inkwell.db import SessionDep, read_session
 from inkwell.errors import NotAuthenticated
 from inkwell.idempotency.dependencies import IdempotentRequest, idempotency_in
 from inkwell.orm import utcnow
@@ -64,6 +64,25 @@ async def current_viewer(
     auth: Auth | None = request.app.state.auth
     if auth is None:
         return OPEN_VIEWER
+    return await _signed_in_viewer(auth, session, token)
+
+
+async def viewer_before_transaction(
+    request: Request, token: Annotated[str | None, Depends(bearer_token)]
+) -> Viewer:
+    """The viewer, read in a session that ends before the request's own transaction (if any) begins.
+
+    For routes that verify a password before they write: no connection, lock or SQLite write lock is
+    held while Argon2 runs. Such a route must not also depend on the request's session before it.
+    """
+    auth: Auth | None = request.app.state.auth
+    if auth is None:
+        return OPEN_VIEWER
+    async with read_session(request.app.state.sessionmaker) as session:
+        return await _signed_in_viewer(auth, session, token)
+
+
+async def _signed_in_viewer(auth: Auth, session: AsyncSession, token: str | None) -> Viewer:
     if token is None:
         raise NotAuthenticated
     try:
@@ -77,6 +96,7 @@ async def current_viewer(
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+ViewerBeforeTransactionDep = Annotated[Viewer, Depends(viewer_before_transaction)]
 # For routes that only need someone signed in: `dependencies=[SignedIn]`.
 SignedIn = Depends(current_viewer)
 
@@ -98,33 +118,21 @@ def viewer_scope(viewer: ViewerDep) -> str:
 ViewerIdempotencyDep = Annotated[IdempotentRequest, idempotency_in(viewer_scope)]
 
 
-def _throttle(request: Request, auth: Auth, *, limit: int, window: int) -> Throttle:
-    """Counts in Redis when it is configured, in the database otherwise."""
-    in_database = DatabaseThrottle(request.app.state.sessionmaker, max_failures=limit, window=window)
+def get_throttle(request: Request) -> Throttle:
+    """Counts in Redis when it is configured, in the database otherwise (and while Redis fails)."""
+    in_database = DatabaseThrottle(request.app.state.sessionmaker)
     cache: Cache | None = request.app.state.cache
     if cache is None:
         return in_database
-    return RedisThrottle(cache.redis, prefix=auth.settings.redis_prefix, fallback=in_database)
-
-
-def login_throttle(request: Request, auth: AuthDep) -> Throttle:
-    """Failed sign-ins, per account and per client address."""
-    settings = auth.settings
-    return _throttle(request, auth, limit=settings.login_max_failures, window=settings.login_failure_window)
-
-
-def mail_throttle(request: Request, auth: AuthDep) -> Throttle:
-    """Verification and reset mails asked for, per address mailed to and per client address."""
-    settings = auth.settings
-    return _throttle(request, auth, limit=settings.mail_request_limit, window=settings.mail_request_window)
+    settings: Settings = request.app.state.settings
+    return RedisThrottle(cache.redis, prefix=settings.redis_prefix, fallback=in_database)
 
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-ThrottleDep = Annotated[Throttle, Depends(login_throttle)]
-MailThrottleDep = Annotated[Throttle, Depends(mail_throttle)]
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 AddressDep = Annotated[str, Depends(client_address)]
 
 

@@ -5,7 +5,6 @@ API's in-process runner), issues the token and sends the mail; so the token exis
 mail, and a request for an unknown email does exactly what one for a known email does.
 """
 
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inkwell.auth import service
 from inkwell.auth.errors import TooManyMailRequests
 from inkwell.auth.models import TokenPurpose
-from inkwell.auth.throttle import Throttle
+from inkwell.auth.throttle import Throttle, mail_sender_limit, mailbox_limit
 from inkwell.config import Settings
 from inkwell.db import transaction
 from inkwell.jobs import service as jobs
@@ -28,14 +27,18 @@ SEND_EMAIL_VERIFICATION = "send_email_verification"
 SEND_PASSWORD_RESET = "send_password_reset"  # noqa: S105 (a job name, not a password)
 
 
-async def limit_requests(throttle: Throttle, session: AsyncSession, keys: Sequence[str]) -> None:
-    """Count this request for a mail against `keys` (in the request's transaction); 429 past the limit.
+async def count_mail_request(
+    throttle: Throttle, session: AsyncSession, settings: Settings, *, email: str, address: str
+) -> int | None:
+    """Count a request for a mail to `email` from client `address`, in the request's transaction.
 
-    Counted the same whether or not an account has the address, so the answer tells nothing either way.
+    Past the client address's limit, 429 (TooManyMailRequests). Past the mailbox's, the seconds until
+    it may get another mail (the caller decides what to answer), else None. Counted the same whether
+    or not an account has the address, so the answer tells nothing either way.
     """
-    if (wait := await throttle.retry_after(keys)) is not None:
+    if (wait := await throttle.hit([mail_sender_limit(settings, address)], session=session)) is not None:
         raise TooManyMailRequests(wait)
-    await throttle.record_failure(keys, session=session)
+    return await throttle.hit([mailbox_limit(settings, email)], session=session)
 
 
 async def request_verification(session: AsyncSession, user: User) -> None:

@@ -46,3 +46,7 @@ class TooManyFailures(InkwellError):
 
 class TooManyMailRequests(TooManyFailures):
     detail = "Too many mails asked for; try again later"
+
+
+class TooManySignUps(TooManyFailures):
+    detail = "Too many sign-ups from this address; try again later"

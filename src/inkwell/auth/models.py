@@ -42,15 +42,15 @@ class RefreshToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
-class LoginFailure(Base):
-    """One failed sign-in, counted against an account and against a client address."""
+class ThrottleCounter(Base):
+    """Attempts counted against a key (an account, a client address, a mailbox) in its current window."""
 
-    __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key_failed_at", "key", "failed_at"),)
+    __tablename__ = "throttle_counters"
+    __table_args__ = (Index("ix_throttle_counters_window_ends", "window_ends"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(THROTTLE_KEY_LENGTH))
-    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    key: Mapped[str] = mapped_column(String(THROTTLE_KEY_LENGTH), primary_key=True)
+    hits: Mapped[int]
+    window_ends: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class TokenPurpose(StrEnum):

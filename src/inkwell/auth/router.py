@@ -8,12 +8,12 @@ from inkwell.auth.dependencies import (
     AccountDep,
     AddressDep,
     AuthDep,
-    MailThrottleDep,
     SessionmakerDep,
     ThrottleDep,
+    ViewerBeforeTransactionDep,
     ViewerDep,
 )
-from inkwell.auth.errors import InvalidAccountToken
+from inkwell.auth.errors import InvalidAccountToken, TooManyMailRequests
 from inkwell.auth.models import TokenPurpose
 from inkwell.auth.schemas import (
     Accepted,
@@ -25,7 +25,6 @@ from inkwell.auth.schemas import (
     RefreshRequest,
     TokenPair,
 )
-from inkwell.auth.throttle import mail_keys
 from inkwell.db import SessionDep
 from inkwell.errors import ErrorBody, responses
 from inkwell.orm import utcnow
@@ -85,19 +84,26 @@ async def read_account(account: AccountDep) -> User:
     "/users/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["users"],
-    responses=responses(400, 401, 403, 413, 422, 503),
+    responses=responses(400, 401, 403, 413, 422, 429, 503),
 )
 async def change_password(
-    payload: PasswordChange, viewer: ViewerDep, account: AccountDep, auth: AuthDep, session: SessionDep
+    payload: PasswordChange,
+    viewer: ViewerBeforeTransactionDep,
+    auth: AuthDep,
+    sessionmaker: SessionmakerDep,
+    throttle: ThrottleDep,
+    address: AddressDep,
 ) -> None:
-    """Change the password (the current one is required); every other session of the account ends."""
+    """Change the password (the current one is required, and throttled like a sign-in); every other
+    session of the account ends."""
     await signin.change_password(
         auth,
-        session,
-        account,
+        sessionmaker,
+        throttle,
+        viewer,
         current=payload.current_password,
         new=payload.new_password,
-        keep=viewer.session_id,
+        address=address,
     )
 
 
@@ -108,13 +114,17 @@ async def change_password(
     responses=responses(401, 429, 503),
 )
 async def request_email_verification(
-    account: AccountDep, session: SessionDep, throttle: MailThrottleDep, address: AddressDep
+    account: AccountDep, auth: AuthDep, session: SessionDep, throttle: ThrottleDep, address: AddressDep
 ) -> Accepted:
     """Mail the signed-in user a token that verifies their email address (in the background).
 
     A few such mails per address an hour; more answer 429.
     """
-    await emails.limit_requests(throttle, session, mail_keys(account.email, address))
+    wait = await emails.count_mail_request(
+        throttle, session, auth.settings, email=account.email, address=address
+    )
+    if wait is not None:
+        raise TooManyMailRequests(wait)
     await emails.request_verification(session, account)
     return Accepted(detail=VERIFICATION_SENT)
 
@@ -144,14 +154,19 @@ async def verify_email(payload: EmailVerification, session: SessionDep) -> None:
     responses=responses(400, 413, 422, 429, 503),
 )
 async def forgot_password(
-    payload: ForgottenPassword, session: SessionDep, throttle: MailThrottleDep, address: AddressDep
+    payload: ForgottenPassword, auth: AuthDep, session: SessionDep, throttle: ThrottleDep, address: AddressDep
 ) -> Accepted:
     """Mail a password reset token to the account with this email, if any: the same answer either way.
 
-    A few such mails per address an hour, and per client address; more answer 429.
+    A few such mails per client address an hour; more answer 429. An address that was sent its share
+    of mails gets no more for a while, but the answer is the same: what others asked for never keeps
+    the owner from being answered.
     """
-    await emails.limit_requests(throttle, session, mail_keys(payload.email, address))
-    await emails.request_password_reset(session, payload.email)
+    wait = await emails.count_mail_request(
+        throttle, session, auth.settings, email=payload.email, address=address
+    )
+    if wait is None:
+        await emails.request_password_reset(session, payload.email)
     return Accepted(detail=RESET_SENT)
 
 

@@ -1,25 +1,25 @@
 """Signing in, refreshing, and changing or resetting a password: the steps and their transactions.
 
 Password hashing takes tens of milliseconds on purpose, so it runs between transactions, never inside
-one: no connection, row or SQLite write lock is held while it runs. A refused attempt is recorded in a
-transaction of its own, so it counts even though the request fails.
+one: no connection, row or SQLite write lock is held while it runs. Every password attempt is counted
+first, in a transaction of its own committed before the verification, so that concurrent attempts
+cannot slip past the limit, and a refused one counts though its request fails.
 """
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.auth import service
-from inkwell.auth.dependencies import Auth
+from inkwell.auth.dependencies import Auth, Viewer
 from inkwell.auth.errors import (
     InvalidAccountToken,
     InvalidCredentials,
     InvalidRefreshToken,
-    TooManyFailures,
     WrongPassword,
 )
 from inkwell.auth.models import TokenPurpose
 from inkwell.auth.schemas import TokenPair
 from inkwell.auth.service import SessionTokens
-from inkwell.auth.throttle import Throttle, account_key, address_key
+from inkwell.auth.throttle import PasswordAttempt, Throttle
 from inkwell.auth.tokens import issue_access_token
 from inkwell.db import read_session, transaction
 from inkwell.orm import utcnow
@@ -36,14 +36,12 @@ async def sign_in(
     address: str,
 ) -> TokenPair:
     """A token pair for the account, if the password is right and neither it nor the address is throttled."""
-    keys = [account_key(email), address_key(address)]
-    if (wait := await throttle.retry_after(keys)) is not None:
-        raise TooManyFailures(wait)
+    attempt = PasswordAttempt.of(auth.settings, email=email, address=address)
+    await attempt.count(throttle)
     async with read_session(sessionmaker) as session:
         user = await service.find_account(session, email)
     verdict = await auth.passwords.verify(password, None if user is None else user.password_hash)
     if user is None or not verdict.valid:
-        await throttle.record_failure(keys)
         raise InvalidCredentials
     async with transaction(sessionmaker, writes=True) as session:
         if verdict.new_hash is not None:
@@ -53,8 +51,23 @@ async def sign_in(
             session, user.id, now=utcnow(), ttl=auth.settings.refresh_token_ttl
         )
         # In the same transaction as the new session, not one of its own.
-        await throttle.forget(keys[0], session=session)
+        await attempt.succeeded(throttle, session=session)
     return token_pair(auth, tokens)
+
+
+async def check_password(
+    auth: Auth, throttle: Throttle, account: User, password: str, *, address: str
+) -> None:
+    """Refuse (WrongPassword) unless `password` is the account's current one, as a sign-in would.
+
+    For the changes a stolen access token must not be able to make alone. The attempt counts against
+    the same limits as sign-in's, before the verification, and no transaction is open meanwhile.
+    """
+    attempt = PasswordAttempt.of(auth.settings, email=account.email, address=address)
+    await attempt.count(throttle)
+    if not (await auth.passwords.verify(password, account.password_hash)).valid:
+        raise WrongPassword
+    await attempt.succeeded(throttle)
 
 
 async def refresh(
@@ -95,16 +108,26 @@ async def reset_password(
 
 
 async def change_password(
-    auth: Auth, session: AsyncSession, account: User, *, current: str, new: str, keep: str | None
+    auth: Auth,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    throttle: Throttle,
+    viewer: Viewer,
+    *,
+    current: str,
+    new: str,
+    address: str,
 ) -> None:
-    """Set a new password if `current` is right, and end every session of the account but `keep`.
-
-    Runs in the request's transaction: a rare request, whose two hashings hold its connection meanwhile.
-    """
-    if not (await auth.passwords.verify(current, account.password_hash)).valid:
-        raise WrongPassword
-    await service.set_password_hash(session, account.id, await auth.passwords.hash(new))
-    await service.end_other_sessions(session, account.id, keep=keep, now=utcnow())
+    """Set a new password if `current` is right; every other session of the account ends, and reset
+    tokens mailed before stop working."""
+    account = viewer.user
+    assert account is not None, "only signed-in users change a password"
+    await check_password(auth, throttle, account, current, address=address)
+    password_hash = await auth.passwords.hash(new)
+    async with transaction(sessionmaker, writes=True) as session:
+        now = utcnow()
+        await service.set_password_hash(session, account.id, password_hash)
+        await service.end_other_sessions(session, account.id, keep=viewer.session_id, now=now)
+        await service.spend_account_tokens(session, account.id, purpose=TokenPurpose.RESET_PASSWORD, now=now)
 
 
 def token_pair(auth: Auth, tokens: SessionTokens) -> TokenPair:

@@ -1,20 +1,27 @@
-"""Failed sign-ins counted per account and per client address, in the database or in Redis.
+"""Attempts counted per key (an account, a client address, a mailbox), in the database or in Redis.
 
-Either way every server process sees the same counts. In the database a failure is a row and the window
-slides; in Redis a key counts failures for a fixed window from the first one.
+An attempt is counted before the work it guards (an Argon2 verification, a mail) and in one atomic
+step that also reads the count, so that however many requests arrive at once, no more than the limit
+get through in a window: the ones past it are refused without doing the work. Every server process
+sees the same counts. A window is fixed: it starts with the first attempt and lasts its length, and
+attempts past the limit do not extend it.
 """
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inkwell.auth.models import LoginFailure
-from inkwell.db import read_session, rowcount, transaction
-from inkwell.orm import utcnow
+from inkwell.auth.errors import TooManyFailures
+from inkwell.auth.models import ThrottleCounter
+from inkwell.config import Settings
+from inkwell.db import rowcount, transaction
+from inkwell.orm import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -22,134 +29,208 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def account_key(email: str) -> str:
-    return f"account:{email.lower()}"
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most `max_hits` attempts against `key` in `window` seconds."""
+
+    key: str
+    max_hits: int
+    window: int
 
 
-def address_key(address: str) -> str:
-    return f"address:{address}"
+@dataclass(frozen=True, slots=True)
+class PasswordAttempt:
+    """One try of a password (a sign-in, or a password confirmed before a sensitive change).
+
+    Limited per account, and much less strictly per client address (which many people may share: an
+    office, a proxy), so that one mistyping user or one attacked account never locks out the rest. Every
+    attempt is counted before the password is verified; one that succeeds is taken back, so the counts
+    are of failures (and of attempts still in flight).
+    """
+
+    account: Limit
+    address: Limit
+
+    @classmethod
+    def of(cls, settings: Settings, *, email: str, address: str) -> "PasswordAttempt":
+        window = settings.login_failure_window
+        return cls(
+            Limit(f"account:{email.lower()}", settings.login_max_failures, window),
+            Limit(f"address:{address}", settings.login_max_failures_per_address, window),
+        )
+
+    async def count(self, throttle: "Throttle") -> None:
+        """Count it (committed at once); TooManyFailures when the account or the address is past its limit."""
+        if (wait := await throttle.hit([self.account, self.address])) is not None:
+            raise TooManyFailures(wait)
+
+    async def succeeded(self, throttle: "Throttle", *, session: AsyncSession | None = None) -> None:
+        """The password was right: the account's count starts again, and the address gets its try back."""
+        await throttle.forget(self.account.key, session=session)
+        await throttle.refund(self.address.key, session=session)
 
 
-def mail_keys(email: str, address: str) -> list[str]:
-    """What mail requests are counted against: the address mailed to, and the client asking."""
-    return [f"mail:{email.lower()}", f"mail-from:{address}"]
+def mailbox_limit(settings: Settings, email: str) -> Limit:
+    """Mails sent to one address, whoever asks for them."""
+    return Limit(f"mail:{email.lower()}", settings.mail_request_limit, settings.mail_request_window)
+
+
+def mail_sender_limit(settings: Settings, address: str) -> Limit:
+    """Mails asked for from one client address."""
+    return Limit(
+        f"mail-from:{address}", settings.mail_request_limit_per_address, settings.mail_request_window
+    )
+
+
+def sign_up_limit(settings: Settings, address: str) -> Limit:
+    """Sign-ups from one client address: each costs an Argon2 hash."""
+    return Limit(f"sign-up:{address}", settings.sign_up_limit_per_address, settings.sign_up_window)
 
 
 class Throttle(Protocol):
-    async def retry_after(self, keys: Sequence[str]) -> int | None:
-        """Seconds until a sign-in is allowed again for all of `keys`, or None when it is now."""
+    async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
+        """Count one attempt against each limit; the seconds to wait when this attempt is past any of
+        them (it must then be refused), or None.
 
-    async def record_failure(self, keys: Sequence[str], *, session: AsyncSession | None = None) -> None:
-        """Count one attempt against each key: in a transaction of its own, or in `session`'s."""
+        Counted in a transaction of its own, committed before this returns, unless `session` is given.
+        """
 
     async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
-        """Clear the failures counted against `key` (an account that just signed in)."""
+        """Clear the attempts counted against `key` (an account that just proved its password)."""
+
+    async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
+        """Take back one attempt counted against `key` (a client address whose attempt succeeded)."""
+
+
+def seconds_until(moment: datetime, now: datetime) -> int:
+    """A Retry-After value: whole seconds, rounded up, at least 1."""
+    return max(1, int((moment - now).total_seconds()) + 1)
 
 
 class DatabaseThrottle:
-    """Failures as rows. Written in a transaction of their own unless a session is given, so that a
-    refused sign-in still counts though its request fails."""
+    """Counts as rows of `throttle_counters`, one per key, each bumped by one upsert."""
 
-    def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], *, max_failures: int, window: int
-    ) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
-        self.max_failures = max_failures
-        self.window = window
 
-    async def retry_after(self, keys: Sequence[str]) -> int | None:
-        now = utcnow()
-        waits = []
-        async with read_session(self.sessionmaker) as session:
-            for key in keys:
-                oldest_that_counts = await self._blocking_failure(session, key, now)
-                if oldest_that_counts is not None:
-                    waits.append(oldest_that_counts + timedelta(seconds=self.window) - now)
-        if not waits:
-            return None
-        return max(1, int(max(waits).total_seconds()) + 1)
-
-    async def _blocking_failure(self, session: AsyncSession, key: str, now: datetime) -> datetime | None:
-        # The max-th most recent failure in the window: sign-ins are allowed again once it leaves.
-        query = (
-            select(LoginFailure.failed_at)
-            .where(LoginFailure.key == key, LoginFailure.failed_at > now - timedelta(seconds=self.window))
-            .order_by(LoginFailure.failed_at.desc())
-            .offset(self.max_failures - 1)
-            .limit(1)
-        )
-        return await session.scalar(query)
-
-    async def record_failure(self, keys: Sequence[str], *, session: AsyncSession | None = None) -> None:
+    async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
         if session is None:
             async with transaction(self.sessionmaker, writes=True) as own:
-                await self.record_failure(keys, session=own)
-            return
-        session.add_all(LoginFailure(key=key, failed_at=utcnow()) for key in keys)
-        await session.flush()
+                return await self.hit(limits, session=own)
+        now = utcnow()
+        waits = []
+        # Always in the same order, so that two requests that share keys never wait on each other's locks.
+        for limit in sorted(limits, key=lambda limit: limit.key):
+            hits, window_ends = await _bump(session, limit, now)
+            if hits > limit.max_hits:
+                waits.append(seconds_until(window_ends, now))
+        return max(waits, default=None)
 
     async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
         if session is None:
             async with transaction(self.sessionmaker, writes=True) as own:
                 await self.forget(key, session=own)
             return
-        await session.execute(delete(LoginFailure).where(LoginFailure.key == key))
+        await session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
+
+    async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
+        if session is None:
+            async with transaction(self.sessionmaker, writes=True) as own:
+                await self.refund(key, session=own)
+            return
+        await session.execute(
+            update(ThrottleCounter)
+            .where(ThrottleCounter.key == key, ThrottleCounter.hits > 0)
+            .values(hits=ThrottleCounter.hits - 1)
+        )
 
 
-async def purge_old_failures(session: AsyncSession, *, now: datetime, window: int) -> int:
-    """Delete the failures that no longer count; how many."""
-    result = await session.execute(
-        delete(LoginFailure).where(LoginFailure.failed_at <= now - timedelta(seconds=window))
+async def _bump(session: AsyncSession, limit: Limit, now: datetime) -> tuple[int, datetime]:
+    """Add one to the key's count (starting a new window if the last one ended); the count and the
+    window's end after it. The upsert locks the row, so the read that follows sees this count."""
+    await session.execute(_upsert(session.get_bind().dialect.name, limit, now))
+    row = (
+        await session.execute(
+            select(ThrottleCounter.hits, ThrottleCounter.window_ends).where(ThrottleCounter.key == limit.key)
+        )
+    ).one()
+    return row.hits, row.window_ends
+
+
+def _upsert(dialect: str, limit: Limit, now: datetime) -> Any:
+    """INSERT the key's first attempt, or count one more on the row that exists: one statement."""
+    new_end = now + timedelta(seconds=limit.window)
+    ended = ThrottleCounter.window_ends <= _at(now)
+    # MariaDB assigns left to right, each assignment seeing the ones before it: `hits` must be set
+    # while `window_ends` still holds the old value. PostgreSQL and SQLite read the old row for both.
+    assignments = [
+        ("hits", case((ended, 1), else_=ThrottleCounter.hits + 1)),
+        ("window_ends", case((ended, _at(new_end)), else_=ThrottleCounter.window_ends)),
+    ]
+    row = {"key": limit.key, "hits": 1, "window_ends": new_end}
+    if dialect in ("mysql", "mariadb"):
+        return mysql.insert(ThrottleCounter).values(row).on_duplicate_key_update(assignments)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(ThrottleCounter)
+        .values(row)
+        .on_conflict_do_update(index_elements=[ThrottleCounter.key], set_=dict(assignments))
     )
+
+
+def _at(moment: datetime) -> Any:
+    return literal(moment, UTCDateTime())
+
+
+async def purge_ended_windows(session: AsyncSession, *, now: datetime) -> int:
+    """Delete the counts whose window has ended (they count nothing any more); how many."""
+    result = await session.execute(delete(ThrottleCounter).where(ThrottleCounter.window_ends <= now))
     return rowcount(result)
 
 
-class RedisThrottle:
-    """Counts in Redis (`<prefix>:login:<key>`), expiring with the window.
+# INCR, and the window's expiry set by the first attempt only: one round trip, atomic in Redis.
+_HIT_SCRIPT = """
+local hits = redis.call('INCR', KEYS[1])
+if hits == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {hits, redis.call('TTL', KEYS[1])}
+"""
+_REFUND_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
-    When Redis fails, the database's counts stand in, so sign-ins are never left unthrottled.
+
+class RedisThrottle:
+    """Counts in Redis (`<prefix>:throttle:<key>`), each key expiring with its window.
+
+    When Redis fails, the database counts instead, so nothing is ever left unthrottled.
     """
 
     def __init__(self, redis: "Redis", *, prefix: str, fallback: DatabaseThrottle) -> None:
         self.redis = redis
-        self.prefix = f"{prefix}:login"
+        self.prefix = f"{prefix}:throttle"
         self.fallback = fallback
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"
 
-    async def retry_after(self, keys: Sequence[str]) -> int | None:
+    async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
         from redis.exceptions import RedisError
 
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.get(self._key(key))
-                    pipe.ttl(self._key(key))
+                for limit in limits:
+                    pipe.eval(_HIT_SCRIPT, 1, self._key(limit.key), limit.window)
                 replies = await pipe.execute()
         except RedisError as exc:
-            logger.warning("login throttle: Redis unavailable (%s), counting in the database", exc)
-            return await self.fallback.retry_after(keys)
+            logger.warning("throttle: Redis unavailable (%s), counting in the database", exc)
+            return await self.fallback.hit(limits, session=session)
         waits = [
             max(1, int(ttl))
-            for count, ttl in zip(replies[::2], replies[1::2], strict=True)
-            if count is not None and int(count) >= self.fallback.max_failures
+            for limit, (hits, ttl) in zip(limits, replies, strict=True)
+            if hits > limit.max_hits
         ]
-        return max(waits) if waits else None
-
-    async def record_failure(self, keys: Sequence[str], *, session: AsyncSession | None = None) -> None:
-        from redis.exceptions import RedisError
-
-        try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                for key in keys:
-                    pipe.incr(self._key(key))
-                    # The window starts at the first failure; later ones do not extend it.
-                    pipe.expire(self._key(key), self.fallback.window, nx=True)
-                await pipe.execute()
-        except RedisError as exc:
-            logger.warning("login throttle: Redis unavailable (%s), counting in the database", exc)
-            await self.fallback.record_failure(keys, session=session)
+        return max(waits, default=None)
 
     async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
         from redis.exceptions import RedisError
@@ -158,3 +239,11 @@ class RedisThrottle:
             await self.redis.delete(self._key(key))
         except RedisError:
             await self.fallback.forget(key, session=session)
+
+    async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
+        from redis.exceptions import RedisError
+
+        try:
+            await self.redis.eval(_REFUND_SCRIPT, 1, self._key(key))  # type: ignore[misc]
+        except RedisError:
+            await self.fallback.refund(key, session=session)

@@ -3,9 +3,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from inkwell.auth.dependencies import ViewerDep
-from inkwell.auth.errors import NotYourAccount
+from inkwell.auth.dependencies import AddressDep, AuthDep, ThrottleDep, ViewerDep
+from inkwell.auth.errors import NotYourAccount, TooManySignUps
 from inkwell.auth.passwords import Passwords
+from inkwell.auth.throttle import sign_up_limit
 from inkwell.conditional import IfMatchHeader, IfNoneMatchHeader, answer_if_none_match, require_if_match
 from inkwell.db import SessionDep
 from inkwell.users import service
@@ -72,7 +73,13 @@ async def _hashed(fields: UserFields, password: str | None, request: Request) ->
 
 # The password is hashed before the request's transaction begins (these come before SessionDep): the
 # hashing takes tens of milliseconds, during which no connection or lock is held.
-async def sign_up(payload: UserCreate, request: Request) -> NewAccount:
+async def sign_up(
+    payload: UserCreate, request: Request, auth: AuthDep, throttle: ThrottleDep, address: AddressDep
+) -> NewAccount:
+    """The new account, its password hashed; a client address gets a limited number of sign-ups (each
+    costs a hashing), counted before the hashing."""
+    if (wait := await throttle.hit([sign_up_limit(auth.settings, address)])) is not None:
+        raise TooManySignUps(wait)
     return await _hashed(payload, payload.password, request)
 
 
