@@ -46,6 +46,27 @@ async def test_a_password_outside_the_rules_is_422_and_never_echoed(
     assert all("input" not in error for error in response.json()["detail"])
 
 
+async def test_sign_ups_from_one_address_are_limited(secure_app: FastAPI, session: AsyncSession) -> None:
+    limit = secure_app.state.auth.settings.sign_up_limit_per_address
+    async with asgi_client(secure_app, address="198.51.100.40") as client:
+        answers = [
+            await client.post(
+                "/users", json={"email": f"new{n}@example.com", "name": "New", "password": PASSWORD}
+            )
+            for n in range(limit + 1)
+        ]
+    async with asgi_client(secure_app, address="198.51.100.41") as elsewhere:
+        other = await elsewhere.post(
+            "/users", json={"email": "other@example.com", "name": "Other", "password": PASSWORD}
+        )
+
+    assert [a.status_code for a in answers] == [201] * limit + [429]
+    assert answers[-1].json() == {"detail": "Too many sign-ups from this address; try again later"}
+    assert int(answers[-1].headers["Retry-After"]) > 0
+    assert await session.scalar(select(User.id).where(User.email == f"new{limit}@example.com")) is None
+    assert other.status_code == 201
+
+
 @pytest.mark.parametrize("length", [8, 128])
 async def test_a_password_of_8_to_128_characters_is_accepted(
     secure_client: httpx.AsyncClient, length: int

@@ -48,7 +48,10 @@ SIGN_UP: dict[str, Any] = {
     "name": "create_user",
     "response_model": UserRead,
     "status_code": status.HTTP_201_CREATED,
-    "responses": {**responses(400, 409, 413, 422, 503), 201: {"links": user_links(), "headers": ETAG_HEADER}},
+    "responses": {
+        **responses(400, 409, 413, 422, 429, 503),
+        201: {"links": user_links(), "headers": ETAG_HEADER},
+    },
 }
 
 
