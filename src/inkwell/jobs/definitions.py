@@ -7,10 +7,8 @@ from inkwell.auth.emails import (
     send_password_reset,
 )
 from inkwell.jobs.context import JobHandler
-from inkwell.mail.jobs import SEND_EMAIL, send_email
 
 JOBS: dict[str, JobHandler] = {
-    SEND_EMAIL: send_email,
     SEND_EMAIL_VERIFICATION: send_email_verification,
     SEND_PASSWORD_RESET: send_password_reset,
 }
