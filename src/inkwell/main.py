@@ -6,6 +6,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -26,6 +27,7 @@ from inkwell.errors import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
 from inkwell.idempotency.cleanup import purge_once
+from inkwell.jobs.cleanup import purge_finished_jobs
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.runner import OutboxRunner
 from inkwell.logs import configure_logging, request_logger
@@ -137,8 +139,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _purges(settings: Settings, app: FastAPI) -> list[Callable[[], Awaitable[int]]]:
-    """What the app deletes in the background: expired idempotency keys, and sign-in's leftovers."""
-    purges: list[Callable[[], Awaitable[int]]] = [lambda: purge_once(app.state.sessionmaker)]
+    """What the app deletes in the background, with or without Redis: expired idempotency keys, finished
+    jobs, and sign-in's leftovers. `inkwell worker` leaves it to the API: one process is enough."""
+    keep_jobs = timedelta(days=settings.job_keep_finished_days)
+    purges: list[Callable[[], Awaitable[int]]] = [
+        lambda: purge_once(app.state.sessionmaker),
+        lambda: purge_finished_jobs(app.state.sessionmaker, keep=keep_jobs),
+    ]
     if settings.auth:
         purges.append(lambda: purge_sign_in_leftovers(app.state.sessionmaker))
     return purges

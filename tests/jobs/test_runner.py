@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.auth.emails import SEND_PASSWORD_RESET
@@ -15,7 +14,7 @@ from inkwell.config import Settings
 from inkwell.db import transaction
 from inkwell.jobs import service
 from inkwell.jobs.context import JobContext
-from inkwell.jobs.models import JobStatus, OutboxJob
+from inkwell.jobs.models import JobStatus
 from inkwell.jobs.runner import OutboxRunner, Outcome, attempt
 from inkwell.main import create_app
 from inkwell.orm import utcnow
@@ -207,24 +206,6 @@ async def test_two_runners_send_each_mail_once(
 
     assert sorted(message["To"] for message in mail.messages) == sorted(recipients)
     assert {job.status for job in await all_rows(committed_sessionmaker)} == {JobStatus.DONE}
-
-
-async def test_finished_jobs_are_deleted_once_kept_long_enough(
-    ctx: JobContext, committed_sessionmaker: Sessions
-) -> None:
-    old, recent, dead, pending = [await enqueue_mail(committed_sessionmaker) for _ in range(4)]
-    long_ago = utcnow() - timedelta(days=ctx.settings.job_keep_finished_days, minutes=1)
-    async with transaction(committed_sessionmaker, writes=True) as session:
-        for job_id in (old, recent):
-            await service.mark_done(session, job_id)
-        await service.mark_failed(session, dead, error="gave up", retry_at=None)
-        await session.execute(
-            update(OutboxJob).where(OutboxJob.id.in_([old, dead])).values(finished_at=long_ago)
-        )
-
-    await OutboxRunner(ctx).clean_up_finished_jobs()
-
-    assert [job.id for job in await all_rows(committed_sessionmaker)] == [recent, pending]
 
 
 async def test_without_smtp_the_mail_goes_to_the_log(

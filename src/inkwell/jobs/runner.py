@@ -17,7 +17,6 @@ from inkwell.orm import utcnow
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 100
-CLEANUP_EVERY = timedelta(hours=1)
 
 
 class Outcome(StrEnum):
@@ -91,13 +90,11 @@ class OutboxRunner:
         self.ctx = ctx
         self._slots = asyncio.Semaphore(ctx.settings.worker_concurrency)
         self._running: set[asyncio.Task[Outcome]] = set()
-        self._last_cleanup = utcnow() - CLEANUP_EVERY
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self.run_due_jobs()
-                await self.clean_up_finished_jobs()
             except Exception:
                 # The database is away or busy: the jobs are still in it, try again on the next pass.
                 logger.warning("the job runner could not reach the database; retrying", exc_info=True)
@@ -123,17 +120,6 @@ class OutboxRunner:
         """Wait for the attempts in flight (a stopping worker lets its jobs finish)."""
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
-
-    async def clean_up_finished_jobs(self) -> None:
-        now = utcnow()
-        if now - self._last_cleanup < CLEANUP_EVERY:
-            return
-        self._last_cleanup = now
-        before = now - timedelta(days=self.ctx.settings.job_keep_finished_days)
-        async with transaction(self.ctx.sessionmaker, writes=True) as session:
-            deleted = await service.delete_finished(session, before=before)
-        if deleted:
-            logger.info("deleted %d finished job(s) older than %s", deleted, before.isoformat())
 
 
 async def sleep_unless_stopped(stop: asyncio.Event, seconds: float) -> None:

@@ -1,0 +1,21 @@
+"""Finished jobs, deleted in the background (see inkwell.housekeeping) once kept long enough."""
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inkwell.housekeeping import purge_in_transaction
+from inkwell.jobs import service
+
+logger = logging.getLogger(__name__)
+
+
+async def purge_finished_jobs(sessionmaker: async_sessionmaker[AsyncSession], *, keep: timedelta) -> int:
+    """Delete the done and dead jobs that finished more than `keep` ago; an outage only skips this round."""
+    return await purge_in_transaction(
+        sessionmaker,
+        lambda session, now: service.delete_finished(session, before=now - keep),
+        what="finished jobs",
+        logger=logger,
+    )
