@@ -1,8 +1,9 @@
 """Settings and database URLs."""
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
+from inkwell.auth.keys import SecretKeyError, signing_key
 from inkwell.config import Settings
 from inkwell.db import async_url
 
@@ -56,3 +57,17 @@ def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, va
 
     with pytest.raises(ValidationError):
         Settings(_env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("short", "must be at least 32 bytes"),
+        ("change-me-change-me-change-me-change-me", "looks like a placeholder"),
+    ],
+)
+def test_a_weak_secret_key_is_refused_where_tokens_are_signed_only(key: str, says: str) -> None:
+    settings = Settings(_env_file=None, secret_key=SecretStr(key))  # the settings of any command
+
+    with pytest.raises(SecretKeyError, match=f"^INKWELL_SECRET_KEY {says}"):
+        signing_key(settings)

@@ -57,7 +57,9 @@ class Settings(BaseSettings):
 
     # Sign-in. Off, the API is open to anyone (the tutorial's behaviour): for prototyping only.
     auth: bool = Field(default=True, description="on (the default) or off.")
-    # At least 32 bytes. Unset with SQLite, a key is generated once and kept in `secret_key_file`.
+    # At least 32 bytes, checked where tokens are signed (the API), so that commands that sign nothing
+    # (migrations, the worker) run without it. Unset with SQLite, a key is generated once into
+    # `secret_key_file`.
     secret_key: SecretStr | None = None
     secret_key_file: Path | None = Field(
         default=None, description="Where a generated key is kept (default: beside the SQLite database)."
@@ -130,13 +132,6 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_key_is_unset(cls, value: object) -> object:
         return None if value == "" else value
-
-    @field_validator("secret_key")
-    @classmethod
-    def _strong_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            refuse_weak_secret(value.get_secret_value())
-        return value
 
     @field_validator("smtp_url", "redis_url", mode="before")
     @classmethod

@@ -21,7 +21,12 @@ class SecretKeyError(Exception):
 def signing_key(settings: Settings) -> str:
     """The key for this process: the same in every worker, and the same after a restart."""
     if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value()
+        key = settings.secret_key.get_secret_value()
+        try:
+            refuse_weak_secret(key)
+        except ValueError as exc:
+            raise SecretKeyError(f"INKWELL_SECRET_KEY {exc}") from None
+        return key
     key_file = settings.secret_key_file or _beside_sqlite_data(settings.database_url)
     if key_file is None:
         raise SecretKeyError(
