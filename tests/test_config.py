@@ -60,6 +60,25 @@ def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, va
 
 
 @pytest.mark.parametrize(
+    "url",
+    [
+        "foo://u:hunter2@db/app",
+        "postgresql+psycopg2://u:hunter2@db/app",
+        "db.example.com",
+        "mysql://u@db:x/a",
+    ],
+)
+def test_a_database_url_inkwell_cannot_use_is_refused_without_repeating_it(url: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(_env_file=None, database_url=url)
+
+    [error] = refused.value.errors()
+    assert error["loc"] == ("database_url",)
+    assert "hunter2" not in error["msg"]
+    assert "postgresql://user:password@host:5432/inkwell" in error["msg"]
+
+
+@pytest.mark.parametrize(
     ("key", "says"),
     [
         ("short", "must be at least 32 bytes"),

@@ -6,12 +6,21 @@ from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 # auto: readable console output on a terminal, JSON lines otherwise (a container, a file, a pipe).
 LogFormat = Literal["auto", "json", "console"]
 
 ONE_MIB = 1024 * 1024
+# DATABASE_URL's schemes: plain ones (Inkwell picks the async driver) and the drivers Inkwell ships with.
+DATABASE_SCHEMES = frozenset(
+    {
+        *("sqlite", "postgresql", "postgres", "mysql", "mariadb"),
+        *("sqlite+aiosqlite", "postgresql+asyncpg", "mysql+aiomysql"),
+    }
+)
 
 
 class Settings(BaseSettings):
@@ -133,6 +142,19 @@ class Settings(BaseSettings):
     def _empty_key_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str) -> str:
+        # The message never repeats the URL: it may carry a password.
+        try:
+            scheme = make_url(value).drivername
+        except (ArgumentError, ValueError):
+            raise ValueError(f"is not a database URL, like {_DATABASE_EXAMPLE}") from None
+        if scheme not in DATABASE_SCHEMES:
+            schemes = "sqlite://, postgresql:// or mysql:// (or mariadb://)"
+            raise ValueError(f"must start with {schemes}, like {_DATABASE_EXAMPLE}")
+        return value
+
     @field_validator("smtp_url", "redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
@@ -150,6 +172,7 @@ class Settings(BaseSettings):
         return _require_scheme(value, ("redis://", "rediss://", "unix://"), "redis://host:6379/0")
 
 
+_DATABASE_EXAMPLE = "postgresql://user:password@host:5432/inkwell"
 MIN_SECRET_BYTES = 32
 _PLACEHOLDERS = ("change", "secret", "example", "placeholder", "replace", "your", "xxx", "todo")
 
