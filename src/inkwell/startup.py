@@ -1,36 +1,85 @@
-"""Checks `inkwell serve` runs before it listens, so a broken deployment says what to do in one line."""
+"""What keeps a command from running, in one line: the checks `inkwell serve` and `inkwell worker` run
+before they start, and the mistakes any command runs into (a bad setting, a database it cannot reach)."""
 
 import asyncio
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import cast
 
+from alembic.util.exc import CommandError
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from inkwell.auth.keys import SecretKeyError, signing_key
-from inkwell.config import Settings
+from inkwell.config import Settings, get_settings
 from inkwell.db import create_engine
+from inkwell.logs import redact_text
 from inkwell.migrations import current_revision, head_revision, is_known_revision
+from inkwell.redis_client import create_redis
 
 CONNECT_SECONDS = 10
 
 
+class NotReady(Exception):
+    """Raised with the one line that says what keeps a command from running, and what to do."""
+
+
+def problem_with(exc: BaseException) -> str | None:
+    """The one line for a mistake a command ran into, or None for anything else (a bug: its traceback)."""
+    if isinstance(exc, NotReady | SecretKeyError | CommandError):
+        return str(exc)
+    if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
+        return _settings_problem(exc)
+    if isinstance(exc, DBAPIError):
+        if exc.statement is None:  # raised while connecting
+            return _unreachable(get_settings(), exc)
+        return f"the database refused a statement ({_cause(exc)})"
+    if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):  # not a reader gone (`| head`)
+        if exc.filename is not None:
+            return f"{exc.filename}: {exc.strerror}"
+        return _unreachable(get_settings(), exc)  # a command's connections are to its database
+    return None
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    """Each setting that is wrong and why, by the name it is set with; never its value."""
+    return "; ".join(
+        f"{_variable(str(error['loc'][0]))}: {error['msg'].removeprefix('Value error, ')}"
+        for error in exc.errors()
+    )
+
+
+def _variable(field: str) -> str:
+    return "DATABASE_URL" if field.lower() == "database_url" else f"INKWELL_{field.upper()}"
+
+
+def _unreachable(settings: Settings, exc: BaseException) -> str:
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    return (
+        f"cannot reach the database at {where} ({_cause(exc)}); "
+        "check DATABASE_URL and that the database is running and reachable"
+    )
+
+
+def _cause(exc: BaseException) -> str:
+    """The error's type and the first line of its message, from the driver when SQLAlchemy wraps it."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig.__cause__ or exc.orig
+    lines = str(exc).strip().splitlines()
+    return redact_text(f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__)
+
+
 async def database_problem(settings: Settings) -> str | None:
     """What keeps the database from serving this version of Inkwell, or None when it is ready."""
-    url = make_url(settings.database_url)
-    where = url.render_as_string(hide_password=True)
-    folder = _missing_sqlite_folder(settings.database_url)
-    if folder is not None:
-        return (
-            f"cannot reach the database at {where} (the folder {folder} does not exist); check DATABASE_URL"
-        )
+    if (missing := missing_folder_problem(settings)) is not None:
+        return missing
     engine = create_engine(settings)
     try:
         async with asyncio.timeout(CONNECT_SECONDS):
             current = await current_revision(engine)
     except Exception as exc:
-        return (
-            f"cannot reach the database at {where} ({type(exc).__name__}); "
-            "check DATABASE_URL and that the database is running and reachable"
-        )
+        return _unreachable(settings, exc)
     finally:
         await engine.dispose()
     head = head_revision()
@@ -46,6 +95,39 @@ async def database_problem(settings: Settings) -> str | None:
     return f"the database is at revision {current} and this version needs {head}; run `inkwell db upgrade`"
 
 
+def missing_folder_problem(settings: Settings) -> str | None:
+    """A SQLite database in a folder that does not exist, checked before connecting: aiosqlite's thread
+    may outlive a failed connect and the event loop with it, and print a traceback of its own."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    folder = Path(url.database).parent
+    if folder.is_dir():
+        return None
+    where = url.render_as_string(hide_password=True)
+    return f"cannot reach the database at {where} (the folder {folder} does not exist); check DATABASE_URL"
+
+
+async def redis_problem(settings: Settings) -> str | None:
+    """Why Redis (INKWELL_REDIS_URL) does not answer, or None when it does or is not set."""
+    redis = create_redis(settings, timeout=CONNECT_SECONDS)
+    if redis is None or settings.redis_url is None:
+        return None
+    try:
+        async with asyncio.timeout(CONNECT_SECONDS):
+            # redis-py types its commands for its blocking client and its asyncio client at once.
+            await cast("Awaitable[bool]", redis.ping())
+    except Exception as exc:
+        where = redact_text(settings.redis_url.get_secret_value())
+        return (
+            f"cannot reach Redis at {where} ({_cause(exc)}); "
+            "check INKWELL_REDIS_URL and that Redis is running and reachable"
+        )
+    finally:
+        await redis.aclose()
+    return None
+
+
 def auth_problem(settings: Settings) -> str | None:
     """Why tokens cannot be signed (no usable secret key), or None."""
     if not settings.auth:
@@ -55,12 +137,3 @@ def auth_problem(settings: Settings) -> str | None:
     except (SecretKeyError, OSError) as exc:
         return str(exc)
     return None
-
-
-def _missing_sqlite_folder(database_url: str) -> Path | None:
-    # Checked before connecting: aiosqlite's thread may outlive a failed connect and the event loop with it.
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    folder = Path(url.database).parent
-    return None if folder.is_dir() else folder

@@ -1,0 +1,132 @@
+"""Every `inkwell` command meets the mistakes people make with one line on stderr and exit status 1.
+
+A bad DATABASE_URL, a database that does not answer, a setting out of range: each command names itself
+and the cause, never the password in the URL, and prints no traceback. The secret key is checked only
+where tokens are signed (`inkwell serve`): a weak one stops nothing else.
+"""
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.processes import INKWELL, free_port
+
+pytestmark = pytest.mark.slow
+
+COMMANDS = [
+    ("db", "upgrade"),
+    ("db", "current"),
+    ("seed", "--users", "1"),
+    ("users", "export", "users.jsonl"),
+    ("worker",),
+    ("jobs", "list"),
+    ("serve", "--port", "0"),
+]
+
+NOBODY_LISTENS = f"postgresql://inkwell:hunter2@127.0.0.1:{free_port()}/inkwell"
+
+# The mistake's settings, and what the one line says about it.
+MISTAKES = {
+    "unknown scheme": ({"DATABASE_URL": "foo://inkwell:hunter2@x/inkwell"}, "DATABASE_URL: must start with"),
+    "unreachable database": (
+        {"DATABASE_URL": NOBODY_LISTENS},
+        f"cannot reach the database at {NOBODY_LISTENS.replace('hunter2', '***')} (ConnectionRefusedError",
+    ),
+    "invalid setting": (
+        {"INKWELL_DB_POOL_SIZE": "-3"},
+        "INKWELL_DB_POOL_SIZE: Input should be greater than 0",
+    ),
+}
+
+
+def env_in(folder: Path, **settings: str) -> dict[str, str]:
+    """The environment of a command run in `folder`, on a SQLite database there unless `settings` say."""
+    return {
+        **os.environ,
+        "HOME": str(folder),
+        "DATABASE_URL": f"sqlite:///{folder}/inkwell.db",
+        "INKWELL_LOG_FORMAT": "json",
+        **settings,
+    }
+
+
+def run(env: dict[str, str], folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [INKWELL, *args], env=env, cwd=folder, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def assert_one_line(result: subprocess.CompletedProcess[str], command: tuple[str, ...], says: str) -> None:
+    named = "inkwell " + " ".join(word for word in command if word.isalpha())
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"{named}: "), result.stderr
+    assert says in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize("mistake", MISTAKES)
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_mistake_is_one_line_and_exit_status_1(
+    mistake: str, command: tuple[str, ...], tmp_path: Path
+) -> None:
+    settings, says = MISTAKES[mistake]
+
+    result = run(env_in(tmp_path, **settings), tmp_path, *command)
+
+    assert_one_line(result, command, says)
+
+
+def test_a_worker_whose_redis_does_not_answer_stops_with_one_line(tmp_path: Path) -> None:
+    env = env_in(tmp_path, INKWELL_REDIS_URL=f"redis://:hunter2@127.0.0.1:{free_port()}/0")
+    assert run(env, tmp_path, "db", "upgrade").returncode == 0
+
+    result = run(env, tmp_path, "worker")
+
+    assert_one_line(result, ("worker",), "cannot reach Redis at redis://:[redacted]@127.0.0.1:")
+
+
+def test_a_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    env = env_in(tmp_path)
+    assert run(env, tmp_path, "db", "upgrade").returncode == 0
+
+    result = run(env, tmp_path, "users", "export", "no/such/folder/users.jsonl")
+
+    assert_one_line(result, ("users", "export"), "no/such/folder/users.jsonl: No such file or directory")
+
+
+def test_only_serve_needs_a_strong_secret_key(tmp_path: Path) -> None:
+    env = env_in(tmp_path, INKWELL_AUTH="on", INKWELL_SECRET_KEY="short")
+
+    # Migrations, the data tools and the worker sign no token: they run.
+    for command in [args for args in COMMANDS if args[0] not in ("worker", "serve")]:
+        result = run(env, tmp_path, *command)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "SECRET_KEY" not in result.stderr
+    assert_worker_starts(env, tmp_path)
+    served = run(env, tmp_path, "serve", "--port", "0")
+
+    assert_one_line(served, ("serve",), "INKWELL_SECRET_KEY must be at least 32 bytes")
+
+
+def assert_worker_starts(env: dict[str, str], folder: Path) -> None:
+    log = folder / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen([INKWELL, "worker"], env=env, cwd=folder, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + 60
+        while "worker started" not in log.read_text():
+            assert worker.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
