@@ -115,7 +115,52 @@ async def test_a_member_may_read_users(
     assert listed.status_code == 200
     assert {user["id"] for user in listed.json()} >= {owner.id, other.id}
     assert one.status_code == 200
-    assert one.json()["email"] == owner.email
+    assert one.json()["name"] == "Ada"
+
+
+async def test_a_member_sees_no_email_in_the_user_records(
+    secure_client: httpx.AsyncClient, owner: Account, other: Account
+) -> None:
+    listed = await secure_client.get("/users", headers=other.headers)
+    one = await secure_client.get(f"/users/{owner.id}", headers=other.headers)
+    own = await secure_client.get(f"/users/{other.id}", headers=other.headers)
+
+    for response in (listed, one, own):
+        assert response.status_code == 200
+        assert "email" not in response.text
+        assert "@" not in response.text
+    assert set(one.json()) == {"id", "name", "bio", "created_at", "updated_at"}
+
+
+async def test_the_account_sees_its_own_email(secure_client: httpx.AsyncClient) -> None:
+    created = await secure_client.post(
+        "/users", json={"email": "self@example.com", "name": "Self", "password": "password123"}
+    )
+    tokens = (
+        await secure_client.post(
+            "/auth/token", data={"username": "self@example.com", "password": "password123"}
+        )
+    ).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    me = await secure_client.get("/users/me", headers=headers)
+    changed = await secure_client.patch(f"/users/{created.json()['id']}", json={"bio": "Hi"}, headers=headers)
+
+    assert created.status_code == 201
+    for response in (created, me, changed):
+        assert response.json()["email"] == "self@example.com"
+
+
+async def test_a_replayed_sign_up_answers_the_same_body(secure_client: httpx.AsyncClient) -> None:
+    body = {"email": "twice@example.com", "name": "Twice", "password": "password123"}
+    key = {"Idempotency-Key": "sign-up-twice"}
+
+    first = await secure_client.post("/users", json=body, headers=key)
+    again = await secure_client.post("/users", json=body, headers=key)
+
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    assert again.json()["email"] == "twice@example.com"
 
 
 async def test_a_member_may_change_their_own_account(
@@ -247,6 +292,17 @@ async def test_an_admin_may_change_anything(
     assert response.status_code == expected, response.text
 
 
+async def test_an_admin_sees_every_email(
+    secure_client: httpx.AsyncClient, owner: Account, other: Account, admin: Account
+) -> None:
+    listed = await secure_client.get("/users", headers=admin.headers)
+    one = await secure_client.get(f"/users/{owner.id}", headers=admin.headers)
+
+    emails = {user["id"]: user["email"] for user in listed.json()}
+    assert {owner.id: owner.email, other.id: other.email, admin.id: admin.email}.items() <= emails.items()
+    assert one.json()["email"] == owner.email
+
+
 async def test_an_admin_gets_404_for_what_does_not_exist(
     secure_client: httpx.AsyncClient, admin: Account
 ) -> None:
@@ -282,6 +338,22 @@ async def test_with_sign_in_off_anyone_may_do_anything(
     response = await client.request(method, path.format(owner=owner["id"], post=post["id"]), json=body)
 
     assert response.status_code == expected, response.text
+
+
+async def test_with_sign_in_off_every_user_record_has_the_email(client: httpx.AsyncClient) -> None:
+    created = await client.post("/users", json={"email": "open@example.com", "name": "Open"})
+    user_id = created.json()["id"]
+
+    listed = await client.get("/users")
+    one = await client.get(f"/users/{user_id}")
+    changed = await client.patch(f"/users/{user_id}", json={"bio": "Hi"})
+
+    assert [user["email"] for user in listed.json()] == ["open@example.com"]
+    for response in (created, one, changed):
+        assert response.json()["email"] == "open@example.com"
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert "email" in schemas["UserRead"]["required"]
+    assert "PublicUserRead" not in schemas
 
 
 async def test_with_sign_in_off_there_is_no_sign_in(client: httpx.AsyncClient) -> None:
@@ -322,6 +394,28 @@ async def test_the_openapi_document_declares_the_oauth2_password_flow(
         ("PUT", "/users/me/password"),
     }
     assert "password" in document["components"]["schemas"]["UserCreate"]["required"]
+
+
+async def test_the_openapi_document_keeps_emails_out_of_the_public_user_record(
+    secure_client: httpx.AsyncClient,
+) -> None:
+    document = (await secure_client.get("/openapi.json")).json()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+
+    def schema_of(method: str, path: str) -> dict[str, object]:
+        content = paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        return dict(content.get("items", content))
+
+    public = schemas["PublicUserRead"]
+    assert "email" not in public["required"]
+    assert public["properties"]["email"]["type"] == "string"
+    assert (
+        schema_of("get", "/users")
+        == schema_of("get", "/users/{user_id}")
+        == {"$ref": "#/components/schemas/PublicUserRead"}
+    )
+    assert "email" in schemas["UserRead"]["required"]  # the sign-up's answer, and a change's
+    assert "email" in schemas["AccountRead"]["required"]
 
 
 def test_with_sign_in_off_the_server_warns_at_start(
