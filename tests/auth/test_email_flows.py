@@ -334,7 +334,9 @@ async def test_a_token_only_works_while_the_account_has_the_address_it_was_sent_
     reset_with = await reset_token(secure_client, ctx, mail, account.email)
 
     changed = await secure_client.patch(
-        f"/users/{account.id}", json={"email": "moved@example.com"}, headers=account.headers
+        f"/users/{account.id}",
+        json={"email": "moved@example.com", "current_password": account.password},
+        headers=account.headers,
     )
 
     assert changed.status_code == 200, changed.text
@@ -352,11 +354,17 @@ async def test_changing_the_email_clears_its_verification_and_sending_the_same_k
     url = f"/users/{account.id}"
 
     same = await secure_client.patch(
-        url, json={"email": account.email.upper(), "name": "Ada"}, headers=account.headers
+        url,
+        json={"email": account.email.upper(), "name": "Ada", "current_password": account.password},
+        headers=account.headers,
     )
     assert same.status_code == 200, same.text
     assert await is_verified(secure_client, account) is True
-    other = await secure_client.patch(url, json={"email": "elsewhere@example.com"}, headers=account.headers)
+    other = await secure_client.patch(
+        url,
+        json={"email": "elsewhere@example.com", "current_password": account.password},
+        headers=account.headers,
+    )
     assert other.status_code == 200, other.text
     assert await is_verified(secure_client, account) is False
 
@@ -373,7 +381,9 @@ async def test_no_mail_goes_to_an_address_the_account_left_before_the_job_ran(
     assert (await secure_client.post("/auth/verify/request", headers=account.headers)).status_code == 202
 
     changed = await secure_client.patch(
-        f"/users/{account.id}", json={"email": "later@example.com"}, headers=account.headers
+        f"/users/{account.id}",
+        json={"email": "later@example.com", "current_password": account.password},
+        headers=account.headers,
     )
 
     assert changed.status_code == 200

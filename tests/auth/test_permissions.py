@@ -8,18 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.config import Settings
 from inkwell.main import create_app
-from inkwell.users.models import User
-from tests.accounts import Account, new_account
+from tests.accounts import PASSWORD, Account, make_admin, new_account
 
 PUBLIC_READS = ["/posts", "/posts/{post}", "/users/{owner}/posts"]
-
-
-async def make_admin(session: AsyncSession, account: Account) -> Account:
-    user = await session.get(User, account.id)
-    assert user is not None
-    user.is_admin = True
-    await session.commit()
-    return account
+# Deleting an account asks for the password of whoever is signed in (every account here has this one).
+CONFIRMED = {"current_password": PASSWORD}
 
 
 async def write_post(client: httpx.AsyncClient, author: Account) -> int:
@@ -167,7 +160,9 @@ async def test_a_member_may_change_their_own_account(
     secure_client: httpx.AsyncClient, owner: Account
 ) -> None:
     renamed = await secure_client.patch(f"/users/{owner.id}", json={"name": "Grace"}, headers=owner.headers)
-    deleted = await secure_client.delete(f"/users/{owner.id}", headers=owner.headers)
+    deleted = await secure_client.request(
+        "DELETE", f"/users/{owner.id}", json=CONFIRMED, headers=owner.headers
+    )
 
     assert renamed.status_code == 200
     assert renamed.json()["name"] == "Grace"
@@ -271,7 +266,7 @@ async def test_signing_up_as_admin_is_ignored(secure_client: httpx.AsyncClient) 
         ("POST", "/users/{owner}/posts", {"title": "T", "body": "B"}, 201),
         ("PATCH", "/posts/{post}", {"title": "X"}, 200),
         ("DELETE", "/posts/{post}", None, 204),
-        ("DELETE", "/users/{owner}", None, 204),
+        ("DELETE", "/users/{owner}", CONFIRMED, 204),
     ],
 )
 async def test_an_admin_may_change_anything(

@@ -213,7 +213,11 @@ async def test_a_new_password_must_follow_the_rules(
 async def test_deleting_the_account_ends_its_sessions(
     secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
 ) -> None:
-    await secure_client.delete(f"/users/{account.id}", headers=account.headers)
+    deleted = await secure_client.request(
+        "DELETE", f"/users/{account.id}", json={"current_password": account.password}, headers=account.headers
+    )
+
+    assert deleted.status_code == 204
 
     assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 401
     assert (await refresh(secure_client, account.refresh_token)).status_code == 401

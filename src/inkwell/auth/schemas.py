@@ -1,9 +1,10 @@
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from inkwell.fields import Email
-from inkwell.users.schemas import Password, UserRead
+from inkwell.fields import Email, omittable
+from inkwell.users.schemas import Password, UserRead, UserUpdate
 
 # What a client sends back: never checked for length, only compared (so any string is a wrong one).
 PresentedSecret = Annotated[str, Field(max_length=1024)]
@@ -23,6 +24,35 @@ class RefreshRequest(BaseModel):
 class PasswordChange(BaseModel):
     current_password: PresentedSecret
     new_password: Password
+
+
+class CurrentPassword(BaseModel):
+    """The password of whoever is signed in, asked again before a change that a stolen access token must
+    not make alone (an admin acting on another account gives their own)."""
+
+    current_password: PresentedSecret
+
+
+class AccountUpdate(UserUpdate):
+    """A change with sign-in on: a new `email` needs `current_password` too."""
+
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"email": ["current_password"]}})
+
+    current_password: Annotated[
+        PresentedSecret,
+        Field(
+            description="Required with `email`: the password of whoever is signed in (an admin acting on "
+            "another account gives their own)."
+        ),
+    ] = omittable()
+
+    @model_validator(mode="after")
+    def _password_with_email(self) -> Self:
+        if "email" in self.model_fields_set and "current_password" not in self.model_fields_set:
+            raise PydanticCustomError(
+                "current_password_missing", "current_password is required to change the email"
+            )
+        return self
 
 
 class AccountRead(UserRead):

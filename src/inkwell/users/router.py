@@ -12,7 +12,8 @@ from inkwell.links import user_links
 from inkwell.pagination import PageDep, page_of
 from inkwell.users import service
 from inkwell.users.dependencies import (
-    ManagedUserId,
+    AccountChangeDep,
+    AccountToDelete,
     NewAccount,
     OpenSignUpDep,
     SignUpDep,
@@ -58,6 +59,10 @@ USER_CHANGED = {
     200: {"links": user_links(), "headers": ETAG_HEADER},
 }
 USER_DELETED = responses(401, 403, 404, 412, 422, 503)
+# With sign-in on, a new email and a deletion ask for the password again: 403 when it is wrong, 429
+# past the sign-in throttle's limits.
+ACCOUNT_CHANGED = {**USER_CHANGED, **responses(429)}
+ACCOUNT_DELETED = responses(400, 401, 403, 404, 412, 413, 422, 429, 503)
 
 
 # --- sign-in on ---
@@ -85,21 +90,25 @@ async def read_user(viewer: ViewerDep, user: UserToRead) -> PublicUserRead:
     return PublicUserRead.of(user, with_email=viewer.is_admin)
 
 
-@router.patch(USER, response_model=UserRead, responses=USER_CHANGED)
+@router.patch(USER, response_model=UserRead, responses=ACCOUNT_CHANGED)
 async def update_user(
-    user_id: ManagedUserId,
-    payload: UserUpdate,
-    session: SessionDep,
-    response: Response,
-    if_match: IfMatchHeader = None,
+    change: AccountChangeDep, session: SessionDep, response: Response, if_match: IfMatchHeader = None
 ) -> User:
-    """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
-    return await _update_user(session, user_id, payload, response, if_match)
+    """Change the fields sent and leave the others as they are; with If-Match, only if unchanged.
+
+    A new `email` needs `current_password`, the password of whoever is signed in.
+    """
+    versions = matching_versions(if_match, change.user_id)
+    user = await service.update_user(session, change.user_id, changes=change.changes, versions=versions)
+    return with_etag(response, user)
 
 
-@router.delete(USER, status_code=status.HTTP_204_NO_CONTENT, responses=USER_DELETED)
-async def delete_user(user: UserToChange, session: SessionDep) -> None:
-    """Delete a user and all of their posts; with If-Match, only if unchanged."""
+@router.delete(USER, status_code=status.HTTP_204_NO_CONTENT, responses=ACCOUNT_DELETED)
+async def delete_user(user: AccountToDelete, session: SessionDep) -> None:
+    """Delete a user and all of their posts; with If-Match, only if unchanged.
+
+    The body gives `current_password`, the password of whoever is signed in.
+    """
     await service.delete_user(session, user)
 
 
@@ -131,7 +140,10 @@ async def update_open_user(
     user_id: int, payload: UserUpdate, session: SessionDep, response: Response, if_match: IfMatchHeader = None
 ) -> User:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
-    return await _update_user(session, user_id, payload, response, if_match)
+    changes = payload.model_dump(exclude_unset=True)
+    versions = matching_versions(if_match, user_id)
+    user = await service.update_user(session, user_id, changes=changes, versions=versions)
+    return with_etag(response, user)
 
 
 @open_router.delete(USER, name="delete_user", status_code=status.HTTP_204_NO_CONTENT, responses=USER_DELETED)
@@ -145,13 +157,3 @@ async def _create_user(account: NewAccount, session: SessionDep, idempotency: Id
         return replay
     user = await service.create_user(session, data=account.fields, password_hash=account.password_hash)
     return idempotency.respond(UserRead.model_validate(user), status_code=201, etag=etag_of(user))
-
-
-async def _update_user(
-    session: SessionDep, user_id: int, payload: UserUpdate, response: Response, if_match: str | None
-) -> User:
-    changes = payload.model_dump(exclude_unset=True)
-    versions = matching_versions(if_match, user_id)
-    return with_etag(
-        response, await service.update_user(session, user_id, changes=changes, versions=versions)
-    )
