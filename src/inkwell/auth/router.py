@@ -18,6 +18,7 @@ from inkwell.auth.models import TokenPurpose
 from inkwell.auth.schemas import (
     Accepted,
     AccountRead,
+    EmailConfirmation,
     EmailVerification,
     ForgottenPassword,
     PasswordChange,
@@ -28,7 +29,6 @@ from inkwell.auth.schemas import (
 from inkwell.db import SessionDep
 from inkwell.errors import ErrorBody, responses
 from inkwell.orm import utcnow
-from inkwell.users.models import User
 
 router = APIRouter(tags=["auth"])
 
@@ -38,8 +38,8 @@ RESET_SENT = "If an account has this email address, a message with a reset token
 TOKEN_REFUSED: dict[int | str, dict[str, Any]] = {
     400: {
         "model": ErrorBody,
-        "description": "`Invalid or expired token`: unknown, used, expired, for the other flow, or sent to "
-        "an address the account no longer has (or a body that is not UTF-8)",
+        "description": "`Invalid or expired token`: unknown, used, expired, for another flow, sent to an "
+        "address the account no longer has, or spent by a later change (or a body that is not UTF-8)",
     }
 }
 
@@ -75,9 +75,11 @@ async def sign_out(viewer: ViewerDep, session: SessionDep) -> None:
 
 
 @router.get("/users/me", response_model=AccountRead, tags=["users"], responses=responses(401, 503))
-async def read_account(account: AccountDep) -> User:
-    """The signed-in user's own account."""
-    return account
+async def read_account(account: AccountDep, session: SessionDep) -> AccountRead:
+    """The signed-in user's own account, with the new email it asked for while that waits to be confirmed."""
+    return AccountRead.of(
+        account, pending_email=await service.pending_email(session, account.id, now=utcnow())
+    )
 
 
 @router.put(
@@ -145,6 +147,18 @@ async def verify_email(payload: EmailVerification, session: SessionDep) -> None:
     if not await service.mark_email_verified(session, redeemed.user_id, email=redeemed.email, now=now):
         # The address changed in between: the request's transaction rolls back the use of the token.
         raise InvalidAccountToken
+
+
+@router.post(
+    "/auth/confirm-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**responses(409, 413, 422, 503), **TOKEN_REFUSED},
+)
+async def confirm_email(payload: EmailConfirmation, auth: AuthDep, session: SessionDep) -> None:
+    """Make the new address asked for (with `PATCH /users/{user_id}`) the account's email, with the token
+    mailed to it (once). The email is then verified, every session of the account ends, and the old
+    address is told."""
+    await emails.confirm_email_change(session, auth.settings, payload.token, now=utcnow())
 
 
 @router.post(

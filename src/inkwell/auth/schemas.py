@@ -4,6 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from inkwell.fields import Email, omittable
+from inkwell.users.models import User
 from inkwell.users.schemas import Password, UserRead, UserUpdate
 
 # What a client sends back: never checked for length, only compared (so any string is a wrong one).
@@ -58,8 +59,20 @@ class AccountUpdate(UserUpdate):
 class AccountRead(UserRead):
     """The signed-in user's own account."""
 
+    # Every field is in every answer: the schema says so of `pending_email` too, default or not.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
     is_admin: bool
     email_verified: bool = Field(description="Whether the owner confirmed the email with a mailed token.")
+    pending_email: str | None = Field(
+        default=None,
+        description="A new address asked for, while the token mailed to it to confirm it works (null when "
+        "none). Until it is confirmed, the account keeps `email`.",
+    )
+
+    @classmethod
+    def of(cls, user: User, *, pending_email: str | None) -> "AccountRead":
+        return cls.model_validate(user).model_copy(update={"pending_email": pending_email})
 
 
 class Accepted(BaseModel):
@@ -70,6 +83,10 @@ class Accepted(BaseModel):
 
 class EmailVerification(BaseModel):
     token: PresentedSecret = Field(description="The token from the verification mail.")
+
+
+class EmailConfirmation(BaseModel):
+    token: PresentedSecret = Field(description="The token from the mail sent to the new address.")
 
 
 class ForgottenPassword(BaseModel):

@@ -25,6 +25,9 @@ from inkwell.db import read_session, transaction
 from inkwell.orm import utcnow
 from inkwell.users.models import User
 
+# A new password also withdraws a pending email change: whoever asked for it may have had the old one.
+SPENT_BY_A_NEW_PASSWORD = (TokenPurpose.RESET_PASSWORD, TokenPurpose.CHANGE_EMAIL)
+
 
 async def sign_in(
     auth: Auth,
@@ -86,7 +89,8 @@ async def refresh(
 async def reset_password(
     auth: Auth, sessionmaker: async_sessionmaker[AsyncSession], *, token: str, new_password: str
 ) -> None:
-    """Set the password of the reset token's account, and end every session of it.
+    """Set the password of the reset token's account, end every session of it, and spend its other
+    reset and email change tokens.
 
     The token is looked at before the new password is hashed, so a wrong one costs no hashing; using
     it up in the transaction that sets the password decides.
@@ -104,7 +108,7 @@ async def reset_password(
         user_id = redeemed.user_id
         await service.set_password_hash(session, user_id, password_hash)
         await service.end_other_sessions(session, user_id, keep=None, now=now)
-        await service.spend_account_tokens(session, user_id, purpose=purpose, now=now)
+        await service.spend_account_tokens(session, user_id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
 
 
 async def change_password(
@@ -118,7 +122,7 @@ async def change_password(
     address: str,
 ) -> None:
     """Set a new password if `current` is right; every other session of the account ends, and reset
-    tokens mailed before stop working."""
+    and email change tokens mailed before stop working."""
     account = viewer.user
     assert account is not None, "only signed-in users change a password"
     await check_password(auth, throttle, account, current, address=address)
@@ -127,7 +131,7 @@ async def change_password(
         now = utcnow()
         await service.set_password_hash(session, account.id, password_hash)
         await service.end_other_sessions(session, account.id, keep=viewer.session_id, now=now)
-        await service.spend_account_tokens(session, account.id, purpose=TokenPurpose.RESET_PASSWORD, now=now)
+        await service.spend_account_tokens(session, account.id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
 
 
 def token_pair(auth: Auth, tokens: SessionTokens) -> TokenPair:

@@ -68,10 +68,12 @@ async def _reauthenticate(
 
 @dataclass(frozen=True)
 class AccountChange:
-    """A PATCH with sign-in on, its password (if it needed one) confirmed."""
+    """A PATCH with sign-in on, its password (if it needed one) confirmed: the fields to change at once,
+    and a new email, which changes only once the token mailed to it comes back."""
 
     user_id: int
     changes: dict[str, Any]
+    email: str | None
 
 
 # The password is verified before the request's transaction begins (these come before SessionDep),
@@ -86,10 +88,11 @@ async def account_change(
 ) -> AccountChange:
     """The change asked for. A new email needs the current password of whoever is signed in: a stolen
     access token alone must not be able to move the account (and its password resets) elsewhere."""
-    changes = payload.model_dump(exclude_unset=True, exclude={"current_password"})
-    if "email" in changes:
+    changes = payload.model_dump(exclude_unset=True, exclude={"email", "current_password"})
+    email = payload.email if "email" in payload.model_fields_set else None
+    if email is not None:
         await _reauthenticate(auth, throttle, viewer, payload.current_password, address=address)
-    return AccountChange(user_id, changes)
+    return AccountChange(user_id, changes, email)
 
 
 async def account_to_delete_id(

@@ -3,7 +3,8 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from starlette.convertors import Convertor, register_url_convertor
 
-from inkwell.auth.dependencies import ViewerDep
+from inkwell.auth import emails
+from inkwell.auth.dependencies import AddressDep, AuthDep, ThrottleDep, ViewerDep
 from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
 from inkwell.db import SessionDep
 from inkwell.errors import responses
@@ -60,8 +61,19 @@ USER_CHANGED = {
 }
 USER_DELETED = responses(401, 403, 404, 412, 422, 503)
 # With sign-in on, a new email and a deletion ask for the password again: 403 when it is wrong, 429
-# past the sign-in throttle's limits.
-ACCOUNT_CHANGED = {**USER_CHANGED, **responses(429)}
+# past the sign-in throttle's limits (or the mail limits, for a new email).
+ACCOUNT_CHANGED = {
+    **USER_CHANGED,
+    **responses(429),
+    202: {
+        "model": UserRead,
+        "description": "Accepted: the other fields sent are changed, `email` not yet. A token that "
+        "confirms it is on its way to the new address (see `POST /auth/confirm-email`); the body is "
+        "the user as it is now, with the email it has",
+        "links": user_links(),
+        "headers": ETAG_HEADER,
+    },
+}
 ACCOUNT_DELETED = responses(400, 401, 403, 404, 412, 413, 422, 429, 503)
 
 
@@ -92,14 +104,25 @@ async def read_user(viewer: ViewerDep, user: UserToRead) -> PublicUserRead:
 
 @router.patch(USER, response_model=UserRead, responses=ACCOUNT_CHANGED)
 async def update_user(
-    change: AccountChangeDep, session: SessionDep, response: Response, if_match: IfMatchHeader = None
+    change: AccountChangeDep,
+    session: SessionDep,
+    auth: AuthDep,
+    throttle: ThrottleDep,
+    address: AddressDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
 ) -> User:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged.
 
-    A new `email` needs `current_password`, the password of whoever is signed in.
+    A new `email` needs `current_password`, the password of whoever is signed in, and changes only once
+    the token mailed to it is sent to `POST /auth/confirm-email`: the answer is then 202.
     """
     versions = matching_versions(if_match, change.user_id)
     user = await service.update_user(session, change.user_id, changes=change.changes, versions=versions)
+    if change.email is not None and await emails.request_email_change(
+        session, throttle, auth.settings, user, change.email, address=address
+    ):
+        response.status_code = status.HTTP_202_ACCEPTED
     return with_etag(response, user)
 
 
