@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from inkwell.auth.models import RefreshToken
 from inkwell.auth.tokens import token_digest
 from inkwell.config import Settings
+from inkwell.db import create_engine, create_sessionmaker
 from tests.accounts import Account, bearer, new_account, sign_in
 from tests.apps import app_on, asgi_client
 
@@ -194,6 +195,48 @@ async def test_a_password_change_holds_no_connection_while_hashing(
 
     assert response.status_code == 204
     assert held == [0, 0]
+
+
+async def test_password_changes_leave_the_pool_to_other_requests_while_they_hash(
+    secure_settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Many changes at once on a pool of two: none holds a connection through its slow verification."""
+    settings = secure_settings.model_copy(
+        update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 0.5}
+    )
+    engine = create_engine(settings)
+    app = app_on(settings, create_sessionmaker(engine))
+    passwords = app.state.auth.passwords
+    verify = passwords.verify
+
+    async def slow_verify(password: str, password_hash: str | None) -> Any:
+        await asyncio.sleep(1)  # as a costly Argon2 would take
+        return await verify(password, password_hash)
+
+    try:
+        async with asgi_client(app) as client:
+            accounts = [await new_account(client) for _ in range(4)]
+            passwords.verify = slow_verify
+            changes = [
+                asyncio.create_task(
+                    client.put(
+                        "/users/me/password",
+                        json={"current_password": account.password, "new_password": "a brand new secret"},
+                        headers=account.headers,
+                    )
+                )
+                for account in accounts
+            ]
+            await asyncio.sleep(0.2)
+            reads = await asyncio.gather(
+                *(client.get("/users/me", headers=account.headers) for account in accounts)
+            )
+            changed = await asyncio.gather(*changes)
+    finally:
+        await engine.dispose()
+
+    assert [read.status_code for read in reads] == [200] * 4
+    assert [change.status_code for change in changed] == [204] * 4
 
 
 @pytest.mark.parametrize("new_password", ["k9#Qz", "x" * 129, "with\x00nul"])
