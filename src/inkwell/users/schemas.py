@@ -3,10 +3,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inkwell.fields import Email, StorableStr, omittable
+from inkwell.fields import Email, OneLineStr, StorableStr, omittable
 from inkwell.users.models import BIO_LENGTH, NAME_LENGTH
 
-Name = Annotated[StorableStr, Field(min_length=1, max_length=NAME_LENGTH)]
+Name = Annotated[OneLineStr, Field(min_length=1, max_length=NAME_LENGTH)]
 Bio = Annotated[StorableStr, Field(max_length=BIO_LENGTH)]
 Password = Annotated[
     StorableStr, Field(min_length=8, max_length=128, description="8 to 128 characters, any but NUL.")
