@@ -191,6 +191,20 @@ async def test_a_reset_mail_sets_the_password_once_and_ends_every_session(
     assert (await sign_in(secure_client, account.email, NEW_PASSWORD)).status_code == 200
 
 
+async def test_a_reset_to_a_common_password_is_422_and_leaves_the_token_unused(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    token = await reset_token(secure_client, ctx, mail, account.email)
+
+    refused = await reset(secure_client, token, "Trustno1")
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "new_password"]
+    assert "Trustno1" not in refused.text
+    assert (await reset(secure_client, token)).status_code == 204
+
+
 async def test_a_reset_spends_the_other_reset_tokens_of_the_account(
     secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inkwell.config import Settings
 from inkwell.main import create_app
 from inkwell.users.models import User
-from tests.accounts import Account, new_account
+from tests.accounts import PASSWORD, Account, new_account
 
 PUBLIC_READS = ["/posts", "/posts/{post}", "/users/{owner}/posts"]
 
@@ -203,10 +203,15 @@ async def test_a_member_may_not_make_themselves_admin(
 async def test_signing_up_as_admin_is_ignored(secure_client: httpx.AsyncClient) -> None:
     created = await secure_client.post(
         "/users",
-        json={"email": "sly@example.com", "name": "Sly", "password": "password123", "is_admin": True},
+        json={
+            "email": "sly@example.com",
+            "name": "Sly",
+            "password": "sly fox in the henhouse",
+            "is_admin": True,
+        },
     )
     tokens = await secure_client.post(
-        "/auth/token", data={"username": "sly@example.com", "password": "password123"}
+        "/auth/token", data={"username": "sly@example.com", "password": "sly fox in the henhouse"}
     )
     me = await secure_client.get(
         "/users/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
@@ -285,7 +290,7 @@ async def test_with_sign_in_off_anyone_may_do_anything(
 
 
 async def test_with_sign_in_off_there_is_no_sign_in(client: httpx.AsyncClient) -> None:
-    token = await client.post("/auth/token", data={"username": "a@example.com", "password": "password123"})
+    token = await client.post("/auth/token", data={"username": "a@example.com", "password": PASSWORD})
     document = (await client.get("/openapi.json")).json()
 
     assert token.status_code == 404

@@ -239,7 +239,7 @@ async def test_password_changes_leave_the_pool_to_other_requests_while_they_hash
     assert [change.status_code for change in changed] == [204] * 4
 
 
-@pytest.mark.parametrize("new_password", ["k9#Qz", "x" * 129, "with\x00nul"])
+@pytest.mark.parametrize("new_password", ["k9#Qz", "x" * 129, "with\x00nul", "Sunshine", "12345678"])
 async def test_a_new_password_must_follow_the_rules(
     secure_client: httpx.AsyncClient, account: Account, new_password: str
 ) -> None:

@@ -67,6 +67,23 @@ async def test_sign_ups_from_one_address_are_limited(secure_app: FastAPI, sessio
     assert other.status_code == 201
 
 
+COMMON = "Value error, must not be one of the most common passwords"
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "PassWord", "iloveyou", "QWERTYUIOP"])
+async def test_a_common_password_is_422_and_never_echoed(
+    secure_client: httpx.AsyncClient, password: str
+) -> None:
+    response = await secure_client.post(
+        "/users", json={"email": "ada@example.com", "name": "Ada", "password": password}
+    )
+
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["msg"]) == (["body", "password"], COMMON)
+    assert "input" not in error
+
+
 @pytest.mark.parametrize("length", [8, 128])
 async def test_a_password_of_8_to_128_characters_is_accepted(
     secure_client: httpx.AsyncClient, length: int
