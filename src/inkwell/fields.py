@@ -89,11 +89,13 @@ OneLineStr = Annotated[
 ]
 
 
-# 254 characters is the longest address RFC 5321 (and email-validator) allows.
+# The longest address RFC 5321 (and email-validator) allows.
+MAX_EMAIL_LENGTH = 254
+
 Email = Annotated[
     str,
     Field(
-        max_length=254,
+        max_length=MAX_EMAIL_LENGTH,
         description="Compared without regard to case. Addresses at .arpa, .invalid, .local, .localhost "
         "and .onion are refused.",
     ),

@@ -187,6 +187,48 @@ async def test_an_incomplete_form_is_422(secure_client: httpx.AsyncClient, form:
     assert response.status_code == 422
 
 
+LONGEST_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 61  # 254 characters
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"username": "a" * 900_000 + "@example.com", "password": "not the password"}, "username"),
+        ({"username": "a" + LONGEST_EMAIL, "password": "not the password"}, "username"),
+        ({"username": "nul\x00@example.com", "password": "not the password"}, "username"),
+        ({"username": "ada@example.com", "password": "p" * 1025}, "password"),
+    ],
+    ids=["a 900 kB username", "a username of 255 characters", "a NUL in the username", "a long password"],
+)
+async def test_an_overlong_or_unstorable_sign_in_is_422_and_counts_no_failure(
+    secure_client: httpx.AsyncClient, session: AsyncSession, form: dict[str, str], field: str
+) -> None:
+    response = await secure_client.post("/auth/token", data=form)
+
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+    assert list(await session.scalars(select(ThrottleCounter.key))) == []
+
+
+async def test_the_longest_username_and_password_are_a_plain_401(
+    secure_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    response = await sign_in(secure_client, LONGEST_EMAIL, "p" * 1024)
+
+    assert response.status_code == 401
+    assert f"account:{LONGEST_EMAIL}" in list(await session.scalars(select(ThrottleCounter.key)))
+
+
+async def test_the_docs_authorize_form_signs_in(secure_client: httpx.AsyncClient, account: Account) -> None:
+    # What Swagger UI's Authorize dialog sends: the grant type, an empty scope, and the client's fields.
+    form = {"grant_type": "password", "username": account.email, "password": PASSWORD, "scope": ""}
+    form |= {"client_id": "", "client_secret": ""}
+
+    response = await secure_client.post("/auth/token", data=form)
+
+    assert response.status_code == 200
+
+
 async def test_sign_in_with_a_json_body_is_422(secure_client: httpx.AsyncClient, account: Account) -> None:
     response = await secure_client.post("/auth/token", json={"username": account.email, "password": PASSWORD})
 

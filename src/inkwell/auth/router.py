@@ -1,7 +1,6 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, status
-from fastapi.security import OAuth2PasswordRequestForm
 
 from inkwell.auth import emails, service, signin
 from inkwell.auth.dependencies import (
@@ -23,6 +22,7 @@ from inkwell.auth.schemas import (
     PasswordChange,
     PasswordReset,
     RefreshRequest,
+    SignInForm,
     TokenPair,
 )
 from inkwell.db import SessionDep
@@ -46,7 +46,7 @@ TOKEN_REFUSED: dict[int | str, dict[str, Any]] = {
 
 @router.post("/auth/token", response_model=TokenPair, responses=responses(400, 401, 413, 422, 429, 503))
 async def sign_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[SignInForm, Depends()],
     address: AddressDep,
     auth: AuthDep,
     sessionmaker: SessionmakerDep,
