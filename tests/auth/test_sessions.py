@@ -47,6 +47,17 @@ async def test_refresh_rotates_the_pair(secure_client: httpx.AsyncClient, accoun
     assert (await refresh(secure_client, pair["refresh_token"])).status_code == 200
 
 
+async def test_responses_with_tokens_are_never_cached(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    signed_in = await sign_in(secure_client, account.email)
+    refreshed = await refresh(secure_client, account.refresh_token)
+
+    for response in (signed_in, refreshed):
+        assert response.status_code == 200
+        assert (response.headers["Cache-Control"], response.headers["Pragma"]) == ("no-store", "no-cache")
+
+
 async def test_refresh_tokens_are_stored_only_as_hashes(account: Account, session: AsyncSession) -> None:
     stored = list(await session.scalars(select(RefreshToken.token_hash)))
 
