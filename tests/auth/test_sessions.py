@@ -1,6 +1,7 @@
 """Refresh rotation and reuse, logout and password change: a session ends at once, not at expiry."""
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -9,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from inkwell.auth.models import RefreshToken
+from inkwell.auth.models import AuthSession, RefreshToken
 from inkwell.auth.tokens import token_digest
 from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
@@ -114,6 +115,43 @@ async def test_concurrent_refreshes_with_one_token_give_one_pair(
     statuses = sorted(response.status_code for response in answers)
     # One claims the token; the others present a used token, which ends the session.
     assert statuses == [200] + [401] * 7
+
+
+async def age_sessions(session: AsyncSession, *, seconds: int) -> None:
+    """Move every session's sign-in back in time, as the passing of time would."""
+    session.expire_all()
+    for auth_session in await session.scalars(select(AuthSession)):
+        auth_session.created_at -= timedelta(seconds=seconds)
+    await session.commit()
+
+
+async def test_refreshes_never_keep_a_session_past_its_maximum_age(
+    secure_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    hour = 60 * 60
+    settings = secure_settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
+    async with asgi_client(app_on(settings, sessionmaker)) as client:
+        account = await new_account(client)
+        await age_sessions(session, seconds=50 * 60)
+        late = await refresh(client, account.refresh_token)
+        [(created_at, expires_at)] = await session.execute(
+            select(AuthSession.created_at, AuthSession.expires_at)
+        )
+        await age_sessions(session, seconds=10 * 60)
+        too_late = await refresh(client, late.json()["refresh_token"])
+
+    assert late.status_code == 200
+    # What is left of its hour, not another day.
+    assert expires_at == created_at + timedelta(hours=1)
+    assert (too_late.status_code, too_late.json()) == (401, {"detail": "Invalid or expired refresh token"})
+
+
+async def test_sessions_last_30_days_at_most_by_default(
+    secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
+) -> None:
+    await age_sessions(session, seconds=30 * 24 * 60 * 60)
+
+    assert (await refresh(secure_client, account.refresh_token)).status_code == 401
 
 
 async def test_logout_ends_the_session_at_once(secure_client: httpx.AsyncClient, account: Account) -> None:

@@ -76,7 +76,11 @@ async def refresh(
     """A new pair for a refresh token, which is used up. A reused one ends its session (committed)."""
     async with transaction(sessionmaker, writes=True) as session:
         tokens = await service.rotate(
-            session, refresh_token, now=utcnow(), ttl=auth.settings.refresh_token_ttl
+            session,
+            refresh_token,
+            now=utcnow(),
+            ttl=auth.settings.refresh_token_ttl,
+            max_age=auth.settings.session_max_age,
         )
     if tokens is None:
         raise InvalidRefreshToken
