@@ -146,6 +146,20 @@ async def test_refreshes_never_keep_a_session_past_its_maximum_age(
     assert (too_late.status_code, too_late.json()) == (401, {"detail": "Invalid or expired refresh token"})
 
 
+async def test_a_session_never_refreshed_ends_at_its_maximum_age_too(
+    secure_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    hour = 60 * 60
+    settings = secure_settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
+    async with asgi_client(app_on(settings, sessionmaker)) as client:
+        await new_account(client)
+        [(created_at, expires_at)] = await session.execute(
+            select(AuthSession.created_at, AuthSession.expires_at)
+        )
+
+    assert expires_at == created_at + timedelta(hours=1)
+
+
 async def test_sessions_last_30_days_at_most_by_default(
     secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
 ) -> None:

@@ -47,9 +47,9 @@ async def sign_in(
         if verdict.new_hash is not None:
             # Hashed with older parameters: stored again with the current ones.
             await service.set_password_hash(session, user.id, verdict.new_hash)
-        tokens = await service.start_session(
-            session, user.id, now=utcnow(), ttl=auth.settings.refresh_token_ttl
-        )
+        # A session ends at its maximum age even when it is never refreshed.
+        ttl = min(auth.settings.refresh_token_ttl, auth.settings.session_max_age)
+        tokens = await service.start_session(session, user.id, now=utcnow(), ttl=ttl)
         # In the same transaction as the new session, not one of its own.
         await attempt.succeeded(throttle, session=session)
     return token_pair(auth, tokens)
