@@ -25,7 +25,7 @@ from inkwell.mail.sender import create_mailer
 from inkwell.orm import utcnow
 from inkwell.users import service as users
 from inkwell.users.schemas import UserFields
-from tests.accounts import TEST_SECRET_KEY, Account, bearer, make_admin, new_account, sign_in
+from tests.accounts import PASSWORD, TEST_SECRET_KEY, Account, bearer, make_admin, new_account, sign_in
 from tests.apps import app_on, asgi_client
 from tests.smtp import MailSink
 
@@ -238,6 +238,20 @@ async def test_a_reset_mail_sets_the_password_once_and_ends_every_session(
         assert refreshed.status_code == 401
     assert (await sign_in(secure_client, account.email)).status_code == 401
     assert (await sign_in(secure_client, account.email, NEW_PASSWORD)).status_code == 200
+
+
+async def test_a_reset_to_a_common_password_is_422_and_leaves_the_token_unused(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    token = await reset_token(secure_client, ctx, mail, account.email)
+
+    refused = await reset(secure_client, token, "Trustno1")
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "new_password"]
+    assert "Trustno1" not in refused.text
+    assert (await reset(secure_client, token)).status_code == 204
 
 
 async def test_a_reset_spends_the_other_reset_tokens_of_the_account(
@@ -568,7 +582,7 @@ async def test_an_address_taken_meanwhile_is_409_and_changes_nothing(
     account = await new_account(secure_client)
     token = await change_token(secure_client, ctx, mail, account, "contested@example.com")
     taken = await secure_client.post(
-        "/users", json={"email": "contested@example.com", "name": "First", "password": "password123"}
+        "/users", json={"email": "contested@example.com", "name": "First", "password": PASSWORD}
     )
     assert taken.status_code == 201
 
@@ -587,7 +601,7 @@ async def test_no_token_goes_to_an_address_taken_before_the_job_ran(
     account = await new_account(secure_client)
     assert (await ask_for_email(secure_client, account, "quick@example.com")).status_code == 202
     taken = await secure_client.post(
-        "/users", json={"email": "quick@example.com", "name": "Quick", "password": "password123"}
+        "/users", json={"email": "quick@example.com", "name": "Quick", "password": PASSWORD}
     )
     assert taken.status_code == 201
 

@@ -127,12 +127,10 @@ async def test_a_member_sees_no_email_in_the_user_records(
 
 async def test_the_account_sees_its_own_email(secure_client: httpx.AsyncClient) -> None:
     created = await secure_client.post(
-        "/users", json={"email": "self@example.com", "name": "Self", "password": "password123"}
+        "/users", json={"email": "self@example.com", "name": "Self", "password": PASSWORD}
     )
     tokens = (
-        await secure_client.post(
-            "/auth/token", data={"username": "self@example.com", "password": "password123"}
-        )
+        await secure_client.post("/auth/token", data={"username": "self@example.com", "password": PASSWORD})
     ).json()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     me = await secure_client.get("/users/me", headers=headers)
@@ -144,7 +142,7 @@ async def test_the_account_sees_its_own_email(secure_client: httpx.AsyncClient) 
 
 
 async def test_a_replayed_sign_up_answers_the_same_body(secure_client: httpx.AsyncClient) -> None:
-    body = {"email": "twice@example.com", "name": "Twice", "password": "password123"}
+    body = {"email": "twice@example.com", "name": "Twice", "password": PASSWORD}
     key = {"Idempotency-Key": "sign-up-twice"}
 
     first = await secure_client.post("/users", json=body, headers=key)
@@ -243,10 +241,15 @@ async def test_a_member_may_not_make_themselves_admin(
 async def test_signing_up_as_admin_is_ignored(secure_client: httpx.AsyncClient) -> None:
     created = await secure_client.post(
         "/users",
-        json={"email": "sly@example.com", "name": "Sly", "password": "password123", "is_admin": True},
+        json={
+            "email": "sly@example.com",
+            "name": "Sly",
+            "password": "sly fox in the henhouse",
+            "is_admin": True,
+        },
     )
     tokens = await secure_client.post(
-        "/auth/token", data={"username": "sly@example.com", "password": "password123"}
+        "/auth/token", data={"username": "sly@example.com", "password": "sly fox in the henhouse"}
     )
     me = await secure_client.get(
         "/users/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
@@ -352,7 +355,7 @@ async def test_with_sign_in_off_every_user_record_has_the_email(client: httpx.As
 
 
 async def test_with_sign_in_off_there_is_no_sign_in(client: httpx.AsyncClient) -> None:
-    token = await client.post("/auth/token", data={"username": "a@example.com", "password": "password123"})
+    token = await client.post("/auth/token", data={"username": "a@example.com", "password": PASSWORD})
     document = (await client.get("/openapi.json")).json()
 
     assert token.status_code == 404

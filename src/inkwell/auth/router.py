@@ -1,7 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Response, status
 
 from inkwell.auth import emails, service, signin
 from inkwell.auth.dependencies import (
@@ -24,6 +23,7 @@ from inkwell.auth.schemas import (
     PasswordChange,
     PasswordReset,
     RefreshRequest,
+    SignInForm,
     TokenPair,
 )
 from inkwell.db import SessionDep
@@ -31,6 +31,9 @@ from inkwell.errors import ErrorBody, responses
 from inkwell.orm import utcnow
 
 router = APIRouter(tags=["auth"])
+
+# A response that carries tokens is never stored by a cache (RFC 6749, section 5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 VERIFICATION_SENT = "A message with a verification token is on its way to your email address"
 RESET_SENT = "If an account has this email address, a message with a reset token is on its way to it"
@@ -46,25 +49,32 @@ TOKEN_REFUSED: dict[int | str, dict[str, Any]] = {
 
 @router.post("/auth/token", response_model=TokenPair, responses=responses(400, 401, 413, 422, 429, 503))
 async def sign_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[SignInForm, Depends()],
     address: AddressDep,
     auth: AuthDep,
     sessionmaker: SessionmakerDep,
     throttle: ThrottleDep,
+    response: Response,
 ) -> TokenPair:
     """Sign in (the OAuth2 password flow): `username` is the email. Answers an access and a refresh token.
 
     After repeated failures for an account or from an address, answers 429 until the window passes.
     """
-    return await signin.sign_in(
+    pair = await signin.sign_in(
         auth, sessionmaker, throttle, email=form.username, password=form.password, address=address
     )
+    response.headers.update(NO_STORE)
+    return pair
 
 
 @router.post("/auth/refresh", response_model=TokenPair, responses=responses(400, 401, 413, 422, 503))
-async def refresh_tokens(payload: RefreshRequest, auth: AuthDep, sessionmaker: SessionmakerDep) -> TokenPair:
+async def refresh_tokens(
+    payload: RefreshRequest, auth: AuthDep, sessionmaker: SessionmakerDep, response: Response
+) -> TokenPair:
     """Trade a refresh token for a new pair. Each works once: a reused one ends its whole session."""
-    return await signin.refresh(auth, sessionmaker, payload.refresh_token)
+    pair = await signin.refresh(auth, sessionmaker, payload.refresh_token)
+    response.headers.update(NO_STORE)
+    return pair
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401, 503))

@@ -69,12 +69,13 @@ async def signed_in_user(session: AsyncSession, claims: AccessClaims, *, now: da
 
 
 async def rotate(
-    session: AsyncSession, refresh_token: str, *, now: datetime, ttl: int
+    session: AsyncSession, refresh_token: str, *, now: datetime, ttl: int, max_age: int
 ) -> SessionTokens | None:
     """A new refresh token for the session of `refresh_token`, which is used up; None if refused.
 
-    A token presented a second time (stolen, or replayed) ends its whole session: every token of that
-    sign-in answers 401 after, the thief's and the owner's alike.
+    Each refresh keeps the session open for `ttl` seconds more, but never past `max_age` seconds after
+    its sign-in. A token presented a second time (stolen, or replayed) ends its whole session: every
+    token of that sign-in answers 401 after, the thief's and the owner's alike.
     """
     digest = token_digest(refresh_token)
     found = (
@@ -87,7 +88,9 @@ async def rotate(
     if found is None:
         return None
     session_id, auth_session = found
-    if auth_session.revoked_at is not None or auth_session.expires_at <= now:
+    # Checked here too, not only through expires_at: a session may predate a shorter max_age.
+    deadline = auth_session.created_at + timedelta(seconds=max_age)
+    if auth_session.revoked_at is not None or min(auth_session.expires_at, deadline) <= now:
         return None
     # Used up in one statement: of two requests racing with the same token, only one claims it.
     claimed = await session.execute(
@@ -98,7 +101,7 @@ async def rotate(
     if rowcount(claimed) != 1:
         await end_session(session, session_id, now=now)
         return None
-    auth_session.expires_at = now + timedelta(seconds=ttl)
+    auth_session.expires_at = min(now + timedelta(seconds=ttl), deadline)
     return SessionTokens(
         auth_session.user_id, session_id, await _issue_refresh_token(session, session_id, now)
     )

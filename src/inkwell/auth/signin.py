@@ -50,9 +50,9 @@ async def sign_in(
         if verdict.new_hash is not None:
             # Hashed with older parameters: stored again with the current ones.
             await service.set_password_hash(session, user.id, verdict.new_hash)
-        tokens = await service.start_session(
-            session, user.id, now=utcnow(), ttl=auth.settings.refresh_token_ttl
-        )
+        # A session ends at its maximum age even when it is never refreshed.
+        ttl = min(auth.settings.refresh_token_ttl, auth.settings.session_max_age)
+        tokens = await service.start_session(session, user.id, now=utcnow(), ttl=ttl)
         # In the same transaction as the new session, not one of its own.
         await attempt.succeeded(throttle, session=session)
     return token_pair(auth, tokens)
@@ -79,7 +79,11 @@ async def refresh(
     """A new pair for a refresh token, which is used up. A reused one ends its session (committed)."""
     async with transaction(sessionmaker, writes=True) as session:
         tokens = await service.rotate(
-            session, refresh_token, now=utcnow(), ttl=auth.settings.refresh_token_ttl
+            session,
+            refresh_token,
+            now=utcnow(),
+            ttl=auth.settings.refresh_token_ttl,
+            max_age=auth.settings.session_max_age,
         )
     if tokens is None:
         raise InvalidRefreshToken

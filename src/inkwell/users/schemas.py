@@ -1,15 +1,43 @@
 from datetime import datetime
+from functools import cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from inkwell.fields import Email, StorableStr, not_null, omittable
+from inkwell.fields import Email, OneLineStr, StorableStr, not_null, omittable
 from inkwell.users.models import BIO_LENGTH, NAME_LENGTH, User
 
-Name = Annotated[StorableStr, Field(min_length=1, max_length=NAME_LENGTH)]
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    """The 30,000 most common passwords that zxcvbn ships, lower-cased; read at the first use.
+
+    Importing zxcvbn builds its matchers too (tens of milliseconds), which only setting a password needs.
+    """
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(password.lower() for password in FREQUENCY_LISTS["passwords"])
+
+
+def _uncommon(value: str) -> str:
+    # The message never repeats the password.
+    if value.lower() in _common_passwords():
+        raise ValueError("must not be one of the most common passwords")
+    return value
+
+
+Name = Annotated[OneLineStr, Field(min_length=1, max_length=NAME_LENGTH)]
 Bio = Annotated[StorableStr, Field(max_length=BIO_LENGTH)]
+# Wherever a password is set: sign-up, a change, a reset, an admin made from the command line.
 Password = Annotated[
-    StorableStr, Field(min_length=8, max_length=128, description="8 to 128 characters, any but NUL.")
+    StorableStr,
+    Field(
+        min_length=8,
+        max_length=128,
+        description="8 to 128 characters, any but NUL, and not one of the 30,000 most common passwords "
+        "(compared without regard to case).",
+    ),
+    AfterValidator(_uncommon),
 ]
 
 
