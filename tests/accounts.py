@@ -4,6 +4,9 @@ from dataclasses import dataclass
 from itertools import count
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inkwell.users.models import User
 
 # Argon2id at its lowest cost: tests check what hashing does, not how long it takes.
 CHEAP_HASHING_ENV = {
@@ -54,3 +57,12 @@ async def new_account(client: httpx.AsyncClient, *, password: str = PASSWORD) ->
     assert response.status_code == 200, response.text
     tokens = response.json()
     return Account(user_id, email, password, tokens["access_token"], tokens["refresh_token"])
+
+
+async def make_admin(session: AsyncSession, account: Account) -> Account:
+    """The account, made an admin (as `inkwell users set-admin` would)."""
+    user = await session.get(User, account.id)
+    assert user is not None
+    user.is_admin = True
+    await session.commit()
+    return account

@@ -51,7 +51,10 @@ def test_settings_read_a_dotenv_file(tmp_path: object, monkeypatch: pytest.Monke
     assert Settings(_env_file=env_file).database_url == "sqlite:///./from-dotenv.db"
 
 
-@pytest.mark.parametrize(("name", "value"), [("INKWELL_LOG_LEVEL", "loud"), ("INKWELL_MAX_BODY_BYTES", "0")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("INKWELL_LOG_LEVEL", "loud"), ("INKWELL_MAX_BODY_BYTES", "0"), ("INKWELL_SESSION_MAX_AGE", "0")],
+)
 def test_bad_settings_are_refused(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     monkeypatch.setenv(name, value)
 

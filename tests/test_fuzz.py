@@ -35,7 +35,12 @@ def fuzzed_server(request: pytest.FixtureRequest, server_database: str, tmp_path
     if request.param == "sign-in on":
         # What sign-in adds does not depend on the database: fuzzed on one, like the other process tests.
         request.getfixturevalue("process_backend")
-        env |= {"INKWELL_AUTH": "on", "INKWELL_SECRET_KEY": TEST_SECRET_KEY}
+        env |= {
+            "INKWELL_AUTH": "on",
+            "INKWELL_SECRET_KEY": TEST_SECRET_KEY,
+            # The fuzzer is one client that signs up thousands of times; the limit has tests of its own.
+            "INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1000000",
+        }
     migrated = inkwell(env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
     server = Server(env, tmp_path).start()

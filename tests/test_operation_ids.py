@@ -43,6 +43,7 @@ SIGN_IN_ONLY = {
     ("POST", "/auth/verify"): "verify_email",
     ("POST", "/auth/forgot-password"): "forgot_password",
     ("POST", "/auth/reset-password"): "reset_password",
+    ("POST", "/auth/confirm-email"): "confirm_email",
 }
 
 SIGN_IN = pytest.mark.parametrize("sign_in", [True, False], ids=["sign-in on", "sign-in off"])

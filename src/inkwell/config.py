@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     refresh_token_ttl: PositiveInt = Field(
         default=14 * 24 * 60 * 60, description="Seconds a session lasts without being refreshed."
     )
+    session_max_age: PositiveInt = Field(
+        default=30 * 24 * 60 * 60,
+        description="Seconds a session lasts at most from its sign-in, however often it is refreshed.",
+    )
     # Argon2id cost: pwdlib's (and RFC 9106's second recommended) parameters by default.
     password_time_cost: PositiveInt = 3
     password_memory_kib: int = Field(default=64 * 1024, ge=8)

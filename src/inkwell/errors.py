@@ -100,8 +100,11 @@ async def handle_validation_error(_request: Request, exc: Exception) -> Response
     return Response(content, status_code=422, media_type="application/json")
 
 
-# Fields whose value a 422 never echoes back: a response must not carry a password or a token.
-SECRET_FIELDS = frozenset({"password", "current_password", "new_password", "refresh_token", "token"})
+# Fields whose value a 422 never echoes back: a response must not carry a password or a token (a
+# password typed into the sign-in form's username box included).
+SECRET_FIELDS = frozenset(
+    {"password", "current_password", "new_password", "refresh_token", "token", "username"}
+)
 
 
 def _without_secret_input(error: Any) -> Any:

@@ -1,5 +1,6 @@
 """Field types shared by the request schemas."""
 
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -57,11 +58,44 @@ class Documented:
 StorableStr = Annotated[str, AfterValidator(_storable), Documented("pattern", "^[^\\x00]*$")]
 
 
-# 254 characters is the longest address RFC 5321 (and email-validator) allows.
+# Control characters (Cc: newlines, tabs, escapes), invisible format characters (Cf: bidirectional
+# overrides, zero-width characters) and line and paragraph separators (Zl, Zp). Ordinary spaces are fine.
+_NOT_ON_ONE_LINE = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# The same characters of the Basic Multilingual Plane (Unicode 14.0, Python 3.11's), for the JSON Schema:
+# a pattern cannot name the few format characters beyond it in a way every regex dialect reads.
+ONE_LINE_PATTERN = (
+    r"^[^\x00-\x1f\x7f-\x9f\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u180e"
+    r"\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]*$"
+)
+
+
+def _one_line(value: str) -> str:
+    # Names are written into mails: a line break would let one forge lines of the message, and an
+    # invisible or bidirectional character would let one name pass for another.
+    if any(unicodedata.category(character) in _NOT_ON_ONE_LINE for character in value):
+        raise ValueError("must not contain line breaks, control characters or invisible format characters")
+    return value
+
+
+# Storable text that stays on one line and shows what it holds.
+OneLineStr = Annotated[
+    StorableStr,
+    AfterValidator(_one_line),
+    Documented("pattern", ONE_LINE_PATTERN),
+    Field(
+        description="One line of text: no control characters (newlines and tabs included), invisible "
+        "format characters or line and paragraph separators (Unicode categories Cc, Cf, Zl and Zp)."
+    ),
+]
+
+
+# The longest address RFC 5321 (and email-validator) allows.
+MAX_EMAIL_LENGTH = 254
+
 Email = Annotated[
     str,
     Field(
-        max_length=254,
+        max_length=MAX_EMAIL_LENGTH,
         description="Compared without regard to case. Addresses at .arpa, .invalid, .local, .localhost "
         "and .onion are refused.",
     ),

@@ -36,7 +36,7 @@ from inkwell.mail.sender import create_mailer
 from inkwell.metrics import install_metrics
 from inkwell.middleware import BodySizeLimit, RequestLog, SecurityHeaders, endpoint_templates
 from inkwell.posts.router import router as posts_router
-from inkwell.users.router import open_sign_up_router, sign_up_router
+from inkwell.users.router import open_router as open_users_router
 from inkwell.users.router import router as users_router
 
 logger = logging.getLogger("inkwell")
@@ -122,11 +122,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if app.state.auth is not None:
         # Before the users routes, so that /users/me is not taken for /users/{user_id}.
         app.include_router(auth_router)
-        app.include_router(sign_up_router)
+        app.include_router(users_router)
     else:
-        app.include_router(open_sign_up_router)
+        app.include_router(open_users_router)
         _document_as_open(app)
-    app.include_router(users_router)
     app.include_router(posts_router)
     _wrap_outermost(
         app,

@@ -25,7 +25,7 @@ from inkwell.mail.sender import create_mailer
 from inkwell.orm import utcnow
 from inkwell.users import service as users
 from inkwell.users.schemas import UserFields
-from tests.accounts import TEST_SECRET_KEY, Account, bearer, new_account, sign_in
+from tests.accounts import PASSWORD, TEST_SECRET_KEY, Account, bearer, make_admin, new_account, sign_in
 from tests.apps import app_on, asgi_client
 from tests.smtp import MailSink
 
@@ -120,6 +120,55 @@ async def reset(client: httpx.AsyncClient, token: str, password: str = NEW_PASSW
     return await client.post("/auth/reset-password", json={"token": token, "new_password": password})
 
 
+async def ask_for_email(client: httpx.AsyncClient, account: Account, email: str) -> httpx.Response:
+    """PATCH a new email onto the account, with its password."""
+    body = {"email": email, "current_password": account.password}
+    return await client.patch(f"/users/{account.id}", json=body, headers=account.headers)
+
+
+async def change_token(
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, account: Account, email: str
+) -> str:
+    response = await ask_for_email(client, account, email)
+    assert response.status_code == 202, response.text
+    return await mailed_token(ctx, mail, to=email)
+
+
+async def confirm(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await client.post("/auth/confirm-email", json={"token": token})
+
+
+async def moved(
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, account: Account, email: str
+) -> Account:
+    """The account moved to `email` by the whole flow (the notice to the old address sent), signed in
+    again: the change ended its sessions."""
+    token = await change_token(client, ctx, mail, account, email)
+    assert (await confirm(client, token)).status_code == 204
+    assert await mailed_notice(ctx, mail, to=account.email)
+    tokens = (await sign_in(client, email, account.password)).json()
+    return Account(account.id, email, account.password, tokens["access_token"], tokens["refresh_token"])
+
+
+async def mailed_notice(ctx: JobContext, mail: MailSink, *, to: str) -> str:
+    """Run the jobs, and the body of the one new message, which must be for `to` and hold no token."""
+    before = len(mail.messages)
+    await run_jobs(ctx)
+    assert len(mail.messages) == before + 1
+    message = mail.messages[-1]
+    assert message["X-Rcpt-To"] == to
+    assert TOKEN_LINE.search(body_of(message)) is None
+    return body_of(message)
+
+
+async def pending_email(client: httpx.AsyncClient, account: Account) -> str | None:
+    response = await client.get("/users/me", headers=account.headers)
+    assert response.status_code == 200, response.text
+    pending = response.json()["pending_email"]
+    assert pending is None or isinstance(pending, str)
+    return pending
+
+
 async def expire_tokens(sessionmaker: Sessions) -> None:
     async with transaction(sessionmaker, writes=True) as session:
         await session.execute(update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1)))
@@ -189,6 +238,20 @@ async def test_a_reset_mail_sets_the_password_once_and_ends_every_session(
         assert refreshed.status_code == 401
     assert (await sign_in(secure_client, account.email)).status_code == 401
     assert (await sign_in(secure_client, account.email, NEW_PASSWORD)).status_code == 200
+
+
+async def test_a_reset_to_a_common_password_is_422_and_leaves_the_token_unused(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    token = await reset_token(secure_client, ctx, mail, account.email)
+
+    refused = await reset(secure_client, token, "Trustno1")
+
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "new_password"]
+    assert "Trustno1" not in refused.text
+    assert (await reset(secure_client, token)).status_code == 204
 
 
 async def test_a_reset_spends_the_other_reset_tokens_of_the_account(
@@ -274,13 +337,19 @@ async def test_tokens_expire_after_their_configured_lifetimes(
     before = utcnow()
     await verification_token(secure_client, ctx, mail, account)
     await reset_token(secure_client, ctx, mail, account.email)
+    await change_token(secure_client, ctx, mail, account, "new@example.com")
 
     async with sessionmaker() as session:
         rows = {row.purpose: row for row in await session.scalars(select(AccountToken))}
 
     settings = ctx.settings
     assert (settings.verify_token_ttl, settings.reset_token_ttl) == (24 * 3600, 3600)
-    for purpose, ttl in ((TokenPurpose.VERIFY_EMAIL, 24 * 3600), (TokenPurpose.RESET_PASSWORD, 3600)):
+    lifetimes = {
+        TokenPurpose.VERIFY_EMAIL: 24 * 3600,
+        TokenPurpose.RESET_PASSWORD: 3600,
+        TokenPurpose.CHANGE_EMAIL: 3600,  # it moves the account as a reset would
+    }
+    for purpose, ttl in lifetimes.items():
         lifetime = rows[purpose].expires_at - rows[purpose].created_at
         assert lifetime == timedelta(seconds=ttl)
         assert rows[purpose].created_at >= before - timedelta(seconds=1)
@@ -292,14 +361,23 @@ async def test_a_token_is_refused_for_the_other_purpose_and_still_works_for_its_
     account = await new_account(secure_client)
     verify = await verification_token(secure_client, ctx, mail, account)
     reset_with = await reset_token(secure_client, ctx, mail, account.email)
+    # Another account's: a new email for this one would void its other two tokens.
+    other = await new_account(secure_client)
+    change = await change_token(secure_client, ctx, mail, other, "new@example.com")
 
-    crossed_reset = await reset(secure_client, verify)
-    crossed_verify = await verify_email(secure_client, reset_with)
+    crossed = [
+        await reset(secure_client, verify),
+        await reset(secure_client, change),
+        await verify_email(secure_client, reset_with),
+        await verify_email(secure_client, change),
+        await confirm(secure_client, verify),
+        await confirm(secure_client, reset_with),
+    ]
 
-    assert (crossed_reset.status_code, crossed_reset.json()) == (400, REFUSED)
-    assert (crossed_verify.status_code, crossed_verify.json()) == (400, REFUSED)
+    assert [(answer.status_code, answer.json()) for answer in crossed] == [(400, REFUSED)] * 6
     assert (await verify_email(secure_client, verify)).status_code == 204
     assert (await reset(secure_client, reset_with)).status_code == 204
+    assert (await confirm(secure_client, change)).status_code == 204
 
 
 async def test_every_refused_token_gets_the_same_answer(
@@ -326,6 +404,22 @@ async def test_every_refused_token_gets_the_same_answer(
     assert answers[0].json() == REFUSED
 
 
+async def test_every_refused_email_change_token_gets_the_same_answer(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+) -> None:
+    account = await new_account(secure_client)
+    verify = await verification_token(secure_client, ctx, mail, account)
+    expired = await change_token(secure_client, ctx, mail, account, "first@example.com")
+    await expire_tokens(sessionmaker)
+    used = await change_token(secure_client, ctx, mail, account, "second@example.com")
+    assert (await confirm(secure_client, used)).status_code == 204
+
+    answers = [await confirm(secure_client, token) for token in ("never-issued", verify, expired, used, "")]
+
+    assert {(answer.status_code, answer.content) for answer in answers} == {(400, answers[0].content)}
+    assert answers[0].json() == REFUSED
+
+
 async def test_a_token_only_works_while_the_account_has_the_address_it_was_sent_to(
     secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
@@ -333,52 +427,199 @@ async def test_a_token_only_works_while_the_account_has_the_address_it_was_sent_
     verify = await verification_token(secure_client, ctx, mail, account)
     reset_with = await reset_token(secure_client, ctx, mail, account.email)
 
-    changed = await secure_client.patch(
-        f"/users/{account.id}", json={"email": "moved@example.com"}, headers=account.headers
-    )
+    account = await moved(secure_client, ctx, mail, account, "moved@example.com")
 
-    assert changed.status_code == 200, changed.text
     assert (await verify_email(secure_client, verify)).status_code == 400
     assert (await reset(secure_client, reset_with)).status_code == 400
-    assert await is_verified(secure_client, account) is False
 
 
-async def test_changing_the_email_clears_its_verification_and_sending_the_same_keeps_it(
+async def test_a_confirmed_email_is_verified_and_sending_the_same_one_changes_nothing(
     secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
     account = await new_account(secure_client)
     token = await verification_token(secure_client, ctx, mail, account)
     assert (await verify_email(secure_client, token)).status_code == 204
-    url = f"/users/{account.id}"
 
     same = await secure_client.patch(
-        url, json={"email": account.email.upper(), "name": "Ada"}, headers=account.headers
+        f"/users/{account.id}",
+        json={"email": account.email.upper(), "name": "Ada", "current_password": account.password},
+        headers=account.headers,
     )
-    assert same.status_code == 200, same.text
-    assert await is_verified(secure_client, account) is True
-    other = await secure_client.patch(url, json={"email": "elsewhere@example.com"}, headers=account.headers)
-    assert other.status_code == 200, other.text
-    assert await is_verified(secure_client, account) is False
 
-    account.email = "elsewhere@example.com"
-    token = await verification_token(secure_client, ctx, mail, account)
-    assert (await verify_email(secure_client, token)).status_code == 204
+    assert same.status_code == 200, same.text
+    assert await run_jobs(ctx) == 0
+    assert await is_verified(secure_client, account) is True
+    account = await moved(secure_client, ctx, mail, account, "elsewhere@example.com")
     assert await is_verified(secure_client, account) is True
 
 
 async def test_no_mail_goes_to_an_address_the_account_left_before_the_job_ran(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
 ) -> None:
     account = await new_account(secure_client)
     assert (await secure_client.post("/auth/verify/request", headers=account.headers)).status_code == 202
 
-    changed = await secure_client.patch(
-        f"/users/{account.id}", json={"email": "later@example.com"}, headers=account.headers
-    )
+    async with transaction(sessionmaker, writes=True) as session:
+        await users.update_user(session, account.id, changes={"email": "later@example.com"})
 
-    assert changed.status_code == 200
     assert await run_jobs(ctx) == 1
     assert mail.messages == []
+
+
+# --- a change of email ---
+
+
+async def test_a_new_email_waits_for_the_token_mailed_to_it(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    other_session = (await sign_in(secure_client, account.email)).json()
+    before = await secure_client.get(f"/users/{account.id}", headers=account.headers)
+
+    asked = await ask_for_email(secure_client, account, "New@Example.com")
+
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["email"] == account.email
+    assert asked.headers["ETag"] == before.headers["ETag"]  # nothing changed yet
+    assert mail.messages == []  # the request only wrote the job
+    token = await mailed_token(ctx, mail, to="new@example.com")
+    [message] = mail.messages
+    assert message["Subject"] == "Confirm your new email address for Inkwell"
+    assert f"curl -X POST {PUBLIC_URL}/auth/confirm-email " in body_of(message)
+    me = (await secure_client.get("/users/me", headers=account.headers)).json()
+    assert (me["email"], me["pending_email"]) == (account.email, "new@example.com")
+
+    # Until it is confirmed, the new address neither signs in nor resets the password.
+    assert (await sign_in(secure_client, "new@example.com")).status_code == 401
+    forgot = await secure_client.post("/auth/forgot-password", json={"email": "new@example.com"})
+    assert forgot.status_code == 202
+    assert await run_jobs(ctx) == 1
+    assert len(mail.messages) == 1
+
+    first = await confirm(secure_client, token)
+    second = await confirm(secure_client, token)
+
+    assert first.status_code == 204, first.text
+    assert (second.status_code, second.json()) == (400, REFUSED)
+    for access_token in (account.access_token, other_session["access_token"]):
+        assert (await secure_client.get("/users/me", headers=bearer(access_token))).status_code == 401
+    for refresh_token in (account.refresh_token, other_session["refresh_token"]):
+        refreshed = await secure_client.post("/auth/refresh", json={"refresh_token": refresh_token})
+        assert refreshed.status_code == 401
+    assert (await sign_in(secure_client, account.email)).status_code == 401
+    signed_in = await sign_in(secure_client, "new@example.com")
+    assert signed_in.status_code == 200
+    headers = bearer(signed_in.json()["access_token"])
+    me = (await secure_client.get("/users/me", headers=headers)).json()
+    assert (me["email"], me["email_verified"], me["pending_email"]) == ("new@example.com", True, None)
+    after = await secure_client.get(f"/users/{account.id}", headers=headers)
+    assert after.headers["ETag"] != before.headers["ETag"]  # a change like any other
+
+    notice = await mailed_notice(ctx, mail, to=account.email)
+    assert mail.messages[-1]["Subject"] == "Your Inkwell email address was changed"
+    assert "to n***@example.com" in notice
+    assert "new@example.com" not in notice
+    assert f"{PUBLIC_URL}/auth/forgot-password" in notice
+
+
+async def test_an_admin_moves_an_account_with_their_own_password(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, session: AsyncSession
+) -> None:
+    member = await new_account(secure_client)
+    admin = await make_admin(session, await new_account(secure_client, password="the admin's password"))
+    body = {"email": "given@example.com", "current_password": admin.password}
+
+    asked = await secure_client.patch(f"/users/{member.id}", json=body, headers=admin.headers)
+
+    assert asked.status_code == 202, asked.text
+    token = await mailed_token(ctx, mail, to="given@example.com")
+    assert (await confirm(secure_client, token)).status_code == 204
+    await mailed_notice(ctx, mail, to=member.email)
+    assert (await secure_client.get("/users/me", headers=member.headers)).status_code == 401
+    assert (await secure_client.get("/users/me", headers=admin.headers)).status_code == 200
+    assert (await sign_in(secure_client, "given@example.com")).status_code == 200
+
+
+async def test_only_the_address_asked_for_last_can_be_confirmed(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    typo = await change_token(secure_client, ctx, mail, account, "typo@example.con")
+    meant = await change_token(secure_client, ctx, mail, account, "meant@example.com")
+
+    assert await pending_email(secure_client, account) == "meant@example.com"
+    assert (await confirm(secure_client, typo)).status_code == 400
+    assert (await confirm(secure_client, meant)).status_code == 204
+
+
+@pytest.mark.parametrize("how", ["change", "reset"])
+async def test_a_new_password_withdraws_a_pending_email_change(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, how: str
+) -> None:
+    account = await new_account(secure_client)
+    token = await change_token(secure_client, ctx, mail, account, "thief@example.com")
+
+    if how == "change":
+        changed = await secure_client.put(
+            "/users/me/password",
+            json={"current_password": account.password, "new_password": NEW_PASSWORD},
+            headers=account.headers,
+        )
+        assert changed.status_code == 204
+        assert await pending_email(secure_client, account) is None
+    else:
+        assert (
+            await reset(secure_client, await reset_token(secure_client, ctx, mail, account.email))
+        ).status_code == 204
+
+    assert (await confirm(secure_client, token)).status_code == 400
+    assert (await sign_in(secure_client, account.email, NEW_PASSWORD)).status_code == 200
+
+
+async def test_an_address_taken_meanwhile_is_409_and_changes_nothing(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    token = await change_token(secure_client, ctx, mail, account, "contested@example.com")
+    taken = await secure_client.post(
+        "/users", json={"email": "contested@example.com", "name": "First", "password": PASSWORD}
+    )
+    assert taken.status_code == 201
+
+    response = await confirm(secure_client, token)
+
+    assert (response.status_code, response.json()) == (409, {"detail": "Email already registered"})
+    me = await secure_client.get("/users/me", headers=account.headers)
+    assert me.status_code == 200  # the sessions go on
+    assert me.json()["email"] == account.email
+    assert await run_jobs(ctx) == 0  # and the old address is told nothing
+
+
+async def test_no_token_goes_to_an_address_taken_before_the_job_ran(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    assert (await ask_for_email(secure_client, account, "quick@example.com")).status_code == 202
+    taken = await secure_client.post(
+        "/users", json={"email": "quick@example.com", "name": "Quick", "password": PASSWORD}
+    )
+    assert taken.status_code == 201
+
+    assert await run_jobs(ctx) == 1
+    assert mail.messages == []
+    assert await pending_email(secure_client, account) is None
+
+
+async def test_a_registered_address_is_409_at_once(
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+) -> None:
+    account = await new_account(secure_client)
+    other = await new_account(secure_client)
+
+    response = await ask_for_email(secure_client, account, other.email)
+
+    assert (response.status_code, response.json()) == (409, {"detail": "Email already registered"})
+    assert await run_jobs(ctx) == 0
 
 
 async def test_only_the_tokens_hash_is_stored(
@@ -387,16 +628,21 @@ async def test_only_the_tokens_hash_is_stored(
     account = await new_account(secure_client)
     verify = await verification_token(secure_client, ctx, mail, account)
     reset_with = await reset_token(secure_client, ctx, mail, account.email)
+    change = await change_token(secure_client, ctx, mail, account, "new@example.com")
 
     async with sessionmaker() as session:
         rows = list(await session.scalars(select(AccountToken).order_by(AccountToken.created_at)))
         payloads = list(await session.scalars(select(OutboxJob.payload)))
 
-    assert {row.token_hash for row in rows} == {token_digest(verify), token_digest(reset_with)}
-    assert {(row.user_id, row.email) for row in rows} == {(account.id, account.email)}
-    assert {row.purpose for row in rows} == {TokenPurpose.VERIFY_EMAIL, TokenPurpose.RESET_PASSWORD}
-    stored = [str(value) for row in rows for value in vars(row).values()] + payloads
-    for token in (verify, reset_with):
+    assert {row.token_hash for row in rows} == {token_digest(t) for t in (verify, reset_with, change)}
+    assert {(row.purpose, row.email) for row in rows} == {
+        (TokenPurpose.VERIFY_EMAIL, account.email),
+        (TokenPurpose.RESET_PASSWORD, account.email),
+        (TokenPurpose.CHANGE_EMAIL, "new@example.com"),
+    }
+    assert {row.user_id for row in rows} == {account.id}
+    stored = [str(value) for row in rows for value in vars(row).values()] + [str(p) for p in payloads]
+    for token in (verify, reset_with, change):
         assert len(token) >= 43
         assert not any(token in value for value in stored)
 
@@ -406,10 +652,11 @@ async def test_requests_are_validated(secure_client: httpx.AsyncClient) -> None:
         await secure_client.post("/auth/forgot-password", json={"email": "not an address"}),
         await secure_client.post("/auth/forgot-password", json={}),
         await secure_client.post("/auth/verify", json={}),
+        await secure_client.post("/auth/confirm-email", json={}),
         await reset(secure_client, "some-token", "pw-1234"),
     ]
 
-    assert [answer.status_code for answer in answers] == [422, 422, 422, 422]
+    assert [answer.status_code for answer in answers] == [422, 422, 422, 422, 422]
     assert "pw-1234" not in answers[-1].text  # a password is never echoed back
 
 
@@ -431,7 +678,8 @@ async def test_a_wrong_token_costs_no_password_hashing(
 
 
 async def test_the_routes_exist_only_with_sign_in_on(client: httpx.AsyncClient) -> None:
-    for path in ("/auth/verify/request", "/auth/verify", "/auth/forgot-password", "/auth/reset-password"):
+    paths = ("/auth/verify/request", "/auth/verify", "/auth/forgot-password", "/auth/reset-password")
+    for path in (*paths, "/auth/confirm-email"):
         assert (await client.post(path, json={})).status_code == 404
 
 
@@ -443,6 +691,7 @@ async def test_the_openapi_document_describes_the_routes(secure_client: httpx.As
         "/auth/verify": {"204", "400", "413", "422", "503"},
         "/auth/forgot-password": {"202", "400", "413", "422", "429", "503"},
         "/auth/reset-password": {"204", "400", "413", "422", "503"},
+        "/auth/confirm-email": {"204", "400", "409", "413", "422", "503"},
     }
     for path, statuses in expected.items():
         operation = paths[path]["post"]
@@ -452,6 +701,10 @@ async def test_the_openapi_document_describes_the_routes(secure_client: httpx.As
     assert "expired" in paths["/auth/verify"]["post"]["responses"]["400"]["description"]
     assert "security" in paths["/auth/verify/request"]["post"]
     assert "security" not in paths["/auth/forgot-password"]["post"]
+    assert "security" not in paths["/auth/confirm-email"]["post"]
+    change = paths["/users/{user_id}"]["patch"]["responses"]
+    assert change["202"]["content"] == change["200"]["content"]
+    assert "ETag" in change["202"]["headers"]
 
 
 @pytest.fixture
@@ -459,18 +712,26 @@ def committed_secure_app(settings: Settings, mail: MailSink, committed_sessionma
     return app_on(secure(settings, mail), committed_sessionmaker)
 
 
-@pytest.mark.parametrize("flow", ["verify", "reset"])
+# An email change token is mailed to the new address; the others go to the account's own.
+NEW_ADDRESS = {TokenPurpose.CHANGE_EMAIL: "moved@example.com"}
+FLOWS = {
+    "verify": (TokenPurpose.VERIFY_EMAIL, "/auth/verify"),
+    "reset": (TokenPurpose.RESET_PASSWORD, "/auth/reset-password"),
+    "confirm": (TokenPurpose.CHANGE_EMAIL, "/auth/confirm-email"),
+}
+
+
+@pytest.mark.parametrize("flow", list(FLOWS))
 async def test_of_two_concurrent_uses_of_a_token_one_succeeds(
     committed_secure_app: FastAPI, committed_sessionmaker: Sessions, flow: str
 ) -> None:
-    purpose = TokenPurpose.VERIFY_EMAIL if flow == "verify" else TokenPurpose.RESET_PASSWORD
+    purpose, path = FLOWS[flow]
     async with transaction(committed_sessionmaker, writes=True) as session:
         user = await users.create_user(session, data=UserFields(email="racer@example.com", name="Racer"))
-        token = await auth.issue_account_token(session, user, purpose=purpose, now=utcnow(), ttl=60)
-    if flow == "verify":
-        path, body = "/auth/verify", {"token": token}
-    else:
-        path, body = "/auth/reset-password", {"token": token, "new_password": NEW_PASSWORD}
+        token = await auth.issue_account_token(
+            session, user, purpose=purpose, now=utcnow(), ttl=60, email=NEW_ADDRESS.get(purpose)
+        )
+    body = {"token": token, "new_password": NEW_PASSWORD} if flow == "reset" else {"token": token}
 
     async with asgi_client(committed_secure_app) as client:
         answers = await asyncio.gather(*(client.post(path, json=body) for _ in range(2)))

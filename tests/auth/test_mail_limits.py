@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.auth.emails import SEND_PASSWORD_RESET
 from inkwell.jobs.models import OutboxJob
-from tests.accounts import new_account
+from tests.accounts import PASSWORD, new_account
 from tests.apps import asgi_client
 
 LIMIT = 3  # mails to one address an hour, by default
@@ -27,9 +27,8 @@ async def test_reset_mails_for_one_address_are_limited_whether_or_not_it_has_an_
     secure_app: FastAPI, session: AsyncSession, email: str
 ) -> None:
     async with asgi_client(secure_app) as client:
-        await client.post(
-            "/users", json={"email": "member@example.com", "name": "M", "password": "password123"}
-        )
+        member = {"email": "member@example.com", "name": "M", "password": PASSWORD}
+        assert (await client.post("/users", json=member)).status_code == 201
     answers = []
     for number in range(LIMIT + 2):
         # From a new client address each time: the limit on the address mailed to is what stops it.
@@ -77,3 +76,32 @@ async def test_verification_mails_are_limited_too(secure_client: httpx.AsyncClie
     ]
 
     assert statuses == [202] * LIMIT + [429]
+
+
+async def test_email_change_mails_are_limited_too(secure_app: FastAPI) -> None:
+    statuses = []
+    for number in range(LIMIT + 1):
+        # A new account each time, from a new client address: the limit on the new address stops it.
+        async with asgi_client(secure_app, address=f"198.51.100.{number + 1}") as client:
+            account = await new_account(client)
+            body = {"email": "wanted@example.com", "current_password": account.password}
+            response = await client.patch(f"/users/{account.id}", json=body, headers=account.headers)
+            statuses.append(response.status_code)
+
+    assert statuses == [202] * LIMIT + [429]
+
+
+async def test_one_client_may_not_ask_for_many_email_changes(secure_client: httpx.AsyncClient) -> None:
+    account = await new_account(secure_client)
+    body = {"current_password": account.password}
+
+    statuses = [
+        (
+            await secure_client.patch(
+                f"/users/{account.id}", json={**body, "email": f"new{n}@example.com"}, headers=account.headers
+            )
+        ).status_code
+        for n in range(PER_CLIENT + 1)
+    ]
+
+    assert statuses == [202] * PER_CLIENT + [429]

@@ -8,18 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.config import Settings
 from inkwell.main import create_app
-from inkwell.users.models import User
-from tests.accounts import Account, new_account
+from tests.accounts import PASSWORD, Account, make_admin, new_account
 
 PUBLIC_READS = ["/posts", "/posts/{post}", "/users/{owner}/posts"]
-
-
-async def make_admin(session: AsyncSession, account: Account) -> Account:
-    user = await session.get(User, account.id)
-    assert user is not None
-    user.is_admin = True
-    await session.commit()
-    return account
+# Deleting an account asks for the password of whoever is signed in (every account here has this one).
+CONFIRMED = {"current_password": PASSWORD}
 
 
 async def write_post(client: httpx.AsyncClient, author: Account) -> int:
@@ -115,14 +108,59 @@ async def test_a_member_may_read_users(
     assert listed.status_code == 200
     assert {user["id"] for user in listed.json()} >= {owner.id, other.id}
     assert one.status_code == 200
-    assert one.json()["email"] == owner.email
+    assert one.json()["name"] == "Ada"
+
+
+async def test_a_member_sees_no_email_in_the_user_records(
+    secure_client: httpx.AsyncClient, owner: Account, other: Account
+) -> None:
+    listed = await secure_client.get("/users", headers=other.headers)
+    one = await secure_client.get(f"/users/{owner.id}", headers=other.headers)
+    own = await secure_client.get(f"/users/{other.id}", headers=other.headers)
+
+    for response in (listed, one, own):
+        assert response.status_code == 200
+        assert "email" not in response.text
+        assert "@" not in response.text
+    assert set(one.json()) == {"id", "name", "bio", "created_at", "updated_at"}
+
+
+async def test_the_account_sees_its_own_email(secure_client: httpx.AsyncClient) -> None:
+    created = await secure_client.post(
+        "/users", json={"email": "self@example.com", "name": "Self", "password": PASSWORD}
+    )
+    tokens = (
+        await secure_client.post("/auth/token", data={"username": "self@example.com", "password": PASSWORD})
+    ).json()
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    me = await secure_client.get("/users/me", headers=headers)
+    changed = await secure_client.patch(f"/users/{created.json()['id']}", json={"bio": "Hi"}, headers=headers)
+
+    assert created.status_code == 201
+    for response in (created, me, changed):
+        assert response.json()["email"] == "self@example.com"
+
+
+async def test_a_replayed_sign_up_answers_the_same_body(secure_client: httpx.AsyncClient) -> None:
+    body = {"email": "twice@example.com", "name": "Twice", "password": PASSWORD}
+    key = {"Idempotency-Key": "sign-up-twice"}
+
+    first = await secure_client.post("/users", json=body, headers=key)
+    again = await secure_client.post("/users", json=body, headers=key)
+
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.content == first.content
+    assert again.json()["email"] == "twice@example.com"
 
 
 async def test_a_member_may_change_their_own_account(
     secure_client: httpx.AsyncClient, owner: Account
 ) -> None:
     renamed = await secure_client.patch(f"/users/{owner.id}", json={"name": "Grace"}, headers=owner.headers)
-    deleted = await secure_client.delete(f"/users/{owner.id}", headers=owner.headers)
+    deleted = await secure_client.request(
+        "DELETE", f"/users/{owner.id}", json=CONFIRMED, headers=owner.headers
+    )
 
     assert renamed.status_code == 200
     assert renamed.json()["name"] == "Grace"
@@ -203,10 +241,15 @@ async def test_a_member_may_not_make_themselves_admin(
 async def test_signing_up_as_admin_is_ignored(secure_client: httpx.AsyncClient) -> None:
     created = await secure_client.post(
         "/users",
-        json={"email": "sly@example.com", "name": "Sly", "password": "password123", "is_admin": True},
+        json={
+            "email": "sly@example.com",
+            "name": "Sly",
+            "password": "sly fox in the henhouse",
+            "is_admin": True,
+        },
     )
     tokens = await secure_client.post(
-        "/auth/token", data={"username": "sly@example.com", "password": "password123"}
+        "/auth/token", data={"username": "sly@example.com", "password": "sly fox in the henhouse"}
     )
     me = await secure_client.get(
         "/users/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
@@ -226,7 +269,7 @@ async def test_signing_up_as_admin_is_ignored(secure_client: httpx.AsyncClient) 
         ("POST", "/users/{owner}/posts", {"title": "T", "body": "B"}, 201),
         ("PATCH", "/posts/{post}", {"title": "X"}, 200),
         ("DELETE", "/posts/{post}", None, 204),
-        ("DELETE", "/users/{owner}", None, 204),
+        ("DELETE", "/users/{owner}", CONFIRMED, 204),
     ],
 )
 async def test_an_admin_may_change_anything(
@@ -245,6 +288,17 @@ async def test_an_admin_may_change_anything(
     )
 
     assert response.status_code == expected, response.text
+
+
+async def test_an_admin_sees_every_email(
+    secure_client: httpx.AsyncClient, owner: Account, other: Account, admin: Account
+) -> None:
+    listed = await secure_client.get("/users", headers=admin.headers)
+    one = await secure_client.get(f"/users/{owner.id}", headers=admin.headers)
+
+    emails = {user["id"]: user["email"] for user in listed.json()}
+    assert {owner.id: owner.email, other.id: other.email, admin.id: admin.email}.items() <= emails.items()
+    assert one.json()["email"] == owner.email
 
 
 async def test_an_admin_gets_404_for_what_does_not_exist(
@@ -284,8 +338,24 @@ async def test_with_sign_in_off_anyone_may_do_anything(
     assert response.status_code == expected, response.text
 
 
+async def test_with_sign_in_off_every_user_record_has_the_email(client: httpx.AsyncClient) -> None:
+    created = await client.post("/users", json={"email": "open@example.com", "name": "Open"})
+    user_id = created.json()["id"]
+
+    listed = await client.get("/users")
+    one = await client.get(f"/users/{user_id}")
+    changed = await client.patch(f"/users/{user_id}", json={"bio": "Hi"})
+
+    assert [user["email"] for user in listed.json()] == ["open@example.com"]
+    for response in (created, one, changed):
+        assert response.json()["email"] == "open@example.com"
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    assert "email" in schemas["UserRead"]["required"]
+    assert "PublicUserRead" not in schemas
+
+
 async def test_with_sign_in_off_there_is_no_sign_in(client: httpx.AsyncClient) -> None:
-    token = await client.post("/auth/token", data={"username": "a@example.com", "password": "password123"})
+    token = await client.post("/auth/token", data={"username": "a@example.com", "password": PASSWORD})
     document = (await client.get("/openapi.json")).json()
 
     assert token.status_code == 404
@@ -322,6 +392,28 @@ async def test_the_openapi_document_declares_the_oauth2_password_flow(
         ("PUT", "/users/me/password"),
     }
     assert "password" in document["components"]["schemas"]["UserCreate"]["required"]
+
+
+async def test_the_openapi_document_keeps_emails_out_of_the_public_user_record(
+    secure_client: httpx.AsyncClient,
+) -> None:
+    document = (await secure_client.get("/openapi.json")).json()
+    paths, schemas = document["paths"], document["components"]["schemas"]
+
+    def schema_of(method: str, path: str) -> dict[str, object]:
+        content = paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        return dict(content.get("items", content))
+
+    public = schemas["PublicUserRead"]
+    assert "email" not in public["required"]
+    assert public["properties"]["email"]["type"] == "string"
+    assert (
+        schema_of("get", "/users")
+        == schema_of("get", "/users/{user_id}")
+        == {"$ref": "#/components/schemas/PublicUserRead"}
+    )
+    assert "email" in schemas["UserRead"]["required"]  # the sign-up's answer, and a change's
+    assert "email" in schemas["AccountRead"]["required"]
 
 
 def test_with_sign_in_off_the_server_warns_at_start(

@@ -113,6 +113,17 @@ def test_admins_are_made_and_unmade_from_the_command_line(
     weak = inkwell(
         secure_env, "users", "create-admin", "--email", "x@example.com", "--name", "X", "--password", "short"
     )
+    common = inkwell(
+        secure_env,
+        "users",
+        "create-admin",
+        "--email",
+        "y@example.com",
+        "--name",
+        "Y",
+        "--password",
+        "Football",
+    )
 
     with serving(secure_env, tmp_path) as server:
         sign_up(server.url, "member@example.com", "a long password")
@@ -139,6 +150,9 @@ def test_admins_are_made_and_unmade_from_the_command_line(
     assert weak.returncode == 1
     assert "password" in weak.stderr
     assert "short" not in weak.stderr.replace("too_short", "")
+    assert common.returncode == 1
+    assert "password: Value error, must not be one of the most common passwords" in common.stderr
+    assert "Football" not in common.stderr
     assert renamed.status_code == 200
     assert revoked.returncode == 0
     assert refused.status_code == 403  # the flag is read with the session, on every request

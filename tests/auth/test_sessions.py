@@ -1,6 +1,7 @@
 """Refresh rotation and reuse, logout and password change: a session ends at once, not at expiry."""
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -9,9 +10,10 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from inkwell.auth.models import RefreshToken
+from inkwell.auth.models import AuthSession, RefreshToken
 from inkwell.auth.tokens import token_digest
 from inkwell.config import Settings
+from inkwell.db import create_engine, create_sessionmaker
 from tests.accounts import Account, bearer, new_account, sign_in
 from tests.apps import app_on, asgi_client
 
@@ -44,6 +46,17 @@ async def test_refresh_rotates_the_pair(secure_client: httpx.AsyncClient, accoun
     assert pair["refresh_token"] != account.refresh_token
     assert (await secure_client.get("/users/me", headers=bearer(pair["access_token"]))).status_code == 200
     assert (await refresh(secure_client, pair["refresh_token"])).status_code == 200
+
+
+async def test_responses_with_tokens_are_never_cached(
+    secure_client: httpx.AsyncClient, account: Account
+) -> None:
+    signed_in = await sign_in(secure_client, account.email)
+    refreshed = await refresh(secure_client, account.refresh_token)
+
+    for response in (signed_in, refreshed):
+        assert response.status_code == 200
+        assert (response.headers["Cache-Control"], response.headers["Pragma"]) == ("no-store", "no-cache")
 
 
 async def test_refresh_tokens_are_stored_only_as_hashes(account: Account, session: AsyncSession) -> None:
@@ -102,6 +115,57 @@ async def test_concurrent_refreshes_with_one_token_give_one_pair(
     statuses = sorted(response.status_code for response in answers)
     # One claims the token; the others present a used token, which ends the session.
     assert statuses == [200] + [401] * 7
+
+
+async def age_sessions(session: AsyncSession, *, seconds: int) -> None:
+    """Move every session's sign-in back in time, as the passing of time would."""
+    session.expire_all()
+    for auth_session in await session.scalars(select(AuthSession)):
+        auth_session.created_at -= timedelta(seconds=seconds)
+    await session.commit()
+
+
+async def test_refreshes_never_keep_a_session_past_its_maximum_age(
+    secure_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    hour = 60 * 60
+    settings = secure_settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
+    async with asgi_client(app_on(settings, sessionmaker)) as client:
+        account = await new_account(client)
+        await age_sessions(session, seconds=50 * 60)
+        late = await refresh(client, account.refresh_token)
+        [(created_at, expires_at)] = await session.execute(
+            select(AuthSession.created_at, AuthSession.expires_at)
+        )
+        await age_sessions(session, seconds=10 * 60)
+        too_late = await refresh(client, late.json()["refresh_token"])
+
+    assert late.status_code == 200
+    # What is left of its hour, not another day.
+    assert expires_at == created_at + timedelta(hours=1)
+    assert (too_late.status_code, too_late.json()) == (401, {"detail": "Invalid or expired refresh token"})
+
+
+async def test_a_session_never_refreshed_ends_at_its_maximum_age_too(
+    secure_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    hour = 60 * 60
+    settings = secure_settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
+    async with asgi_client(app_on(settings, sessionmaker)) as client:
+        await new_account(client)
+        [(created_at, expires_at)] = await session.execute(
+            select(AuthSession.created_at, AuthSession.expires_at)
+        )
+
+    assert expires_at == created_at + timedelta(hours=1)
+
+
+async def test_sessions_last_30_days_at_most_by_default(
+    secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
+) -> None:
+    await age_sessions(session, seconds=30 * 24 * 60 * 60)
+
+    assert (await refresh(secure_client, account.refresh_token)).status_code == 401
 
 
 async def test_logout_ends_the_session_at_once(secure_client: httpx.AsyncClient, account: Account) -> None:
@@ -196,7 +260,49 @@ async def test_a_password_change_holds_no_connection_while_hashing(
     assert held == [0, 0]
 
 
-@pytest.mark.parametrize("new_password", ["k9#Qz", "x" * 129, "with\x00nul"])
+async def test_password_changes_leave_the_pool_to_other_requests_while_they_hash(
+    secure_settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Many changes at once on a pool of two: none holds a connection through its slow verification."""
+    settings = secure_settings.model_copy(
+        update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 0.5}
+    )
+    engine = create_engine(settings)
+    app = app_on(settings, create_sessionmaker(engine))
+    passwords = app.state.auth.passwords
+    verify = passwords.verify
+
+    async def slow_verify(password: str, password_hash: str | None) -> Any:
+        await asyncio.sleep(1)  # as a costly Argon2 would take
+        return await verify(password, password_hash)
+
+    try:
+        async with asgi_client(app) as client:
+            accounts = [await new_account(client) for _ in range(4)]
+            passwords.verify = slow_verify
+            changes = [
+                asyncio.create_task(
+                    client.put(
+                        "/users/me/password",
+                        json={"current_password": account.password, "new_password": "a brand new secret"},
+                        headers=account.headers,
+                    )
+                )
+                for account in accounts
+            ]
+            await asyncio.sleep(0.2)
+            reads = await asyncio.gather(
+                *(client.get("/users/me", headers=account.headers) for account in accounts)
+            )
+            changed = await asyncio.gather(*changes)
+    finally:
+        await engine.dispose()
+
+    assert [read.status_code for read in reads] == [200] * 4
+    assert [change.status_code for change in changed] == [204] * 4
+
+
+@pytest.mark.parametrize("new_password", ["k9#Qz", "x" * 129, "with\x00nul", "Sunshine", "12345678"])
 async def test_a_new_password_must_follow_the_rules(
     secure_client: httpx.AsyncClient, account: Account, new_password: str
 ) -> None:
@@ -213,7 +319,11 @@ async def test_a_new_password_must_follow_the_rules(
 async def test_deleting_the_account_ends_its_sessions(
     secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
 ) -> None:
-    await secure_client.delete(f"/users/{account.id}", headers=account.headers)
+    deleted = await secure_client.request(
+        "DELETE", f"/users/{account.id}", json={"current_password": account.password}, headers=account.headers
+    )
+
+    assert deleted.status_code == 204
 
     assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 401
     assert (await refresh(secure_client, account.refresh_token)).status_code == 401

@@ -67,6 +67,23 @@ async def test_sign_ups_from_one_address_are_limited(secure_app: FastAPI, sessio
     assert other.status_code == 201
 
 
+COMMON = "Value error, must not be one of the most common passwords"
+
+
+@pytest.mark.parametrize("password", ["password", "12345678", "PassWord", "iloveyou", "QWERTYUIOP"])
+async def test_a_common_password_is_422_and_never_echoed(
+    secure_client: httpx.AsyncClient, password: str
+) -> None:
+    response = await secure_client.post(
+        "/users", json={"email": "ada@example.com", "name": "Ada", "password": password}
+    )
+
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["msg"]) == (["body", "password"], COMMON)
+    assert "input" not in error
+
+
 @pytest.mark.parametrize("length", [8, 128])
 async def test_a_password_of_8_to_128_characters_is_accepted(
     secure_client: httpx.AsyncClient, length: int
@@ -168,6 +185,50 @@ async def test_an_incomplete_form_is_422(secure_client: httpx.AsyncClient, form:
     response = await secure_client.post("/auth/token", data=form)
 
     assert response.status_code == 422
+
+
+LONGEST_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 61  # 254 characters
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"username": "a" * 900_000 + "@example.com", "password": "not the password"}, "username"),
+        ({"username": "a" + LONGEST_EMAIL, "password": "not the password"}, "username"),
+        ({"username": "nul\x00@example.com", "password": "not the password"}, "username"),
+        ({"username": "ada@example.com", "password": "p" * 1025}, "password"),
+    ],
+    ids=["a 900 kB username", "a username of 255 characters", "a NUL in the username", "a long password"],
+)
+async def test_an_overlong_or_unstorable_sign_in_is_422_and_counts_no_failure(
+    secure_client: httpx.AsyncClient, session: AsyncSession, form: dict[str, str], field: str
+) -> None:
+    response = await secure_client.post("/auth/token", data=form)
+
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
+    # Never echoed: a password is sometimes typed into the username box.
+    assert all("input" not in error for error in response.json()["detail"])
+    assert list(await session.scalars(select(ThrottleCounter.key))) == []
+
+
+async def test_the_longest_username_and_password_are_a_plain_401(
+    secure_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    response = await sign_in(secure_client, LONGEST_EMAIL, "p" * 1024)
+
+    assert response.status_code == 401
+    assert f"account:{LONGEST_EMAIL}" in list(await session.scalars(select(ThrottleCounter.key)))
+
+
+async def test_the_docs_authorize_form_signs_in(secure_client: httpx.AsyncClient, account: Account) -> None:
+    # What Swagger UI's Authorize dialog sends: the grant type, an empty scope, and the client's fields.
+    form = {"grant_type": "password", "username": account.email, "password": PASSWORD, "scope": ""}
+    form |= {"client_id": "", "client_secret": ""}
+
+    response = await secure_client.post("/auth/token", data=form)
+
+    assert response.status_code == 200
 
 
 async def test_sign_in_with_a_json_body_is_422(secure_client: httpx.AsyncClient, account: Account) -> None:

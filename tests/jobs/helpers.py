@@ -6,14 +6,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inkwell.auth.emails import SEND_PASSWORD_RESET
 from inkwell.config import Settings
 from inkwell.db import transaction
-from inkwell.jobs import service
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.models import OutboxJob
+from inkwell.mail.jobs import enqueue_email
 from inkwell.mail.sender import create_mailer
-from inkwell.users.models import User
 
 FAST = {
     "job_poll_interval": 0.05,
@@ -34,12 +32,11 @@ def job_context(settings: Settings, sessionmaker: async_sessionmaker[AsyncSessio
     return JobContext(settings, sessionmaker, create_mailer(settings))
 
 
-async def enqueue_mail(sessionmaker: async_sessionmaker[AsyncSession], to: str = "ada@example.com") -> int:
-    """A job that sends one mail to `to`: a password reset, for an account made when there is none."""
+async def enqueue_mail(
+    sessionmaker: async_sessionmaker[AsyncSession], to: str = "ada@example.com", subject: str = "Hello"
+) -> int:
     async with transaction(sessionmaker, writes=True) as session:
-        if await session.scalar(select(User.id).where(User.email == to)) is None:
-            session.add(User(email=to, name="Ada Lovelace"))
-        job = await service.enqueue(session, SEND_PASSWORD_RESET, {"email": to})
+        job = await enqueue_email(session, to=to, subject=subject, body="A message from Inkwell.")
     return job.id
 
 

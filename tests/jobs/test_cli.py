@@ -36,7 +36,7 @@ async def test_dead_jobs_are_listed_and_brought_back(
     retried = inkwell_on(database_url, tmp_path, "jobs", "retry", str(dead))
     again = inkwell_on(database_url, tmp_path, "jobs", "retry", str(dead))
 
-    assert listed.stdout.splitlines() == [f"{dead}\tsend_password_reset\tdead\t0  SMTPRecipientsRefused: 550"]
+    assert listed.stdout.splitlines() == [f"{dead}\tsend_email\tdead\t0  SMTPRecipientsRefused: 550"]
     assert retried.returncode == 0, retried.stderr
     job = await outbox_row(committed_sessionmaker, dead)
     assert (job.status, job.attempts, job.finished_at) == (JobStatus.PENDING, 0, None)

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inkwell.auth.emails import SEND_PASSWORD_RESET
 from inkwell.config import Settings
 from inkwell.db import transaction
 from inkwell.jobs import service
@@ -52,7 +51,7 @@ async def running(*runners: OutboxRunner) -> AsyncIterator[None]:
 async def test_a_job_exists_only_if_its_transaction_commits(committed_sessionmaker: Sessions) -> None:
     async def enqueue_then_fail() -> None:
         async with transaction(committed_sessionmaker, writes=True) as session:
-            await service.enqueue(session, SEND_PASSWORD_RESET, {"email": "lost@example.com"})
+            await service.enqueue(session, "send_email", {"to": "lost@example.com"})
             raise RuntimeError("the change failed")
 
     with pytest.raises(RuntimeError):
@@ -67,17 +66,17 @@ async def test_a_job_exists_only_if_its_transaction_commits(committed_sessionmak
 async def test_the_runner_sends_the_mail_and_marks_the_job_done(
     ctx: JobContext, mail: MailSink, committed_sessionmaker: Sessions
 ) -> None:
-    job_id = await enqueue_mail(committed_sessionmaker, to="grace@example.com")
+    job_id = await enqueue_mail(committed_sessionmaker, to="grace@example.com", subject="Welcome")
 
     async with running(OutboxRunner(ctx)):
         [message] = await mail.wait_for(1)
         await asyncio.sleep(0.2)  # let it record the outcome
 
     assert message["To"] == "grace@example.com"
-    assert message["Subject"] == "Reset your Inkwell password"
+    assert message["Subject"] == "Welcome"
     assert message["From"] == ctx.settings.mail_from
     assert message["X-Rcpt-To"] == "grace@example.com"
-    assert "Token: " in message.get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert message.get_payload(decode=True).decode().strip() == "A message from Inkwell."  # type: ignore[union-attr]
     job = await outbox_row(committed_sessionmaker, job_id)
     assert (job.status, job.attempts, job.locked_until, job.last_error) == (JobStatus.DONE, 1, None, None)
     assert job.finished_at is not None
@@ -212,7 +211,7 @@ async def test_without_smtp_the_mail_goes_to_the_log(
     settings: Settings, committed_sessionmaker: Sessions, caplog: pytest.LogCaptureFixture
 ) -> None:
     ctx = job_context(job_settings(settings, None), committed_sessionmaker)
-    job_id = await enqueue_mail(committed_sessionmaker, to="logged@example.com")
+    job_id = await enqueue_mail(committed_sessionmaker, to="logged@example.com", subject="In the log")
 
     with caplog.at_level(logging.WARNING, logger="inkwell.mail.sender"):
         assert await attempt(ctx, job_id) is Outcome.DONE
@@ -220,7 +219,7 @@ async def test_without_smtp_the_mail_goes_to_the_log(
     [record] = [r for r in caplog.records if r.name == "inkwell.mail.sender"]
     assert "INKWELL_SMTP_URL is unset" in record.getMessage()
     assert "To: logged@example.com" in record.getMessage()
-    assert "Subject: Reset your Inkwell password" in record.getMessage()
+    assert "Subject: In the log" in record.getMessage()
 
 
 async def test_the_api_runs_the_jobs_itself_without_redis(

@@ -197,6 +197,25 @@ async def test_csv_problems_name_their_line(sessions: Sessions) -> None:
     assert report.imported == 0
 
 
+def test_an_import_refuses_a_name_that_does_not_stay_on_one_line() -> None:
+    jsonl = (
+        '{"email": "a@example.com", "name": "Ada\\nBcc: x"}\n{"email": "b@example.com", "name": "B\\u2028"}\n'
+    )
+    csv = 'email,name\nc@example.com,"Two\r\nlines"\nd@example.com,Dee Dee\n'
+
+    lines = [*read_lines(io.StringIO(jsonl), FileFormat.jsonl), *read_lines(io.StringIO(csv), FileFormat.csv)]
+
+    problem = (
+        "name: Value error, must not contain line breaks, control characters or invisible format characters"
+    )
+    assert [(line.number, line.problem) for line in lines] == [
+        (1, problem),
+        (2, problem),
+        (3, problem),
+        (4, None),
+    ]
+
+
 # --- memory stays flat: the peak does not grow with the number of rows ---
 
 

@@ -1,11 +1,14 @@
 """The users routes: the tutorial's contract, and what the tutorial got wrong."""
 
 import json
+import re
 
 import httpx
 import pytest
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inkwell.users.schemas import Name
 from tests.factories import make_post, make_user
 
 
@@ -69,6 +72,54 @@ async def test_text_that_no_database_can_store_is_422(client: httpx.AsyncClient,
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "name"]
+
+
+# Line feed, carriage return, tab, escape, next line (U+0085), the line and paragraph separators, a
+# right-to-left override, a zero-width space, a byte order mark, and a tag character beyond the BMP.
+NOT_ON_ONE_LINE = ["Ada\nBcc: x", "Ada\r\n", "A\tda", "\x1b[31mAda", "Ada\x85", "Ada\u2028", "Ada\u2029"]
+NOT_ON_ONE_LINE += ["\u202eadA", "A\u200bda", "\ufeffAda", "Ada\U000e0041"]
+
+
+@pytest.mark.parametrize("name", NOT_ON_ONE_LINE)
+async def test_a_name_with_a_line_break_or_an_invisible_character_is_422(
+    client: httpx.AsyncClient, session: AsyncSession, name: str
+) -> None:
+    user = await make_user(session)
+
+    created = await client.post("/users", json={"email": "ada@example.com", "name": name})
+    patched = await client.patch(f"/users/{user.id}", json={"name": name})
+
+    for response in (created, patched):
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["body", "name"]
+        assert "line breaks" in response.json()["detail"][0]["msg"]
+
+
+@pytest.mark.parametrize(
+    "name", ["Ada Lovelace", "Grâce  Hopper", "Ada\u00a0Byron", "Émilie du Châtelet", "李白"]
+)
+async def test_a_name_with_spaces_and_letters_of_any_script_is_accepted(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    response = await client.post("/users", json={"email": "ada@example.com", "name": name})
+
+    assert response.status_code == 201
+    assert response.json()["name"] == name
+
+
+def test_the_documented_pattern_of_a_name_is_the_rule_within_the_bmp() -> None:
+    names = TypeAdapter(Name)
+    pattern = re.compile(names.json_schema()["pattern"])
+
+    for code in [*range(0xD800), *range(0xE000, 0x10000)]:  # surrogates are not text a database stores
+        character = chr(code)
+        try:
+            names.validate_python(character)
+        except ValidationError:
+            accepted = False
+        else:
+            accepted = True
+        assert accepted == bool(pattern.fullmatch(character)), f"U+{code:04X}"
 
 
 async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:

@@ -44,6 +44,10 @@ class Viewer:
         """Whether the viewer may change what belongs to user `owner_id` (anything, for an admin)."""
         return self.user is None or self.user.is_admin or self.user.id == owner_id
 
+    @property
+    def is_admin(self) -> bool:
+        return self.user is not None and self.user.is_admin
+
 
 OPEN_VIEWER = Viewer(user=None)
 

@@ -1,4 +1,4 @@
-"""The mail of the account flows: email verification and password reset.
+"""The mail of the account flows: email verification, password reset and a change of email.
 
 A request only writes a job to the outbox, in its own transaction. The job, run by the worker (or the
 API's in-process runner), issues the token and sends the mail; so the token exists in clear only in the
@@ -11,20 +11,22 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth import service
-from inkwell.auth.errors import TooManyMailRequests
+from inkwell.auth.errors import InvalidAccountToken, TooManyMailRequests
 from inkwell.auth.models import TokenPurpose
 from inkwell.auth.throttle import Throttle, mail_sender_limit, mailbox_limit
 from inkwell.config import Settings
 from inkwell.db import transaction
 from inkwell.jobs import service as jobs
 from inkwell.jobs.context import JobContext
-from inkwell.mail.jobs import deliver
+from inkwell.mail.jobs import deliver, enqueue_email
 from inkwell.orm import utcnow
 from inkwell.users import service as users
+from inkwell.users.errors import EmailTaken
 from inkwell.users.models import User
 
 SEND_EMAIL_VERIFICATION = "send_email_verification"
 SEND_PASSWORD_RESET = "send_password_reset"  # noqa: S105 (a job name, not a password)
+SEND_EMAIL_CHANGE = "send_email_change"
 
 
 async def count_mail_request(
@@ -49,6 +51,48 @@ async def request_verification(session: AsyncSession, user: User) -> None:
 async def request_password_reset(session: AsyncSession, email: str) -> None:
     """Mail a reset token to the account with `email`, if there is one, once the transaction commits."""
     await jobs.enqueue(session, SEND_PASSWORD_RESET, {"email": email})
+
+
+async def request_email_change(
+    session: AsyncSession, throttle: Throttle, settings: Settings, user: User, email: str, *, address: str
+) -> bool:
+    """Mail `email` a token that makes it the user's address once redeemed; whether one is on its way
+    (not when `email` is the user's already). Until then the user keeps the address they have.
+
+    EmailTaken when another account has `email`; TooManyMailRequests past the limits of the address
+    mailed to or of the client's.
+    """
+    if email == user.email:
+        return False
+    if await service.find_account(session, email) is not None:
+        raise EmailTaken
+    wait = await count_mail_request(throttle, session, settings, email=email, address=address)
+    if wait is not None:
+        raise TooManyMailRequests(wait)
+    await jobs.enqueue(session, SEND_EMAIL_CHANGE, {"user_id": user.id, "email": email})
+    return True
+
+
+async def confirm_email_change(
+    session: AsyncSession, settings: Settings, token: str, *, now: datetime
+) -> None:
+    """Redeem a `change_email` token: the address it was mailed to becomes the account's email, verified.
+
+    The account's other such tokens are spent and every session of it ends: the sessions signed in
+    under the old address, which the request that confirms (it has none of its own) cannot tell from a
+    thief's. The old address is told. InvalidAccountToken for a token that does not work; EmailTaken
+    when another account took the address meanwhile (the token then stays unused).
+    """
+    redeemed = await service.redeem_account_token(session, token, purpose=TokenPurpose.CHANGE_EMAIL, now=now)
+    user = None if redeemed is None else await users.get_user(session, redeemed.user_id, lock=True)
+    if redeemed is None or user is None:
+        raise InvalidAccountToken
+    old_email = user.email
+    await users.confirm_email(session, user, email=redeemed.email, now=now)
+    await service.spend_account_tokens(session, user.id, purposes=[TokenPurpose.CHANGE_EMAIL], now=now)
+    await service.end_other_sessions(session, user.id, keep=None, now=now)
+    body = email_changed_message(settings, user, old_email=old_email, now=now)
+    await enqueue_email(session, to=old_email, subject="Your Inkwell email address was changed", body=body)
 
 
 async def send_email_verification(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -79,6 +123,25 @@ async def send_password_reset(ctx: JobContext, payload: dict[str, Any]) -> None:
     await deliver(ctx, to=user.email, subject="Reset your Inkwell password", body=body)
 
 
+async def send_email_change(ctx: JobContext, payload: dict[str, Any]) -> None:
+    now = utcnow()
+    # As short-lived as a reset token: redeemed, it moves the account (and its resets) to the address.
+    ttl = ctx.settings.reset_token_ttl
+    email = payload["email"]
+    async with transaction(ctx.sessionmaker, writes=True) as session:
+        user = await users.get_user(session, payload["user_id"])
+        if user is None or user.email == email or await service.find_account(session, email) is not None:
+            return  # the account is gone, has the address already, or another account took it since
+        # Only the address asked for last can be confirmed.
+        purpose = TokenPurpose.CHANGE_EMAIL
+        await service.spend_account_tokens(session, user.id, purposes=[purpose], now=now)
+        token = await service.issue_account_token(
+            session, user, purpose=purpose, now=now, ttl=ttl, email=email
+        )
+    body = email_change_message(ctx.settings, user, email, token, expires_at=now + timedelta(seconds=ttl))
+    await deliver(ctx, to=email, subject="Confirm your new email address for Inkwell", body=body)
+
+
 def verification_message(settings: Settings, user: User, token: str, *, expires_at: datetime) -> str:
     url = f"{public_url(settings)}/auth/verify"
     return (
@@ -105,6 +168,44 @@ def reset_message(settings: Settings, user: User, token: str, *, expires_at: dat
         f"{_expiry(expires_at)} If you did not ask for it, ignore this message: your password stays as "
         f"it is.\n"
     )
+
+
+def email_change_message(
+    settings: Settings, user: User, email: str, token: str, *, expires_at: datetime
+) -> str:
+    url = f"{public_url(settings)}/auth/confirm-email"
+    return (
+        f"Hello {user.name},\n\n"
+        f"Someone (you, we hope) asked to make {email} the email address of an Inkwell account. To\n"
+        f"confirm it, send this token to {url}:\n\n"
+        f"Token: {token}\n\n"
+        f"For example:\n\n"
+        f"  curl -X POST {url} -H 'content-type: application/json' -d '{{\"token\": \"{token}\"}}'\n\n"
+        f"Until then the account keeps its address. Once it is confirmed, every session of the account\n"
+        f"ends: sign in again with {email}.\n"
+        f"{_expiry(expires_at)} If you did not ask for it, ignore this message: nothing changes.\n"
+    )
+
+
+def email_changed_message(settings: Settings, user: User, *, old_email: str, now: datetime) -> str:
+    url = public_url(settings)
+    return (
+        f"Hello {user.name},\n\n"
+        f"The email address of your Inkwell account was changed from {old_email} to {masked(user.email)}\n"
+        f"on {now:%Y-%m-%d %H:%M} UTC, with a token mailed to the new address. Every session of the account\n"
+        f"has ended; from now on it signs in, and resets its password, with the new address only.\n\n"
+        f"If you did this, there is nothing more to do.\n\n"
+        f"If you did not, someone who knew your password has taken the account. Tell the people who run\n"
+        f"Inkwell at {url} at once: an admin can have a confirmation mailed back to {old_email},\n"
+        f"after which you can choose a new password at {url}/auth/forgot-password. Change it wherever\n"
+        f"else you used the same one.\n"
+    )
+
+
+def masked(email: str) -> str:
+    """`ada@example.com` as `a***@example.com`: enough for the owner to know it, not to write to it."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}"
 
 
 def public_url(settings: Settings) -> str:

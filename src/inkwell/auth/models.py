@@ -56,11 +56,14 @@ class ThrottleCounter(Base):
 class TokenPurpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose, not a password)
+    # Mailed to a new address the account asked for; redeemed, it becomes the account's email.
+    CHANGE_EMAIL = "change_email"
 
 
 class AccountToken(Base):
     """A token mailed to an account's address, by its hash only: it works once, for one purpose, before
-    it expires, and only while the account still has the address it was sent to."""
+    it expires, and only while the account still has the address it was sent to (a `change_email`
+    token, sent to the new address, works until it is used up or spent)."""
 
     __tablename__ = "account_tokens"
     __table_args__ = (Index("ix_account_tokens_user_id", "user_id"),)

@@ -1,7 +1,6 @@
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Depends, Response, status
 
 from inkwell.auth import emails, service, signin
 from inkwell.auth.dependencies import (
@@ -18,19 +17,23 @@ from inkwell.auth.models import TokenPurpose
 from inkwell.auth.schemas import (
     Accepted,
     AccountRead,
+    EmailConfirmation,
     EmailVerification,
     ForgottenPassword,
     PasswordChange,
     PasswordReset,
     RefreshRequest,
+    SignInForm,
     TokenPair,
 )
 from inkwell.db import SessionDep
 from inkwell.errors import ErrorBody, responses
 from inkwell.orm import utcnow
-from inkwell.users.models import User
 
 router = APIRouter(tags=["auth"])
+
+# A response that carries tokens is never stored by a cache (RFC 6749, section 5.1).
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 VERIFICATION_SENT = "A message with a verification token is on its way to your email address"
 RESET_SENT = "If an account has this email address, a message with a reset token is on its way to it"
@@ -38,33 +41,40 @@ RESET_SENT = "If an account has this email address, a message with a reset token
 TOKEN_REFUSED: dict[int | str, dict[str, Any]] = {
     400: {
         "model": ErrorBody,
-        "description": "`Invalid or expired token`: unknown, used, expired, for the other flow, or sent to "
-        "an address the account no longer has (or a body that is not UTF-8)",
+        "description": "`Invalid or expired token`: unknown, used, expired, for another flow, sent to an "
+        "address the account no longer has, or spent by a later change (or a body that is not UTF-8)",
     }
 }
 
 
 @router.post("/auth/token", response_model=TokenPair, responses=responses(400, 401, 413, 422, 429, 503))
 async def sign_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[SignInForm, Depends()],
     address: AddressDep,
     auth: AuthDep,
     sessionmaker: SessionmakerDep,
     throttle: ThrottleDep,
+    response: Response,
 ) -> TokenPair:
     """Sign in (the OAuth2 password flow): `username` is the email. Answers an access and a refresh token.
 
     After repeated failures for an account or from an address, answers 429 until the window passes.
     """
-    return await signin.sign_in(
+    pair = await signin.sign_in(
         auth, sessionmaker, throttle, email=form.username, password=form.password, address=address
     )
+    response.headers.update(NO_STORE)
+    return pair
 
 
 @router.post("/auth/refresh", response_model=TokenPair, responses=responses(400, 401, 413, 422, 503))
-async def refresh_tokens(payload: RefreshRequest, auth: AuthDep, sessionmaker: SessionmakerDep) -> TokenPair:
+async def refresh_tokens(
+    payload: RefreshRequest, auth: AuthDep, sessionmaker: SessionmakerDep, response: Response
+) -> TokenPair:
     """Trade a refresh token for a new pair. Each works once: a reused one ends its whole session."""
-    return await signin.refresh(auth, sessionmaker, payload.refresh_token)
+    pair = await signin.refresh(auth, sessionmaker, payload.refresh_token)
+    response.headers.update(NO_STORE)
+    return pair
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401, 503))
@@ -75,9 +85,11 @@ async def sign_out(viewer: ViewerDep, session: SessionDep) -> None:
 
 
 @router.get("/users/me", response_model=AccountRead, tags=["users"], responses=responses(401, 503))
-async def read_account(account: AccountDep) -> User:
-    """The signed-in user's own account."""
-    return account
+async def read_account(account: AccountDep, session: SessionDep) -> AccountRead:
+    """The signed-in user's own account, with the new email it asked for while that waits to be confirmed."""
+    return AccountRead.of(
+        account, pending_email=await service.pending_email(session, account.id, now=utcnow())
+    )
 
 
 @router.put(
@@ -145,6 +157,18 @@ async def verify_email(payload: EmailVerification, session: SessionDep) -> None:
     if not await service.mark_email_verified(session, redeemed.user_id, email=redeemed.email, now=now):
         # The address changed in between: the request's transaction rolls back the use of the token.
         raise InvalidAccountToken
+
+
+@router.post(
+    "/auth/confirm-email",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**responses(409, 413, 422, 503), **TOKEN_REFUSED},
+)
+async def confirm_email(payload: EmailConfirmation, auth: AuthDep, session: SessionDep) -> None:
+    """Make the new address asked for (with `PATCH /users/{user_id}`) the account's email, with the token
+    mailed to it (once). The email is then verified, every session of the account ends, and the old
+    address is told."""
+    await emails.confirm_email_change(session, auth.settings, payload.token, now=utcnow())
 
 
 @router.post(

@@ -1,5 +1,6 @@
 """Sessions and tokens. Like every service, these flush and query; the caller's transaction commits."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -68,12 +69,13 @@ async def signed_in_user(session: AsyncSession, claims: AccessClaims, *, now: da
 
 
 async def rotate(
-    session: AsyncSession, refresh_token: str, *, now: datetime, ttl: int
+    session: AsyncSession, refresh_token: str, *, now: datetime, ttl: int, max_age: int
 ) -> SessionTokens | None:
     """A new refresh token for the session of `refresh_token`, which is used up; None if refused.
 
-    A token presented a second time (stolen, or replayed) ends its whole session: every token of that
-    sign-in answers 401 after, the thief's and the owner's alike.
+    Each refresh keeps the session open for `ttl` seconds more, but never past `max_age` seconds after
+    its sign-in. A token presented a second time (stolen, or replayed) ends its whole session: every
+    token of that sign-in answers 401 after, the thief's and the owner's alike.
     """
     digest = token_digest(refresh_token)
     found = (
@@ -86,7 +88,9 @@ async def rotate(
     if found is None:
         return None
     session_id, auth_session = found
-    if auth_session.revoked_at is not None or auth_session.expires_at <= now:
+    # Checked here too, not only through expires_at: a session may predate a shorter max_age.
+    deadline = auth_session.created_at + timedelta(seconds=max_age)
+    if auth_session.revoked_at is not None or min(auth_session.expires_at, deadline) <= now:
         return None
     # Used up in one statement: of two requests racing with the same token, only one claims it.
     claimed = await session.execute(
@@ -97,7 +101,7 @@ async def rotate(
     if rowcount(claimed) != 1:
         await end_session(session, session_id, now=now)
         return None
-    auth_session.expires_at = now + timedelta(seconds=ttl)
+    auth_session.expires_at = min(now + timedelta(seconds=ttl), deadline)
     return SessionTokens(
         auth_session.user_id, session_id, await _issue_refresh_token(session, session_id, now)
     )
@@ -141,9 +145,16 @@ async def purge_ended_sessions(session: AsyncSession, *, now: datetime) -> int:
 
 
 async def issue_account_token(
-    session: AsyncSession, user: User, *, purpose: TokenPurpose, now: datetime, ttl: int
+    session: AsyncSession,
+    user: User,
+    *,
+    purpose: TokenPurpose,
+    now: datetime,
+    ttl: int,
+    email: str | None = None,
 ) -> str:
-    """A new token for `purpose`, bound to the user's current email; only its hash is stored.
+    """A new token for `purpose`, bound to the address it is mailed to: the user's current email, or
+    `email` (a new address to confirm). Only its hash is stored.
 
     The user's spent tokens (used or expired) are deleted on the way, so that they never pile up.
     """
@@ -154,7 +165,7 @@ async def issue_account_token(
             token_hash=token_digest(token),
             user_id=user.id,
             purpose=purpose,
-            email=user.email,
+            email=user.email if email is None else email,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl),
         )
@@ -173,7 +184,8 @@ async def redeem_account_token(
     session: AsyncSession, token: str, *, purpose: TokenPurpose, now: datetime
 ) -> RedeemedToken | None:
     """Use up `token`: its user and address, or None when it is unknown, used, expired, for another
-    purpose, or its account's email changed since it was sent.
+    purpose, or its account's email changed since it was sent (but for a `change_email` token, sent to
+    the new address).
 
     One conditional UPDATE decides, so of two requests racing with the same token only one succeeds.
     """
@@ -208,14 +220,20 @@ async def is_redeemable(session: AsyncSession, token: str, *, purpose: TokenPurp
 def _redeemable(
     digest: str, purpose: TokenPurpose, now: datetime, *, current_email: SQLColumnExpression[str]
 ) -> tuple[ColumnElement[bool], ...]:
-    """The token, for `purpose`, unused, unexpired, and sent to the address its account still has."""
-    return (
+    """The token, for `purpose`, unused, unexpired, and sent to the address its account still has.
+
+    A `change_email` token was sent to the address the account is to have: nothing to compare. It is
+    spent instead by whatever makes it stale (another change, a new password).
+    """
+    conditions = (
         AccountToken.token_hash == digest,
         AccountToken.purpose == purpose,
         AccountToken.used_at.is_(None),
         AccountToken.expires_at > now,
-        AccountToken.email == current_email,
     )
+    if purpose is TokenPurpose.CHANGE_EMAIL:
+        return conditions
+    return (*conditions, AccountToken.email == current_email)
 
 
 def _spent(now: datetime) -> ColumnElement[bool]:
@@ -244,16 +262,32 @@ async def mark_email_verified(session: AsyncSession, user_id: int, *, email: str
 
 
 async def spend_account_tokens(
-    session: AsyncSession, user_id: int, *, purpose: TokenPurpose, now: datetime
+    session: AsyncSession, user_id: int, *, purposes: Iterable[TokenPurpose], now: datetime
 ) -> None:
-    """Use up every unused token of the user for `purpose` (the others mailed before a reset)."""
+    """Use up every unused token of the user for `purposes` (the others mailed before a reset, say)."""
     await session.execute(
         update(AccountToken)
         .where(
             AccountToken.user_id == user_id,
-            AccountToken.purpose == purpose,
+            AccountToken.purpose.in_(list(purposes)),
             AccountToken.used_at.is_(None),
         )
         .values(used_at=now)
         .execution_options(synchronize_session=False)
     )
+
+
+async def pending_email(session: AsyncSession, user_id: int, *, now: datetime) -> str | None:
+    """The new address the user asked for, while the token mailed to confirm it still works."""
+    query = (
+        select(AccountToken.email)
+        .where(
+            AccountToken.user_id == user_id,
+            AccountToken.purpose == TokenPurpose.CHANGE_EMAIL,
+            AccountToken.used_at.is_(None),
+            AccountToken.expires_at > now,
+        )
+        .order_by(AccountToken.created_at.desc())
+        .limit(1)
+    )
+    return await session.scalar(query)

@@ -25,6 +25,9 @@ from inkwell.db import read_session, transaction
 from inkwell.orm import utcnow
 from inkwell.users.models import User
 
+# A new password also withdraws a pending email change: whoever asked for it may have had the old one.
+SPENT_BY_A_NEW_PASSWORD = (TokenPurpose.RESET_PASSWORD, TokenPurpose.CHANGE_EMAIL)
+
 
 async def sign_in(
     auth: Auth,
@@ -47,9 +50,9 @@ async def sign_in(
         if verdict.new_hash is not None:
             # Hashed with older parameters: stored again with the current ones.
             await service.set_password_hash(session, user.id, verdict.new_hash)
-        tokens = await service.start_session(
-            session, user.id, now=utcnow(), ttl=auth.settings.refresh_token_ttl
-        )
+        # A session ends at its maximum age even when it is never refreshed.
+        ttl = min(auth.settings.refresh_token_ttl, auth.settings.session_max_age)
+        tokens = await service.start_session(session, user.id, now=utcnow(), ttl=ttl)
         # In the same transaction as the new session, not one of its own.
         await attempt.succeeded(throttle, session=session)
     return token_pair(auth, tokens)
@@ -76,7 +79,11 @@ async def refresh(
     """A new pair for a refresh token, which is used up. A reused one ends its session (committed)."""
     async with transaction(sessionmaker, writes=True) as session:
         tokens = await service.rotate(
-            session, refresh_token, now=utcnow(), ttl=auth.settings.refresh_token_ttl
+            session,
+            refresh_token,
+            now=utcnow(),
+            ttl=auth.settings.refresh_token_ttl,
+            max_age=auth.settings.session_max_age,
         )
     if tokens is None:
         raise InvalidRefreshToken
@@ -86,7 +93,8 @@ async def refresh(
 async def reset_password(
     auth: Auth, sessionmaker: async_sessionmaker[AsyncSession], *, token: str, new_password: str
 ) -> None:
-    """Set the password of the reset token's account, and end every session of it.
+    """Set the password of the reset token's account, end every session of it, and spend its other
+    reset and email change tokens.
 
     The token is looked at before the new password is hashed, so a wrong one costs no hashing; using
     it up in the transaction that sets the password decides.
@@ -104,7 +112,7 @@ async def reset_password(
         user_id = redeemed.user_id
         await service.set_password_hash(session, user_id, password_hash)
         await service.end_other_sessions(session, user_id, keep=None, now=now)
-        await service.spend_account_tokens(session, user_id, purpose=purpose, now=now)
+        await service.spend_account_tokens(session, user_id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
 
 
 async def change_password(
@@ -118,7 +126,7 @@ async def change_password(
     address: str,
 ) -> None:
     """Set a new password if `current` is right; every other session of the account ends, and reset
-    tokens mailed before stop working."""
+    and email change tokens mailed before stop working."""
     account = viewer.user
     assert account is not None, "only signed-in users change a password"
     await check_password(auth, throttle, account, current, address=address)
@@ -127,7 +135,7 @@ async def change_password(
         now = utcnow()
         await service.set_password_hash(session, account.id, password_hash)
         await service.end_other_sessions(session, account.id, keep=viewer.session_id, now=now)
-        await service.spend_account_tokens(session, account.id, purpose=TokenPurpose.RESET_PASSWORD, now=now)
+        await service.spend_account_tokens(session, account.id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
 
 
 def token_pair(auth: Auth, tokens: SessionTokens) -> TokenPair:

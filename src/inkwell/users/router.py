@@ -3,7 +3,8 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 from starlette.convertors import Convertor, register_url_convertor
 
-from inkwell.auth.dependencies import SignedIn
+from inkwell.auth import emails
+from inkwell.auth.dependencies import AddressDep, AuthDep, ThrottleDep, ViewerDep
 from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
 from inkwell.db import SessionDep
 from inkwell.errors import responses
@@ -12,7 +13,8 @@ from inkwell.links import user_links
 from inkwell.pagination import PageDep, page_of
 from inkwell.users import service
 from inkwell.users.dependencies import (
-    ManagedUserId,
+    AccountChangeDep,
+    AccountToDelete,
     NewAccount,
     OpenSignUpDep,
     SignUpDep,
@@ -20,7 +22,7 @@ from inkwell.users.dependencies import (
     UserToRead,
 )
 from inkwell.users.models import User
-from inkwell.users.schemas import UserRead, UserUpdate
+from inkwell.users.schemas import PublicUserRead, UserRead, UserUpdate
 
 
 class UserIdSegment(Convertor[str]):
@@ -39,10 +41,9 @@ class UserIdSegment(Convertor[str]):
 register_url_convertor("user_id", UserIdSegment())
 USER = "/{user_id:user_id}"
 
+# Sign-in on (the default), and the tutorial's open API (sign-in off): the same paths, each router whole.
 router = APIRouter(prefix="/users", tags=["users"])
-# POST /users, in one of two forms: with the password required (sign-in on) or optional (sign-in off).
-sign_up_router = APIRouter(prefix="/users", tags=["users"])
-open_sign_up_router = APIRouter(prefix="/users", tags=["users"])
+open_router = APIRouter(prefix="/users", tags=["users"])
 
 SIGN_UP: dict[str, Any] = {
     "name": "create_user",
@@ -53,15 +54,91 @@ SIGN_UP: dict[str, Any] = {
         201: {"links": user_links(), "headers": ETAG_HEADER},
     },
 }
+USER_READ = {**responses(304, 401, 404, 422, 503), 200: {"links": user_links(), "headers": ETAG_HEADER}}
+USER_CHANGED = {
+    **responses(400, 401, 403, 404, 409, 412, 413, 422, 503),
+    200: {"links": user_links(), "headers": ETAG_HEADER},
+}
+USER_DELETED = responses(401, 403, 404, 412, 422, 503)
+# With sign-in on, a new email and a deletion ask for the password again: 403 when it is wrong, 429
+# past the sign-in throttle's limits (or the mail limits, for a new email).
+ACCOUNT_CHANGED = {
+    **USER_CHANGED,
+    **responses(429),
+    202: {
+        "model": UserRead,
+        "description": "Accepted: the other fields sent are changed, `email` not yet. A token that "
+        "confirms it is on its way to the new address (see `POST /auth/confirm-email`); the body is "
+        "the user as it is now, with the email it has",
+        "links": user_links(),
+        "headers": ETAG_HEADER,
+    },
+}
+ACCOUNT_DELETED = responses(400, 401, 403, 404, 412, 413, 422, 429, 503)
 
 
-@sign_up_router.post("", **SIGN_UP)
+# --- sign-in on ---
+
+
+@router.post("", **SIGN_UP)
 async def create_user(account: SignUpDep, session: SessionDep, idempotency: IdempotencyDep) -> Response:
     """Create a user (sign up). The email must not be registered yet (compared without regard to case)."""
     return await _create_user(account, session, idempotency)
 
 
-@open_sign_up_router.post("", **SIGN_UP)
+@router.get("", response_model=list[PublicUserRead], responses=responses(401, 422, 503))
+async def list_users(
+    viewer: ViewerDep, session: SessionDep, page: PageDep, response: Response
+) -> list[PublicUserRead]:
+    """List users in id order; a `Link` header points to the next page. Emails are in an admin's view only."""
+    users = page_of(await service.list_users(session, page=page), page, response)
+    return [PublicUserRead.of(user, with_email=viewer.is_admin) for user in users]
+
+
+@router.get(USER, response_model=PublicUserRead, responses=USER_READ)
+async def read_user(viewer: ViewerDep, user: UserToRead) -> PublicUserRead:
+    """Fetch one user, with its ETag; 304 when If-None-Match names it. The email is in an admin's view
+    only."""
+    return PublicUserRead.of(user, with_email=viewer.is_admin)
+
+
+@router.patch(USER, response_model=UserRead, responses=ACCOUNT_CHANGED)
+async def update_user(
+    change: AccountChangeDep,
+    session: SessionDep,
+    auth: AuthDep,
+    throttle: ThrottleDep,
+    address: AddressDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> User:
+    """Change the fields sent and leave the others as they are; with If-Match, only if unchanged.
+
+    A new `email` needs `current_password`, the password of whoever is signed in, and changes only once
+    the token mailed to it is sent to `POST /auth/confirm-email`: the answer is then 202.
+    """
+    versions = matching_versions(if_match, change.user_id)
+    user = await service.update_user(session, change.user_id, changes=change.changes, versions=versions)
+    if change.email is not None and await emails.request_email_change(
+        session, throttle, auth.settings, user, change.email, address=address
+    ):
+        response.status_code = status.HTTP_202_ACCEPTED
+    return with_etag(response, user)
+
+
+@router.delete(USER, status_code=status.HTTP_204_NO_CONTENT, responses=ACCOUNT_DELETED)
+async def delete_user(user: AccountToDelete, session: SessionDep) -> None:
+    """Delete a user and all of their posts; with If-Match, only if unchanged.
+
+    The body gives `current_password`, the password of whoever is signed in.
+    """
+    await service.delete_user(session, user)
+
+
+# --- sign-in off: the tutorial's open API ---
+
+
+@open_router.post("", **SIGN_UP)
 async def create_open_user(
     account: OpenSignUpDep, session: SessionDep, idempotency: IdempotencyDep
 ) -> Response:
@@ -69,58 +146,37 @@ async def create_open_user(
     return await _create_user(account, session, idempotency)
 
 
+@open_router.get("", name="list_users", response_model=list[UserRead], responses=responses(401, 422, 503))
+async def list_open_users(session: SessionDep, page: PageDep, response: Response) -> list[User]:
+    """List users in id order; a `Link` header points to the next page."""
+    return page_of(await service.list_users(session, page=page), page, response)
+
+
+@open_router.get(USER, name="read_user", response_model=UserRead, responses=USER_READ)
+async def read_open_user(user: UserToRead) -> User:
+    """Fetch one user, with its ETag; 304 when If-None-Match names it."""
+    return user
+
+
+@open_router.patch(USER, name="update_user", response_model=UserRead, responses=USER_CHANGED)
+async def update_open_user(
+    user_id: int, payload: UserUpdate, session: SessionDep, response: Response, if_match: IfMatchHeader = None
+) -> User:
+    """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
+    changes = payload.model_dump(exclude_unset=True)
+    versions = matching_versions(if_match, user_id)
+    user = await service.update_user(session, user_id, changes=changes, versions=versions)
+    return with_etag(response, user)
+
+
+@open_router.delete(USER, name="delete_user", status_code=status.HTTP_204_NO_CONTENT, responses=USER_DELETED)
+async def delete_open_user(user: UserToChange, session: SessionDep) -> None:
+    """Delete a user and all of their posts; with If-Match, only if unchanged."""
+    await service.delete_user(session, user)
+
+
 async def _create_user(account: NewAccount, session: SessionDep, idempotency: IdempotentRequest) -> Response:
     if replay := await idempotency.replay_or_claim():
         return replay
     user = await service.create_user(session, data=account.fields, password_hash=account.password_hash)
     return idempotency.respond(UserRead.model_validate(user), status_code=201, etag=etag_of(user))
-
-
-@router.get("", response_model=list[UserRead], responses=responses(401, 422, 503), dependencies=[SignedIn])
-async def list_users(session: SessionDep, page: PageDep, response: Response) -> list[User]:
-    """List users in id order; a `Link` header points to the next page."""
-    return page_of(await service.list_users(session, page=page), page, response)
-
-
-@router.get(
-    USER,
-    response_model=UserRead,
-    responses={**responses(304, 401, 404, 422, 503), 200: {"links": user_links(), "headers": ETAG_HEADER}},
-    dependencies=[SignedIn],
-)
-async def read_user(user: UserToRead) -> User:
-    """Fetch one user, with its ETag; 304 when If-None-Match names it."""
-    return user
-
-
-@router.patch(
-    USER,
-    response_model=UserRead,
-    responses={
-        **responses(400, 401, 403, 404, 409, 412, 413, 422, 503),
-        200: {"links": user_links(), "headers": ETAG_HEADER},
-    },
-)
-async def update_user(
-    user_id: ManagedUserId,
-    payload: UserUpdate,
-    session: SessionDep,
-    response: Response,
-    if_match: IfMatchHeader = None,
-) -> User:
-    """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
-    changes = payload.model_dump(exclude_unset=True)
-    versions = matching_versions(if_match, user_id)
-    return with_etag(
-        response, await service.update_user(session, user_id, changes=changes, versions=versions)
-    )
-
-
-@router.delete(
-    USER,
-    status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(401, 403, 404, 412, 422, 503),
-)
-async def delete_user(user: UserToChange, session: SessionDep) -> None:
-    """Delete a user and all of their posts; with If-Match, only if unchanged."""
-    await service.delete_user(session, user)

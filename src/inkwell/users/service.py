@@ -1,6 +1,7 @@
 """User operations. They flush and query; the request's transaction commits."""
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, insert, null, select, update
@@ -91,6 +92,14 @@ async def _update_returning(
 def _verified_unless_changed(email: str) -> Any:
     # A new address is unverified; the same one sent again keeps its verification.
     return case((User.email == email, User.email_verified_at), else_=null())
+
+
+async def confirm_email(session: AsyncSession, user: User, *, email: str, now: datetime) -> None:
+    """Make `email` the user's address, verified now (a token mailed to it came back): a change like any
+    other, so the version goes up. EmailTaken when another account has it."""
+    user.email = email
+    user.email_verified_at = now
+    await _flush_changes(session)
 
 
 async def delete_user(session: AsyncSession, user: User) -> None:
