@@ -20,6 +20,7 @@ from inkwell.auth.cleanup import purge_sign_in_leftovers
 from inkwell.auth.dependencies import Auth
 from inkwell.auth.keys import signing_key
 from inkwell.auth.passwords import Passwords
+from inkwell.auth.router import account_router
 from inkwell.auth.router import router as auth_router
 from inkwell.cache.invalidation import create_cache, session_info
 from inkwell.config import Settings, get_settings
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if app.state.auth is not None:
         # Before the users routes, so that /users/me is not taken for /users/{user_id}.
         app.include_router(auth_router)
+        app.include_router(account_router)
         app.include_router(users_router)
     else:
         app.include_router(open_users_router)

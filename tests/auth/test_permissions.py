@@ -432,3 +432,23 @@ def test_with_sign_in_on_the_server_does_not_warn(
         create_app(secure_settings)
 
     assert "sign-in is off" not in caplog.text
+
+
+async def test_every_operation_is_listed_under_one_tag(secure_client: httpx.AsyncClient) -> None:
+    paths = (await secure_client.get("/openapi.json")).json()["paths"]
+
+    tags = {
+        (method, path): operation["tags"]
+        for path, item in paths.items()
+        for method, operation in item.items()
+    }
+    assert all(len(tagged) == 1 for tagged in tags.values()), tags
+    assert tags[("get", "/users/me")] == tags[("put", "/users/me/password")] == ["users"]
+
+
+async def test_the_account_is_never_kept_by_a_cache_on_the_way(secure_client: httpx.AsyncClient) -> None:
+    account = await new_account(secure_client)
+
+    response = await secure_client.get("/users/me", headers=account.headers)
+
+    assert response.headers["Cache-Control"] == "no-store"

@@ -31,6 +31,8 @@ from inkwell.errors import ErrorBody, responses
 from inkwell.orm import utcnow
 
 router = APIRouter(tags=["auth"])
+# The signed-in user's own account: listed with the other users routes, once.
+account_router = APIRouter(tags=["users"])
 
 # A response that carries tokens is never stored by a cache (RFC 6749, section 5.1).
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -84,18 +86,18 @@ async def sign_out(viewer: ViewerDep, session: SessionDep) -> None:
     await service.end_session(session, viewer.session_id, now=utcnow())
 
 
-@router.get("/users/me", response_model=AccountRead, tags=["users"], responses=responses(401, 503))
-async def read_account(account: AccountDep, session: SessionDep) -> AccountRead:
+@account_router.get("/users/me", response_model=AccountRead, responses=responses(401, 503))
+async def read_account(account: AccountDep, session: SessionDep, response: Response) -> AccountRead:
     """The signed-in user's own account, with the new email it asked for while that waits to be confirmed."""
+    response.headers["Cache-Control"] = "no-store"  # personal: no cache on the way may keep it
     return AccountRead.of(
         account, pending_email=await service.pending_email(session, account.id, now=utcnow())
     )
 
 
-@router.put(
+@account_router.put(
     "/users/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    tags=["users"],
     responses=responses(400, 401, 403, 413, 422, 429, 503),
 )
 async def change_password(
