@@ -113,8 +113,10 @@ class Settings(BaseSettings):
     redis_timeout: PositiveFloat = 0.5
     cache_ttl: PositiveInt = 300
 
-    # Mail: sent over SMTP when a URL is set, written to the log otherwise.
+    # Mail: sent over SMTP when a URL is set. Otherwise each message is only noted in the log (recipient's
+    # domain and subject); its body, tokens included, too when `mail_log_body` is on (development only).
     smtp_url: SecretStr | None = None
+    mail_log_body: bool = False
     smtp_timeout: PositiveFloat = 30.0
     mail_from: str = "Inkwell <no-reply@inkwell.localhost>"
     public_url: str = "http://127.0.0.1:8000"

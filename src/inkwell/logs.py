@@ -72,10 +72,17 @@ def redact_text(text: str) -> str:
     return _EMAIL.sub(r"***@\1", text)
 
 
+class Unredacted(str):
+    """Text that `redact` leaves as it is: only what a setting explicitly asks to see in the log
+    (`INKWELL_MAIL_LOG_BODY`'s whole mails, for development)."""
+
+    __slots__ = ()
+
+
 def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: scrub every value that could carry a secret or an email address."""
     for key, value in event_dict.items():
-        if key in TRUSTED_KEYS:
+        if key in TRUSTED_KEYS or isinstance(value, Unredacted):
             continue
         if key.lower() in SECRET_KEYS:
             event_dict[key] = REDACTED

@@ -107,6 +107,12 @@ def test_compose_runs_a_worker_on_the_same_database_and_redis() -> None:
     assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
 
 
+def test_compose_never_writes_whole_mails_to_the_log() -> None:
+    for name in ("inkwell", "worker"):
+        environment = COMPOSE["services"][name]["environment"]
+        assert environment.get("INKWELL_MAIL_LOG_BODY", "false") == "false", name
+
+
 @pytest.mark.parametrize(
     "command",
     [
