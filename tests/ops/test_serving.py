@@ -176,7 +176,7 @@ EMAILS = ["ada.lovelace@example.com", "grace@example.org"]
 def test_no_secret_password_token_or_email_reaches_the_log(
     sqlite_env: dict[str, str], tmp_path: Path
 ) -> None:
-    # Debug level and SQL echo: the log sees every statement and its parameters.
+    # Debug level and SQL echo: the log sees every statement (never its parameters).
     env = {**sqlite_env, "INKWELL_LOG_LEVEL": "debug", "INKWELL_DB_ECHO": "true"}
     password, token, cookie, query_token = SECRETS
     with serving(env, tmp_path) as server, httpx.Client(base_url=server.url, timeout=10) as client:
