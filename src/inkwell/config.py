@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     log_format: LogFormat = "auto"
     metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    # Set (32 bytes or more), /metrics answers only requests with `Authorization: Bearer <token>`; unset,
+    # anyone who reaches it may read it.
+    metrics_token: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS, comma-separated; empty turns CORS off."
     )
@@ -143,7 +146,7 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("secret_key", mode="before")
+    @field_validator("secret_key", "metrics_token", mode="before")
     @classmethod
     def _empty_key_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -159,6 +162,13 @@ class Settings(BaseSettings):
         if scheme not in DATABASE_SCHEMES:
             schemes = "sqlite://, postgresql:// or mysql:// (or mariadb://)"
             raise ValueError(f"must start with {schemes}, like {_DATABASE_EXAMPLE}")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            refuse_weak_secret(value.get_secret_value())
         return value
 
     @field_validator("smtp_url", "redis_url", mode="before")
