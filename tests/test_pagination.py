@@ -22,14 +22,16 @@ def next_link(response: httpx.Response) -> str | None:
 
 
 async def walk(client: httpx.AsyncClient, url: str) -> list[list[int]]:
-    """Follow the `Link` headers from `url` to the last page; the ids of each page."""
+    """Follow the `Link` headers from `url` to the last page, as a client does (each link relative to the
+    page it came with); the ids of each page."""
     pages: list[list[int]] = []
-    next_url: str | None = url
+    next_url: httpx.URL | None = client.base_url.join(url)
     while next_url is not None:
         response = await client.get(next_url)
         assert response.status_code == 200, response.text
         pages.append([item["id"] for item in response.json()])
-        next_url = next_link(response)
+        link = next_link(response)
+        next_url = None if link is None else response.url.join(link)
     return pages
 
 
@@ -75,6 +77,24 @@ async def test_the_next_link_keeps_the_filters_and_drops_the_offset(
     assert (query["author_id"], query["limit"], query["after"]) == (str(author.id), "1", str(posts[2]))
     assert "offset" not in query
     assert [p["id"] for p in first.json()] == [posts[2]]
+
+
+@pytest.mark.parametrize("path", ["/users", "/posts"])
+async def test_the_next_link_is_relative_whatever_host_the_client_names(
+    client: httpx.AsyncClient, session: AsyncSession, path: str
+) -> None:
+    author = await make_user(session)
+    await make_user(session)
+    await make_post(session, author)
+    await make_post(session, author)
+
+    response = await client.get(f"{path}?limit=1", headers={"Host": "evil.example"})
+
+    link = next_link(response)
+    assert link is not None
+    assert link.startswith(f"{path}?")
+    assert "evil.example" not in response.headers["link"]
+    assert not httpx.URL(link).is_absolute_url
 
 
 async def test_posts_pages_run_newest_first(client: httpx.AsyncClient, session: AsyncSession) -> None:

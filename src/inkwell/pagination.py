@@ -77,6 +77,11 @@ def page_of(rows: Sequence[ItemT], page: Page, response: Response) -> list[ItemT
 
 
 def next_page_link(page: Page, last_id: int) -> str:
-    """The `Link` header to the page after the item `last_id`."""
+    """The `Link` header to the page after the item `last_id`.
+
+    A relative reference (path and query), which clients resolve against the URL they asked for. The
+    request's scheme and host are whatever the client (or a proxy) sent, `Host: evil.example` included:
+    echoed back, they would point the next page at another site.
+    """
     next_url = page.url.remove_query_params("offset").include_query_params(after=last_id)
-    return f'<{next_url}>; rel="next"'
+    return f'<{next_url.path}?{next_url.query}>; rel="next"'
