@@ -221,6 +221,8 @@ class Bench:
             "INKWELL_LOG_LEVEL": log_level,
             "INKWELL_LOG_FORMAT": "json",
             "INKWELL_DB_POOL_SIZE": str(self.options.pool_size),
+            # The deep `?offset=` pages (the last of 1,000,000 users) measure what the default cap refuses.
+            "INKWELL_MAX_OFFSET": str(2**31 - 1),
             "PYTHONPATH": str(ROOT),
         }
 

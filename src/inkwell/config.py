@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     ready_timeout: float = Field(default=2.0, gt=0, description="Seconds /readyz waits for the database.")
     # Net allocations between two collections of cyclic garbage (Python's default is 700).
     gc_threshold: PositiveInt = 20_000
+    # The deepest `offset` a list takes: the database walks past every row it skips, so a deep one costs
+    # a scan (keyset pages, `after=`, cost the same at any depth).
+    max_offset: int = Field(default=10_000, ge=0, le=2**31 - 1)
     idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
     idempotency_purge_interval: float = Field(default=60 * 60, gt=0)
 
