@@ -107,6 +107,19 @@ def serve(
     graceful_timeout: Annotated[
         int, typer.Option(min=0, help="Seconds to let requests in flight finish after SIGTERM.")
     ] = 30,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="Take the client's address and scheme from X-Forwarded-For and -Proto of a trusted proxy."
+        ),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="The proxies to trust, comma-separated addresses or networks (10.0.0.0/8), or * for any; "
+            "default: $FORWARDED_ALLOW_IPS, else 127.0.0.1 and ::1.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API with uvicorn (after checking that the database is reachable and migrated)."""
     settings = get_settings()
@@ -127,6 +140,8 @@ def serve(
         # Inkwell's logging (set up by the app in each worker) renders uvicorn's records too.
         log_config=None,
         timeout_graceful_shutdown=graceful_timeout,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
         **SERVER_OPTIONS,
     )
 
