@@ -289,18 +289,12 @@ class Bench:
         """An access token of a new admin, made with `inkwell users create-admin`, then signed in."""
         email, password = f"bench-{next(self.tags)}@example.com", secrets.token_urlsafe(16)
         subprocess.run(  # noqa: S603
-            [
-                str(BIN / "inkwell"),
-                "users",
-                "create-admin",
-                "--email",
-                email,
-                "--name",
-                "Bench",
-                "--password",
-                password,
-            ],
-            env={**os.environ, **self.server_env(database_url, auth=True)},
+            [str(BIN / "inkwell"), "users", "create-admin", "--email", email, "--name", "Bench"],
+            env={
+                **os.environ,
+                **self.server_env(database_url, auth=True),
+                "INKWELL_ADMIN_PASSWORD": password,
+            },
             check=True,
             capture_output=True,
         )

@@ -87,6 +87,8 @@ class Settings(BaseSettings):
         default=30 * 24 * 60 * 60,
         description="Seconds a session lasts at most from its sign-in, however often it is refreshed.",
     )
+    # The password `inkwell users create-admin` gives the new admin when set (otherwise it asks for one).
+    admin_password: SecretStr | None = None
     # Argon2id cost: pwdlib's (and RFC 9106's second recommended) parameters by default.
     password_time_cost: PositiveInt = 3
     password_memory_kib: int = Field(default=64 * 1024, ge=8)
@@ -149,7 +151,7 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("secret_key", "metrics_token", mode="before")
+    @field_validator("secret_key", "metrics_token", "admin_password", mode="before")
     @classmethod
     def _empty_key_is_unset(cls, value: object) -> object:
         return None if value == "" else value
