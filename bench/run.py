@@ -221,6 +221,8 @@ class Bench:
             "INKWELL_LOG_LEVEL": log_level,
             "INKWELL_LOG_FORMAT": "json",
             "INKWELL_DB_POOL_SIZE": str(self.options.pool_size),
+            # The deep `?offset=` pages (the last of 1,000,000 users) measure what the default cap refuses.
+            "INKWELL_MAX_OFFSET": str(2**31 - 1),
             "PYTHONPATH": str(ROOT),
         }
 
@@ -287,18 +289,12 @@ class Bench:
         """An access token of a new admin, made with `inkwell users create-admin`, then signed in."""
         email, password = f"bench-{next(self.tags)}@example.com", secrets.token_urlsafe(16)
         subprocess.run(  # noqa: S603
-            [
-                str(BIN / "inkwell"),
-                "users",
-                "create-admin",
-                "--email",
-                email,
-                "--name",
-                "Bench",
-                "--password",
-                password,
-            ],
-            env={**os.environ, **self.server_env(database_url, auth=True)},
+            [str(BIN / "inkwell"), "users", "create-admin", "--email", email, "--name", "Bench"],
+            env={
+                **os.environ,
+                **self.server_env(database_url, auth=True),
+                "INKWELL_ADMIN_PASSWORD": password,
+            },
             check=True,
             capture_output=True,
         )

@@ -55,17 +55,8 @@ def admin_token(server: Server) -> str | None:
     """With sign-in on, the fuzzer calls as an admin (it may then reach every route); None when off."""
     if server.env.get("INKWELL_AUTH") != "on":
         return None
-    made = inkwell(
-        server.env,
-        "users",
-        "create-admin",
-        "--email",
-        "fuzz@example.com",
-        "--name",
-        "Fuzz",
-        "--password",
-        ADMIN_PASSWORD,
-    )
+    env = {**server.env, "INKWELL_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    made = inkwell(env, "users", "create-admin", "--email", "fuzz@example.com", "--name", "Fuzz")
     assert made.returncode == 0, made.stderr
     response = httpx.post(
         f"{server.url}/auth/token", data={"username": "fuzz@example.com", "password": ADMIN_PASSWORD}

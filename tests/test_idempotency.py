@@ -1,6 +1,7 @@
 """Idempotency-Key on POST /users and POST /users/{id}/posts: a retry never writes twice."""
 
 import asyncio
+import hashlib
 import json
 import logging
 from datetime import timedelta
@@ -85,6 +86,43 @@ async def test_the_same_body_laid_out_differently_is_the_same_request(
     retry = await client.post("/users", content=spaced, headers=headers)
 
     assert retry.content == first.content
+    assert await count(session, User) == 1
+
+
+def test_secret_fields_are_left_out_of_the_fingerprint() -> None:
+    def sign_up(**fields: str) -> str:
+        body = {"email": "ada@example.com", "name": "Ada", **fields}
+        return idempotency_fingerprint("POST", "/users", json.dumps(body).encode())
+
+    assert sign_up(password="first password") == sign_up(password="second password") == sign_up()
+    assert sign_up(new_password="a", api_key="b", client_secret="c", refresh_token="d") == sign_up()
+    assert sign_up(email="grace@example.com") != sign_up()
+
+
+async def test_no_stored_fingerprint_depends_on_the_password(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    payload = {"email": "hashed@example.com", "name": "H", "password": "a guessable password"}
+    sent = json.dumps(payload).encode()
+    headers = {**keyed("with-password"), "content-type": "application/json"}
+
+    first = await client.post("/users", content=sent, headers=headers)
+    retry = await client.post("/users", json={**payload, "password": "another password"}, headers=headers)
+
+    stored = await session.scalar(
+        select(IdempotencyKey.fingerprint).where(IdempotencyKey.key == "with-password")
+    )
+    guessable = [
+        sent,
+        json.dumps(payload, sort_keys=True).encode(),
+        json.dumps(payload, sort_keys=True, separators=(",", ":")).encode(),
+        json.dumps(payload, separators=(",", ":")).encode(),
+    ]
+    for canonical in guessable:
+        for prefix in (b"", b"POST /users\n", b"POST /users "):
+            assert stored != hashlib.sha256(prefix + canonical).hexdigest()
+    assert (first.status_code, retry.status_code) == (201, 201)
+    assert retry.headers["idempotent-replayed"] == "true"  # only the password changed: the same request
     assert await count(session, User) == 1
 
 

@@ -5,8 +5,10 @@ import re
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from inkwell.config import Settings
+from tests.apps import app_on, asgi_client
 from tests.factories import make_post, make_user
 
 NEXT_LINK = re.compile(r'^<(?P<url>[^>]+)>; rel="next"$')
@@ -22,14 +24,16 @@ def next_link(response: httpx.Response) -> str | None:
 
 
 async def walk(client: httpx.AsyncClient, url: str) -> list[list[int]]:
-    """Follow the `Link` headers from `url` to the last page; the ids of each page."""
+    """Follow the `Link` headers from `url` to the last page, as a client does (each link relative to the
+    page it came with); the ids of each page."""
     pages: list[list[int]] = []
-    next_url: str | None = url
+    next_url: httpx.URL | None = client.base_url.join(url)
     while next_url is not None:
         response = await client.get(next_url)
         assert response.status_code == 200, response.text
         pages.append([item["id"] for item in response.json()])
-        next_url = next_link(response)
+        link = next_link(response)
+        next_url = None if link is None else response.url.join(link)
     return pages
 
 
@@ -77,6 +81,24 @@ async def test_the_next_link_keeps_the_filters_and_drops_the_offset(
     assert [p["id"] for p in first.json()] == [posts[2]]
 
 
+@pytest.mark.parametrize("path", ["/users", "/posts"])
+async def test_the_next_link_is_relative_whatever_host_the_client_names(
+    client: httpx.AsyncClient, session: AsyncSession, path: str
+) -> None:
+    author = await make_user(session)
+    await make_user(session)
+    await make_post(session, author)
+    await make_post(session, author)
+
+    response = await client.get(f"{path}?limit=1", headers={"Host": "evil.example"})
+
+    link = next_link(response)
+    assert link is not None
+    assert link.startswith(f"{path}?")
+    assert "evil.example" not in response.headers["link"]
+    assert not httpx.URL(link).is_absolute_url
+
+
 async def test_posts_pages_run_newest_first(client: httpx.AsyncClient, session: AsyncSession) -> None:
     author = await make_user(session)
     ids = [(await make_post(session, author)).id for _ in range(5)]
@@ -107,6 +129,42 @@ async def test_offset_still_pages_as_the_tutorial_does(
 
     assert [u["id"] for u in response.json()] == [ids[1]]
     assert next_link(response) is not None
+
+
+@pytest.mark.parametrize("offset", ["10001", "2000000000", str(10**30)])
+async def test_an_offset_past_the_cap_is_422_pointing_to_after(
+    client: httpx.AsyncClient, session: AsyncSession, offset: str
+) -> None:
+    author = await make_user(session)
+    for path in ("/users", "/posts", f"/users/{author.id}/posts"):
+        response = await client.get(path, params={"offset": offset})
+
+        assert response.status_code == 422, path
+        [error] = response.json()["detail"]
+        assert (error["type"], error["loc"]) == ("less_than_equal", ["query", "offset"])
+        assert error["ctx"] == {"le": 10_000}
+        assert "after=" in error["msg"]
+
+
+async def test_the_offset_cap_is_a_setting_and_is_documented(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+) -> None:
+    author = await make_user(session)
+    async with asgi_client(app_on(settings.model_copy(update={"max_offset": 3}), sessionmaker)) as client:
+        at_the_cap = await client.get(f"/users/{author.id}/posts", params={"offset": 3})
+        past_it = await client.get(f"/users/{author.id}/posts", params={"offset": 4})
+        openapi = (await client.get("/openapi.json")).json()
+
+    assert (at_the_cap.status_code, past_it.status_code) == (200, 422)
+    offsets = [
+        parameter["schema"]
+        for path in openapi["paths"].values()
+        for operation in path.values()
+        for parameter in operation.get("parameters", ())
+        if parameter["name"] == "offset"
+    ]
+    assert len(offsets) == 3
+    assert [(schema["minimum"], schema["maximum"]) for schema in offsets] == [(0, 3)] * 3
 
 
 @pytest.mark.parametrize("after", ["-1", str(2**31), "x"])

@@ -2,6 +2,7 @@
 
 import asyncio
 import signal
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -107,6 +108,19 @@ def serve(
     graceful_timeout: Annotated[
         int, typer.Option(min=0, help="Seconds to let requests in flight finish after SIGTERM.")
     ] = 30,
+    proxy_headers: Annotated[
+        bool,
+        typer.Option(
+            help="Take the client's address and scheme from X-Forwarded-For and -Proto of a trusted proxy."
+        ),
+    ] = True,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="The proxies to trust, comma-separated addresses or networks (10.0.0.0/8), or * for any; "
+            "default: $FORWARDED_ALLOW_IPS, else 127.0.0.1 and ::1.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the API with uvicorn (after checking that the database is reachable and migrated)."""
     settings = get_settings()
@@ -127,6 +141,8 @@ def serve(
         # Inkwell's logging (set up by the app in each worker) renders uvicorn's records too.
         log_config=None,
         timeout_graceful_shutdown=graceful_timeout,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
         **SERVER_OPTIONS,
     )
 
@@ -217,19 +233,24 @@ def import_users(
 def create_admin(
     email: Annotated[str, typer.Option(help="The admin's email (sign-in name).")],
     name: Annotated[str, typer.Option(help="The admin's display name.")],
-    password: Annotated[
-        str,
-        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Asked for when left out."),
-    ],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input (its first line).")
+    ] = False,
 ) -> None:
-    """Create an account with admin rights (it may change or delete any user or post)."""
+    """Create an account with admin rights (it may change or delete any user or post).
+
+    The password is asked for on the terminal, or read from standard input (--password-stdin), or taken
+    from INKWELL_ADMIN_PASSWORD: never from the command line, which shell history and the process list
+    keep.
+    """
+    settings = get_settings()
+    password = _admin_password(settings, from_stdin=password_stdin)
     try:
         fields = UserCreate(email=email, name=name, password=password)
     except ValidationError as exc:
         for error in exc.errors():
             typer.echo(f"inkwell users create-admin: {error['loc'][0]}: {error['msg']}", err=True)
         raise typer.Exit(code=1) from None
-    settings = get_settings()
     try:
         user_id = asyncio.run(_create_admin(settings, fields))
     except EmailTaken:
@@ -238,6 +259,22 @@ def create_admin(
         )
         raise typer.Exit(code=1) from None
     typer.echo(f"Created admin {fields.email} (id {user_id}).")
+
+
+def _admin_password(settings: Settings, *, from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if settings.admin_password is not None:
+        return settings.admin_password.get_secret_value()
+    if not sys.stdin.isatty():
+        typer.echo(
+            "inkwell users create-admin: no terminal to ask for the password on; "
+            "pipe it in with --password-stdin, or set INKWELL_ADMIN_PASSWORD",
+            err=True,
+        )
+        raise typer.Exit(code=1)
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
 
 
 async def _create_admin(settings: Settings, fields: UserCreate) -> int:

@@ -55,12 +55,18 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     log_format: LogFormat = "auto"
     metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
+    # Set (32 bytes or more), /metrics answers only requests with `Authorization: Bearer <token>`; unset,
+    # anyone who reaches it may read it.
+    metrics_token: SecretStr | None = None
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS, comma-separated; empty turns CORS off."
     )
     ready_timeout: float = Field(default=2.0, gt=0, description="Seconds /readyz waits for the database.")
     # Net allocations between two collections of cyclic garbage (Python's default is 700).
     gc_threshold: PositiveInt = 20_000
+    # The deepest `offset` a list takes: the database walks past every row it skips, so a deep one costs
+    # a scan (keyset pages, `after=`, cost the same at any depth).
+    max_offset: int = Field(default=10_000, ge=0, le=2**31 - 1)
     idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
     idempotency_purge_interval: float = Field(default=60 * 60, gt=0)
 
@@ -81,6 +87,8 @@ class Settings(BaseSettings):
         default=30 * 24 * 60 * 60,
         description="Seconds a session lasts at most from its sign-in, however often it is refreshed.",
     )
+    # The password `inkwell users create-admin` gives the new admin when set (otherwise it asks for one).
+    admin_password: SecretStr | None = None
     # Argon2id cost: pwdlib's (and RFC 9106's second recommended) parameters by default.
     password_time_cost: PositiveInt = 3
     password_memory_kib: int = Field(default=64 * 1024, ge=8)
@@ -113,8 +121,10 @@ class Settings(BaseSettings):
     redis_timeout: PositiveFloat = 0.5
     cache_ttl: PositiveInt = 300
 
-    # Mail: sent over SMTP when a URL is set, written to the log otherwise.
+    # Mail: sent over SMTP when a URL is set. Otherwise each message is only noted in the log (recipient's
+    # domain and subject); its body, tokens included, too when `mail_log_body` is on (development only).
     smtp_url: SecretStr | None = None
+    mail_log_body: bool = False
     smtp_timeout: PositiveFloat = 30.0
     mail_from: str = "Inkwell <no-reply@inkwell.localhost>"
     public_url: str = "http://127.0.0.1:8000"
@@ -141,7 +151,7 @@ class Settings(BaseSettings):
             return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
         return value
 
-    @field_validator("secret_key", mode="before")
+    @field_validator("secret_key", "metrics_token", "admin_password", mode="before")
     @classmethod
     def _empty_key_is_unset(cls, value: object) -> object:
         return None if value == "" else value
@@ -157,6 +167,13 @@ class Settings(BaseSettings):
         if scheme not in DATABASE_SCHEMES:
             schemes = "sqlite://, postgresql:// or mysql:// (or mariadb://)"
             raise ValueError(f"must start with {schemes}, like {_DATABASE_EXAMPLE}")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _strong_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            refuse_weak_secret(value.get_secret_value())
         return value
 
     @field_validator("smtp_url", "redis_url", mode="before")

@@ -48,13 +48,18 @@ def async_url(url: str | URL) -> URL:
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """An engine for `settings.database_url`, tuned for its database."""
+    """An engine for `settings.database_url`, tuned for its database.
+
+    Statement parameters (password hashes, email addresses) never reach a log line or an error message:
+    every engine hides them, from the SQL echo and from the text of the exceptions it raises.
+    """
     url = async_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         return _create_sqlite_engine(url, settings)
     return create_async_engine(
         url,
         echo=settings.db_echo,
+        hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
@@ -75,6 +80,7 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
     engine = create_async_engine(
         url,
         echo=settings.db_echo,
+        hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,

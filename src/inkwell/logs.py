@@ -39,12 +39,19 @@ TRUSTED_KEYS = frozenset(
     {"timestamp", "level", "logger", "method", "route", "status", "duration_ms", "request_id"}
 )
 
+# No pattern looks past the end of a line (`[ \t]`, never `\s`): a name ending one line
+# ("reset-password:") must not take the first word of the next for its value and leave the secret after
+# it in clear.
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")
-_AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)[ \t]+[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
+# A name made with one of these words, alone or compound (`refresh_token`, `new-password`, `password_hash`).
+_CREDENTIAL_NAME = r"(?:[A-Za-z0-9]+[_-])*(?:password|passwd|token|secret|api[_-]?key)(?:[_-][A-Za-z0-9]+)*"
 _SECRET_ASSIGNMENT = re.compile(
-    r"(?i)\b(password|passwd|token|secret|api_key|client_secret)([\"']?\s*[=:]\s*[\"']?)[^\s&\"',;}]+"
+    rf"(?i)(?<![\w-])({_CREDENTIAL_NAME})([\"']?[ \t]*[=:][ \t]*[\"']?)[^\s&\"',;}}]+"
 )
+# An Argon2 hash in PHC form ($argon2id$v=19$m=65536,t=3,p=4$salt$hash), whatever it is attached to.
+_PASSWORD_HASH = re.compile(r"\$argon2(?:id|i|d)\$[A-Za-z0-9+/=,.$-]*")
 # userinfo in a URL (postgresql://user:password@host) keeps the user and loses the password.
 _URL_PASSWORD = re.compile(r"(://[^:/@\s]*):[^@/\s]+@")
 
@@ -59,15 +66,23 @@ def redact_text(text: str) -> str:
         return text
     text = _URL_PASSWORD.sub(rf"\1:{REDACTED}@", text)
     text = _JWT.sub(REDACTED, text)
+    text = _PASSWORD_HASH.sub(REDACTED, text)
     text = _AUTH_SCHEME.sub(rf"\1 {REDACTED}", text)
     text = _SECRET_ASSIGNMENT.sub(rf"\1\2{REDACTED}", text)
     return _EMAIL.sub(r"***@\1", text)
 
 
+class Unredacted(str):
+    """Text that `redact` leaves as it is: only what a setting explicitly asks to see in the log
+    (`INKWELL_MAIL_LOG_BODY`'s whole mails, for development)."""
+
+    __slots__ = ()
+
+
 def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: scrub every value that could carry a secret or an email address."""
     for key, value in event_dict.items():
-        if key in TRUSTED_KEYS:
+        if key in TRUSTED_KEYS or isinstance(value, Unredacted):
             continue
         if key.lower() in SECRET_KEYS:
             event_dict[key] = REDACTED

@@ -36,6 +36,7 @@ from inkwell.logs import configure_logging, request_logger
 from inkwell.mail.sender import create_mailer
 from inkwell.metrics import install_metrics
 from inkwell.middleware import BodySizeLimit, RequestLog, SecurityHeaders, endpoint_templates
+from inkwell.pagination import document_max_offset
 from inkwell.posts.router import router as posts_router
 from inkwell.users.router import open_router as open_users_router
 from inkwell.users.router import router as users_router
@@ -118,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Conditional requests and idempotent retries need these readable by browser clients too.
             expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed"],
         )
-    observe = install_metrics(app).observe if settings.metrics else None
+    observe = install_metrics(app, token=settings.metrics_token).observe if settings.metrics else None
     app.include_router(health_router)
     if app.state.auth is not None:
         # Before the users routes, so that /users/me is not taken for /users/{user_id}.
@@ -127,8 +128,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(users_router)
     else:
         app.include_router(open_users_router)
-        _document_as_open(app)
     app.include_router(posts_router)
+    _document_settings(app, settings)
     _wrap_outermost(
         app,
         lambda inner: RequestLog(
@@ -173,21 +174,28 @@ def _auth(settings: Settings, passwords: Passwords) -> Auth | None:
     return Auth(settings=settings, key=signing_key(settings), passwords=passwords)
 
 
-def _document_as_open(app: FastAPI) -> None:
-    """With sign-in off, the OpenAPI document asks for no token anywhere (none is checked)."""
+def _document_settings(app: FastAPI, settings: Settings) -> None:
+    """The OpenAPI document as these settings serve it: the deepest `offset` taken and, with sign-in
+    off, no token asked for anywhere (none is checked)."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            for path in schema.get("paths", {}).values():
-                for operation in path.values():
-                    operation.pop("security", None)
-            schema.get("components", {}).pop("securitySchemes", None)
+            document_max_offset(schema, settings.max_offset)
+            if not settings.auth:
+                _ask_for_no_token(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _ask_for_no_token(schema: dict[str, Any]) -> None:
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            operation.pop("security", None)
+    schema.get("components", {}).pop("securitySchemes", None)
 
 
 def _wrap_outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:

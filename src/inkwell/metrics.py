@@ -3,6 +3,7 @@
 Each app has a registry of its own, so that several apps in one process (the tests) never share counts.
 """
 
+import hmac
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,10 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
+from pydantic import SecretStr
 from sqlalchemy.pool import QueuePool
+
+from inkwell.errors import NotAuthenticated
 
 # Request latency from a millisecond (a cached read) to ten seconds (a request waiting on a lock).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -78,17 +82,29 @@ class PoolCollector(Collector):
         )
 
 
-def install_metrics(app: FastAPI) -> HttpMetrics:
-    """Serve /metrics from a registry of the app's own; the request middleware records into it."""
+def install_metrics(app: FastAPI, *, token: SecretStr | None = None) -> HttpMetrics:
+    """Serve /metrics from a registry of the app's own; the request middleware records into it.
+
+    With a `token`, only a scraper sending `Authorization: Bearer <token>` gets them; others get a 401.
+    """
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     registry.register(PoolCollector(app))
     http = HttpMetrics(registry)
+    expected = None if token is None else token.get_secret_value().encode()
 
     async def metrics(request: Request) -> Response:
+        if expected is not None and not _bearer_matches(request, expected):
+            raise NotAuthenticated
         # The format the scraper asks for: Prometheus text, or OpenMetrics.
         encode, content_type = choose_encoder(request.headers.get("accept", ""))
         return Response(encode(registry), headers={"content-type": content_type})
 
     app.add_route("/metrics", metrics, methods=["GET"], include_in_schema=False)
     return http
+
+
+def _bearer_matches(request: Request, token: bytes) -> bool:
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    # compare_digest takes as long however much of a guess is right, so timing gives nothing away.
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode("latin-1"), token)

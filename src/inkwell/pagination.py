@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Select
 from sqlalchemy.orm import InstrumentedAttribute
 from starlette.datastructures import URL
@@ -18,7 +19,6 @@ from inkwell.fields import MAX_ID
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
-MAX_OFFSET = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +34,9 @@ class Page:
 async def page_params(
     request: Request,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, description="Items to skip, up to INKWELL_MAX_OFFSET; deeper pages use `after`.")
+    ] = 0,
     after: Annotated[
         int | None,
         Query(
@@ -42,7 +44,31 @@ async def page_params(
         ),
     ] = None,
 ) -> Page:
+    max_offset: int = request.app.state.settings.max_offset
+    if offset > max_offset:
+        raise RequestValidationError([_offset_too_deep(offset, max_offset)])
     return Page(limit=limit, offset=offset, after=after, url=request.url)
+
+
+def _offset_too_deep(offset: int, max_offset: int) -> dict[str, Any]:
+    # Shaped like pydantic's own error for a `le` bound, so that it renders as every other 422 does.
+    return {
+        "type": "less_than_equal",
+        "loc": ("query", "offset"),
+        "msg": f"Input should be less than or equal to {max_offset}; "
+        "page deeper with `after=` (the `Link` header's next page), which costs the same at any depth",
+        "input": offset,
+        "ctx": {"le": max_offset},
+    }
+
+
+def document_max_offset(openapi: dict[str, Any], max_offset: int) -> None:
+    """Put the app's `INKWELL_MAX_OFFSET` into its OpenAPI document, as the maximum of every `offset`."""
+    for path in openapi.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter["in"] == "query" and parameter["name"] == "offset":
+                    parameter["schema"]["maximum"] = max_offset
 
 
 PageDep = Annotated[Page, Depends(page_params)]
@@ -77,6 +103,11 @@ def page_of(rows: Sequence[ItemT], page: Page, response: Response) -> list[ItemT
 
 
 def next_page_link(page: Page, last_id: int) -> str:
-    """The `Link` header to the page after the item `last_id`."""
+    """The `Link` header to the page after the item `last_id`.
+
+    A relative reference (path and query), which clients resolve against the URL they asked for. The
+    request's scheme and host are whatever the client (or a proxy) sent, `Host: evil.example` included:
+    echoed back, they would point the next page at another site.
+    """
     next_url = page.url.remove_query_params("offset").include_query_params(after=last_id)
-    return f'<{next_url}>; rel="next"'
+    return f'<{next_url.path}?{next_url.query}>; rel="next"'

@@ -1,6 +1,8 @@
 """Email verification and password reset, end to end: request, job, mail on a real SMTP server, token."""
 
 import asyncio
+import io
+import json
 import re
 from datetime import timedelta
 from email.message import Message
@@ -13,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.auth import service as auth
+from inkwell.auth import tokens
 from inkwell.auth.models import AccountToken, TokenPurpose
 from inkwell.auth.tokens import token_digest
 from inkwell.config import Settings
@@ -21,6 +24,7 @@ from inkwell.jobs import service as jobs
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.models import JobStatus, OutboxJob
 from inkwell.jobs.runner import Outcome, attempt
+from inkwell.logs import configure_logging
 from inkwell.mail.sender import create_mailer
 from inkwell.orm import utcnow
 from inkwell.users import service as users
@@ -645,6 +649,37 @@ async def test_only_the_tokens_hash_is_stored(
     for token in (verify, reset_with, change):
         assert len(token) >= 43
         assert not any(token in value for value in stored)
+
+
+async def test_without_a_mail_server_a_reset_is_logged_without_its_token(
+    secure_client: httpx.AsyncClient,
+    secure_settings: Settings,
+    sessionmaker: Sessions,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    issued: list[str] = []
+
+    def new_account_token() -> str:
+        issued.append(tokens.new_account_token())
+        return issued[-1]
+
+    monkeypatch.setattr(auth, "new_account_token", new_account_token)
+    logged = secure_settings.model_copy(update={"smtp_url": None, "log_format": "json"})
+    stream = io.StringIO()
+    configure_logging(logged, stream)
+    ctx = JobContext(logged, sessionmaker, create_mailer(logged))
+    account = await new_account(secure_client)
+
+    response = await secure_client.post("/auth/forgot-password", json={"email": account.email})
+
+    assert response.status_code == 202
+    assert await run_jobs(ctx) == 1
+    [token] = issued
+    assert token not in stream.getvalue()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [mailed] = [line for line in lines if line["event"] == "mail not sent: INKWELL_SMTP_URL is unset"]
+    assert (mailed["to"], mailed["subject"]) == ("***@example.com", "Reset your Inkwell password")
+    assert "body" not in mailed
 
 
 async def test_requests_are_validated(secure_client: httpx.AsyncClient) -> None:

@@ -2,7 +2,11 @@
 by several servers (through the database, or Redis)."""
 
 import os
+import pty
+import select
+import signal
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +16,7 @@ import pytest
 from redis import Redis
 from tests.accounts import TEST_SECRET_KEY
 from tests.databases import Backend
-from tests.processes import inkwell, serving
+from tests.processes import INKWELL, inkwell, serving
 
 pytestmark = pytest.mark.slow
 
@@ -88,42 +92,14 @@ def test_sqlite_keeps_a_generated_key_private_and_across_restarts(tmp_path: Path
 def test_admins_are_made_and_unmade_from_the_command_line(
     process_backend: Backend, secure_env: dict[str, str], tmp_path: Path
 ) -> None:
-    created = inkwell(
-        secure_env,
-        "users",
-        "create-admin",
-        "--email",
-        "Root@Example.com",
-        "--name",
-        "Root",
-        "--password",
-        "a long password",
-    )
-    again = inkwell(
-        secure_env,
-        "users",
-        "create-admin",
-        "--email",
-        "root@example.com",
-        "--name",
-        "Root",
-        "--password",
-        "a long password",
-    )
-    weak = inkwell(
-        secure_env, "users", "create-admin", "--email", "x@example.com", "--name", "X", "--password", "short"
-    )
-    common = inkwell(
-        secure_env,
-        "users",
-        "create-admin",
-        "--email",
-        "y@example.com",
-        "--name",
-        "Y",
-        "--password",
-        "Football",
-    )
+    def create_admin(email: str, password: str) -> subprocess.CompletedProcess[str]:
+        env = {**secure_env, "INKWELL_ADMIN_PASSWORD": password}
+        return inkwell(env, "users", "create-admin", "--email", email, "--name", "Root")
+
+    created = create_admin("Root@Example.com", "a long password")
+    again = create_admin("root@example.com", "a long password")
+    weak = create_admin("x@example.com", "short")
+    common = create_admin("y@example.com", "Football")
 
     with serving(secure_env, tmp_path) as server:
         sign_up(server.url, "member@example.com", "a long password")
@@ -160,17 +136,25 @@ def test_admins_are_made_and_unmade_from_the_command_line(
     assert unknown.returncode == 1
 
 
-def test_create_admin_asks_for_the_password_when_it_is_left_out(
-    process_backend: Backend, secure_env: dict[str, str]
+def create_admin_args(email: str) -> list[str]:
+    return ["users", "create-admin", "--email", email, "--name", "Admin"]
+
+
+def test_create_admin_takes_no_password_on_the_command_line() -> None:
+    # Shell history and the process list would keep it.
+    result = inkwell(dict(os.environ), *create_admin_args("argv@example.com"), "--password", "in history")
+
+    assert result.returncode == 2
+    assert "No such option" in result.stderr
+
+
+def test_create_admin_reads_the_password_from_stdin_when_asked(
+    process_backend: Backend, secure_env: dict[str, str], tmp_path: Path
 ) -> None:
-    import subprocess
-
-    from tests.processes import INKWELL
-
     result = subprocess.run(
-        [INKWELL, "users", "create-admin", "--email", "asked@example.com", "--name", "Asked"],
+        [INKWELL, *create_admin_args("piped@example.com"), "--password-stdin"],
         env=secure_env,
-        input="a typed password\na typed password\n",
+        input="a piped password\n",
         capture_output=True,
         text=True,
         timeout=60,
@@ -178,7 +162,82 @@ def test_create_admin_asks_for_the_password_when_it_is_left_out(
     )
 
     assert result.returncode == 0, result.stderr
-    assert "a typed password" not in result.stdout + result.stderr
+    assert "a piped password" not in result.stdout + result.stderr
+    with serving(secure_env, tmp_path) as server:
+        assert sign_in(server.url, "piped@example.com", "a piped password").status_code == 200
+
+
+def test_create_admin_without_a_terminal_or_a_password_says_how_to_give_one(
+    process_backend: Backend, secure_env: dict[str, str]
+) -> None:
+    result = subprocess.run(
+        [INKWELL, *create_admin_args("untyped@example.com")],
+        env=secure_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "--password-stdin" in result.stderr
+    assert "INKWELL_ADMIN_PASSWORD" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def on_a_terminal(env: dict[str, str], args: list[str], typed: list[str]) -> tuple[int, str]:
+    """`inkwell ARGS` on a terminal of its own (a pseudo-terminal), typing each of `typed` once it asks
+    (a prompt ends with ": "); the exit status, and everything the terminal showed."""
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child, on the pseudo-terminal: it becomes the command, and never returns to pytest
+        try:
+            os.execve(INKWELL, [INKWELL, *args], env)  # noqa: S606 (the inkwell program, no shell)
+        finally:
+            os._exit(127)
+    shown = b""
+    try:
+        for line in typed:
+            # Typed only after the space: click writes "Password:", then getpass turns the echo off
+            # (dropping anything typed before) and writes the " ".
+            asked = len(shown)
+            while not shown[asked:].endswith(b": "):
+                chunk = read_terminal(terminal)
+                assert chunk, f"the command ended without asking: {shown!r}"
+                shown += chunk
+            os.write(terminal, line.encode() + b"\n")
+        while chunk := read_terminal(terminal):
+            shown += chunk
+    except BaseException:
+        os.kill(pid, signal.SIGKILL)  # it may be waiting for input that will never come
+        raise
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(terminal)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+def read_terminal(terminal: int) -> bytes:
+    ready, _, _ = select.select([terminal], [], [], 60)
+    assert ready, "the command neither asked nor finished within 60 s"
+    try:
+        return os.read(terminal, 4096)
+    except OSError:  # the command ended and closed the terminal
+        return b""
+
+
+def test_create_admin_asks_on_the_terminal_twice_without_showing_the_password(
+    process_backend: Backend, secure_env: dict[str, str]
+) -> None:
+    status, shown = on_a_terminal(
+        secure_env, create_admin_args("typed@example.com"), ["a typed password", "a typed password"]
+    )
+
+    assert status == 0, shown
+    assert "Password:" in shown
+    assert "Repeat for confirmation:" in shown
+    assert "a typed password" not in shown
+    assert "Created admin typed@example.com" in shown
 
 
 @pytest.fixture(params=["database", "redis"])

@@ -1,11 +1,17 @@
-"""Mail over SMTP (aiosmtplib) against a real server, and the settings that configure it."""
+"""Mail over SMTP (aiosmtplib) against a real server, the settings that configure it, and the log instead."""
+
+import io
+import json
+from typing import Any
 
 import aiosmtplib
 import pytest
 from pydantic import SecretStr, ValidationError
 
 from inkwell.config import Settings
+from inkwell.logs import configure_logging
 from inkwell.mail.sender import (
+    LogMailer,
     PermanentMailError,
     SmtpMailer,
     SmtpServer,
@@ -96,3 +102,31 @@ async def test_an_unknown_recipient_is_permanent(mail: MailSink) -> None:
     with pytest.raises(PermanentMailError, match="550"):
         await mailer_for(mail).send(compose(settings, to="ghost@nowhere.test", subject="s", body="b"))
     assert mail.messages == []
+
+
+def log_lines(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+@pytest.mark.parametrize("with_body", [False, True])
+async def test_without_a_server_the_body_is_logged_only_when_asked_for(with_body: bool) -> None:
+    settings = Settings(_env_file=None, log_format="json", mail_log_body=with_body)
+    stream = io.StringIO()
+    configure_logging(settings, stream)
+    body = "Hello Ada,\n\nreset-password:\n\nToken: t0k3n-in-the-body\n"
+
+    mailer = create_mailer(settings)
+    await mailer.send(compose(settings, to="ada@example.com", subject="Reset", body=body))
+
+    assert isinstance(mailer, LogMailer)
+    *started, mailed = log_lines(stream)
+    assert (mailed["to"], mailed["subject"], mailed["level"]) == ("***@example.com", "Reset", "warning")
+    assert mailed["logger"] == "inkwell.mail.sender"
+    if with_body:
+        [warning] = started
+        assert "INKWELL_MAIL_LOG_BODY is on" in warning["event"]
+        assert mailed["body"] == body  # as it is: the setting asks for the token
+    else:
+        assert started == []
+        assert "body" not in mailed
+        assert "t0k3n-in-the-body" not in stream.getvalue()

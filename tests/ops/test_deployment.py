@@ -32,7 +32,8 @@ def assert_runs(args: list[str]) -> None:
     """The command and its options exist: `inkwell ARGS --help` accepts them."""
     options = [arg for arg in args if arg.startswith("--")]
     path = [arg for arg in args if not arg.startswith("-")][:2]
-    result = CliRunner().invoke(app, [*path, "--help"])
+    # Wide enough that the help never cuts a long option's name short.
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, (args, result.output)
     for option in options:
         assert option in result.output, (args, option)
@@ -95,6 +96,13 @@ def test_compose_runs_inkwell_on_its_postgresql_with_redis() -> None:
     assert services["inkwell"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
+def test_compose_trusts_forwarded_addresses_from_its_networks_gateway_only() -> None:
+    command = COMPOSE["services"]["inkwell"]["command"]
+    [gateway] = [pool["gateway"] for pool in COMPOSE["networks"]["default"]["ipam"]["config"]]
+
+    assert command[command.index("--forwarded-allow-ips") + 1] == gateway
+
+
 def test_compose_runs_a_worker_on_the_same_database_and_redis() -> None:
     services = COMPOSE["services"]
     worker, api = services["worker"], services["inkwell"]
@@ -105,6 +113,12 @@ def test_compose_runs_a_worker_on_the_same_database_and_redis() -> None:
         assert worker["environment"][name] == api["environment"][name]
     assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert worker["depends_on"]["redis"]["condition"] == "service_healthy"
+
+
+def test_compose_never_writes_whole_mails_to_the_log() -> None:
+    for name in ("inkwell", "worker"):
+        environment = COMPOSE["services"][name]["environment"]
+        assert environment.get("INKWELL_MAIL_LOG_BODY", "false") == "false", name
 
 
 @pytest.mark.parametrize(

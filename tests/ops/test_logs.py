@@ -10,10 +10,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from inkwell.auth.emails import reset_message
+from inkwell.auth.tokens import new_account_token
 from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
 from inkwell.logs import configure_logging, redact_text
 from inkwell.main import create_app
+from inkwell.orm import utcnow
+from inkwell.users.models import User
 
 
 class LogStream(io.StringIO):
@@ -138,10 +142,33 @@ def test_auto_format_follows_the_terminal(
         ("grant_type=password&username=a&password=hunter2", "hunter2"),
         ("postgresql://app:s3cr3t@db:5432/inkwell", "s3cr3t"),
         ("client_secret=abc123xyz", "abc123xyz"),
+        ("reset-password:\n\nToken: r3s3t-t0k3n\n", "r3s3t-t0k3n"),
+        ("signed in with basic\ntoken: abc999", "abc999"),
+        ("refresh_token=rt-123456&x=1", "rt-123456"),
+        ('{"new_password": "n3w-pass"}', "n3w-pass"),
+        ("X-Api-Key: k3y-value", "k3y-value"),
+        ("('a@example.com', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA')", "aGFzaA"),
     ],
 )
 def test_redaction_removes_secrets_and_addresses(text: str, leaked: str) -> None:
     assert leaked not in redact_text(text)
+
+
+def test_redaction_leaves_no_token_in_a_reset_mail() -> None:
+    token = new_account_token()
+    user = User(name="Ada", email="ada@example.com")
+    body = reset_message(Settings(_env_file=None), user, token, expires_at=utcnow())
+
+    redacted = redact_text(body)
+
+    assert token in body
+    assert token not in redacted
+    assert "Token: [redacted]" in redacted
+
+
+def test_a_secret_name_ending_a_line_never_takes_the_next_line_for_its_value() -> None:
+    assert redact_text("reset-password:\n\nToken: abc123") == "reset-password:\n\nToken: [redacted]"
+    assert redact_text("password =\nnot-a-secret") == "password =\nnot-a-secret"
 
 
 def test_redaction_keeps_the_email_domain() -> None:

@@ -1,13 +1,17 @@
 """/metrics: Prometheus text with requests by route template, latency, and the database pool."""
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inkwell.config import Settings
 from inkwell.main import create_app
+from tests.apps import asgi_client
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -105,3 +109,68 @@ def test_the_setting_comes_from_inkwell_metrics(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("INKWELL_METRICS", "false")
 
     assert Settings(_env_file=None).metrics is False
+
+
+METRICS_TOKEN = "9d4f0b6e2c8a41f7b3e5d1c0a6f8e2b4-scraper"
+
+
+@pytest.fixture
+async def guarded(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app whose /metrics asks for a token."""
+    app = create_app(settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)}))
+    async with asgi_client(app) as client:
+        yield client
+
+
+WRONG_AUTHORIZATIONS = [
+    "",
+    "Bearer",
+    f"Bearer {METRICS_TOKEN}x",
+    f"Bearer {METRICS_TOKEN[:-1]}",
+    f"Basic {METRICS_TOKEN}",
+]
+
+
+@pytest.mark.parametrize("authorization", [None, *WRONG_AUTHORIZATIONS])
+async def test_with_a_token_set_metrics_need_it(
+    guarded: httpx.AsyncClient, authorization: str | None
+) -> None:
+    headers = {} if authorization is None else {"Authorization": authorization}
+
+    response = await guarded.get("/metrics", headers=headers)
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json() == {"detail": "Not authenticated"}
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer"])
+async def test_with_a_token_set_the_scraper_sending_it_gets_the_metrics(
+    guarded: httpx.AsyncClient, scheme: str
+) -> None:
+    response = await guarded.get("/metrics", headers={"Authorization": f"{scheme} {METRICS_TOKEN}"})
+
+    assert response.status_code == 200
+    assert "inkwell_http_requests_total" in response.text
+
+
+async def test_without_a_token_metrics_are_open(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/metrics")).status_code == 200
+
+
+def test_the_token_comes_from_inkwell_metrics_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INKWELL_METRICS_TOKEN", METRICS_TOKEN)
+    token = Settings(_env_file=None).metrics_token
+    monkeypatch.setenv("INKWELL_METRICS_TOKEN", "")
+    unset = Settings(_env_file=None).metrics_token
+
+    assert token is not None
+    assert token.get_secret_value() == METRICS_TOKEN
+    assert unset is None
+
+
+def test_a_short_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INKWELL_METRICS_TOKEN", "s3cr3t")
+
+    with pytest.raises(ValidationError, match="at least 32 bytes"):
+        Settings(_env_file=None)

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from inkwell.config import Settings
 from inkwell.db import create_engine
 from inkwell.users.models import User
+from tests.accounts import TEST_SECRET_KEY
 from tests.databases import head_revision
 from tests.processes import Server, inkwell, serving
 
@@ -115,6 +116,40 @@ def test_sigterm_with_several_workers_exits_0_after_each_closes_its_pool(
     assert "Traceback" not in server.stderr
 
 
+@pytest.mark.parametrize(
+    ("options", "forwarded_is_the_client"),
+    [
+        (["--forwarded-allow-ips", "127.0.0.1"], True),
+        (["--forwarded-allow-ips", "192.0.2.1"], False),  # not the proxy the requests come through
+        (["--forwarded-allow-ips", "127.0.0.1", "--no-proxy-headers"], False),
+    ],
+)
+def test_the_client_address_is_the_one_a_trusted_proxy_forwards(
+    sqlite_env: dict[str, str], tmp_path: Path, options: list[str], forwarded_is_the_client: bool
+) -> None:
+    # One sign-up per client address: the address the server sees decides who gets a 429.
+    env = {
+        **sqlite_env,
+        "INKWELL_AUTH": "on",
+        "INKWELL_SECRET_KEY": TEST_SECRET_KEY,
+        "INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1",
+    }
+
+    def sign_up(url: str, n: int, client: str) -> int:
+        body = {"email": f"forwarded{n}@example.com", "name": "F", "password": "a long password"}
+        headers = {"X-Forwarded-For": client}
+        return httpx.post(f"{url}/users", json=body, headers=headers, timeout=30).status_code
+
+    with serving(env, tmp_path, *options) as server:
+        statuses = [
+            sign_up(server.url, 1, "203.0.113.7"),
+            sign_up(server.url, 2, "203.0.113.7"),
+            sign_up(server.url, 3, "198.51.100.9"),
+        ]
+
+    assert statuses == [201, 429, 201 if forwarded_is_the_client else 429]
+
+
 def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) -> None:
     cases = {
         "postgresql://inkwell:hunter2@127.0.0.1:9/inkwell": "postgresql://inkwell:***@127.0.0.1:9/inkwell",
@@ -176,7 +211,7 @@ EMAILS = ["ada.lovelace@example.com", "grace@example.org"]
 def test_no_secret_password_token_or_email_reaches_the_log(
     sqlite_env: dict[str, str], tmp_path: Path
 ) -> None:
-    # Debug level and SQL echo: the log sees every statement and its parameters.
+    # Debug level and SQL echo: the log sees every statement (never its parameters).
     env = {**sqlite_env, "INKWELL_LOG_LEVEL": "debug", "INKWELL_DB_ECHO": "true"}
     password, token, cookie, query_token = SECRETS
     with serving(env, tmp_path) as server, httpx.Client(base_url=server.url, timeout=10) as client:

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -94,12 +95,33 @@ def _etag_header(etag: str | None) -> dict[str, str]:
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
-    """SHA-256 of the method, the path and the body; JSON bodies are compared by content, not layout."""
+    """SHA-256 of the method, the path and the body; JSON bodies are compared by content, not layout.
+
+    Secret fields (any name with password, passwd, secret, token or api_key in it) are left out: the
+    fingerprint is kept for a day, and an unkeyed hash of a body is a hash of its password that anyone
+    reading the table could try guesses against. So a retry that changes only a password replays the
+    first response.
+    """
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+        canonical = json.dumps(
+            without_secrets(json.loads(body)), sort_keys=True, separators=(",", ":")
+        ).encode()
     except (ValueError, RecursionError):
+        # Not JSON: the request fails validation, and a failed request keeps no key.
         canonical = body
     return hashlib.sha256(b"%s %s\n%s" % (method.encode(), path.encode(), canonical)).hexdigest()
+
+
+_SECRET_FIELD = re.compile(r"(?i)passw(?:or)?d|secret|token|api[_-]?key")
+
+
+def without_secrets(value: Any) -> Any:
+    """A parsed JSON value without the members, at any depth, whose names look like secrets."""
+    if isinstance(value, dict):
+        return {name: without_secrets(item) for name, item in value.items() if not _SECRET_FIELD.search(name)}
+    if isinstance(value, list):
+        return [without_secrets(item) for item in value]
+    return value
 
 
 def idempotency_scope() -> str:

@@ -1,4 +1,4 @@
-"""Sending mail: over SMTP (aiosmtplib) when `INKWELL_SMTP_URL` is set, to the log otherwise."""
+"""Sending mail: over SMTP (aiosmtplib) when `INKWELL_SMTP_URL` is set; otherwise only noted in the log."""
 
 import logging
 from dataclasses import dataclass
@@ -8,8 +8,10 @@ from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
+import structlog
 
 from inkwell.config import Settings
+from inkwell.logs import Unredacted
 
 logger = logging.getLogger(__name__)
 
@@ -76,18 +78,31 @@ class SmtpMailer:
 
 
 class LogMailer:
-    """Development without a mail server: each message goes to the log, whole, for a person to read."""
+    """Development without a mail server: each message is logged instead of sent.
+
+    The log gets the recipient (reduced to its domain, as every address in the log is) and the subject.
+    The body carries tokens that act for the account (a password reset), so it is written only when
+    `with_body` is asked for, and then as it is, unredacted.
+    """
+
+    def __init__(self, *, with_body: bool = False) -> None:
+        self.with_body = with_body
 
     async def send(self, message: EmailMessage) -> None:
-        logger.warning(
-            "INKWELL_SMTP_URL is unset, so this mail was written to the log instead of sent:\n%s",
-            message.as_string(),
-        )
+        fields: dict[str, str] = {"to": str(message["To"]), "subject": str(message["Subject"])}
+        if self.with_body:
+            fields["body"] = Unredacted(message.get_content())
+        structlog.get_logger().warning("mail not sent: INKWELL_SMTP_URL is unset", logger=__name__, **fields)
 
 
 def create_mailer(settings: Settings) -> Mailer:
     if settings.smtp_url is None:
-        return LogMailer()
+        if settings.mail_log_body:
+            logger.warning(
+                "INKWELL_MAIL_LOG_BODY is on: every mail is written to the log whole, with the tokens that "
+                "verify an address or reset a password; use it for development only"
+            )
+        return LogMailer(with_body=settings.mail_log_body)
     return SmtpMailer(parse_smtp_url(settings.smtp_url.get_secret_value()), timeout=settings.smtp_timeout)
 
 
