@@ -33,7 +33,8 @@ def run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    engine = create_async_engine(database_url(), poolclass=NullPool)
+    # Statement parameters stay out of errors and logs, as in the app's engines.
+    engine = create_async_engine(database_url(), poolclass=NullPool, hide_parameters=True)
     async with engine.connect() as connection:
         await connection.run_sync(run_migrations)
     await engine.dispose()
