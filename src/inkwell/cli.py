@@ -1,9 +1,14 @@
 """The `inkwell` command: serve the API and manage the database."""
 
 import asyncio
+import os
+import re
+import shutil
 import signal
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -130,21 +135,23 @@ def serve(
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found:
     # make that handler a clean exit, so a stopped server reports success.
     signal.signal(signal.SIGTERM, _exit_cleanly)
-    uvicorn.run(
-        "inkwell.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=None if reload else workers,
-        reload=reload,
-        log_level=settings.log_level,
-        # Inkwell's logging (set up by the app in each worker) renders uvicorn's records too.
-        log_config=None,
-        timeout_graceful_shutdown=graceful_timeout,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-        **SERVER_OPTIONS,
-    )
+    several = workers > 1 and not reload
+    with _sharing_metrics(settings.metrics_dir, several_workers=several):
+        uvicorn.run(
+            "inkwell.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=None if reload else workers,
+            reload=reload,
+            log_level=settings.log_level,
+            # Inkwell's logging (set up by the app in each worker) renders uvicorn's records too.
+            log_config=None,
+            timeout_graceful_shutdown=graceful_timeout,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            **SERVER_OPTIONS,
+        )
 
 
 @app.command()
@@ -326,6 +333,36 @@ def worker() -> None:
     _stop_if(asyncio.run(database_problem(settings)) or asyncio.run(redis_problem(settings)))
     configure_logging(settings)
     asyncio.run(run_worker(settings))
+
+
+# The files prometheus_client writes, one per process and kind of metric: counter_1234.db,
+# gauge_livesum_1234.db. Nothing else in the directory is ever deleted.
+METRIC_FILE = re.compile(r"(counter|histogram|summary|gauge_[a-z]+)_\d+\.db")
+
+
+@contextmanager
+def _sharing_metrics(named: Path | None, *, several_workers: bool) -> Iterator[None]:
+    """With several workers, or a directory named for it, every worker writes its metrics to files in one
+    directory and a scrape adds them up.
+
+    The directory is emptied first (an earlier run's counts would be added in) and named in the
+    environment, which the workers inherit: prometheus_client reads it when it is imported, so this module
+    never imports it. One of Inkwell's own (when none is named) is deleted when the server stops.
+    """
+    if named is None and not several_workers:
+        yield
+        return
+    directory = named or Path(tempfile.mkdtemp(prefix="inkwell-metrics-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    for file in directory.iterdir():
+        if METRIC_FILE.fullmatch(file.name):
+            file.unlink(missing_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = os.environ["INKWELL_METRICS_DIR"] = str(directory)
+    try:
+        yield
+    finally:
+        if named is None:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # Set (32 bytes or more), /metrics answers only requests with `Authorization: Bearer <token>`; unset,
     # anyone who reaches it may read it.
     metrics_token: SecretStr | None = None
+    # Set, the metrics of every process serving the app are kept in files there and added up at each
+    # scrape; `inkwell serve --workers N` sets it (to a directory of its own unless this names one).
+    metrics_dir: Path | None = Field(
+        default=None, validation_alias=AliasChoices("INKWELL_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR")
+    )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS, comma-separated; empty turns CORS off."
     )

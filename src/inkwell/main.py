@@ -119,7 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Conditional requests and idempotent retries need these readable by browser clients too.
             expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed"],
         )
-    observe = install_metrics(app, token=settings.metrics_token).observe if settings.metrics else None
+    observe = (
+        install_metrics(app, token=settings.metrics_token, shared_dir=settings.metrics_dir).observe
+        if settings.metrics
+        else None
+    )
     app.include_router(health_router)
     if app.state.auth is not None:
         # Before the users routes, so that /users/me is not taken for /users/{user_id}.

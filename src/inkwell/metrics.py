@@ -1,17 +1,22 @@
 """Prometheus metrics (the official prometheus_client): requests, latency and the database pool.
 
-Each app has a registry of its own, so that several apps in one process (the tests) never share counts.
+In one process each app has a registry of its own, so that several apps in one process (the tests) never
+share counts. With several worker processes (`inkwell serve --workers N`) every worker writes its metrics
+to files in one directory, and a scrape, whichever worker answers it, adds up the files of them all.
 """
 
 import hmac
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from pydantic import SecretStr
@@ -26,7 +31,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class HttpMetrics:
     """Request counts by method, route template and status, and latency by method and route."""
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry | None) -> None:
         self.requests = Counter(
             "inkwell_http_requests",
             "HTTP requests answered, by method, route template and status.",
@@ -82,15 +87,133 @@ class PoolCollector(Collector):
         )
 
 
-def install_metrics(app: FastAPI, *, token: SecretStr | None = None) -> HttpMetrics:
-    """Serve /metrics from a registry of the app's own; the request middleware records into it.
+class SharedHttpMetrics(HttpMetrics):
+    """Requests and latency, and this worker's pool, written where every worker's are added up.
 
+    A scrape reaches one worker, which cannot read the others' pools: each worker writes its own after
+    every request (the figures when it ends), and a scrape adds up those of the live workers.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        super().__init__(registry=None)
+        self.app = app
+        self.connections = Gauge(
+            "inkwell_db_pool_connections",
+            "Database connections held by the pools of the live workers, by state.",
+            ["state"],
+            multiprocess_mode="livesum",
+            registry=None,
+        )
+        self.in_use = self.connections.labels("in_use")
+        self.idle = self.connections.labels("idle")
+        self.size = Gauge(
+            "inkwell_db_pool_size",
+            "Connections the pools of the live workers keep open.",
+            multiprocess_mode="livesum",
+            registry=None,
+        )
+        self.overflow = Gauge(
+            "inkwell_db_pool_overflow",
+            "Connections open beyond the pool sizes (negative: pool slots not yet opened).",
+            multiprocess_mode="livesum",
+            registry=None,
+        )
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        super().observe(method, route, status, seconds)
+        pool = getattr(getattr(self.app.state, "engine", None), "pool", None)
+        if isinstance(pool, QueuePool):
+            self.in_use.set(pool.checkedout())
+            self.idle.set(pool.checkedin())
+            self.size.set(pool.size())
+            self.overflow.set(pool.overflow())
+
+
+class SharedCollector(Collector):
+    """Every worker's metrics from the shared directory, and each live worker's process_* by its pid.
+
+    prometheus_client does not add up process metrics (a sum of start times means nothing): the worker
+    answering the scrape reads each live worker's from /proc, labelled with the worker's pid.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        # prometheus_client's multiprocess module has no annotations.
+        self.files = MultiProcessCollector(registry=None, path=str(path))  # type: ignore[no-untyped-call]
+        self.processes: dict[int, ProcessCollector] = {}
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        pids = self._live_workers()
+        yield from self.files.collect()  # type: ignore[no-untyped-call]
+        yield from self._processes(pids)
+
+    def _live_workers(self) -> list[int]:
+        """The pids of the workers writing live gauges; those of workers gone are forgotten first, so that
+        a worker that exited (or was killed and replaced) no longer counts in the pool's figures."""
+        live = []
+        for file in self.path.glob("gauge_live*_*.db"):
+            number = file.stem.rpartition("_")[2]
+            if not number.isdigit():
+                continue
+            pid = int(number)
+            if _is_running(pid):
+                live.append(pid)
+            else:
+                mark_process_dead(pid, str(self.path))  # type: ignore[no-untyped-call]
+                self.processes.pop(pid, None)
+        return sorted(set(live))
+
+    def _processes(self, pids: list[int]) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for pid in pids:
+            collector = self.processes.get(pid)
+            if collector is None:
+                collector = self.processes[pid] = _process_collector(pid)
+            for family in collector.collect():
+                merged = families.setdefault(
+                    family.name, Metric(family.name, family.documentation, family.type)
+                )
+                for sample in family.samples:
+                    merged.add_sample(sample.name, {**sample.labels, "pid": str(pid)}, sample.value)
+        yield from families.values()
+
+
+def _process_collector(pid: int) -> ProcessCollector:
+    return ProcessCollector(pid=lambda: pid, registry=None)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
+
+
+def install_metrics(
+    app: FastAPI, *, token: SecretStr | None = None, shared_dir: Path | None = None
+) -> HttpMetrics:
+    """Serve /metrics; the request middleware records into what this returns.
+
+    Without `shared_dir`, from a registry of the app's own. With it, from the files every worker of the
+    server writes there (prometheus_client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR must name the
+    same directory before prometheus_client is imported, as `inkwell serve` arranges).
     With a `token`, only a scraper sending `Authorization: Bearer <token>` gets them; others get a 401.
     """
     registry = CollectorRegistry()
-    ProcessCollector(registry=registry)
-    registry.register(PoolCollector(app))
-    http = HttpMetrics(registry)
+    http: HttpMetrics
+    if shared_dir is None:
+        ProcessCollector(registry=registry)
+        registry.register(PoolCollector(app))
+        http = HttpMetrics(registry)
+    else:
+        registry.register(SharedCollector(shared_dir))
+        http = SharedHttpMetrics(app)
     expected = None if token is None else token.get_secret_value().encode()
 
     async def metrics(request: Request) -> Response:

@@ -1,10 +1,17 @@
 """/metrics: Prometheus text with requests by route template, latency, and the database pool."""
 
+import os
+import shutil
+import signal
+import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,11 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from inkwell.config import Settings
 from inkwell.main import create_app
 from tests.apps import asgi_client
+from tests.processes import inkwell, serving
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
-async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+async def scrape(client: httpx.AsyncClient) -> Samples:
     """Every sample of /metrics, keyed by name and labels."""
-    response = await client.get("/metrics")
+    return samples_of(await client.get("/metrics"))
+
+
+def samples_of(response: httpx.Response) -> Samples:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
     return {
@@ -174,3 +187,154 @@ def test_a_short_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(ValidationError, match="at least 32 bytes"):
         Settings(_env_file=None)
+
+
+# With several worker processes: a real `inkwell serve --workers 2`, whichever worker answers a scrape.
+
+POOL_SIZE = 4
+POSTS = labels(method="GET", route="/posts", status="200")
+POSTS_LATENCY = labels(method="GET", route="/posts")
+
+
+@pytest.fixture
+def workers_env(tmp_path: Path) -> dict[str, str]:
+    """A migrated SQLite file; no metrics directory named (each test names its own, or none)."""
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("INKWELL_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR")
+        },
+        "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
+        "INKWELL_DB_POOL_SIZE": str(POOL_SIZE),
+        "INKWELL_LOG_LEVEL": "warning",  # a line per request would fill the pipe the log goes to
+    }
+    upgraded = inkwell(env, "db", "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr
+    return env
+
+
+def scrape_server(url: str) -> Samples:
+    return samples_of(httpx.get(f"{url}/metrics", timeout=10))
+
+
+def worker_pids(samples: Samples) -> set[str]:
+    return {dict(lbl)["pid"] for name, lbl in samples if name == "process_start_time_seconds"}
+
+
+def wait_for_workers(url: str, count: int) -> None:
+    """Until every worker has started (a scrape names each live one by its pid)."""
+    for _ in range(600):
+        if len(worker_pids(scrape_server(url))) == count:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{count} workers did not start")
+
+
+def get_posts(url: str, count: int) -> None:
+    """`count` requests, eight at a time, each on a connection of its own: the workers share the listening
+    socket, and each takes some of the connections."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda _: httpx.get(f"{url}/posts", timeout=30).status_code, range(count)))
+    assert statuses == [200] * count
+
+
+def requests_by_worker(directory: Path, scratch: Path) -> dict[str, float]:
+    """GET /posts requests each worker counted, read from its own file in the metrics directory."""
+    counts = {}
+    for file in directory.glob("counter_*.db"):
+        alone = scratch / file.stem
+        alone.mkdir()
+        shutil.copy(file, alone)
+        for family in MultiProcessCollector(registry=None, path=str(alone)).collect():  # type: ignore[no-untyped-call]
+            for sample in family.samples:
+                if sample.name == "inkwell_http_requests_total" and sample.labels.get("route") == "/posts":
+                    counts[file.stem.removeprefix("counter_")] = sample.value
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("variable", ["INKWELL_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR"])
+def test_with_several_workers_every_scrape_counts_every_request(
+    workers_env: dict[str, str], tmp_path: Path, variable: str
+) -> None:
+    directory = tmp_path / "metrics"
+    env = {**workers_env, variable: str(directory)}
+    with serving(env, tmp_path, "--workers", "2") as server:
+        wait_for_workers(server.url, 2)
+        get_posts(server.url, 300)
+        scrapes = [scrape_server(server.url) for _ in range(6)]
+        by_worker = requests_by_worker(directory, tmp_path)
+
+    assert len(by_worker) == 2, by_worker  # both workers took some
+    assert sum(by_worker.values()) == 300
+    for samples in scrapes:
+        assert samples[("inkwell_http_requests_total", POSTS)] == 300
+        assert samples[("inkwell_http_request_duration_seconds_count", POSTS_LATENCY)] == 300
+        assert (
+            samples[("inkwell_http_request_duration_seconds_bucket", POSTS_LATENCY | labels(le="+Inf"))]
+            == 300
+        )
+        assert len(worker_pids(samples)) == 2
+        # The pools of both workers, added up.
+        size = samples[("inkwell_db_pool_size", labels())]
+        in_use = samples[("inkwell_db_pool_connections", labels(state="in_use"))]
+        idle = samples[("inkwell_db_pool_connections", labels(state="idle"))]
+        assert size == 2 * POOL_SIZE
+        assert 2 <= in_use + idle <= size  # each worker opened one at least
+        assert samples[("inkwell_db_pool_overflow", labels())] == in_use + idle - size
+
+
+@pytest.mark.slow
+def test_with_several_workers_and_no_directory_named_serve_makes_one(
+    workers_env: dict[str, str], tmp_path: Path
+) -> None:
+    with serving(workers_env, tmp_path, "--workers", "2") as server:
+        wait_for_workers(server.url, 2)
+        get_posts(server.url, 100)
+        scrapes = [scrape_server(server.url) for _ in range(4)]
+        assert server.stop() == 0, server.stderr
+
+    assert [samples[("inkwell_http_requests_total", POSTS)] for samples in scrapes] == [100] * 4
+    assert "Traceback" not in server.stderr
+
+
+@pytest.mark.slow
+def test_a_restarted_server_does_not_count_the_last_runs_requests(
+    workers_env: dict[str, str], tmp_path: Path
+) -> None:
+    directory = tmp_path / "metrics"
+    env = {**workers_env, "INKWELL_METRICS_DIR": str(directory)}
+    with serving(env, tmp_path, "--workers", "2") as first:
+        wait_for_workers(first.url, 2)
+        get_posts(first.url, 40)
+    assert list(directory.glob("counter_*.db"))  # the last run's files are still there
+
+    with serving(env, tmp_path, "--workers", "2") as second:
+        wait_for_workers(second.url, 2)
+        get_posts(second.url, 25)
+        scrapes = [scrape_server(second.url) for _ in range(4)]
+
+    assert [samples[("inkwell_http_requests_total", POSTS)] for samples in scrapes] == [25] * 4
+
+
+@pytest.mark.slow
+def test_a_killed_worker_keeps_its_counts_but_leaves_the_pool_figures(
+    workers_env: dict[str, str], tmp_path: Path
+) -> None:
+    with serving(workers_env, tmp_path, "--workers", "2") as server:
+        wait_for_workers(server.url, 2)
+        get_posts(server.url, 60)
+        before = worker_pids(scrape_server(server.url))
+        os.kill(int(min(before)), signal.SIGKILL)  # uvicorn starts another in its place
+        for _ in range(600):
+            pids = worker_pids(scrape_server(server.url))
+            if len(pids) == 2 and pids != before:
+                break
+            time.sleep(0.1)
+        get_posts(server.url, 40)
+        samples = scrape_server(server.url)
+
+    assert min(before) not in worker_pids(samples)
+    assert samples[("inkwell_http_requests_total", POSTS)] == 100
+    assert samples[("inkwell_db_pool_size", labels())] == 2 * POOL_SIZE
