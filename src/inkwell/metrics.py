@@ -118,15 +118,20 @@ class SharedHttpMetrics(HttpMetrics):
             multiprocess_mode="livesum",
             registry=None,
         )
+        self.pool_gauges = (self.in_use, self.idle, self.size, self.overflow)
+        self.pool_figures = (0, 0, 0, 0)  # what the files hold until the first request ends
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         super().observe(method, route, status, seconds)
         pool = getattr(getattr(self.app.state, "engine", None), "pool", None)
-        if isinstance(pool, QueuePool):
-            self.in_use.set(pool.checkedout())
-            self.idle.set(pool.checkedin())
-            self.size.set(pool.size())
-            self.overflow.set(pool.overflow())
+        if not isinstance(pool, QueuePool):
+            return
+        # Each write to the files costs a lock and a copy: only the figures that changed are written.
+        figures = (pool.checkedout(), pool.checkedin(), pool.size(), pool.overflow())
+        for gauge, figure, last in zip(self.pool_gauges, figures, self.pool_figures, strict=True):
+            if figure != last:
+                gauge.set(figure)
+        self.pool_figures = figures
 
 
 class SharedCollector(Collector):
