@@ -207,3 +207,22 @@ async def test_a_flood_of_sign_ins_gets_503_and_the_refused_start_no_session(
     assert hasher.most_at_once == 1
     signed_in = sum(r.status_code == 200 for r in responses)
     assert await count(committed_sessionmaker, AuthSession) == signed_in
+
+
+async def test_the_routes_that_hash_document_the_busy_503(secure_client: httpx.AsyncClient) -> None:
+    paths = (await secure_client.get("/openapi.json")).json()["paths"]
+    hashing = [
+        paths["/users"]["post"],
+        paths["/auth/token"]["post"],
+        paths["/users/me/password"]["put"],
+        paths["/auth/reset-password"]["post"],
+        # A new email and a deletion ask for the password again.
+        paths["/users/{user_id}"]["patch"],
+        paths["/users/{user_id}"]["delete"],
+    ]
+
+    for operation in hashing:
+        busy = operation["responses"]["503"]
+        assert "busy hashing passwords" in busy["description"]
+        assert "Retry-After" in busy["headers"]
+    assert "hashing" not in paths["/users"]["get"]["responses"]["503"]["description"]
