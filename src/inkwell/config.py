@@ -88,9 +88,11 @@ class Settings(BaseSettings):
     password_parallelism: PositiveInt = 4
     # Admission to hashing: hashings at once (unset: one per `password_parallelism` cores, at least one,
     # since each hashing keeps that many threads busy), requests waiting for a turn, and how long one
-    # waits. Past the queue, or after the wait, a request is refused with a 503.
+    # waits. Past the queue, or after the wait, a request is refused with a 503. A waiter holds no hashing
+    # memory and the wait is bounded, so the queue can be long: a client refused at once sends its next
+    # request at once, and a flood of refusals costs the other requests much more than waiting does.
     password_hash_concurrency: PositiveInt | None = None
-    password_hash_queue: int = Field(default=16, ge=0)
+    password_hash_queue: int = Field(default=64, ge=0)
     password_hash_timeout: PositiveFloat = 5.0
     # Password attempts allowed per account, and per client address, within the window, before a 429.
     # An address is shared by everyone behind one NAT or proxy: its limit is much higher.
