@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     password_hash_concurrency: PositiveInt | None = None
     password_hash_queue: int = Field(default=64, ge=0)
     password_hash_timeout: PositiveFloat = 5.0
+    # Steps below the server's own CPU priority that hashing runs at, on Linux (0: the same priority).
+    password_hash_nice: int = Field(default=10, ge=0, le=19)
     # Password attempts allowed per account, and per client address, within the window, before a 429.
     # An address is shared by everyone behind one NAT or proxy: its limit is much higher.
     login_max_failures: PositiveInt = Field(default=5, description="Password attempts per account.")

@@ -1,6 +1,8 @@
 """Admission to password hashing: a few hashings at once, a short queue, a 503 for the rest."""
 
 import asyncio
+import os
+import sys
 import threading
 import time
 from collections import Counter
@@ -127,6 +129,24 @@ async def test_verifying_goes_through_the_same_turns() -> None:
 
     assert results == ["done", "busy"]
     assert await passwords.verify(PASSWORD, stored) == Verdict(valid=True)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a nice value per thread is Linux's")
+async def test_hashing_threads_and_those_they_start_run_below_the_servers_priority() -> None:
+    admission = Admission(concurrency=1, queue=0, timeout=5, nice=5)
+
+    def niceness() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def niceness_here_and_in_a_lane() -> tuple[int, int]:
+        # argon2 starts a thread per lane from the hashing thread, as this does.
+        lane: list[int] = []
+        started = threading.Thread(target=lambda: lane.append(niceness()))
+        started.start()
+        started.join()
+        return niceness(), lane[0]
+
+    assert await admission.run(niceness_here_and_in_a_lane) == (min(19, niceness() + 5),) * 2
 
 
 def test_the_default_concurrency_leaves_a_core_per_parallel_lane(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,11 @@
 """Password hashing with Argon2id (pwdlib), off the event loop, a bounded number at a time."""
 
 import asyncio
+import contextlib
+import os
 import secrets
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,17 +32,23 @@ class Admission:
 
     A request that finds the queue full, or whose turn does not come within `timeout` seconds, is refused
     (HashingBusy, a 503). Without the bound a flood of sign-ups piles up hashings, each holding 64 MiB and
-    its share of the CPU, until every other request starves; with it the flood gets quick refusals and the
-    rest of the API keeps its share.
+    its share of the CPU, until every other request starves; with it the flood waits or is refused, and
+    the hashing threads, `nice` steps below the server's priority, leave the CPU to the other requests
+    first.
     """
 
-    def __init__(self, *, concurrency: int, queue: int, timeout: float) -> None:
+    def __init__(self, *, concurrency: int, queue: int, timeout: float, nice: int = 0) -> None:
         self.queue = queue
         self.timeout = timeout
         self._turns = asyncio.Semaphore(concurrency)
         self._waiting = 0
         # Threads of its own, as many as the turns: the default executor's size says nothing about this.
-        self._threads = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="inkwell-hashing")
+        self._threads = ThreadPoolExecutor(
+            max_workers=concurrency,
+            thread_name_prefix="inkwell-hashing",
+            initializer=_lower_priority,
+            initargs=(nice,),
+        )
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         await self._take_turn()
@@ -61,6 +71,20 @@ class Admission:
             raise HashingBusy from None
         finally:
             self._waiting -= 1
+
+
+def _lower_priority(steps: int) -> None:
+    """Run the calling thread `steps` below the process's priority (nice), so that when the CPU is short
+    it goes to answering requests first.
+
+    Linux keeps a nice value per thread, which the threads argon2 starts for its lanes inherit; elsewhere
+    it belongs to the whole process, which is left alone.
+    """
+    if steps and sys.platform == "linux":
+        thread = threading.get_native_id()
+        # A sandbox that forbids it leaves hashing at the server's priority rather than breaking it.
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + steps))
 
 
 @dataclass
@@ -87,6 +111,7 @@ class Passwords:
             concurrency=settings.hashing_concurrency,
             queue=settings.password_hash_queue,
             timeout=settings.password_hash_timeout,
+            nice=settings.password_hash_nice,
         )
         return cls(PasswordHash((argon2,)), admission)
 
