@@ -246,3 +246,51 @@ async def test_the_routes_that_hash_document_the_busy_503(secure_client: httpx.A
         assert "busy hashing passwords" in busy["description"]
         assert "Retry-After" in busy["headers"]
     assert "hashing" not in paths["/users"]["get"]["responses"]["503"]["description"]
+
+
+async def always_busy(*_args: object) -> Verdict:
+    raise HashingBusy
+
+
+async def test_an_attempt_refused_while_hashing_is_busy_does_not_count(
+    secure_app: FastAPI, session: AsyncSession
+) -> None:
+    """A 503 checked no password: it must not bring an account, or its users' address, nearer to a 429."""
+    limit = secure_app.state.auth.settings.login_max_failures
+    async with asgi_client(secure_app, address="198.51.100.50") as client:
+        email = "busy@example.com"
+        created = await client.post("/users", json={"email": email, "name": "Busy", "password": PASSWORD})
+        secure_app.state.auth.passwords.verify = always_busy
+        refused = [(await sign_in(client, email)).status_code for _ in range(limit + 1)]
+        del secure_app.state.auth.passwords.verify
+        allowed = await sign_in(client, email)
+
+    assert created.status_code == 201
+    assert refused == [503] * (limit + 1)
+    assert allowed.status_code == 200
+
+
+async def test_a_sign_up_refused_while_hashing_is_busy_does_not_count(secure_app: FastAPI) -> None:
+    limit = secure_app.state.auth.settings.sign_up_limit_per_address
+    passwords = secure_app.state.auth.passwords
+
+    async def busy_hash(_password: str) -> str:
+        raise HashingBusy
+
+    async with asgi_client(secure_app, address="198.51.100.51") as client:
+        passwords.hash = busy_hash
+        refused = [
+            (
+                await client.post(
+                    "/users", json={"email": f"b{n}@example.com", "name": "B", "password": PASSWORD}
+                )
+            )
+            for n in range(limit + 1)
+        ]
+        del passwords.hash
+        allowed = await client.post(
+            "/users", json={"email": "late@example.com", "name": "L", "password": PASSWORD}
+        )
+
+    assert {response.status_code for response in refused} == {503}
+    assert allowed.status_code == 201
