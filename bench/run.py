@@ -46,6 +46,7 @@ from bench.servers import (
     cpu_seconds,
     free_port,
     inkwell_command,
+    peer_command,
     serving,
 )
 from bench.wrk import Load, WrkMissing, find_wrk, run_wrk, start_wrk, wait_for_wrk, wrk_command
@@ -264,6 +265,17 @@ class Bench:
         ) as server:
             yield server
 
+    @contextmanager
+    def peer(self, which: str, database_url: str) -> Iterator[Server]:
+        port = free_port()
+        command = peer_command(
+            which, port, dsn=seed.asyncpg_dsn(database_url), pool_size=self.options.pool_size
+        )
+        with serving(
+            which, command, port, env=self.server_env(database_url), probe="/users/1", cwd=self.workdir
+        ) as server:
+            yield server
+
     # The runs.
 
     def run_postgresql(self) -> None:
@@ -273,6 +285,13 @@ class Bench:
             for which in ("raw", "bare"):
                 with self.ceiling(which, url) as server:
                     self.measure(server, scenario, target=which, database="postgresql", users=size.users)
+            # Every request also on FastAPI with hand-written SQL (the ceiling) and on the tutorial.
+            for which in ("asyncpg", "seed"):
+                with self.peer(which, url) as server:
+                    for peer_scenario in self.selected(user_scenarios(size)):
+                        self.measure(
+                            server, peer_scenario, target=which, database="postgresql", users=size.users
+                        )
             with self.inkwell(url) as server:
                 for scenario in self.selected(user_scenarios(size)):
                     self.measure(server, scenario, target="inkwell", database="postgresql", users=size.users)

@@ -45,22 +45,53 @@ def test_ratios_are_to_the_raw_driver_limit_of_the_same_run() -> None:
     assert [m.ratio for m in run.measurements] == [1.0, 0.75]
 
 
-def test_the_get_target_needs_the_ratio_and_the_p99() -> None:
-    met = results(measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 3100, p99_ms=19))
-    slow_tail = results(
-        measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 3100, p99_ms=21)
+def test_each_request_is_compared_with_the_same_request_on_both_peers() -> None:
+    run = results(
+        measurement("asyncpg", "list_users", 4000),
+        measurement("seed", "list_users", 1000),
+        measurement("inkwell", "list_users", 2000),
+        measurement("inkwell", "list_users", 2000, database="sqlite"),
     )
-    too_slow = results(measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 2000))
 
-    assert checks_by_name(met)["PostgreSQL get_user"] is True
-    assert checks_by_name(slow_tail)["PostgreSQL get_user"] is False
-    assert checks_by_name(too_slow)["PostgreSQL get_user"] is False
+    add_ratios(run)
+
+    inkwell = run.measurements[2]
+    assert (inkwell.vs_ceiling, inkwell.vs_seed) == (0.5, 2.0)
+    assert run.measurements[0].vs_ceiling is None  # a peer is not compared with itself
+    assert run.measurements[3].vs_ceiling is None  # the peers run on PostgreSQL only
+
+
+def test_the_get_target_needs_the_ratio_to_the_ceiling_and_the_p99() -> None:
+    def run_with(rps: float, p99_ms: float) -> Results:
+        return results(
+            measurement("asyncpg", "get_user", 5000), measurement("inkwell", "get_user", rps, p99_ms=p99_ms)
+        )
+
+    assert checks_by_name(run_with(3100, 15))["PostgreSQL get_user"] is True
+    assert checks_by_name(run_with(3100, 16))["PostgreSQL get_user"] is False
+    assert checks_by_name(run_with(2900, 10))["PostgreSQL get_user"] is False
 
 
 def test_errors_miss_a_target_whatever_the_speed() -> None:
-    run = results(measurement("raw", "get_user", 4000), measurement("inkwell", "create_user", 3000, errors=2))
+    run = results(
+        measurement("asyncpg", "create_user", 4000), measurement("inkwell", "create_user", 3000, errors=2)
+    )
 
     assert checks_by_name(run)["PostgreSQL create_user"] is False
+
+
+def test_sign_in_may_cost_a_fifth_of_the_request() -> None:
+    run = results(
+        measurement("inkwell", "get_user", 3000),
+        measurement("auth", "get_user", 2500, label="get signed in"),
+        measurement("inkwell", "patch_user", 1000),
+        measurement("auth", "patch_user", 700, label="patch signed in"),
+    )
+
+    checks = checks_by_name(run)
+
+    assert checks["Signed in get signed in"] is True
+    assert checks["Signed in patch signed in"] is False
 
 
 def test_growth_compares_the_same_request_at_both_sizes() -> None:
@@ -150,6 +181,8 @@ def test_table_json_and_chart(tmp_path: Path) -> None:
     run = results(
         measurement("raw", "get_user", 4000, cpu_us_per_request=200),
         measurement("inkwell", "get_user", 1000, cpu_us_per_request=800),
+        measurement("asyncpg", "get_user", 2000),
+        measurement("seed", "get_user", 500),
         measurement("inkwell", "get_user", 1200, database="sqlite"),
         memory={"seconds": 6, "samples": [[t, 90.0] for t in range(6)]},
     )
@@ -160,10 +193,11 @@ def test_table_json_and_chart(tmp_path: Path) -> None:
     write_json(run, tmp_path / "run.json")
     draw_chart(run, tmp_path / "run.png")
 
-    assert "MISSED PostgreSQL get_user: 0.25" in text
-    assert "   800   0.25" in text
+    assert "MISSED PostgreSQL get_user: 0.50" in text
+    assert "   800  0.25  0.50  2.00" in text
     saved = json.loads((tmp_path / "run.json").read_text())
     assert saved["measurements"][1]["ratio"] == 0.25
+    assert saved["measurements"][1]["vs_ceiling"] == 0.5
     assert (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG")
 
 
