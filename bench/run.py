@@ -208,11 +208,18 @@ class Bench:
     # Servers.
 
     def server_env(
-        self, database_url: str, *, log_level: str = "warning", redis: bool = False, auth: bool = False
+        self,
+        database_url: str,
+        *,
+        log_level: str = "warning",
+        redis: bool = False,
+        auth: bool = False,
+        pooler: str = "none",
     ) -> dict[str, str]:
         cache = {"INKWELL_REDIS_URL": self.options.redis_url, "INKWELL_REDIS_PREFIX": self.redis_prefix}
         return {
             **(cache if redis else {}),
+            "INKWELL_DB_POOLER": pooler,
             "DATABASE_URL": database_url,
             # Sign-in off, so the figures compare the same work as the ceilings do; `auth` runs measure it on.
             "INKWELL_AUTH": "on" if auth else "off",
@@ -235,10 +242,11 @@ class Bench:
         log_level: str = "warning",
         redis: bool = False,
         auth: bool = False,
+        pooler: str = "none",
     ) -> Iterator[Server]:
         port = free_port()
         command = inkwell_command(port, workers=workers or self.options.workers)
-        env = self.server_env(database_url, log_level=log_level, redis=redis, auth=auth)
+        env = self.server_env(database_url, log_level=log_level, redis=redis, auth=auth, pooler=pooler)
         with serving("inkwell", command, port, env=env, probe="/users/1", cwd=self.workdir) as server:
             yield server
 
@@ -268,6 +276,7 @@ class Bench:
                     self.soak(server)
             self.run_more_workers(url)
             self.run_with_request_log(url)
+            self.run_as_if_pooled(url)
             self.run_cached(url, "postgresql")
             self.run_signed_in(url)
 
@@ -342,6 +351,20 @@ class Bench:
         )
         for selected in self.selected([scenario]):
             with self.inkwell(url, log_level="info") as server:
+                self.measure(
+                    server, selected, target="inkwell", database="postgresql", users=self.options.size.users
+                )
+
+    def run_as_if_pooled(self, url: str) -> None:
+        """GET /users/{id} with INKWELL_DB_POOLER=transaction, straight on the same PostgreSQL: what the
+        setting costs (no statement cache) apart from whatever the pooler adds."""
+        scenario = replace(
+            ceiling_scenario(self.options.size),
+            name="get_user_pooler",
+            label="GET /users/{id} (pooler)",
+        )
+        for selected in self.selected([scenario]):
+            with self.inkwell(url, pooler="transaction") as server:
                 self.measure(
                     server, selected, target="inkwell", database="postgresql", users=self.options.size.users
                 )
