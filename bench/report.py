@@ -151,6 +151,22 @@ def memory_check(memory: dict[str, Any], *, tolerance: float = 0.05) -> Check | 
     )
 
 
+def flood_check(results: Results, *, floor: float = 0.5, p99_under_ms: float = 100) -> Check | None:
+    """Reads during a flood of sign-ups keep `floor` of their throughput alone, with a short tail."""
+    alone = results.find("flood", "postgresql", "list_posts")
+    flooded = results.find("flood", "postgresql", "flood")
+    if alone is None or flooded is None or not alone.requests_per_second or not alone.p99_ms:
+        return None
+    kept = flooded.requests_per_second / alone.requests_per_second
+    tail = flooded.p99_ms / alone.p99_ms
+    return Check(
+        f"PostgreSQL {alone.label} during a sign-up flood",
+        f">= {floor}x of the reads alone, p99 < {p99_under_ms:g} ms",
+        f"{kept:.2f}x, p99 {flooded.p99_ms:.1f} ms ({tail:.1f}x)",
+        kept >= floor and flooded.p99_ms < p99_under_ms and flooded.errors == 0,
+    )
+
+
 def evaluate(results: Results) -> None:
     growth_users = results.settings.get("growth_users")
     candidates = [
@@ -164,6 +180,7 @@ def evaluate(results: Results) -> None:
         writers_check(results),
         *(sqlite_reads_check(results, s) for s in ("get_user", "list_users", "user_posts")),
         memory_check(results.memory),
+        flood_check(results),
         *(
             cache_check(results, database, scenario)
             for database in ("postgresql", "sqlite")

@@ -116,6 +116,32 @@ def test_memory_is_flat_when_the_end_of_the_load_matches_its_start(last: float, 
     assert checks_by_name(run) == {"Resident memory over 20 s of load": flat}
 
 
+@pytest.mark.parametrize(
+    ("rps", "p99_ms", "errors", "met"),
+    [(500, 40, 0, True), (400, 40, 0, False), (500, 120, 0, False), (500, 40, 1, False)],
+)
+def test_reads_during_a_sign_up_flood_keep_half_their_throughput_and_a_short_tail(
+    rps: float, p99_ms: float, errors: int, met: bool
+) -> None:
+    run = results(
+        measurement("flood", "list_posts", 900, p99_ms=20, label="GET /posts"),
+        measurement("flood", "flood", rps, p99_ms=p99_ms, errors=errors),
+        measurement("flood", "flood_sign_ups", 700, errors=690),  # refusals are the point
+    )
+
+    assert checks_by_name(run) == {"PostgreSQL GET /posts during a sign-up flood": met}
+
+
+def test_the_flood_check_shows_both_ratios() -> None:
+    run = results(
+        measurement("flood", "list_posts", 800, p99_ms=20, label="GET /posts"),
+        measurement("flood", "flood", 600, p99_ms=50),
+    )
+    evaluate(run)
+
+    assert run.checks[0].value == "0.75x, p99 50.0 ms (2.5x)"
+
+
 def test_nothing_is_checked_that_was_not_measured() -> None:
     assert checks_by_name(results(measurement("bare", "get_user", 9000))) == {}
 
