@@ -299,6 +299,7 @@ class Bench:
                     self.soak(server)
             self.run_more_workers(url)
             self.run_with_request_log(url)
+            self.run_as_if_pooled(url)
             self.run_cached(url, "postgresql")
             self.run_signed_in(url)
             self.run_flood(url)
@@ -420,6 +421,20 @@ class Bench:
         )
         for selected in self.selected([scenario]):
             with self.inkwell(url, log_level="info") as server:
+                self.measure(
+                    server, selected, target="inkwell", database="postgresql", users=self.options.size.users
+                )
+
+    def run_as_if_pooled(self, url: str) -> None:
+        """GET /users/{id} with INKWELL_DB_POOLER=transaction, straight on the same PostgreSQL: what the
+        setting costs (no statement cache) apart from whatever the pooler adds."""
+        scenario = replace(
+            ceiling_scenario(self.options.size),
+            name="get_user_pooler",
+            label="GET /users/{id} (pooler)",
+        )
+        for selected in self.selected([scenario]):
+            with self.inkwell(url, settings={"INKWELL_DB_POOLER": "transaction"}) as server:
                 self.measure(
                     server, selected, target="inkwell", database="postgresql", users=self.options.size.users
                 )

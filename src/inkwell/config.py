@@ -13,6 +13,9 @@ from sqlalchemy.exc import ArgumentError
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 # auto: readable console output on a terminal, JSON lines otherwise (a container, a file, a pipe).
 LogFormat = Literal["auto", "json", "console"]
+# none: connections straight to the database; transaction: through a pooler that hands each transaction
+# to any server connection (PgBouncer's `pool_mode = transaction`).
+DbPooler = Literal["none", "transaction"]
 
 ONE_MIB = 1024 * 1024
 # DATABASE_URL's schemes: plain ones (Inkwell picks the async driver) and the drivers Inkwell ships with.
@@ -53,6 +56,12 @@ class Settings(BaseSettings):
     # Off: a ping costs a round trip per request. A connection the server dropped fails one request
     # with a 503, and the pool then replaces every connection it holds.
     db_pre_ping: bool = False
+    # Behind a transaction-mode pooler, asyncpg keeps no prepared statement from one transaction to the
+    # next: every statement is parsed again, which costs the statement cache's saving (see `make bench`).
+    db_pooler: DbPooler = Field(
+        default="none",
+        description="none (direct connections) or transaction (behind PgBouncer's transaction mode).",
+    )
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     log_format: LogFormat = "auto"
     metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
@@ -157,9 +166,9 @@ class Settings(BaseSettings):
             return self.password_hash_concurrency
         return max(1, (os.cpu_count() or 1) // self.password_parallelism)
 
-    @field_validator("log_level", "log_format", mode="before")
+    @field_validator("log_level", "log_format", "db_pooler", mode="before")
     @classmethod
-    def _lower_log_level(cls, value: object) -> object:
+    def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
     @field_validator("cors_origins", mode="before")
