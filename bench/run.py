@@ -32,6 +32,7 @@ from bench.scenarios import (
     Scenario,
     cached_scenarios,
     ceiling_scenario,
+    flood_scenarios,
     growth_scenarios,
     mixed_scenario,
     user_scenarios,
@@ -45,9 +46,10 @@ from bench.servers import (
     cpu_seconds,
     free_port,
     inkwell_command,
+    peer_command,
     serving,
 )
-from bench.wrk import Load, WrkMissing, find_wrk, run_wrk, wrk_command
+from bench.wrk import Load, WrkMissing, find_wrk, run_wrk, start_wrk, wait_for_wrk, wrk_command
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -170,6 +172,7 @@ class Bench:
         users: int,
         connections: int | None = None,
         headers: dict[str, str] | None = None,
+        per_request_cpu: bool = True,
     ) -> Measurement:
         connections = connections or self.options.connections
         warmup = Load(self.options.threads, connections, self.options.warmup)
@@ -187,13 +190,14 @@ class Bench:
             label=scenario.label,
             connections=connections,
         )
-        if result.requests:
+        if result.requests and per_request_cpu:
             measurement.cpu_us_per_request = round(cpu_used / result.requests * 1e6, 1)
         self.results.measurements.append(measurement)
+        cpu = measurement.cpu_us_per_request
         print(
             f"  {target:<8} {database:<10} {scenario.label:<28} "
             f"{measurement.requests_per_second:>9,.0f} req/s "
-            f"{measurement.cpu_us_per_request or 0:5.0f} us CPU"
+            f"{'-' if cpu is None else f'{cpu:.0f}':>5} us CPU"
             f"  p99 {measurement.p99_ms:6.2f} ms  errors {measurement.errors}",
             flush=True,
         )
@@ -202,8 +206,13 @@ class Bench:
     def _drive(
         self, server: Server, scenario: Scenario, load: Load, headers: dict[str, str] | None = None
     ) -> Any:
+        return run_wrk(self._wrk_command(server, scenario, load, headers))
+
+    def _wrk_command(
+        self, server: Server, scenario: Scenario, load: Load, headers: dict[str, str] | None = None
+    ) -> list[str]:
         args = [arg.format(tag=next(self.tags)) for arg in scenario.args]
-        return run_wrk(wrk_command(self.wrk, server.url, scenario.script, args, load, headers))
+        return wrk_command(self.wrk, server.url, scenario.script, args, load, headers)
 
     # Servers.
 
@@ -235,10 +244,14 @@ class Bench:
         log_level: str = "warning",
         redis: bool = False,
         auth: bool = False,
+        settings: dict[str, str] | None = None,
     ) -> Iterator[Server]:
         port = free_port()
         command = inkwell_command(port, workers=workers or self.options.workers)
-        env = self.server_env(database_url, log_level=log_level, redis=redis, auth=auth)
+        env = {
+            **self.server_env(database_url, log_level=log_level, redis=redis, auth=auth),
+            **(settings or {}),
+        }
         with serving("inkwell", command, port, env=env, probe="/users/1", cwd=self.workdir) as server:
             yield server
 
@@ -247,6 +260,17 @@ class Bench:
         port = free_port()
         dsn = seed.asyncpg_dsn(database_url) if which == "raw" else None
         command = ceiling_command(which, port, dsn=dsn, pool_size=self.options.pool_size)
+        with serving(
+            which, command, port, env=self.server_env(database_url), probe="/users/1", cwd=self.workdir
+        ) as server:
+            yield server
+
+    @contextmanager
+    def peer(self, which: str, database_url: str) -> Iterator[Server]:
+        port = free_port()
+        command = peer_command(
+            which, port, dsn=seed.asyncpg_dsn(database_url), pool_size=self.options.pool_size
+        )
         with serving(
             which, command, port, env=self.server_env(database_url), probe="/users/1", cwd=self.workdir
         ) as server:
@@ -261,6 +285,13 @@ class Bench:
             for which in ("raw", "bare"):
                 with self.ceiling(which, url) as server:
                     self.measure(server, scenario, target=which, database="postgresql", users=size.users)
+            # Every request also on FastAPI with hand-written SQL (the ceiling) and on the tutorial.
+            for which in ("asyncpg", "seed"):
+                with self.peer(which, url) as server:
+                    for peer_scenario in self.selected(user_scenarios(size)):
+                        self.measure(
+                            server, peer_scenario, target=which, database="postgresql", users=size.users
+                        )
             with self.inkwell(url) as server:
                 for scenario in self.selected(user_scenarios(size)):
                     self.measure(server, scenario, target="inkwell", database="postgresql", users=size.users)
@@ -268,8 +299,10 @@ class Bench:
                     self.soak(server)
             self.run_more_workers(url)
             self.run_with_request_log(url)
+            self.run_as_if_pooled(url)
             self.run_cached(url, "postgresql")
             self.run_signed_in(url)
+            self.run_flood(url)
 
     def run_signed_in(self, url: str) -> None:
         """Requests again with sign-in on, as an admin with a bearer token (target `auth`): what each
@@ -284,6 +317,52 @@ class Bench:
                 self.measure(
                     server, scenario, target="auth", database="postgresql", users=size.users, headers=headers
                 )
+
+    def run_flood(self, url: str) -> None:
+        """GET /posts alone, then while as many connections again sign up, on one server with sign-in on
+        (target `flood`): what a flood of password hashing leaves the other requests."""
+        alone, flooded, sign_ups = flood_scenarios()
+        if not self.selected([flooded]):
+            return
+        users = self.options.size.users
+        # Every sign-up comes from one address, where a real flood comes from many: the limit on sign-ups
+        # per address is lifted, so that they reach the hashing.
+        unlimited = {"INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1000000000"}
+        with self.inkwell(url, auth=True, settings=unlimited) as server:
+            self.measure(server, alone, target="flood", database="postgresql", users=users)
+            # The flood runs through the reads' warm-up and measurement, and a second after.
+            seconds = self.options.warmup + self.options.seconds + 1
+            flood = start_wrk(
+                self._wrk_command(
+                    server, sign_ups, Load(self.options.threads, self.options.connections, seconds)
+                )
+            )
+            try:
+                # The server's CPU goes to the sign-ups too: per read, it would say nothing.
+                self.measure(
+                    server, flooded, target="flood", database="postgresql", users=users, per_request_cpu=False
+                )
+                result = wait_for_wrk(flood)
+            finally:
+                if flood.poll() is None:
+                    flood.kill()
+                    flood.wait()
+        measurement = Measurement.from_wrk(
+            result,
+            target="flood",
+            database="postgresql",
+            users=users,
+            scenario=sign_ups.name,
+            label=sign_ups.label,
+            connections=self.options.connections,
+        )
+        self.results.measurements.append(measurement)
+        print(
+            f"  {'flood':<8} {'postgresql':<10} {sign_ups.label:<28} "
+            f"{measurement.requests_per_second:>9,.0f} req/s, {measurement.errors:,} of "
+            f"{result.requests:,} not 201",
+            flush=True,
+        )
 
     def admin_token(self, server: Server, database_url: str) -> str:
         """An access token of a new admin, made with `inkwell users create-admin`, then signed in."""
@@ -342,6 +421,20 @@ class Bench:
         )
         for selected in self.selected([scenario]):
             with self.inkwell(url, log_level="info") as server:
+                self.measure(
+                    server, selected, target="inkwell", database="postgresql", users=self.options.size.users
+                )
+
+    def run_as_if_pooled(self, url: str) -> None:
+        """GET /users/{id} with INKWELL_DB_POOLER=transaction, straight on the same PostgreSQL: what the
+        setting costs (no statement cache) apart from whatever the pooler adds."""
+        scenario = replace(
+            ceiling_scenario(self.options.size),
+            name="get_user_pooler",
+            label="GET /users/{id} (pooler)",
+        )
+        for selected in self.selected([scenario]):
+            with self.inkwell(url, settings={"INKWELL_DB_POOLER": "transaction"}) as server:
                 self.measure(
                     server, selected, target="inkwell", database="postgresql", users=self.options.size.users
                 )
@@ -458,7 +551,7 @@ def settings(options: Options) -> dict[str, Any]:
         "wrk_threads": options.threads,
         "pool_size": options.pool_size,
         "workers": options.workers,
-        "auth": "off, and on for the `auth` target",
+        "auth": "off, and on for the `auth` and `flood` targets",
     }
 
 

@@ -70,3 +70,18 @@ CACHED_READS = ("list_posts", "user_posts")
 
 def cached_scenarios(size: Size) -> list[Scenario]:
     return [scenario for scenario in user_scenarios(size) if scenario.name in CACHED_READS]
+
+
+# Reads measured alone and again while other connections sign up (target `flood`): each sign-up hashes
+# a password with Argon2id at its default cost, which must not starve the reads.
+FLOOD_PASSWORD = "bench flood password"  # noqa: S105 (the benchmark's throwaway accounts)
+
+
+def flood_scenarios() -> tuple[Scenario, Scenario, Scenario]:
+    """The reads alone, the same reads during the flood, and the flood: sign-ups, every email new."""
+    alone = Scenario("list_posts", "GET /posts (first page)", "get.lua", ("/posts", "1", "1"))
+    flooded = Scenario("flood", "GET /posts, sign-ups flooding", "get.lua", ("/posts", "1", "1"))
+    sign_ups = Scenario(
+        "flood_sign_ups", "POST /users, the flood", "create_user.lua", ("{tag}", FLOOD_PASSWORD), writes=True
+    )
+    return alone, flooded, sign_ups

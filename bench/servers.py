@@ -54,6 +54,12 @@ def ceiling_command(which: str, port: int, *, dsn: str | None = None, pool_size:
     return command
 
 
+def peer_command(which: str, port: int, *, dsn: str, pool_size: int = 10) -> list[str]:
+    """A peer of bench/peers.py: `asyncpg` (the ceiling) or `seed` (the tutorial)."""
+    module = [str(BIN / "python"), "-m", "bench.peers", which, "--port", str(port)]
+    return [*module, "--dsn", dsn, "--pool-size", str(pool_size)]
+
+
 @contextmanager
 def serving(
     name: str, command: list[str], port: int, *, env: dict[str, str], probe: str, cwd: Path

@@ -77,10 +77,19 @@ def wrk_command(
 
 
 def run_wrk(command: list[str]) -> WrkResult:
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
-    if completed.returncode != 0:
-        raise WrkFailed(f"wrk exited {completed.returncode}: {completed.stderr.strip()}")
-    return parse_wrk_output(completed.stdout)
+    return wait_for_wrk(start_wrk(command))
+
+
+def start_wrk(command: list[str]) -> "subprocess.Popen[str]":
+    """wrk running in the background (a load beside the one measured); its figures from wait_for_wrk."""
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+
+
+def wait_for_wrk(process: "subprocess.Popen[str]") -> WrkResult:
+    stdout, stderr = process.communicate()
+    if process.returncode != 0:
+        raise WrkFailed(f"wrk exited {process.returncode}: {stderr.strip()}")
+    return parse_wrk_output(stdout)
 
 
 def parse_wrk_output(output: str) -> WrkResult:

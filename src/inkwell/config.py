@@ -1,5 +1,6 @@
 """Typed settings, read from the environment and an optional `.env` file."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,6 +13,9 @@ from sqlalchemy.exc import ArgumentError
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 # auto: readable console output on a terminal, JSON lines otherwise (a container, a file, a pipe).
 LogFormat = Literal["auto", "json", "console"]
+# none: connections straight to the database; transaction: through a pooler that hands each transaction
+# to any server connection (PgBouncer's `pool_mode = transaction`).
+DbPooler = Literal["none", "transaction"]
 
 ONE_MIB = 1024 * 1024
 # DATABASE_URL's schemes: plain ones (Inkwell picks the async driver) and the drivers Inkwell ships with.
@@ -52,6 +56,12 @@ class Settings(BaseSettings):
     # Off: a ping costs a round trip per request. A connection the server dropped fails one request
     # with a 503, and the pool then replaces every connection it holds.
     db_pre_ping: bool = False
+    # Behind a transaction-mode pooler, asyncpg keeps no prepared statement from one transaction to the
+    # next: every statement is parsed again, which costs the statement cache's saving (see `make bench`).
+    db_pooler: DbPooler = Field(
+        default="none",
+        description="none (direct connections) or transaction (behind PgBouncer's transaction mode).",
+    )
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     log_format: LogFormat = "auto"
     metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
@@ -98,6 +108,16 @@ class Settings(BaseSettings):
     password_time_cost: PositiveInt = 3
     password_memory_kib: int = Field(default=64 * 1024, ge=8)
     password_parallelism: PositiveInt = 4
+    # Admission to hashing: hashings at once (unset: one per `password_parallelism` cores, at least one,
+    # since each hashing keeps that many threads busy), requests waiting for a turn, and how long one
+    # waits. Past the queue, or after the wait, a request is refused with a 503. A waiter holds no hashing
+    # memory and the wait is bounded, so the queue can be long: a client refused at once sends its next
+    # request at once, and a flood of refusals costs the other requests much more than waiting does.
+    password_hash_concurrency: PositiveInt | None = None
+    password_hash_queue: int = Field(default=64, ge=0)
+    password_hash_timeout: PositiveFloat = 5.0
+    # Steps below the server's own CPU priority that hashing runs at, on Linux (0: the same priority).
+    password_hash_nice: int = Field(default=10, ge=0, le=19)
     # Password attempts allowed per account, and per client address, within the window, before a 429.
     # An address is shared by everyone behind one NAT or proxy: its limit is much higher.
     login_max_failures: PositiveInt = Field(default=5, description="Password attempts per account.")
@@ -144,9 +164,16 @@ class Settings(BaseSettings):
     job_keep_finished_days: PositiveInt = 7
     worker_concurrency: PositiveInt = 4
 
-    @field_validator("log_level", "log_format", mode="before")
+    @property
+    def hashing_concurrency(self) -> int:
+        """Hashings allowed at once: the setting, or as many as the cores keep busy."""
+        if self.password_hash_concurrency is not None:
+            return self.password_hash_concurrency
+        return max(1, (os.cpu_count() or 1) // self.password_parallelism)
+
+    @field_validator("log_level", "log_format", "db_pooler", mode="before")
     @classmethod
-    def _lower_log_level(cls, value: object) -> object:
+    def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
 
     @field_validator("cors_origins", mode="before")

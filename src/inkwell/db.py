@@ -64,7 +64,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=settings.db_pre_ping,
-        connect_args=_timeouts(url, settings),
+        connect_args=_timeouts(url, settings) | _pooler_options(url, settings),
     )
 
 
@@ -74,6 +74,30 @@ def _timeouts(url: URL, settings: Settings) -> dict[str, Any]:
         # asyncpg's command timeout is enforced by the client, so it also ends a wait on a dead network.
         return {"timeout": settings.db_connect_timeout, "command_timeout": settings.db_statement_timeout}
     return {"connect_timeout": max(1, round(settings.db_connect_timeout))}
+
+
+def _pooler_options(url: URL, settings: Settings) -> dict[str, Any]:
+    """What asyncpg needs behind a transaction-mode pooler (PgBouncer's `pool_mode = transaction`).
+
+    Such a pooler hands each transaction, and each statement outside one, to whichever server connection
+    is free, so nothing may outlive it on the server. asyncpg's named prepared statements do: a name
+    prepared on one server connection is missing on the next ("does not exist"), or already taken there
+    by another client ("already exists"). Every statement is prepared unnamed instead, and with both
+    statement caches off asyncpg sends it again with each execution: a statement is parsed where it
+    runs, reads in autocommit included, and nothing is left on the server. Unique names (SQLAlchemy's
+    uuid4 recipe) would fail in autocommit and leave one statement per transaction on the server.
+    """
+    if settings.db_pooler != "transaction" or url.get_backend_name() != "postgresql":
+        return {}
+    return {
+        "statement_cache_size": 0,  # asyncpg's own cache
+        "prepared_statement_cache_size": 0,  # SQLAlchemy's, in its asyncpg adapter
+        "prepared_statement_name_func": _unnamed_statement,
+    }
+
+
+def _unnamed_statement() -> str:
+    return ""
 
 
 def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:

@@ -189,6 +189,11 @@ _DESCRIPTIONS = {
     429: "Too many attempts (failed sign-ins, mails asked for); retry after the seconds in Retry-After",
     503: "Database unavailable; retry after the seconds in Retry-After",
 }
+# A route that hashes or checks a password is also refused while every hashing thread is taken.
+_BUSY_HASHING = (
+    "Database unavailable, or the server busy hashing passwords (every turn taken and the queue for them "
+    "full); retry after the seconds in Retry-After"
+)
 _MODELS: dict[int, type[BaseModel]] = {422: UnprocessableBody}
 _RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
 _HEADERS: dict[int, dict[str, Any]] = {
@@ -199,10 +204,10 @@ _HEADERS: dict[int, dict[str, Any]] = {
 NOT_MODIFIED = 304
 
 
-def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+def responses(*codes: int, hashes_passwords: bool = False) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the error statuses a route can answer, each with a `detail` body.
 
-    304 (for If-None-Match) has no body.
+    304 (for If-None-Match) has no body. A route that `hashes_passwords` says why else it may answer 503.
     """
     entries: dict[int | str, dict[str, Any]] = {}
     for code in codes:
@@ -212,4 +217,6 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         entries[code] = {"model": _MODELS.get(code, ErrorBody), "description": _DESCRIPTIONS[code]}
         if code in _HEADERS:
             entries[code]["headers"] = _HEADERS[code]
+    if hashes_passwords:
+        entries[503]["description"] = _BUSY_HASHING
     return entries

@@ -33,8 +33,8 @@ def problem_with(exc: BaseException) -> str | None:
         return _settings_problem(exc)
     if isinstance(exc, DBAPIError):
         if exc.statement is None:  # raised while connecting
-            return _unreachable(get_settings(), exc)
-        return f"the database refused a statement ({_cause(exc)})"
+            return _database_error(get_settings(), exc)
+        return f"the database refused a statement ({_cause(exc)}){_pooler_hint(exc)}"
     if isinstance(exc, OSError) and not isinstance(exc, BrokenPipeError):  # not a reader gone (`| head`)
         if exc.filename is not None:
             return f"{exc.filename}: {exc.strerror}"
@@ -55,17 +55,98 @@ def _variable(field: str) -> str:
 
 
 def _unreachable(settings: Settings, exc: BaseException) -> str:
-    where = make_url(settings.database_url).render_as_string(hide_password=True)
     return (
-        f"cannot reach the database at {where} ({_cause(exc)}); "
+        f"cannot reach the database at {_where(settings)} ({_cause(exc)}); "
         "check DATABASE_URL and that the database is running and reachable"
     )
 
 
+def _database_error(settings: Settings, exc: BaseException) -> str:
+    """The one line for an error met on the way to the database's first answer: the server could not
+    be reached, it refused the credentials, it has no such database, or it refused the connection or
+    the first statement for another reason."""
+    if isinstance(exc, DBAPIError) and exc.statement is not None:
+        where, cause = _where(settings), _cause(exc)
+        return f"the database at {where} refused the first statement ({cause}){_pooler_hint(exc)}"
+    match _refusal(_driver_error(exc)):
+        case "unreachable":
+            return _unreachable(settings, exc)
+        case "credentials":
+            return (
+                f"the database at {_where(settings)} refused the user or password ({_cause(exc)}); "
+                "check the credentials in DATABASE_URL"
+            )
+        case "no database":
+            return (
+                f"the database at {_where(settings)} does not exist ({_cause(exc)}); "
+                "create it, or check the database name in DATABASE_URL"
+            )
+    return f"the database at {_where(settings)} refused the connection ({_cause(exc)})"
+
+
+# PostgreSQL's SQLSTATE classes and MariaDB's error numbers, by what they mean to whoever starts Inkwell.
+_UNREACHABLE_SQLSTATES = frozenset({"08000", "08001", "08003", "08004", "08006", "57P03"})
+_MARIADB_REFUSALS = {
+    **dict.fromkeys((2002, 2003, 2005, 2006, 2013), "unreachable"),
+    **dict.fromkeys((1044, 1045, 1698), "credentials"),
+    1049: "no database",
+}
+# PgBouncer answers a login it refuses with SQLSTATE 08P01 (protocol violation): its message says why.
+_PGBOUNCER_REFUSALS = {
+    "password authentication failed": "credentials",
+    "no such user": "credentials",
+    "no such database": "no database",
+}
+
+
+def _refusal(error: BaseException) -> str | None:
+    """unreachable, credentials, no database, or None (another refusal) for a driver's connect error."""
+    if isinstance(error, OSError):  # refused, timed out, no such host
+        return "unreachable"
+    sqlstate = getattr(error, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        if sqlstate == "08P01":
+            message = str(error)
+            if message.startswith("database ") and message.endswith("does not exist"):
+                return "no database"  # relayed by PgBouncer from the server
+            return next((kind for text, kind in _PGBOUNCER_REFUSALS.items() if text in message), None)
+        if sqlstate in _UNREACHABLE_SQLSTATES:
+            return "unreachable"
+        if sqlstate.startswith("28"):
+            return "credentials"
+        return "no database" if sqlstate == "3D000" else None
+    number = error.args[0] if error.args else None
+    return _MARIADB_REFUSALS.get(number) if isinstance(number, int) else None
+
+
+# A named prepared statement that is missing, or already taken, on the server connection: the mark of a
+# transaction-mode pooler in front of a driver that keeps statements from one transaction to the next.
+_PREPARED_STATEMENT_SQLSTATES = frozenset({"26000", "42P05"})
+
+
+def _pooler_hint(exc: BaseException) -> str:
+    if getattr(_driver_error(exc), "sqlstate", None) not in _PREPARED_STATEMENT_SQLSTATES:
+        return ""
+    return (
+        "; behind a transaction-mode pooler (PgBouncer's pool_mode = transaction), "
+        "set INKWELL_DB_POOLER=transaction"
+    )
+
+
+def _where(settings: Settings) -> str:
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def _driver_error(exc: BaseException) -> BaseException:
+    """The driver's own exception, when SQLAlchemy wraps it."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        return exc.orig.__cause__ or exc.orig
+    return exc
+
+
 def _cause(exc: BaseException) -> str:
     """The error's type and the first line of its message, from the driver when SQLAlchemy wraps it."""
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        exc = exc.orig.__cause__ or exc.orig
+    exc = _driver_error(exc)
     lines = str(exc).strip().splitlines()
     return redact_text(f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__)
 
@@ -79,7 +160,7 @@ async def database_problem(settings: Settings) -> str | None:
         async with asyncio.timeout(CONNECT_SECONDS):
             current = await current_revision(engine)
     except Exception as exc:
-        return _unreachable(settings, exc)
+        return _database_error(settings, exc)
     finally:
         await engine.dispose()
     head = head_revision()

@@ -45,22 +45,53 @@ def test_ratios_are_to_the_raw_driver_limit_of_the_same_run() -> None:
     assert [m.ratio for m in run.measurements] == [1.0, 0.75]
 
 
-def test_the_get_target_needs_the_ratio_and_the_p99() -> None:
-    met = results(measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 3100, p99_ms=19))
-    slow_tail = results(
-        measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 3100, p99_ms=21)
+def test_each_request_is_compared_with_the_same_request_on_both_peers() -> None:
+    run = results(
+        measurement("asyncpg", "list_users", 4000),
+        measurement("seed", "list_users", 1000),
+        measurement("inkwell", "list_users", 2000),
+        measurement("inkwell", "list_users", 2000, database="sqlite"),
     )
-    too_slow = results(measurement("raw", "get_user", 4000), measurement("inkwell", "get_user", 2000))
 
-    assert checks_by_name(met)["PostgreSQL get_user"] is True
-    assert checks_by_name(slow_tail)["PostgreSQL get_user"] is False
-    assert checks_by_name(too_slow)["PostgreSQL get_user"] is False
+    add_ratios(run)
+
+    inkwell = run.measurements[2]
+    assert (inkwell.vs_ceiling, inkwell.vs_seed) == (0.5, 2.0)
+    assert run.measurements[0].vs_ceiling is None  # a peer is not compared with itself
+    assert run.measurements[3].vs_ceiling is None  # the peers run on PostgreSQL only
+
+
+def test_the_get_target_needs_the_ratio_to_the_ceiling_and_the_p99() -> None:
+    def run_with(rps: float, p99_ms: float) -> Results:
+        return results(
+            measurement("asyncpg", "get_user", 5000), measurement("inkwell", "get_user", rps, p99_ms=p99_ms)
+        )
+
+    assert checks_by_name(run_with(3100, 15))["PostgreSQL get_user"] is True
+    assert checks_by_name(run_with(3100, 16))["PostgreSQL get_user"] is False
+    assert checks_by_name(run_with(2900, 10))["PostgreSQL get_user"] is False
 
 
 def test_errors_miss_a_target_whatever_the_speed() -> None:
-    run = results(measurement("raw", "get_user", 4000), measurement("inkwell", "create_user", 3000, errors=2))
+    run = results(
+        measurement("asyncpg", "create_user", 4000), measurement("inkwell", "create_user", 3000, errors=2)
+    )
 
     assert checks_by_name(run)["PostgreSQL create_user"] is False
+
+
+def test_sign_in_may_cost_a_fifth_of_the_request() -> None:
+    run = results(
+        measurement("inkwell", "get_user", 3000),
+        measurement("auth", "get_user", 2500, label="get signed in"),
+        measurement("inkwell", "patch_user", 1000),
+        measurement("auth", "patch_user", 700, label="patch signed in"),
+    )
+
+    checks = checks_by_name(run)
+
+    assert checks["Signed in get signed in"] is True
+    assert checks["Signed in patch signed in"] is False
 
 
 def test_growth_compares_the_same_request_at_both_sizes() -> None:
@@ -116,6 +147,32 @@ def test_memory_is_flat_when_the_end_of_the_load_matches_its_start(last: float, 
     assert checks_by_name(run) == {"Resident memory over 20 s of load": flat}
 
 
+@pytest.mark.parametrize(
+    ("rps", "p99_ms", "errors", "met"),
+    [(500, 40, 0, True), (400, 40, 0, False), (500, 120, 0, False), (500, 40, 1, False)],
+)
+def test_reads_during_a_sign_up_flood_keep_half_their_throughput_and_a_short_tail(
+    rps: float, p99_ms: float, errors: int, met: bool
+) -> None:
+    run = results(
+        measurement("flood", "list_posts", 900, p99_ms=20, label="GET /posts"),
+        measurement("flood", "flood", rps, p99_ms=p99_ms, errors=errors),
+        measurement("flood", "flood_sign_ups", 700, errors=690),  # refusals are the point
+    )
+
+    assert checks_by_name(run) == {"PostgreSQL GET /posts during a sign-up flood": met}
+
+
+def test_the_flood_check_shows_both_ratios() -> None:
+    run = results(
+        measurement("flood", "list_posts", 800, p99_ms=20, label="GET /posts"),
+        measurement("flood", "flood", 600, p99_ms=50),
+    )
+    evaluate(run)
+
+    assert run.checks[0].value == "0.75x, p99 50.0 ms (2.5x)"
+
+
 def test_nothing_is_checked_that_was_not_measured() -> None:
     assert checks_by_name(results(measurement("bare", "get_user", 9000))) == {}
 
@@ -124,6 +181,8 @@ def test_table_json_and_chart(tmp_path: Path) -> None:
     run = results(
         measurement("raw", "get_user", 4000, cpu_us_per_request=200),
         measurement("inkwell", "get_user", 1000, cpu_us_per_request=800),
+        measurement("asyncpg", "get_user", 2000),
+        measurement("seed", "get_user", 500),
         measurement("inkwell", "get_user", 1200, database="sqlite"),
         memory={"seconds": 6, "samples": [[t, 90.0] for t in range(6)]},
     )
@@ -134,10 +193,11 @@ def test_table_json_and_chart(tmp_path: Path) -> None:
     write_json(run, tmp_path / "run.json")
     draw_chart(run, tmp_path / "run.png")
 
-    assert "MISSED PostgreSQL get_user: 0.25" in text
-    assert "   800   0.25" in text
+    assert "MISSED PostgreSQL get_user: 0.50" in text
+    assert "   800  0.25  0.50  2.00" in text
     saved = json.loads((tmp_path / "run.json").read_text())
     assert saved["measurements"][1]["ratio"] == 0.25
+    assert saved["measurements"][1]["vs_ceiling"] == 0.5
     assert (tmp_path / "run.png").read_bytes().startswith(b"\x89PNG")
 
 

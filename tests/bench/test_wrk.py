@@ -7,8 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from bench.scenarios import FLOOD_PASSWORD, flood_scenarios
 from bench.servers import Server, ceiling_command, free_port, serving
-from bench.wrk import Load, WrkFailed, WrkMissing, find_wrk, parse_wrk_output, run_wrk, wrk_command
+from bench.wrk import (
+    Load,
+    WrkFailed,
+    WrkMissing,
+    find_wrk,
+    parse_wrk_output,
+    run_wrk,
+    start_wrk,
+    wait_for_wrk,
+    wrk_command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -72,11 +83,15 @@ def test_wrk_drives_a_real_server_through_each_script(bare_server: Server) -> No
     # The bare ceiling answers GET /users/{id} and nothing else: the other scripts' requests are 404s.
     get = run_wrk(wrk_command(find_wrk(), bare_server.url, "get.lua", ["/users/%d", "1", "100"], load))
     post = run_wrk(wrk_command(find_wrk(), bare_server.url, "create_user.lua", ["tag"], load))
+    sign_up = run_wrk(
+        wrk_command(find_wrk(), bare_server.url, "create_user.lua", ["tag", "a password"], load)
+    )
 
     assert get.requests > 0
     assert get.error_count == 0
     assert post.requests > 0
     assert post.errors["status"] == post.requests
+    assert sign_up.requests > 0
 
 
 def test_a_server_that_cannot_start_is_reported(tmp_path: Path) -> None:
@@ -93,3 +108,17 @@ def test_a_server_that_cannot_start_is_reported(tmp_path: Path) -> None:
 def test_wrk_failing_is_reported() -> None:
     with pytest.raises(WrkFailed, match="exited"):
         run_wrk([sys.executable, "-c", "import sys; sys.exit(1)"])
+
+
+def test_wrk_in_the_background_gives_its_figures_when_waited_for() -> None:
+    process = start_wrk([sys.executable, "-c", f"print({SAMPLE!r})"])
+
+    assert wait_for_wrk(process).requests == 12000
+
+
+def test_the_flood_signs_up_with_a_password_and_reads_the_first_page_of_posts() -> None:
+    alone, flooded, sign_ups = flood_scenarios()
+
+    assert alone.args == flooded.args == ("/posts", "1", "1")
+    assert (sign_ups.script, sign_ups.args) == ("create_user.lua", ("{tag}", FLOOD_PASSWORD))
+    assert len(FLOOD_PASSWORD) >= 8

@@ -1,13 +1,13 @@
 """The outbox and the in-process runner (no Redis), against a real SMTP server."""
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
 
 from inkwell.config import Settings
 from inkwell.db import transaction
@@ -208,18 +208,18 @@ async def test_two_runners_send_each_mail_once(
 
 
 async def test_without_smtp_the_mail_goes_to_the_log(
-    settings: Settings, committed_sessionmaker: Sessions, caplog: pytest.LogCaptureFixture
+    settings: Settings, committed_sessionmaker: Sessions
 ) -> None:
     ctx = job_context(job_settings(settings, None), committed_sessionmaker)
     job_id = await enqueue_mail(committed_sessionmaker, to="logged@example.com", subject="In the log")
 
-    with caplog.at_level(logging.WARNING, logger="inkwell.mail.sender"):
+    with capture_logs() as logs:
         assert await attempt(ctx, job_id) is Outcome.DONE
 
-    [record] = [r for r in caplog.records if r.name == "inkwell.mail.sender"]
-    assert "INKWELL_SMTP_URL is unset" in record.getMessage()
-    assert "To: logged@example.com" in record.getMessage()
-    assert "Subject: In the log" in record.getMessage()
+    [entry] = [e for e in logs if e.get("logger") == "inkwell.mail.sender"]
+    assert "INKWELL_SMTP_URL is unset" in entry["event"]
+    assert (entry["to"], entry["subject"]) == ("logged@example.com", "In the log")
+    assert "body" not in entry
 
 
 async def test_the_api_runs_the_jobs_itself_without_redis(

@@ -2,6 +2,8 @@ from fastapi import status
 
 from inkwell.errors import Forbidden, InkwellError, NotAuthenticated
 
+HASHING_RETRY_AFTER_SECONDS = 1
+
 
 class InvalidCredentials(NotAuthenticated):
     # The same answer for an unknown email and a wrong password.
@@ -22,6 +24,14 @@ class InvalidAccountToken(InkwellError):
     # address the account no longer has. 400, not 401: these routes take no credentials.
     status_code = status.HTTP_400_BAD_REQUEST
     detail = "Invalid or expired token"
+
+
+class HashingBusy(InkwellError):
+    # Every hashing thread is taken and the queue for them full (or a turn did not come in time): the
+    # request is refused at once rather than kept waiting, and nothing was written.
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    detail = "The server is busy hashing passwords; retry shortly"
+    headers = {"Retry-After": str(HASHING_RETRY_AFTER_SECONDS)}  # noqa: RUF012 (never mutated)
 
 
 class WrongPassword(Forbidden):

@@ -49,7 +49,11 @@ TOKEN_REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/auth/token", response_model=TokenPair, responses=responses(400, 401, 413, 422, 429, 503))
+@router.post(
+    "/auth/token",
+    response_model=TokenPair,
+    responses=responses(400, 401, 413, 422, 429, 503, hashes_passwords=True),
+)
 async def sign_in(
     form: Annotated[SignInForm, Depends()],
     address: AddressDep,
@@ -98,7 +102,7 @@ async def read_account(account: AccountDep, session: SessionDep, response: Respo
 @account_router.put(
     "/users/me/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(400, 401, 403, 413, 422, 429, 503),
+    responses=responses(400, 401, 403, 413, 422, 429, 503, hashes_passwords=True),
 )
 async def change_password(
     payload: PasswordChange,
@@ -199,7 +203,7 @@ async def forgot_password(
 @router.post(
     "/auth/reset-password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**responses(413, 422, 503), **TOKEN_REFUSED},
+    responses={**responses(413, 422, 503, hashes_passwords=True), **TOKEN_REFUSED},
 )
 async def reset_password(payload: PasswordReset, auth: AuthDep, sessionmaker: SessionmakerDep) -> None:
     """Set a new password with the token mailed for it (once); every session of the account ends."""

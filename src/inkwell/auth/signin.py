@@ -11,12 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inkwell.auth import service
 from inkwell.auth.dependencies import Auth, Viewer
 from inkwell.auth.errors import (
+    HashingBusy,
     InvalidAccountToken,
     InvalidCredentials,
     InvalidRefreshToken,
     WrongPassword,
 )
 from inkwell.auth.models import TokenPurpose
+from inkwell.auth.passwords import Verdict
 from inkwell.auth.schemas import TokenPair
 from inkwell.auth.service import SessionTokens
 from inkwell.auth.throttle import PasswordAttempt, Throttle
@@ -43,7 +45,7 @@ async def sign_in(
     await attempt.count(throttle)
     async with read_session(sessionmaker) as session:
         user = await service.find_account(session, email)
-    verdict = await auth.passwords.verify(password, None if user is None else user.password_hash)
+    verdict = await _verify(auth, throttle, attempt, password, None if user is None else user.password_hash)
     if user is None or not verdict.valid:
         raise InvalidCredentials
     async with transaction(sessionmaker, writes=True) as session:
@@ -68,9 +70,20 @@ async def check_password(
     """
     attempt = PasswordAttempt.of(auth.settings, email=account.email, address=address)
     await attempt.count(throttle)
-    if not (await auth.passwords.verify(password, account.password_hash)).valid:
+    if not (await _verify(auth, throttle, attempt, password, account.password_hash)).valid:
         raise WrongPassword
     await attempt.succeeded(throttle)
+
+
+async def _verify(
+    auth: Auth, throttle: Throttle, attempt: PasswordAttempt, password: str, password_hash: str | None
+) -> Verdict:
+    """The verification of a counted attempt; one refused because hashing is busy is not counted."""
+    try:
+        return await auth.passwords.verify(password, password_hash)
+    except HashingBusy:
+        await attempt.not_tried(throttle)
+        raise
 
 
 async def refresh(

@@ -64,6 +64,11 @@ class PasswordAttempt:
         if (wait := await throttle.hit([self.account, self.address])) is not None:
             raise TooManyFailures(wait)
 
+    async def not_tried(self, throttle: "Throttle") -> None:
+        """The password could not be checked (hashing was busy, a 503): the attempt does not count."""
+        await throttle.refund(self.account.key)
+        await throttle.refund(self.address.key)
+
     async def succeeded(self, throttle: "Throttle", *, session: AsyncSession | None = None) -> None:
         """The password was right: the account's count starts again, and the address gets its try back."""
         await throttle.forget(self.account.key, session=session)

@@ -12,7 +12,7 @@ from inkwell.auth.dependencies import (
     ViewerBeforeTransactionDep,
     ViewerDep,
 )
-from inkwell.auth.errors import NotYourAccount, TooManySignUps
+from inkwell.auth.errors import HashingBusy, NotYourAccount, TooManySignUps
 from inkwell.auth.passwords import Passwords
 from inkwell.auth.schemas import AccountUpdate, CurrentPassword
 from inkwell.auth.signin import check_password
@@ -154,9 +154,14 @@ async def sign_up(
 ) -> NewAccount:
     """The new account, its password hashed; a client address gets a limited number of sign-ups (each
     costs a hashing), counted before the hashing."""
-    if (wait := await throttle.hit([sign_up_limit(auth.settings, address)])) is not None:
+    limit = sign_up_limit(auth.settings, address)
+    if (wait := await throttle.hit([limit])) is not None:
         raise TooManySignUps(wait)
-    return await _hashed(payload, payload.password, request)
+    try:
+        return await _hashed(payload, payload.password, request)
+    except HashingBusy:
+        await throttle.refund(limit.key)  # refused with a 503: it does not count
+        raise
 
 
 async def open_sign_up(payload: OpenUserCreate, request: Request) -> NewAccount:

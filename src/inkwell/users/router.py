@@ -50,7 +50,7 @@ SIGN_UP: dict[str, Any] = {
     "response_model": UserRead,
     "status_code": status.HTTP_201_CREATED,
     "responses": {
-        **responses(400, 409, 413, 422, 429, 503),
+        **responses(400, 409, 413, 422, 429, 503, hashes_passwords=True),
         201: {"links": user_links(), "headers": ETAG_HEADER},
     },
 }
@@ -61,10 +61,10 @@ USER_CHANGED = {
 }
 USER_DELETED = responses(401, 403, 404, 412, 422, 503)
 # With sign-in on, a new email and a deletion ask for the password again: 403 when it is wrong, 429
-# past the sign-in throttle's limits (or the mail limits, for a new email).
+# past the sign-in throttle's limits (or the mail limits, for a new email), 503 while hashing is busy.
 ACCOUNT_CHANGED = {
     **USER_CHANGED,
-    **responses(429),
+    **responses(429, 503, hashes_passwords=True),
     202: {
         "model": UserRead,
         "description": "Accepted: the other fields sent are changed, `email` not yet. A token that "
@@ -74,7 +74,7 @@ ACCOUNT_CHANGED = {
         "headers": ETAG_HEADER,
     },
 }
-ACCOUNT_DELETED = responses(400, 401, 403, 404, 412, 413, 422, 429, 503)
+ACCOUNT_DELETED = responses(400, 401, 403, 404, 412, 413, 422, 429, 503, hashes_passwords=True)
 
 
 # --- sign-in on ---
