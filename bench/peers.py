@@ -45,7 +45,8 @@ def asyncpg_app(dsn: str, *, pool_size: int) -> FastAPI:
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
 
-    def pool(request: Request) -> asyncpg.Pool:
+    # async, though it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool.
+    async def pool(request: Request) -> asyncpg.Pool:
         pool: asyncpg.Pool = request.app.state.pool
         return pool
 
