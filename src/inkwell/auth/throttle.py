@@ -8,7 +8,8 @@ attempts past the limit do not extend it.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -119,35 +120,36 @@ class DatabaseThrottle:
         self.sessionmaker = sessionmaker
 
     async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
-        if session is None:
-            async with transaction(self.sessionmaker, writes=True) as own:
-                return await self.hit(limits, session=own)
         now = utcnow()
         waits = []
-        # Always in the same order, so that two requests that share keys never wait on each other's locks.
-        for limit in sorted(limits, key=lambda limit: limit.key):
-            hits, window_ends = await _bump(session, limit, now)
-            if hits > limit.max_hits:
-                waits.append(seconds_until(window_ends, now))
+        async with self._writing(session) as writing:
+            # Always in the same order, so that two requests sharing keys never wait on each other's locks.
+            for limit in sorted(limits, key=lambda limit: limit.key):
+                hits, window_ends = await _bump(writing, limit, now)
+                if hits > limit.max_hits:
+                    waits.append(seconds_until(window_ends, now))
         return max(waits, default=None)
 
     async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
-        if session is None:
-            async with transaction(self.sessionmaker, writes=True) as own:
-                await self.forget(key, session=own)
-            return
-        await session.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
+        async with self._writing(session) as writing:
+            await writing.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
 
     async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
-        if session is None:
-            async with transaction(self.sessionmaker, writes=True) as own:
-                await self.refund(key, session=own)
+        async with self._writing(session) as writing:
+            await writing.execute(
+                update(ThrottleCounter)
+                .where(ThrottleCounter.key == key, ThrottleCounter.hits > 0)
+                .values(hits=ThrottleCounter.hits - 1)
+            )
+
+    @asynccontextmanager
+    async def _writing(self, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+        """`session`, or a write transaction of its own, committed when the block ends."""
+        if session is not None:
+            yield session
             return
-        await session.execute(
-            update(ThrottleCounter)
-            .where(ThrottleCounter.key == key, ThrottleCounter.hits > 0)
-            .values(hits=ThrottleCounter.hits - 1)
-        )
+        async with transaction(self.sessionmaker, writes=True) as own:
+            yield own
 
 
 async def _bump(session: AsyncSession, limit: Limit, now: datetime) -> tuple[int, datetime]:
