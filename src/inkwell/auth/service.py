@@ -225,15 +225,15 @@ def _redeemable(
     A `change_email` token was sent to the address the account is to have: nothing to compare. It is
     spent instead by whatever makes it stale (another change, a new password).
     """
-    conditions = (
-        AccountToken.token_hash == digest,
-        AccountToken.purpose == purpose,
-        AccountToken.used_at.is_(None),
-        AccountToken.expires_at > now,
-    )
+    conditions = (AccountToken.token_hash == digest, *_usable(purpose, now))
     if purpose is TokenPurpose.CHANGE_EMAIL:
         return conditions
     return (*conditions, AccountToken.email == current_email)
+
+
+def _usable(purpose: TokenPurpose, now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Account tokens for `purpose` that are neither used nor expired."""
+    return (AccountToken.purpose == purpose, AccountToken.used_at.is_(None), AccountToken.expires_at > now)
 
 
 def _spent(now: datetime) -> ColumnElement[bool]:
@@ -281,12 +281,7 @@ async def pending_email(session: AsyncSession, user_id: int, *, now: datetime) -
     """The new address the user asked for, while the token mailed to confirm it still works."""
     query = (
         select(AccountToken.email)
-        .where(
-            AccountToken.user_id == user_id,
-            AccountToken.purpose == TokenPurpose.CHANGE_EMAIL,
-            AccountToken.used_at.is_(None),
-            AccountToken.expires_at > now,
-        )
+        .where(AccountToken.user_id == user_id, *_usable(TokenPurpose.CHANGE_EMAIL, now))
         .order_by(AccountToken.created_at.desc())
         .limit(1)
     )
