@@ -97,10 +97,10 @@ def test_schemathesis_finds_nothing(fuzzed_server: Server, tmp_path: Path) -> No
         *(["--no-shrink", "--max-failures", "1"] if "INKWELL_FUZZ_EXAMPLES" not in os.environ else []),
     ]
 
-    result = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, timeout=600, check=False)
+    returncode, output = run_for_at_most(command, seconds=600)
 
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
+    assert returncode is not None, f"no end in 600 s:\n{output[-20000:]}\n{server_log_tail(fuzzed_server)}"
+    assert returncode == 0, output
     # The stateful phase ran: it followed the OpenAPI links from created records to what uses them.
     scenarios = re.search(r"Scenarios:\s+(\d+)", output)
     links = re.search(r"API Links:\s+(\d+) covered", output)
@@ -108,3 +108,24 @@ def test_schemathesis_finds_nothing(fuzzed_server: Server, tmp_path: Path) -> No
     assert links is not None, output
     assert int(scenarios.group(1)) > 0
     assert int(links.group(1)) > 0
+
+
+def run_for_at_most(command: list[str], *, seconds: float) -> tuple[int | None, str]:
+    """The command's exit code and output; None for the code when it ran too long (it is killed then, and
+    what it printed so far is kept: it says which operation it was on)."""
+    with subprocess.Popen(
+        command, cwd=PROJECT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as process:
+        try:
+            output, _ = process.communicate(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+            return None, output
+        return process.returncode, output
+
+
+def server_log_tail(server: Server) -> str:
+    """The last lines the fuzzed server logged: whether it was still answering, and how slowly."""
+    lines = server.log.read_text(errors="replace").splitlines()
+    return "the server's last log lines:\n" + "\n".join(lines[-60:])

@@ -265,7 +265,9 @@ async def test_password_changes_leave_the_pool_to_other_requests_while_they_hash
 ) -> None:
     """Many changes at once on a pool of two: none holds a connection through its slow verification."""
     settings = secure_settings.model_copy(
-        update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 0.5}
+        # A read waits at most 1.5 s for a connection, and the verifications take 3 s: a change that held
+        # its connection through one would make the reads fail; the margins leave room for a loaded machine.
+        update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 1.5}
     )
     engine = create_engine(settings)
     app = app_on(settings, create_sessionmaker(engine))
@@ -273,7 +275,7 @@ async def test_password_changes_leave_the_pool_to_other_requests_while_they_hash
     verify = passwords.verify
 
     async def slow_verify(password: str, password_hash: str | None) -> Any:
-        await asyncio.sleep(1)  # as a costly Argon2 would take
+        await asyncio.sleep(3)  # as a costly Argon2 would take
         return await verify(password, password_hash)
 
     try:
