@@ -16,6 +16,16 @@ LogFormat = Literal["auto", "json", "console"]
 # none: connections straight to the database; transaction: through a pooler that hands each transaction
 # to any server connection (PgBouncer's `pool_mode = transaction`).
 DbPooler = Literal["none", "transaction"]
+# Where spans go: an OTLP collector (over HTTP), standard output, or nowhere.
+TracesExporter = Literal["otlp", "console", "none"]
+TracesSampler = Literal[
+    "always_on",
+    "always_off",
+    "traceidratio",
+    "parentbased_always_on",
+    "parentbased_always_off",
+    "parentbased_traceidratio",
+]
 
 ONE_MIB = 1024 * 1024
 # DATABASE_URL's schemes: plain ones (Inkwell picks the async driver) and the drivers Inkwell ships with.
@@ -164,6 +174,31 @@ class Settings(BaseSettings):
     job_keep_finished_days: PositiveInt = 7
     worker_concurrency: PositiveInt = 4
 
+    # Traces (OpenTelemetry), by the standard OTEL_* variables; see inkwell.tracing. Off unless an
+    # exporter or an OTLP endpoint is named.
+    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
+    otel_traces_exporter: TracesExporter | None = Field(default=None, validation_alias="OTEL_TRACES_EXPORTER")
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+    otel_exporter_otlp_traces_endpoint: str | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    # Inkwell ships the HTTP exporter only: a collector's gRPC port would not understand it.
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL"
+    )
+    otel_exporter_otlp_traces_protocol: Literal["http/protobuf"] | None = Field(
+        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+    )
+    otel_service_name: str = Field(default="inkwell", min_length=1, validation_alias="OTEL_SERVICE_NAME")
+    otel_traces_sampler: TracesSampler = Field(
+        default="parentbased_always_on", validation_alias="OTEL_TRACES_SAMPLER"
+    )
+    otel_traces_sampler_arg: float = Field(
+        default=1.0, ge=0, le=1, validation_alias="OTEL_TRACES_SAMPLER_ARG"
+    )
+
     @property
     def hashing_concurrency(self) -> int:
         """Hashings allowed at once: the setting, or as many as the cores keep busy."""
@@ -171,7 +206,9 @@ class Settings(BaseSettings):
             return self.password_hash_concurrency
         return max(1, (os.cpu_count() or 1) // self.password_parallelism)
 
-    @field_validator("log_level", "log_format", "db_pooler", mode="before")
+    @field_validator(
+        "log_level", "log_format", "db_pooler", "otel_traces_exporter", "otel_traces_sampler", mode="before"
+    )
     @classmethod
     def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -208,7 +245,14 @@ class Settings(BaseSettings):
             refuse_weak_secret(value.get_secret_value())
         return value
 
-    @field_validator("smtp_url", "redis_url", mode="before")
+    @field_validator(
+        "smtp_url",
+        "redis_url",
+        "otel_traces_exporter",
+        "otel_exporter_otlp_endpoint",
+        "otel_exporter_otlp_traces_endpoint",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # `INKWELL_SMTP_URL=` (as compose passes an unset variable) means no URL.
@@ -223,6 +267,13 @@ class Settings(BaseSettings):
     @classmethod
     def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
         return _require_scheme(value, ("redis://", "rediss://", "unix://"), "redis://host:6379/0")
+
+    @field_validator("otel_exporter_otlp_endpoint", "otel_exporter_otlp_traces_endpoint")
+    @classmethod
+    def _otlp_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://, like http://collector:4318")
+        return value
 
 
 _DATABASE_EXAMPLE = "postgresql://user:password@host:5432/inkwell"

@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import event
@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 from inkwell.config import Settings
+
+if TYPE_CHECKING:
+    from inkwell.tracing import Tracing
 
 # Plain URLs get the async driver Inkwell ships with.
 ASYNC_DRIVERS = {
@@ -173,10 +176,13 @@ async def transaction(
 
 @asynccontextmanager
 async def open_sessionmaker(
-    settings: Settings, *, info: dict[str, Any] | None = None
+    settings: Settings, *, info: dict[str, Any] | None = None, tracing: "Tracing | None" = None
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on an engine of their own, disposed when the block ends (for the CLI's commands)."""
+    """Sessions on an engine of their own, disposed when the block ends (for the CLI's commands); its
+    statements are traced when `tracing` is given."""
     engine = create_engine(settings)
+    if tracing is not None:
+        tracing.instrument_engine(engine)
     try:
         yield create_sessionmaker(engine, info=info)
     finally:

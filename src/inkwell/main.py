@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
+from opentelemetry.trace import Tracer
 from starlette.types import ASGIApp
 
 from inkwell import __version__
@@ -38,6 +39,7 @@ from inkwell.metrics import install_metrics
 from inkwell.middleware import BodySizeLimit, RequestLog, SecurityHeaders, endpoint_templates
 from inkwell.pagination import document_max_offset
 from inkwell.posts.router import router as posts_router
+from inkwell.tracing import Tracing, start_tracing, tracer_of
 from inkwell.users.router import open_router as open_users_router
 from inkwell.users.router import router as users_router
 
@@ -63,15 +65,23 @@ def collecting_garbage_less_often(threshold: int) -> Iterator[None]:
         gc.unfreeze()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the database engine (and Redis, when set) open at start-up and close at shutdown."""
+def create_app(settings: Settings | None = None, *, tracing: Tracing | None = None) -> FastAPI:
+    """Build the app; the database engine (and Redis, when set) open at start-up and close at shutdown.
+
+    Traces go where the OTEL_* settings say (nowhere by default), or to `tracing` when it is given.
+    """
     settings = settings or get_settings()
     configure_logging(settings)
+    tracing = tracing or start_tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
         cache = create_cache(settings)
+        if tracing is not None:
+            tracing.instrument_engine(engine)
+            if cache is not None:
+                tracing.instrument_redis(cache.redis)
         app.state.engine = engine
         app.state.cache = cache
         app.state.sessionmaker = create_sessionmaker(engine, info=session_info(cache))
@@ -79,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             purge_periodically(_purges(settings, app), interval=settings.idempotency_purge_interval)
         )
         # Without Redis there is no queue and no `inkwell worker` is needed: the API runs the jobs.
-        jobs = None if cache else _start_job_runner(settings, app)
+        jobs = None if cache else _start_job_runner(settings, app, tracer_of(tracing))
         try:
             with collecting_garbage_less_often(settings.gc_threshold):
                 yield
@@ -93,6 +103,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await cache.redis.aclose()
             await engine.dispose()
             logger.info("database pool closed")
+            if tracing is not None:
+                tracing.shutdown()
 
     # Swagger UI and ReDoc assets are served by Inkwell itself (fastapi-offline), so /docs works offline.
     app = FastAPIOffline(
@@ -134,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(open_users_router)
     app.include_router(posts_router)
     _document_settings(app, settings)
+    if tracing is not None:
+        tracing.instrument_app(app)  # before the outermost wrapping: see Tracing.instrument_app
     _wrap_outermost(
         app,
         lambda inner: RequestLog(
@@ -219,6 +233,6 @@ class _BackgroundRunner:
         await self._task
 
 
-def _start_job_runner(settings: Settings, app: FastAPI) -> _BackgroundRunner:
-    ctx = JobContext(settings, app.state.sessionmaker, create_mailer(settings))
+def _start_job_runner(settings: Settings, app: FastAPI, tracer: Tracer) -> _BackgroundRunner:
+    ctx = JobContext(settings, app.state.sessionmaker, create_mailer(settings, tracer=tracer), tracer)
     return _BackgroundRunner(OutboxRunner(ctx))

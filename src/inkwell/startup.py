@@ -51,7 +51,10 @@ def _settings_problem(exc: ValidationError) -> str:
 
 
 def _variable(field: str) -> str:
-    return "DATABASE_URL" if field.lower() == "database_url" else f"INKWELL_{field.upper()}"
+    # A setting read under a name of its own (DATABASE_URL, OTEL_TRACES_EXPORTER) is reported by it.
+    if field.isupper():
+        return field
+    return "DATABASE_URL" if field == "database_url" else f"INKWELL_{field.upper()}"
 
 
 def _unreachable(settings: Settings, exc: BaseException) -> str:

@@ -18,6 +18,7 @@ from inkwell.config import Settings
 from inkwell.db import after_commit, open_sessionmaker
 from inkwell.posts.models import Post
 from inkwell.redis_client import create_redis
+from inkwell.tracing import Tracing
 from inkwell.users.models import User
 
 CACHE = "inkwell.cache"
@@ -41,11 +42,16 @@ def create_cache(settings: Settings) -> Cache | None:
 
 
 @asynccontextmanager
-async def open_cached_sessionmaker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """`open_sessionmaker` for code outside requests (the CLI, workers): its writes invalidate the cache."""
+async def open_cached_sessionmaker(
+    settings: Settings, *, tracing: Tracing | None = None
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """`open_sessionmaker` for code outside requests (the CLI, workers): its writes invalidate the cache.
+    Its statements and the cache's commands are traced when `tracing` is given."""
     cache = create_cache(settings)
+    if tracing is not None and cache is not None:
+        tracing.instrument_redis(cache.redis)
     try:
-        async with open_sessionmaker(settings, info=session_info(cache)) as sessionmaker:
+        async with open_sessionmaker(settings, info=session_info(cache), tracing=tracing) as sessionmaker:
             yield sessionmaker
     finally:
         if cache is not None:

@@ -4,10 +4,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
 from inkwell.mail.sender import Mailer
+from inkwell.tracing import NO_TRACER
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,7 @@ class JobContext:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     mailer: Mailer
+    tracer: Tracer = NO_TRACER  # each attempt's span (tracing off: a no-op)
 
 
 JobHandler = Callable[[JobContext, dict[str, Any]], Awaitable[None]]

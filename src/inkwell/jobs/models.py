@@ -39,3 +39,6 @@ class OutboxJob(Timestamped, Base):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     last_error: Mapped[str | None] = mapped_column(String(ERROR_LENGTH), default=None)
+    # The W3C traceparent of the span that wrote the job (a request's), when tracing is on: the job's own
+    # span links to it. Version 00, the only one written, is 55 characters.
+    traceparent: Mapped[str | None] = mapped_column(String(55), default=None)

@@ -13,6 +13,7 @@ from inkwell.jobs.context import JobContext, PermanentJobError
 from inkwell.jobs.definitions import JOBS
 from inkwell.jobs.models import OutboxJob
 from inkwell.orm import utcnow
+from inkwell.tracing import failed, job_span
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,15 @@ async def attempt(ctx: JobContext, job_id: int) -> Outcome:
         job = await service.claim(session, job_id, now=utcnow(), lease=lease(ctx))
         if job is None:
             return Outcome.FINISHED if await service.is_finished(session, job_id) else Outcome.BUSY
+    with job_span(
+        ctx.tracer, job.name, job_id=job.id, attempt=job.attempts, traceparent=job.traceparent
+    ) as span:
+        outcome = await _run(ctx, job)
+        span.set_attribute("inkwell.job.outcome", outcome.value)
+    return outcome
+
+
+async def _run(ctx: JobContext, job: OutboxJob) -> Outcome:
     handler = JOBS.get(job.name)
     try:
         if handler is None:
@@ -48,6 +58,7 @@ async def attempt(ctx: JobContext, job_id: int) -> Outcome:
         async with asyncio.timeout(ctx.settings.job_timeout):
             await handler(ctx, service.payload_of(job))
     except Exception as exc:
+        failed(exc)
         return await _record_failure(ctx, job, exc)
     async with transaction(ctx.sessionmaker, writes=True) as session:
         await service.mark_done(session, job.id)

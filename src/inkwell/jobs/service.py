@@ -15,11 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inkwell.db import rowcount
 from inkwell.jobs.models import ERROR_LENGTH, JobStatus, OutboxJob
 from inkwell.orm import utcnow
+from inkwell.tracing import current_traceparent
 
 
 async def enqueue(session: AsyncSession, name: str, payload: dict[str, Any]) -> OutboxJob:
-    """Add a job to the session's transaction: it exists if and only if the transaction commits."""
-    job = OutboxJob(name=name, payload=json.dumps(payload), status=JobStatus.PENDING, available_at=utcnow())
+    """Add a job to the session's transaction: it exists if and only if the transaction commits.
+
+    The job keeps the trace context of the span running now (the request's), for its own to link to.
+    """
+    job = OutboxJob(
+        name=name,
+        payload=json.dumps(payload),
+        status=JobStatus.PENDING,
+        available_at=utcnow(),
+        traceparent=current_traceparent(),
+    )
     session.add(job)
     await session.flush()
     return job

@@ -17,22 +17,31 @@ from inkwell.jobs.queue import Relay, create_queue, create_worker
 from inkwell.jobs.runner import OutboxRunner
 from inkwell.mail.sender import create_mailer
 from inkwell.redis_client import create_redis
+from inkwell.tracing import Tracing, start_tracing, tracer_of
 
 logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def job_context(settings: Settings) -> AsyncIterator[JobContext]:
-    async with open_cached_sessionmaker(settings) as sessionmaker:
-        yield JobContext(settings, sessionmaker, create_mailer(settings))
+async def job_context(settings: Settings, tracing: Tracing | None = None) -> AsyncIterator[JobContext]:
+    """What jobs run with; with `tracing`, each attempt and what it does is traced."""
+    tracer = tracer_of(tracing)
+    async with open_cached_sessionmaker(settings, tracing=tracing) as sessionmaker:
+        yield JobContext(settings, sessionmaker, create_mailer(settings, tracer=tracer), tracer)
 
 
 async def run_worker(settings: Settings) -> None:
-    async with job_context(settings) as ctx:
-        if settings.redis_url is None:
-            await run_outbox_worker(ctx)
-        else:
-            await run_queue_worker(ctx)
+    tracing = start_tracing(settings)
+    try:
+        async with job_context(settings, tracing) as ctx:
+            if settings.redis_url is None:
+                await run_outbox_worker(ctx)
+            else:
+                # The queue's own client is not traced: its workers ask Redis for work all the time.
+                await run_queue_worker(ctx)
+    finally:
+        if tracing is not None:
+            tracing.shutdown()
 
 
 async def run_outbox_worker(ctx: JobContext) -> None:

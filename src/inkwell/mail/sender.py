@@ -9,9 +9,11 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 import structlog
+from opentelemetry.trace import Tracer
 
 from inkwell.config import Settings
 from inkwell.logs import Unredacted
+from inkwell.tracing import NO_TRACER, smtp_span
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +54,16 @@ def parse_smtp_url(url: str) -> SmtpServer:
 class SmtpMailer:
     """One connection per message: mail is rare next to requests, and a fresh connection never goes stale."""
 
-    def __init__(self, server: SmtpServer, *, timeout: float) -> None:
+    def __init__(self, server: SmtpServer, *, timeout: float, tracer: Tracer = NO_TRACER) -> None:
         self.server = server
         self.timeout = timeout
+        self.tracer = tracer
 
     async def send(self, message: EmailMessage) -> None:
+        with smtp_span(self.tracer, host=self.server.host, port=self.server.port):
+            await self._send(message)
+
+    async def _send(self, message: EmailMessage) -> None:
         try:
             await aiosmtplib.send(
                 message,
@@ -95,7 +102,7 @@ class LogMailer:
         structlog.get_logger().warning("mail not sent: INKWELL_SMTP_URL is unset", logger=__name__, **fields)
 
 
-def create_mailer(settings: Settings) -> Mailer:
+def create_mailer(settings: Settings, *, tracer: Tracer = NO_TRACER) -> Mailer:
     if settings.smtp_url is None:
         if settings.mail_log_body:
             logger.warning(
@@ -103,7 +110,8 @@ def create_mailer(settings: Settings) -> Mailer:
                 "verify an address or reset a password; use it for development only"
             )
         return LogMailer(with_body=settings.mail_log_body)
-    return SmtpMailer(parse_smtp_url(settings.smtp_url.get_secret_value()), timeout=settings.smtp_timeout)
+    server = parse_smtp_url(settings.smtp_url.get_secret_value())
+    return SmtpMailer(server, timeout=settings.smtp_timeout, tracer=tracer)
 
 
 def compose(settings: Settings, *, to: str, subject: str, body: str) -> EmailMessage:
