@@ -68,11 +68,13 @@ def collecting_garbage_less_often(threshold: int) -> Iterator[None]:
 def create_app(settings: Settings | None = None, *, tracing: Tracing | None = None) -> FastAPI:
     """Build the app; the database engine (and Redis, when set) open at start-up and close at shutdown.
 
-    Traces go where the OTEL_* settings say (nowhere by default), or to `tracing` when it is given.
+    Traces go where the OTEL_* settings say (nowhere by default), or to `tracing` when it is given (its
+    giver shuts it down).
     """
     settings = settings or get_settings()
     configure_logging(settings)
-    tracing = tracing or start_tracing(settings)
+    own_tracing = None if tracing is not None else start_tracing(settings)
+    tracing = tracing or own_tracing
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,8 +105,8 @@ def create_app(settings: Settings | None = None, *, tracing: Tracing | None = No
                 await cache.redis.aclose()
             await engine.dispose()
             logger.info("database pool closed")
-            if tracing is not None:
-                tracing.shutdown()
+            if own_tracing is not None:
+                own_tracing.shutdown()
 
     # Swagger UI and ReDoc assets are served by Inkwell itself (fastapi-offline), so /docs works offline.
     app = FastAPIOffline(

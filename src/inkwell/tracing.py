@@ -41,12 +41,14 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
+from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inkwell import __version__
 from inkwell.config import Settings
@@ -95,6 +97,7 @@ class Tracing:
             # No spans of their own for each ASGI message a request receives and sends.
             exclude_spans=["receive", "send"],
         )
+        app.add_middleware(NameByRoute)
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
         """A span per statement on `engine`, with its SQL and never its parameters.
@@ -119,7 +122,7 @@ class Tracing:
 
 def start_tracing(settings: Settings) -> Tracing | None:
     """Tracing as the OTEL_* settings ask for it, or None when they ask for none."""
-    exporter = _exporter(settings)
+    exporter = exporter_for(settings)
     if exporter is None:
         return None
     logger.info(
@@ -135,7 +138,7 @@ def tracer_of(tracing: Tracing | None) -> Tracer:
     return NO_TRACER if tracing is None else tracing.tracer
 
 
-def _exporter(settings: Settings) -> SpanExporter | None:
+def exporter_for(settings: Settings) -> SpanExporter | None:
     """The exporter named, or OTLP when only an endpoint is (the exporter the standard defaults to)."""
     if settings.otel_sdk_disabled:
         return None
@@ -259,6 +262,33 @@ def _redacted_attributes(attributes: Attributes) -> Attributes:
     if not attributes:
         return attributes
     return {key: redact_text(value) if isinstance(value, str) else value for key, value in attributes.items()}
+
+
+class NameByRoute:
+    """Names the request's span by the template of the route that took it, as the request log does.
+
+    The instrumentation names it by the route's declared path, convertors and all
+    (`/users/{user_id:user_id}`); a request no route takes keeps its method alone.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                template = getattr(scope.get("route"), "path_format", None)
+                if isinstance(template, str):
+                    span = trace.get_current_span()
+                    span.update_name(f"{scope['method']} {template}")
+                    span.set_attribute(HTTP_ROUTE, template)
+            await send(message)
+
+        await self.app(scope, receive, send_named)
 
 
 def _note_request_id(span: trace.Span, _scope: object) -> None:

@@ -40,6 +40,10 @@ MISTAKES = {
         {"INKWELL_DB_POOL_SIZE": "-3"},
         "INKWELL_DB_POOL_SIZE: Input should be greater than 0",
     ),
+    "invalid tracing setting": (
+        {"OTEL_TRACES_EXPORTER": "bogus"},
+        "OTEL_TRACES_EXPORTER: Input should be 'otlp', 'console' or 'none'",
+    ),
 }
 
 
