@@ -197,6 +197,22 @@ def flood_check(results: Results, *, floor: float = 0.5, p99_under_ms: float = 1
     )
 
 
+def tracing_check(results: Results, *, floor: float = 0.5) -> Check | None:
+    """A request with every span exported (OTLP) against the same request on a server tracing nothing."""
+    off = results.find("tracing", "postgresql", "get_user_untraced")
+    on = results.find("tracing", "postgresql", "get_user_traced")
+    if off is None or on is None or not off.requests_per_second:
+        return None
+    ratio = on.requests_per_second / off.requests_per_second
+    cpu = (
+        f", {on.cpu_us_per_request - off.cpu_us_per_request:+.0f} us CPU"
+        if on.cpu_us_per_request is not None and off.cpu_us_per_request is not None
+        else ""
+    )
+    met = ratio >= floor and on.errors == 0
+    return Check(f"PostgreSQL {on.label}", f">= {floor} of tracing off", f"{ratio:.2f}{cpu}", met)
+
+
 def evaluate(results: Results) -> None:
     growth_users = results.settings.get("growth_users")
     candidates = [
@@ -213,6 +229,7 @@ def evaluate(results: Results) -> None:
         *(sqlite_reads_check(results, s) for s in ("get_user", "list_users", "user_posts")),
         memory_check(results.memory),
         flood_check(results),
+        tracing_check(results),
         *(
             cache_check(results, database, scenario)
             for database in ("postgresql", "sqlite")

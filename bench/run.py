@@ -26,6 +26,7 @@ import psutil
 
 import redis
 from bench import report, seed
+from bench.otlp import otlp_sink
 from bench.report import Measurement, Results
 from bench.scenarios import (
     SIGNED_IN_SCENARIOS,
@@ -35,6 +36,7 @@ from bench.scenarios import (
     flood_scenarios,
     growth_scenarios,
     mixed_scenario,
+    traced_scenarios,
     user_scenarios,
 )
 from bench.seed import Size
@@ -233,6 +235,8 @@ class Bench:
             # The deep `?offset=` pages (the last of 1,000,000 users) measure what the default cap refuses.
             "INKWELL_MAX_OFFSET": str(2**31 - 1),
             "PYTHONPATH": str(ROOT),
+            # Untraced whatever the shell running the benchmark sets; the `tracing` run turns it on.
+            "OTEL_SDK_DISABLED": "true",
         }
 
     @contextmanager
@@ -300,6 +304,7 @@ class Bench:
             self.run_more_workers(url)
             self.run_with_request_log(url)
             self.run_as_if_pooled(url)
+            self.run_traced(url)
             self.run_cached(url, "postgresql")
             self.run_signed_in(url)
             self.run_flood(url)
@@ -438,6 +443,30 @@ class Bench:
                 self.measure(
                     server, selected, target="inkwell", database="postgresql", users=self.options.size.users
                 )
+
+    def run_traced(self, url: str) -> None:
+        """GET /users/{id} with tracing off (no OTEL variable: the default) and then on, every request
+        sampled and its spans sent over OTLP/HTTP to a stand-in collector in this process (target
+        `tracing`): what tracing costs a request, and that it costs nothing off."""
+        off, on = traced_scenarios(self.options.size)
+        if not self.selected([off, on]):
+            return
+        users = self.options.size.users
+        with self.inkwell(url) as server:
+            self.measure(server, off, target="tracing", database="postgresql", users=users)
+        with otlp_sink() as (endpoint, received):
+            traced = {
+                "OTEL_SDK_DISABLED": "false",
+                "OTEL_TRACES_EXPORTER": "otlp",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
+                "OTEL_TRACES_SAMPLER": "always_on",
+            }
+            with self.inkwell(url, settings=traced) as server:
+                self.measure(server, on, target="tracing", database="postgresql", users=users)
+        # Spans that never left the server would make the figure a measure of nothing.
+        if not received.exports:
+            raise RuntimeError("the traced server exported no span to the stand-in collector")
+        print(f"  tracing  exported {received.exports} batches, {received.bytes:,} bytes", flush=True)
 
     def run_more_workers(self, url: str) -> None:
         """GET /users/{id} again with a worker process per core (`inkwell serve --workers N`)."""

@@ -59,6 +59,15 @@ def mixed_scenario(size: Size) -> Scenario:
     )
 
 
+def traced_scenarios(size: Size) -> tuple[Scenario, Scenario]:
+    """GET /users/{id} on a server without tracing (the default) and on one tracing every request."""
+    get_user = ceiling_scenario(size)
+    return (
+        Scenario("get_user_untraced", "GET /users/{id} (tracing off)", get_user.script, get_user.args),
+        Scenario("get_user_traced", "GET /users/{id} (tracing on)", get_user.script, get_user.args),
+    )
+
+
 # Measured again with sign-in on (target `auth`), to show what reading a token and its session costs.
 SIGNED_IN_SCENARIOS = ("get_user", "list_users", "create_post", "patch_user")
 

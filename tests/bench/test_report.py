@@ -217,3 +217,19 @@ def test_options_quick_and_full() -> None:
 def test_unknown_databases_are_refused() -> None:
     with pytest.raises(SystemExit):
         parse_options(["--databases", "oracle"], {})
+
+
+def test_tracing_is_reported_as_a_ratio_to_the_same_request_untraced() -> None:
+    def run_with(rps: float) -> Results:
+        return results(
+            measurement("tracing", "get_user_untraced", 1000, cpu_us_per_request=1000.0),
+            measurement("tracing", "get_user_traced", rps, cpu_us_per_request=1250.0, label="traced"),
+        )
+
+    run = run_with(800)
+    add_ratios(run)
+    evaluate(run)
+
+    [check] = [check for check in run.checks if check.name == "PostgreSQL traced"]
+    assert (check.value, check.met) == ("0.80, +250 us CPU", True)
+    assert checks_by_name(run_with(400))["PostgreSQL traced"] is False
