@@ -174,29 +174,56 @@ class Settings(BaseSettings):
     job_keep_finished_days: PositiveInt = 7
     worker_concurrency: PositiveInt = 4
 
-    # Traces (OpenTelemetry), by the standard OTEL_* variables; see inkwell.tracing. Off unless an
-    # exporter or an OTLP endpoint is named.
-    otel_sdk_disabled: bool = Field(default=False, validation_alias="OTEL_SDK_DISABLED")
-    otel_traces_exporter: TracesExporter | None = Field(default=None, validation_alias="OTEL_TRACES_EXPORTER")
+    # Traces (OpenTelemetry), by the standard OTEL_* variables (see inkwell.tracing and docs/tracing.md):
+    # off unless an exporter or an OTLP endpoint is named. Each is read under its standard name alone.
+    otel_sdk_disabled: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("OTEL_SDK_DISABLED"),
+        description="true turns tracing off whatever else is set.",
+    )
+    otel_traces_exporter: TracesExporter | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"),
+        description="Where spans go; unset, to OTLP when an OTLP endpoint is set, else nowhere (off).",
+    )
     otel_exporter_otlp_endpoint: str | None = Field(
-        default=None, validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT"
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="The OTLP collector (HTTP, port 4318); spans go to its /v1/traces.",
     )
     otel_exporter_otlp_traces_endpoint: str | None = Field(
-        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+        description="The full URL spans are posted to; wins over OTEL_EXPORTER_OTLP_ENDPOINT.",
     )
     # Inkwell ships the HTTP exporter only: a collector's gRPC port would not understand it.
     otel_exporter_otlp_protocol: Literal["http/protobuf"] | None = Field(
-        default=None, validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL"
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_PROTOCOL"),
+        description="The only one Inkwell sends (no gRPC).",
     )
     otel_exporter_otlp_traces_protocol: Literal["http/protobuf"] | None = Field(
-        default=None, validation_alias="OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
+        description="The only one Inkwell sends (no gRPC).",
     )
-    otel_service_name: str = Field(default="inkwell", min_length=1, validation_alias="OTEL_SERVICE_NAME")
+    otel_service_name: str = Field(
+        default="inkwell",
+        min_length=1,
+        validation_alias=AliasChoices("OTEL_SERVICE_NAME"),
+        description="service.name on every span.",
+    )
     otel_traces_sampler: TracesSampler = Field(
-        default="parentbased_always_on", validation_alias="OTEL_TRACES_SAMPLER"
+        default="parentbased_always_on",
+        validation_alias=AliasChoices("OTEL_TRACES_SAMPLER"),
+        description="Which traces are kept; parentbased_ ones follow an incoming traceparent.",
     )
     otel_traces_sampler_arg: float = Field(
-        default=1.0, ge=0, le=1, validation_alias="OTEL_TRACES_SAMPLER_ARG"
+        default=1.0,
+        ge=0,
+        le=1,
+        validation_alias=AliasChoices("OTEL_TRACES_SAMPLER_ARG"),
+        description="The share of traces the traceidratio samplers keep.",
     )
 
     @property
