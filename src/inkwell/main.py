@@ -25,7 +25,7 @@ from inkwell.auth.router import router as auth_router
 from inkwell.cache.invalidation import create_cache, session_info
 from inkwell.config import Settings, get_settings
 from inkwell.db import create_engine, create_sessionmaker
-from inkwell.errors import install_error_handlers
+from inkwell.error_handlers import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
 from inkwell.idempotency.cleanup import purge_once
