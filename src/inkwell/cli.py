@@ -326,13 +326,14 @@ def worker() -> None:
     """Run background jobs (mail) until stopped: from Redis if INKWELL_REDIS_URL is set, else the database."""
     # Imported here, not above: `inkwell serve --workers N` imports this module again in every server
     # process, and none of them needs the queue's client (Redis, saq) to answer requests.
+    from inkwell.job_handlers import JOBS
     from inkwell.jobs.worker import run_worker
 
     settings = get_settings()
     # It signs nothing (the mailed tokens are random): the secret key is not checked.
     _stop_if(asyncio.run(database_problem(settings)) or asyncio.run(redis_problem(settings)))
     configure_logging(settings)
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(settings, JOBS))
 
 
 # The files prometheus_client writes, one per process and kind of metric: counter_1234.db,

@@ -29,6 +29,7 @@ from inkwell.errors import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
 from inkwell.idempotency.cleanup import purge_once
+from inkwell.job_handlers import JOBS
 from inkwell.jobs.cleanup import purge_finished_jobs
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.runner import OutboxRunner
@@ -220,5 +221,5 @@ class _BackgroundRunner:
 
 
 def _start_job_runner(settings: Settings, app: FastAPI) -> _BackgroundRunner:
-    ctx = JobContext(settings, app.state.sessionmaker, create_mailer(settings))
+    ctx = JobContext(settings, app.state.sessionmaker, create_mailer(settings), JOBS)
     return _BackgroundRunner(OutboxRunner(ctx))

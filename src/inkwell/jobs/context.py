@@ -1,6 +1,6 @@
 """What a job runs with, in the API process and in `inkwell worker` alike."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,8 @@ class JobContext:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     mailer: Mailer
+    # What runs each job, by the name stored in the outbox (inkwell.job_handlers.JOBS).
+    handlers: Mapping[str, "JobHandler"]
 
 
 JobHandler = Callable[[JobContext, dict[str, Any]], Awaitable[None]]

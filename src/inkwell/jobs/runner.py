@@ -10,7 +10,6 @@ from enum import StrEnum
 from inkwell.db import transaction
 from inkwell.jobs import service
 from inkwell.jobs.context import JobContext, PermanentJobError
-from inkwell.jobs.definitions import JOBS
 from inkwell.jobs.models import OutboxJob
 from inkwell.orm import utcnow
 
@@ -41,7 +40,7 @@ async def attempt(ctx: JobContext, job_id: int) -> Outcome:
         job = await service.claim(session, job_id, now=utcnow(), lease=lease(ctx))
         if job is None:
             return Outcome.FINISHED if await service.is_finished(session, job_id) else Outcome.BUSY
-    handler = JOBS.get(job.name)
+    handler = ctx.handlers.get(job.name)
     try:
         if handler is None:
             raise PermanentJobError(f"no job is called {job.name!r}")

@@ -7,12 +7,12 @@ as you like, on as many hosts); without it, it runs jobs straight from the outbo
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from inkwell.cache.invalidation import open_cached_sessionmaker
 from inkwell.config import Settings
-from inkwell.jobs.context import JobContext
+from inkwell.jobs.context import JobContext, JobHandler
 from inkwell.jobs.queue import Relay, create_queue, create_worker
 from inkwell.jobs.runner import OutboxRunner
 from inkwell.mail.sender import create_mailer
@@ -22,13 +22,13 @@ logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def job_context(settings: Settings) -> AsyncIterator[JobContext]:
+async def job_context(settings: Settings, handlers: Mapping[str, JobHandler]) -> AsyncIterator[JobContext]:
     async with open_cached_sessionmaker(settings) as sessionmaker:
-        yield JobContext(settings, sessionmaker, create_mailer(settings))
+        yield JobContext(settings, sessionmaker, create_mailer(settings), handlers)
 
 
-async def run_worker(settings: Settings) -> None:
-    async with job_context(settings) as ctx:
+async def run_worker(settings: Settings, handlers: Mapping[str, JobHandler]) -> None:
+    async with job_context(settings, handlers) as ctx:
         if settings.redis_url is None:
             await run_outbox_worker(ctx)
         else:
