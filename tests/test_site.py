@@ -51,7 +51,7 @@ def test_every_setting_has_a_description(name: str) -> None:
 
 @pytest.mark.slow
 def test_the_configuration_page_lists_every_setting_once(site: Path) -> None:
-    page = (site / "configuration" / "index.html").read_text()
+    page = (site / "configuration.html").read_text()
     listed = VARIABLE_CELL.findall(page)
 
     assert sorted(listed) == sorted(variable(name) for name in Settings.model_fields)
@@ -61,7 +61,7 @@ def test_the_configuration_page_lists_every_setting_once(site: Path) -> None:
 def test_the_pages_tables_of_settings_name_real_settings(site: Path) -> None:
     variables = {variable(name) for name in Settings.model_fields}
     for page in ("jobs", "cache", "account-mail"):
-        listed = VARIABLE_CELL.findall((site / page / "index.html").read_text())
+        listed = VARIABLE_CELL.findall((site / f"{page}.html").read_text())
 
         assert listed, page
         assert set(listed) <= variables, page
@@ -72,7 +72,7 @@ def test_the_front_page_is_the_readme_with_its_links_into_the_site(site: Path) -
     front = (site / "index.html").read_text()
 
     assert "A users-and-posts API service" in front
-    assert 'href="configuration/"' in front
+    assert 'href="configuration.html"' in front
     assert 'href="docs/' not in front
 
 
