@@ -31,10 +31,11 @@ def on_page_markdown(markdown: str, /, *, page: Page, config: MkDocsConfig, file
     if page.file.src_uri == "index.md":
         readme = Path(config.config_file_path).parent / "README.md"
         markdown = README_LINK.sub("](", readme.read_text(encoding="utf-8"))
-    try:
-        return MARKER.sub(lambda match: settings_table(_names(match["names"])), markdown)
-    except KeyError as error:
-        raise PluginError(f"{page.file.src_uri}: no setting named {error}") from None
+    for match in MARKER.finditer(markdown):
+        unknown = set(_names(match["names"]) or ()) - set(Settings.model_fields)
+        if unknown:
+            raise PluginError(f"{page.file.src_uri}: no setting named {', '.join(sorted(unknown))}")
+    return MARKER.sub(lambda match: settings_table(_names(match["names"])), markdown)
 
 
 def settings_table(names: list[str] | None = None) -> str:
@@ -81,7 +82,7 @@ def _type(annotation: Any, metadata: list[Any]) -> str:
         return "`true` or `false`"
     names = {int: "integer", float: "number", str: "text", SecretStr: "secret", Path: "path"}
     limits = [limit for item in metadata for limit in _limits(item)]
-    return ", ".join([names[annotation], *limits])
+    return ", ".join([names.get(annotation, getattr(annotation, "__name__", str(annotation))), *limits])
 
 
 def _limits(item: Any) -> list[str]:

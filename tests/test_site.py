@@ -77,15 +77,23 @@ def test_the_front_page_is_the_readme_with_its_links_into_the_site(site: Path) -
 
 
 @pytest.mark.slow
-def test_a_broken_anchor_fails_the_build(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        ("See [the API](api.md#no-such-heading).", "no-such-heading"),
+        ("<!-- settings: no_such_setting -->", "no_such_setting"),
+    ],
+    ids=["anchor", "setting"],
+)
+def test_a_broken_page_fails_the_build(tmp_path: Path, line: str, named: str) -> None:
     project = tmp_path / "project"
     shutil.copytree(ROOT / "docs", project / "docs", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("mkdocs.yml", "README.md"):
         shutil.copy(ROOT / name, project / name)
     with (project / "docs" / "cache.md").open("a") as page:
-        page.write("\nSee [the API](api.md#no-such-heading).\n")
+        page.write(f"\n{line}\n")
 
     result = build(project, tmp_path / "site")
 
     assert result.returncode != 0
-    assert "no-such-heading" in result.stdout + result.stderr
+    assert named in result.stdout + result.stderr
