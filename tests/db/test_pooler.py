@@ -1,6 +1,6 @@
 """Inkwell behind PgBouncer in transaction mode: each transaction may run on a different server connection.
 
-The migrations go straight to PostgreSQL, as the README has them (a release step needs no pooler); the
+The migrations go straight to PostgreSQL, as the docs have them (a release step needs no pooler); the
 server goes through PgBouncer. Every test leaves a named prepared statement behind on each of the pooler's
 server connections first, as any earlier client of the pooler may: with asyncpg's defaults, Inkwell's
 first statement collides with it.
