@@ -102,9 +102,14 @@ class Settings(BaseSettings):
     """The deepest `offset` a list takes: 422 beyond it (`after=` pages at any depth)."""
     idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
     """Seconds an `Idempotency-Key` and its response are kept."""
-    idempotency_purge_interval: float = Field(default=60 * 60, gt=0)
-    """Seconds between the background purges of each API process: expired keys, finished jobs, ended
-    sessions and spent tokens."""
+    purge_interval: float = Field(
+        default=60 * 60,
+        gt=0,
+        validation_alias=AliasChoices("INKWELL_PURGE_INTERVAL", "INKWELL_IDEMPOTENCY_PURGE_INTERVAL"),
+    )
+    """Seconds between the background purges of each API process: expired idempotency keys, finished
+    jobs, ended sessions and spent tokens (`INKWELL_IDEMPOTENCY_PURGE_INTERVAL`, its earlier name, is
+    still read)."""
 
     # Sign-in. Off, the API is open to anyone (the tutorial's behaviour): for prototyping only.
     auth: bool = True

@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.cache = cache
         app.state.sessionmaker = create_sessionmaker(engine, info=session_info(cache))
         purger = asyncio.create_task(
-            purge_periodically(_purges(settings, app), interval=settings.idempotency_purge_interval)
+            purge_periodically(_purges(settings, app), interval=settings.purge_interval)
         )
         # Without Redis there is no queue and no `inkwell worker` is needed: the API runs the jobs.
         jobs = None if cache else _start_job_runner(settings, app)
