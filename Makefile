@@ -14,7 +14,7 @@ PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test fuzz lint format check-migrations bench bench-quick clean
+.PHONY: install run test fuzz lint format check-migrations bench bench-quick docs clean
 
 install: $(INSTALLED)
 
@@ -47,12 +47,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The load benchmark (needs wrk and a PostgreSQL server; see the README). BENCH_* variables tune it.
+# The documentation site (docs/, mkdocs.yml) into site/; a broken link or anchor fails the build.
+docs: install
+	$(BIN)/mkdocs build --strict
+
+# The load benchmark (needs wrk and a PostgreSQL server; see docs/benchmark.md). BENCH_* variables tune it.
 bench: install
 	$(BIN)/python -m bench
 
@@ -60,4 +65,4 @@ bench-quick: install
 	BENCH_QUICK=1 $(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache .coverage site

@@ -125,9 +125,31 @@ PROCESS_BACKEND = next((b.name for b in BACKENDS if b.name == "postgresql"), BAC
 
 @pytest.fixture
 def process_backend(backend: Backend) -> Backend:
-    if backend.name != PROCESS_BACKEND:
-        pytest.skip(f"process tests run on {PROCESS_BACKEND} only")
+    """The backend of a process test: only PROCESS_BACKEND is generated for one (see below)."""
+    assert backend.name == PROCESS_BACKEND
     return backend
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Generate a test only for the databases it runs on: those its `backends` mark names, and only
+    PROCESS_BACKEND for a process test, instead of collecting it on the others to skip it there.
+
+    A `parametrize` mark on `backend` takes precedence over the fixture's own parameters.
+    """
+    if "backend" not in metafunc.fixturenames:
+        return
+    chosen = BACKENDS
+    if (mark := metafunc.definition.get_closest_marker("backends")) is not None:
+        chosen = [backend for backend in chosen if backend.name in mark.args]
+    if "process_backend" in metafunc.fixturenames:
+        chosen = [backend for backend in chosen if backend.name == PROCESS_BACKEND]
+    if chosen != BACKENDS:
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize(
+                "backend", chosen, indirect=True, scope="session", ids=[backend.name for backend in chosen]
+            )
+        )
 
 
 @pytest.fixture(scope="session")

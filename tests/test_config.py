@@ -36,6 +36,15 @@ def test_database_url_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
     assert settings.max_body_bytes == 2048
 
 
+@pytest.mark.parametrize("variable", ["INKWELL_PURGE_INTERVAL", "INKWELL_IDEMPOTENCY_PURGE_INTERVAL"])
+def test_the_purge_interval_is_read_under_its_name_and_its_earlier_one(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    monkeypatch.setenv(variable, "90")
+
+    assert Settings(_env_file=None).purge_interval == 90
+
+
 def test_the_default_database_is_a_sqlite_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
 

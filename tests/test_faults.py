@@ -189,8 +189,6 @@ async def test_a_silent_network_is_503_within_the_timeouts_then_recovers(cluster
 
 @pytest.fixture
 def pool_of_two(settings: Settings) -> Settings:
-    if settings.database_url.startswith("sqlite"):
-        pytest.skip("SQLite queues writers on its own lock, not on the pool")
     return settings.model_copy(update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 1.0})
 
 
@@ -217,6 +215,8 @@ async def row_locked(engine: AsyncEngine, user_id: int) -> AsyncIterator[None]:
         yield
 
 
+# SQLite queues writers on its own lock, not on the pool.
+@pytest.mark.backends("postgresql", "mariadb")
 async def test_more_requests_than_connections_get_503_within_the_pool_timeout(
     pool_of_two: Settings, engine: AsyncEngine, committed_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -238,6 +238,7 @@ async def test_more_requests_than_connections_get_503_within_the_pool_timeout(
     assert all(r.headers["retry-after"] == "1" for r in responses if r.status_code == 503)
 
 
+@pytest.mark.backends("postgresql", "mariadb")
 async def test_a_short_wait_for_a_connection_is_queued_and_answered(
     pool_of_two: Settings, engine: AsyncEngine, committed_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.accounts import TEST_SECRET_KEY
+from tests.databases import Backend
 from tests.processes import inkwell
 from tests.servers import Server
 
@@ -29,18 +30,7 @@ pytestmark = pytest.mark.slow
 ADMIN_PASSWORD = "fuzzing admin password"
 
 
-@pytest.fixture(params=["sign-in off", "sign-in on"])
-def fuzzed_server(request: pytest.FixtureRequest, server_database: str, tmp_path: Path) -> Iterator[Server]:
-    env = {**os.environ, "DATABASE_URL": server_database, "HOME": str(tmp_path)}
-    if request.param == "sign-in on":
-        # What sign-in adds does not depend on the database: fuzzed on one, like the other process tests.
-        request.getfixturevalue("process_backend")
-        env |= {
-            "INKWELL_AUTH": "on",
-            "INKWELL_SECRET_KEY": TEST_SECRET_KEY,
-            # The fuzzer is one client that signs up thousands of times; the limit has tests of its own.
-            "INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1000000",
-        }
+def serve_fuzzed(env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
     migrated = inkwell(env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
     server = Server(env, tmp_path).start()
@@ -49,6 +39,29 @@ def fuzzed_server(request: pytest.FixtureRequest, server_database: str, tmp_path
     finally:
         log = server.stop()
         assert "Traceback" not in log, log
+
+
+@pytest.fixture
+def open_server(server_database: str, tmp_path: Path) -> Iterator[Server]:
+    """The tutorial's open API, fuzzed on every database."""
+    env = {**os.environ, "DATABASE_URL": server_database, "HOME": str(tmp_path)}
+    yield from serve_fuzzed(env, tmp_path)
+
+
+@pytest.fixture
+def signed_in_server(process_backend: Backend, server_database: str, tmp_path: Path) -> Iterator[Server]:
+    """Sign-in on. What it adds does not depend on the database: fuzzed on one, like the other process
+    tests."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": server_database,
+        "HOME": str(tmp_path),
+        "INKWELL_AUTH": "on",
+        "INKWELL_SECRET_KEY": TEST_SECRET_KEY,
+        # The fuzzer is one client that signs up thousands of times; the limit has tests of its own.
+        "INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1000000",
+    }
+    yield from serve_fuzzed(env, tmp_path)
 
 
 def admin_token(server: Server) -> str | None:
@@ -65,7 +78,16 @@ def admin_token(server: Server) -> str | None:
     return str(response.json()["access_token"])
 
 
-def test_schemathesis_finds_nothing(fuzzed_server: Server, tmp_path: Path) -> None:
+def test_schemathesis_finds_nothing_in_the_open_api(open_server: Server, tmp_path: Path) -> None:
+    fuzz(open_server, tmp_path)
+
+
+def test_schemathesis_finds_nothing_signed_in(signed_in_server: Server, tmp_path: Path) -> None:
+    fuzz(signed_in_server, tmp_path)
+
+
+def fuzz(fuzzed_server: Server, tmp_path: Path) -> None:
+    """Every check, every phase, against the server; it fails on the first failure found."""
     seed = os.environ.get("INKWELL_FUZZ_SEED", CI_SEED)
     examples = os.environ.get("INKWELL_FUZZ_EXAMPLES", CI_EXAMPLES)
     token = admin_token(fuzzed_server)

@@ -9,7 +9,7 @@ from sqlalchemy import exc as sa_exc
 
 from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
-from inkwell.errors import database_unavailable
+from inkwell.error_handlers import database_unavailable
 from inkwell.main import create_app
 
 LIMIT = 1024 * 1024

@@ -262,7 +262,7 @@ async def test_the_running_app_purges_expired_keys_in_the_background(
 ) -> None:
     async with committed_sessionmaker() as session, session.begin():
         session.add(IdempotencyKey(scope="s", key="old", fingerprint="f", expires_at=utcnow()))
-    app = create_app(settings.model_copy(update={"idempotency_purge_interval": 0.05}))
+    app = create_app(settings.model_copy(update={"purge_interval": 0.05}))
 
     async with app.router.lifespan_context(app):
         for _ in range(100):

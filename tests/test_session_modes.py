@@ -7,7 +7,6 @@ from sqlalchemy import text
 
 from inkwell.config import Settings
 from inkwell.db import SessionDep, create_engine
-from tests.databases import Backend
 
 # PostgreSQL's now() is the time the transaction began: it moves between two statements only when
 # each is a transaction of its own (autocommit).
@@ -26,9 +25,8 @@ def probed_client(committed_app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=committed_app), base_url="http://inkwell.test")
 
 
-async def test_sqlite_reads_send_no_begin_and_writes_do(committed_app: FastAPI, backend: Backend) -> None:
-    if backend.name != "sqlite":
-        pytest.skip("SQLite's own read path")
+@pytest.mark.backends("sqlite")  # SQLite's own read path
+async def test_sqlite_reads_send_no_begin_and_writes_do(committed_app: FastAPI) -> None:
 
     @committed_app.api_route("/in-transaction", methods=["GET", "POST"])
     async def in_transaction(session: SessionDep) -> bool:
@@ -45,11 +43,10 @@ async def test_sqlite_reads_send_no_begin_and_writes_do(committed_app: FastAPI, 
     assert write.json() is True
 
 
+@pytest.mark.backends("postgresql")  # autocommit reads are a PostgreSQL optimisation
 async def test_postgresql_reads_run_without_begin_and_writes_in_a_transaction(
-    backend: Backend, probed_client: httpx.AsyncClient
+    probed_client: httpx.AsyncClient,
 ) -> None:
-    if backend.name != "postgresql":
-        pytest.skip("autocommit reads are a PostgreSQL optimisation")
     async with probed_client:
         read = await probed_client.get("/probe")
         write = await probed_client.post("/probe")
@@ -58,9 +55,8 @@ async def test_postgresql_reads_run_without_begin_and_writes_in_a_transaction(
     assert write.json() is False
 
 
-def test_server_connections_are_not_pinged_unless_asked(backend: Backend, settings: Settings) -> None:
-    if backend.name == "sqlite":
-        pytest.skip("a SQLite file has no connection to lose")
+@pytest.mark.backends("postgresql", "mariadb")  # a SQLite file has no connection to lose
+def test_server_connections_are_not_pinged_unless_asked(settings: Settings) -> None:
     default = create_engine(settings)
     pinged = create_engine(settings.model_copy(update={"db_pre_ping": True}))
 

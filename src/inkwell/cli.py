@@ -89,6 +89,14 @@ def _stop_if(problem: str | None) -> None:
         raise NotReady(problem)
 
 
+def _ready_settings() -> Settings:
+    """The settings of a command that reads or writes data, once the database is found migrated to this
+    version: an empty or older one is named, with the command that fixes it, before anything runs."""
+    settings = get_settings()
+    _stop_if(asyncio.run(database_problem(settings)))
+    return settings
+
+
 app = Commands(help="Inkwell: a users-and-posts API service.", no_args_is_help=True)
 db_app = Commands(help="Database migrations (Alembic).", no_args_is_help=True)
 users_app = Commands(
@@ -161,7 +169,7 @@ def seed(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Users per transaction.")] = 1000,
 ) -> None:
     """Fill the database with demo users and posts, in bulk."""
-    settings = get_settings()
+    settings = _ready_settings()
 
     async def run() -> None:
         async with open_cached_sessionmaker(settings) as sessionmaker:
@@ -185,7 +193,7 @@ def export_users(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Users read per query.")] = 1000,
 ) -> None:
     """Write every user to FILE, in id order (never a credential)."""
-    settings = get_settings()
+    settings = _ready_settings()
     chosen = file_format or transfer.format_of(file)
 
     async def run() -> int:
@@ -209,7 +217,7 @@ def import_users(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Users per transaction.")] = 1000,
 ) -> None:
     """Create the users listed in FILE, batch by batch; imported accounts have no password."""
-    settings = get_settings()
+    settings = _ready_settings()
     chosen = file_format or transfer.format_of(file)
 
     async def run() -> transfer.ImportReport:
@@ -250,7 +258,7 @@ def create_admin(
     from INKWELL_ADMIN_PASSWORD: never from the command line, which shell history and the process list
     keep.
     """
-    settings = get_settings()
+    settings = _ready_settings()
     password = _admin_password(settings, from_stdin=password_stdin)
     try:
         fields = UserCreate(email=email, name=name, password=password)
@@ -302,7 +310,7 @@ def set_admin(
     revoke: Annotated[bool, typer.Option("--revoke", help="Take admin rights away instead.")] = False,
 ) -> None:
     """Give an existing account admin rights (or take them away with --revoke)."""
-    if not asyncio.run(_set_admin(get_settings(), email, admin=not revoke)):
+    if not asyncio.run(_set_admin(_ready_settings(), email, admin=not revoke)):
         typer.echo(f"inkwell users set-admin: there is no account {email}", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"{email.lower()} is {'no longer ' if revoke else ''}an admin.")
@@ -326,13 +334,14 @@ def worker() -> None:
     """Run background jobs (mail) until stopped: from Redis if INKWELL_REDIS_URL is set, else the database."""
     # Imported here, not above: `inkwell serve --workers N` imports this module again in every server
     # process, and none of them needs the queue's client (Redis, saq) to answer requests.
+    from inkwell.job_handlers import JOBS
     from inkwell.jobs.worker import run_worker
 
     settings = get_settings()
     # It signs nothing (the mailed tokens are random): the secret key is not checked.
     _stop_if(asyncio.run(database_problem(settings)) or asyncio.run(redis_problem(settings)))
     configure_logging(settings)
-    asyncio.run(run_worker(settings))
+    asyncio.run(run_worker(settings, JOBS))
 
 
 # The files prometheus_client writes, one per process and kind of metric: counter_1234.db,
@@ -409,7 +418,7 @@ def list_jobs(
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
 ) -> None:
     """List jobs, newest first: id, name, state, attempts, last error."""
-    for job in asyncio.run(_list_jobs(get_settings(), status, limit)):
+    for job in asyncio.run(_list_jobs(_ready_settings(), status, limit)):
         error = f"  {job.last_error}" if job.last_error else ""
         typer.echo(f"{job.id}\t{job.name}\t{job.status}\t{job.attempts}{error}")
 
@@ -422,7 +431,7 @@ async def _list_jobs(settings: Settings, status: JobStatus | None, limit: int) -
 @jobs_app.command("retry")
 def retry_job(job_id: Annotated[int, typer.Argument(help="The id of a dead job.")]) -> None:
     """Give a dead job a fresh set of attempts."""
-    if not asyncio.run(_revive(get_settings(), job_id)):
+    if not asyncio.run(_revive(_ready_settings(), job_id)):
         typer.echo(f"inkwell jobs retry: there is no dead job {job_id}", err=True)
         raise typer.Exit(code=1)
     typer.echo(f"Job {job_id} will be tried again.")

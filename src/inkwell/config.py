@@ -38,7 +38,10 @@ DATABASE_SCHEMES = frozenset(
 
 
 class Settings(BaseSettings):
-    """Every setting Inkwell reads. `DATABASE_URL` is unprefixed; the rest use `INKWELL_`."""
+    """Every setting Inkwell reads. `DATABASE_URL` is unprefixed; the rest use `INKWELL_`.
+
+    Each field's docstring is its description, which the documentation's table of settings shows.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix="INKWELL_",
@@ -46,185 +49,213 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         validate_by_name=True,
+        use_attribute_docstrings=True,
     )
 
     database_url: str = Field(
         default="sqlite:///./inkwell.db",
         validation_alias=AliasChoices("DATABASE_URL", "INKWELL_DATABASE_URL"),
-        description="sqlite:///path, postgresql://..., or mysql://... (MariaDB/MySQL).",
     )
+    """The database: `sqlite:///path`, `postgresql://...`, or `mysql://...` (or `mariadb://`) for MariaDB
+    and MySQL."""
     log_level: LogLevel = "info"
+    """The lowest level of the lines logged."""
     max_body_bytes: PositiveInt = ONE_MIB
+    """Largest request body accepted, in bytes; a larger one is a 413."""
     # One process keeps a connection for each request it serves at once: extra (overflow) connections
     # are opened and closed with every burst, which costs more than waiting for a pooled one.
     db_pool_size: PositiveInt = 32
+    """Connections kept open per process (each `--workers` process has its own pool)."""
     db_max_overflow: int = Field(default=0, ge=0)
+    """Extra connections opened, and closed again, under bursts."""
     db_pool_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a request waits for a pooled connection before a 503."""
     db_connect_timeout: float = Field(default=5.0, gt=0)
+    """Seconds to open a database connection before a 503."""
     db_statement_timeout: float = Field(default=30.0, gt=0)
+    """Seconds one statement may take on PostgreSQL before a 503."""
     db_echo: bool = False
+    """Log every SQL statement (never its parameters, which database errors leave out too)."""
     # Off: a ping costs a round trip per request. A connection the server dropped fails one request
     # with a 503, and the pool then replaces every connection it holds.
     db_pre_ping: bool = False
+    """Test each connection with a round trip before use."""
     # Behind a transaction-mode pooler, asyncpg keeps no prepared statement from one transaction to the
     # next: every statement is parsed again, which costs the statement cache's saving (see `make bench`).
-    db_pooler: DbPooler = Field(
-        default="none",
-        description="none (direct connections) or transaction (behind PgBouncer's transaction mode).",
-    )
+    db_pooler: DbPooler = "none"
+    """`none` (connections straight to the database) or `transaction` (behind a transaction-mode pooler,
+    such as PgBouncer's `pool_mode = transaction`)."""
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
+    """Milliseconds a SQLite writer waits for the write lock."""
     log_format: LogFormat = "auto"
-    metrics: bool = Field(default=True, description="Serve Prometheus metrics at /metrics.")
-    # Set (32 bytes or more), /metrics answers only requests with `Authorization: Bearer <token>`; unset,
-    # anyone who reaches it may read it.
+    """`json`, `console`, or `auto`: console on a terminal, JSON otherwise."""
+    metrics: bool = True
+    """Serve Prometheus metrics at `/metrics`; `false` removes the route."""
     metrics_token: SecretStr | None = None
-    # Set, the metrics of every process serving the app are kept in files there and added up at each
-    # scrape; `inkwell serve --workers N` sets it (to a directory of its own unless this names one).
+    """32 bytes or more: `/metrics` then answers only `Authorization: Bearer <token>`. Unset, anyone who
+    reaches it may read it."""
+    # `inkwell serve --workers N` sets it, to a directory of its own unless this names one.
     metrics_dir: Path | None = Field(
         default=None, validation_alias=AliasChoices("INKWELL_METRICS_DIR", "PROMETHEUS_MULTIPROC_DIR")
     )
-    cors_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Origins allowed by CORS, comma-separated; empty turns CORS off."
-    )
-    ready_timeout: float = Field(default=2.0, gt=0, description="Seconds /readyz waits for the database.")
-    # Net allocations between two collections of cyclic garbage (Python's default is 700).
+    """Where the processes serving the app keep their metrics, added up at each scrape."""
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Origins allowed by CORS, comma-separated (`https://a.example,https://b.example`); empty turns CORS
+    off."""
+    ready_timeout: float = Field(default=2.0, gt=0)
+    """Seconds `/readyz` waits for the database before answering 503."""
     gc_threshold: PositiveInt = 20_000
-    # The deepest `offset` a list takes: the database walks past every row it skips, so a deep one costs
-    # a scan (keyset pages, `after=`, cost the same at any depth).
+    """Net allocations between collections of cyclic garbage while serving (Python's default is 700)."""
+    # The database walks past every row an offset skips, so a deep one costs a scan (keyset pages,
+    # `after=`, cost the same at any depth).
     max_offset: int = Field(default=10_000, ge=0, le=2**31 - 1)
+    """The deepest `offset` a list takes: 422 beyond it (`after=` pages at any depth)."""
     idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
-    idempotency_purge_interval: float = Field(default=60 * 60, gt=0)
+    """Seconds an `Idempotency-Key` and its response are kept."""
+    purge_interval: float = Field(
+        default=60 * 60,
+        gt=0,
+        validation_alias=AliasChoices("INKWELL_PURGE_INTERVAL", "INKWELL_IDEMPOTENCY_PURGE_INTERVAL"),
+    )
+    """Seconds between the background purges of each API process: expired idempotency keys, finished
+    jobs, ended sessions and spent tokens (`INKWELL_IDEMPOTENCY_PURGE_INTERVAL`, its earlier name, is
+    still read)."""
 
     # Sign-in. Off, the API is open to anyone (the tutorial's behaviour): for prototyping only.
-    auth: bool = Field(default=True, description="on (the default) or off.")
-    # At least 32 bytes, checked where tokens are signed (the API), so that commands that sign nothing
-    # (migrations, the worker) run without it. Unset with SQLite, a key is generated once into
-    # `secret_key_file`.
+    auth: bool = True
+    """Sign-in and its checks; `off` serves the tutorial's open API instead (for prototyping only)."""
+    # Checked where tokens are signed (the API), so that commands that sign nothing (migrations, the
+    # worker) run without it.
     secret_key: SecretStr | None = None
-    secret_key_file: Path | None = Field(
-        default=None, description="Where a generated key is kept (default: beside the SQLite database)."
-    )
-    access_token_ttl: PositiveInt = Field(default=15 * 60, description="Seconds an access token lasts.")
-    refresh_token_ttl: PositiveInt = Field(
-        default=14 * 24 * 60 * 60, description="Seconds a session lasts without being refreshed."
-    )
-    session_max_age: PositiveInt = Field(
-        default=30 * 24 * 60 * 60,
-        description="Seconds a session lasts at most from its sign-in, however often it is refreshed.",
-    )
-    # The password `inkwell users create-admin` gives the new admin when set (otherwise it asks for one).
+    """The key that signs tokens, 32 bytes or more. Unset with SQLite, a key is generated once into
+    `INKWELL_SECRET_KEY_FILE`; PostgreSQL and MariaDB need it set."""
+    secret_key_file: Path | None = None
+    """Where a generated key is kept (default: `inkwell-secret.key` beside the SQLite database)."""
+    access_token_ttl: PositiveInt = 15 * 60
+    """Seconds an access token lasts."""
+    refresh_token_ttl: PositiveInt = 14 * 24 * 60 * 60
+    """Seconds a session lasts without being refreshed."""
+    session_max_age: PositiveInt = 30 * 24 * 60 * 60
+    """Seconds a session lasts at most from its sign-in, however often it is refreshed."""
     admin_password: SecretStr | None = None
+    """The password `inkwell users create-admin` gives the new admin, instead of asking for one."""
     # Argon2id cost: pwdlib's (and RFC 9106's second recommended) parameters by default.
     password_time_cost: PositiveInt = 3
+    """Argon2id's time cost: passes over the memory."""
     password_memory_kib: int = Field(default=64 * 1024, ge=8)
+    """Argon2id's memory cost, in KiB, held by each hashing while it runs."""
     password_parallelism: PositiveInt = 4
-    # Admission to hashing: hashings at once (unset: one per `password_parallelism` cores, at least one,
-    # since each hashing keeps that many threads busy), requests waiting for a turn, and how long one
-    # waits. Past the queue, or after the wait, a request is refused with a 503. A waiter holds no hashing
-    # memory and the wait is bounded, so the queue can be long: a client refused at once sends its next
-    # request at once, and a flood of refusals costs the other requests much more than waiting does.
+    """Argon2id's lanes: the threads each hashing keeps busy."""
+    # Admission to hashing. A waiter holds no hashing memory and the wait is bounded, so the queue can be
+    # long: a client refused at once sends its next request at once, and a flood of refusals costs the
+    # other requests much more than waiting does.
     password_hash_concurrency: PositiveInt | None = None
+    """Hashings at once (unset: one per `INKWELL_PASSWORD_PARALLELISM` cores, at least one)."""
     password_hash_queue: int = Field(default=64, ge=0)
+    """Requests that may wait for a turn to hash; past them, a 503."""
     password_hash_timeout: PositiveFloat = 5.0
-    # Steps below the server's own CPU priority that hashing runs at, on Linux (0: the same priority).
+    """Seconds a request waits for a turn to hash before a 503."""
     password_hash_nice: int = Field(default=10, ge=0, le=19)
-    # Password attempts allowed per account, and per client address, within the window, before a 429.
+    """Steps below the server's own CPU priority that hashing runs at, on Linux (0: the same priority)."""
     # An address is shared by everyone behind one NAT or proxy: its limit is much higher.
-    login_max_failures: PositiveInt = Field(default=5, description="Password attempts per account.")
-    login_max_failures_per_address: PositiveInt = Field(
-        default=100, description="Password attempts per client address."
-    )
-    login_failure_window: PositiveInt = Field(default=15 * 60, description="Seconds.")
-    # Verification and reset mails sent to one address, and asked for from one client address.
-    mail_request_limit: PositiveInt = Field(default=3, description="Mails sent to one address.")
-    mail_request_limit_per_address: PositiveInt = Field(
-        default=10, description="Mails asked for from one client address."
-    )
-    mail_request_window: PositiveInt = Field(default=60 * 60, description="Seconds.")
-    # Sign-ups (each hashes a password) from one client address, with sign-in on.
-    sign_up_limit_per_address: PositiveInt = Field(default=30, description="Sign-ups per client address.")
-    sign_up_window: PositiveInt = Field(default=60 * 60, description="Seconds.")
-    # Tokens mailed to an account's address; each works once.
-    verify_token_ttl: PositiveInt = Field(
-        default=24 * 60 * 60, description="Seconds an email verification token lasts."
-    )
-    reset_token_ttl: PositiveInt = Field(default=60 * 60, description="Seconds a password reset token lasts.")
+    login_max_failures: PositiveInt = 5
+    """Password attempts per account within the window, before a 429."""
+    login_max_failures_per_address: PositiveInt = 100
+    """Password attempts per client address within the window, before a 429."""
+    login_failure_window: PositiveInt = 15 * 60
+    """Seconds over which password attempts are counted."""
+    mail_request_limit: PositiveInt = 3
+    """Verification, reset and new-email mails sent to one address within the window."""
+    mail_request_limit_per_address: PositiveInt = 10
+    """Those mails asked for from one client address within the window."""
+    mail_request_window: PositiveInt = 60 * 60
+    """Seconds over which those mails are counted."""
+    # Each sign-up hashes a password.
+    sign_up_limit_per_address: PositiveInt = 30
+    """Sign-ups from one client address within the window, with sign-in on."""
+    sign_up_window: PositiveInt = 60 * 60
+    """Seconds over which sign-ups are counted."""
+    verify_token_ttl: PositiveInt = 24 * 60 * 60
+    """Seconds an email verification token lasts."""
+    reset_token_ttl: PositiveInt = 60 * 60
+    """Seconds a password reset token lasts, and a new email's too."""
 
-    # Redis: the job queue's broker and the cache. Unset, jobs run in-process and nothing is cached.
     redis_url: SecretStr | None = None
+    """`redis://host:6379/0` (or `rediss://`, `unix://`): the job queue's broker and the cache. Unset,
+    jobs run in the API process and nothing is cached."""
     redis_prefix: str = Field(default="inkwell", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    """Prefix of every key (cache, queue), so that several deployments can share one Redis."""
     redis_timeout: PositiveFloat = 0.5
+    """Seconds the cache waits for Redis before serving from the database."""
     cache_ttl: PositiveInt = 300
+    """Seconds a cache entry lives at most."""
 
-    # Mail: sent over SMTP when a URL is set. Otherwise each message is only noted in the log (recipient's
-    # domain and subject); its body, tokens included, too when `mail_log_body` is on (development only).
     smtp_url: SecretStr | None = None
+    """`smtp://user:password@host:587` or `smtps://...`: where mail goes. Unset, each message is only
+    noted in the log (the recipient's domain and the subject)."""
     mail_log_body: bool = False
+    """Without `INKWELL_SMTP_URL`, log each mail whole, tokens included (development only)."""
     smtp_timeout: PositiveFloat = 30.0
+    """Seconds for connecting and for each reply of the mail server."""
     mail_from: str = "Inkwell <no-reply@inkwell.localhost>"
+    """The sender of every message."""
     public_url: str = "http://127.0.0.1:8000"
+    """Where the API is reached, for the instructions in mail."""
 
-    # Background jobs (the outbox and the queue).
     job_max_attempts: PositiveInt = 5
+    """Attempts before a job goes dead."""
     job_retry_delay: PositiveFloat = 5.0
+    """Seconds before a job's first retry; each next one waits up to twice as long, with jitter."""
     job_retry_max_delay: PositiveFloat = 600.0
+    """Seconds a retry waits at most."""
     job_timeout: PositiveInt = 60
+    """Seconds one attempt may take; past it, it counts as failed."""
     job_poll_interval: PositiveFloat = 1.0
+    """Seconds between looks at the outbox."""
     job_sweep_interval: PositiveInt = 10
+    """Seconds between saq's looks for the jobs of dead workers."""
     job_keep_finished_days: PositiveInt = 7
+    """Days done and dead jobs are kept, for `inkwell jobs list` and `retry`."""
     worker_concurrency: PositiveInt = 4
+    """Jobs one worker process runs at once."""
 
     # Traces (OpenTelemetry), by the standard OTEL_* variables (see inkwell.tracing and docs/tracing.md):
     # off unless an exporter or an OTLP endpoint is named. Each is read under its standard name alone.
-    otel_sdk_disabled: bool = Field(
-        default=False,
-        validation_alias=AliasChoices("OTEL_SDK_DISABLED"),
-        description="true turns tracing off whatever else is set.",
-    )
+    otel_sdk_disabled: bool = Field(default=False, validation_alias=AliasChoices("OTEL_SDK_DISABLED"))
+    """`true` turns tracing off, whatever else is set."""
     otel_traces_exporter: TracesExporter | None = Field(
-        default=None,
-        validation_alias=AliasChoices("OTEL_TRACES_EXPORTER"),
-        description="Where spans go; unset, to OTLP when an OTLP endpoint is set, else nowhere (off).",
+        default=None, validation_alias=AliasChoices("OTEL_TRACES_EXPORTER")
     )
+    """Where spans go; unset, to OTLP when an OTLP endpoint is set, else nowhere (tracing off)."""
     otel_exporter_otlp_endpoint: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"),
-        description="The OTLP collector (HTTP, port 4318); spans go to its /v1/traces.",
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
+    """The OTLP collector, over HTTP (its port 4318); spans are posted to its `/v1/traces`."""
     otel_exporter_otlp_traces_endpoint: str | None = Field(
-        default=None,
-        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
-        description="The full URL spans are posted to; wins over OTEL_EXPORTER_OTLP_ENDPOINT.",
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     )
+    """The full URL spans are posted to; it wins over `OTEL_EXPORTER_OTLP_ENDPOINT`."""
     # Inkwell ships the HTTP exporter only: a collector's gRPC port would not understand it.
     otel_exporter_otlp_protocol: Literal["http/protobuf"] | None = Field(
-        default=None,
-        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_PROTOCOL"),
-        description="The only one Inkwell sends (no gRPC).",
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_PROTOCOL")
     )
+    """The OTLP protocol: Inkwell sends `http/protobuf` only (no gRPC)."""
     otel_exporter_otlp_traces_protocol: Literal["http/protobuf"] | None = Field(
-        default=None,
-        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"),
-        description="The only one Inkwell sends (no gRPC).",
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
     )
+    """The OTLP protocol of traces: `http/protobuf` only, as above."""
     otel_service_name: str = Field(
-        default="inkwell",
-        min_length=1,
-        validation_alias=AliasChoices("OTEL_SERVICE_NAME"),
-        description="service.name on every span.",
+        default="inkwell", min_length=1, validation_alias=AliasChoices("OTEL_SERVICE_NAME")
     )
+    """`service.name` on every span."""
     otel_traces_sampler: TracesSampler = Field(
-        default="parentbased_always_on",
-        validation_alias=AliasChoices("OTEL_TRACES_SAMPLER"),
-        description="Which traces are kept; parentbased_ ones follow an incoming traceparent.",
+        default="parentbased_always_on", validation_alias=AliasChoices("OTEL_TRACES_SAMPLER")
     )
+    """Which traces are kept; the `parentbased_` ones follow the decision of an incoming `traceparent`."""
     otel_traces_sampler_arg: float = Field(
-        default=1.0,
-        ge=0,
-        le=1,
-        validation_alias=AliasChoices("OTEL_TRACES_SAMPLER_ARG"),
-        description="The share of traces the traceidratio samplers keep.",
+        default=1.0, ge=0, le=1, validation_alias=AliasChoices("OTEL_TRACES_SAMPLER_ARG")
     )
+    """The share of traces the `traceidratio` samplers keep."""
 
     @property
     def hashing_concurrency(self) -> int:

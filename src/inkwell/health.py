@@ -8,7 +8,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inkwell.errors import InkwellError, responses
+from inkwell.errors import InkwellError
+from inkwell.responses import responses
 
 router = APIRouter(tags=["health"])
 

@@ -26,10 +26,11 @@ from inkwell.auth.router import router as auth_router
 from inkwell.cache.invalidation import create_cache, session_info
 from inkwell.config import Settings, get_settings
 from inkwell.db import create_engine, create_sessionmaker
-from inkwell.errors import install_error_handlers
+from inkwell.error_handlers import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
 from inkwell.idempotency.cleanup import purge_once
+from inkwell.job_handlers import JOBS
 from inkwell.jobs.cleanup import purge_finished_jobs
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.runner import OutboxRunner
@@ -88,7 +89,7 @@ def create_app(settings: Settings | None = None, *, tracing: Tracing | None = No
         app.state.cache = cache
         app.state.sessionmaker = create_sessionmaker(engine, info=session_info(cache))
         purger = asyncio.create_task(
-            purge_periodically(_purges(settings, app), interval=settings.idempotency_purge_interval)
+            purge_periodically(_purges(settings, app), interval=settings.purge_interval)
         )
         # Without Redis there is no queue and no `inkwell worker` is needed: the API runs the jobs.
         jobs = None if cache else _start_job_runner(settings, app, tracer_of(tracing))
@@ -236,5 +237,6 @@ class _BackgroundRunner:
 
 
 def _start_job_runner(settings: Settings, app: FastAPI, tracer: Tracer) -> _BackgroundRunner:
-    ctx = JobContext(settings, app.state.sessionmaker, create_mailer(settings, tracer=tracer), tracer)
+    mailer = create_mailer(settings, tracer=tracer)
+    ctx = JobContext(settings, app.state.sessionmaker, mailer, JOBS, tracer)
     return _BackgroundRunner(OutboxRunner(ctx))

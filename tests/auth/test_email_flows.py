@@ -20,6 +20,7 @@ from inkwell.auth.models import AccountToken, TokenPurpose
 from inkwell.auth.tokens import token_digest
 from inkwell.config import Settings
 from inkwell.db import transaction
+from inkwell.job_handlers import JOBS
 from inkwell.jobs import service as jobs
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.models import JobStatus, OutboxJob
@@ -60,7 +61,7 @@ def secure_settings(settings: Settings, mail: MailSink) -> Settings:
 
 @pytest.fixture
 def ctx(secure_settings: Settings, sessionmaker: Sessions) -> JobContext:
-    return JobContext(secure_settings, sessionmaker, create_mailer(secure_settings))
+    return JobContext(secure_settings, sessionmaker, create_mailer(secure_settings), JOBS)
 
 
 async def run_jobs(ctx: JobContext) -> int:
@@ -667,7 +668,7 @@ async def test_without_a_mail_server_a_reset_is_logged_without_its_token(
     logged = secure_settings.model_copy(update={"smtp_url": None, "log_format": "json"})
     stream = io.StringIO()
     configure_logging(logged, stream)
-    ctx = JobContext(logged, sessionmaker, create_mailer(logged))
+    ctx = JobContext(logged, sessionmaker, create_mailer(logged), JOBS)
     account = await new_account(secure_client)
 
     response = await secure_client.post("/auth/forgot-password", json={"email": account.email})

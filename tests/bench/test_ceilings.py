@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from bench.ceilings import RawUserApp, bare_app, parse_user_id
 from bench.seed import asyncpg_dsn
 from inkwell.users.models import User
-from tests.databases import Backend
 from tests.factories import make_user
 
 
@@ -44,9 +43,7 @@ async def test_the_bare_endpoint_answers_a_user_without_a_database() -> None:
 
 
 @pytest.fixture
-async def raw_client(backend: Backend, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    if backend.name != "postgresql":
-        pytest.skip("the raw-driver ceiling is asyncpg on PostgreSQL")
+async def raw_client(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     app = RawUserApp(asyncpg_dsn(database_url), pool_size=2)
     await app.startup()
     try:
@@ -58,6 +55,7 @@ async def raw_client(backend: Backend, database_url: str) -> AsyncIterator[httpx
         await app.shutdown()
 
 
+@pytest.mark.backends("postgresql")  # the raw-driver ceiling is asyncpg on PostgreSQL
 async def test_the_raw_handler_reads_a_user_by_primary_key(
     raw_client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:

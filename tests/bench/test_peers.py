@@ -15,14 +15,10 @@ from inkwell.db import async_url
 from inkwell.posts.models import Post
 from inkwell.users.models import User
 from tests.apps import asgi_client
-from tests.databases import Backend
 from tests.factories import make_post, make_user
 
-
-@pytest.fixture
-def postgresql(backend: Backend) -> None:
-    if backend.name != "postgresql":
-        pytest.skip("the peers run on PostgreSQL, as the benchmark does")
+# The peers run on PostgreSQL, as the benchmark does.
+pytestmark = pytest.mark.backends("postgresql")
 
 
 async def peer_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
@@ -31,13 +27,13 @@ async def peer_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def ceiling(postgresql: None, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def ceiling(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async for client in peer_client(asyncpg_app(asyncpg_dsn(database_url), pool_size=2)):
         yield client
 
 
 @pytest.fixture
-async def tutorial(postgresql: None, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def tutorial(database_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async for client in peer_client(seed_app(async_url(database_url).render_as_string(False), pool_size=2)):
         yield client
 

@@ -48,9 +48,8 @@ def test_sizes_too_small_for_the_scenarios_are_refused(users: int, posts: int) -
 
 
 @pytest.mark.slow
+@pytest.mark.backends("sqlite", "postgresql")  # the databases the benchmark runs on
 async def test_seeding_fills_a_migrated_database(backend: Backend, tmp_path: Path) -> None:
-    if backend.name == "mariadb":
-        pytest.skip("the benchmark runs on PostgreSQL and SQLite")
     size = Size(users=300, posts=2_500)
     name = f"inkwell_seed_{os.getpid()}"
     if backend.server_url is None:

@@ -1,6 +1,6 @@
 """Inkwell behind PgBouncer in transaction mode: each transaction may run on a different server connection.
 
-The migrations go straight to PostgreSQL, as the README has them (a release step needs no pooler); the
+The migrations go straight to PostgreSQL, as the docs have them (a release step needs no pooler); the
 server goes through PgBouncer. Every test leaves a named prepared statement behind on each of the pooler's
 server connections first, as any earlier client of the pooler may: with asyncpg's defaults, Inkwell's
 first statement collides with it.
@@ -18,7 +18,8 @@ from tests.databases import Backend
 from tests.pgbouncer import POOL_SIZE, PgBouncer
 from tests.processes import inkwell, serving
 
-pytestmark = pytest.mark.slow
+# PgBouncer pools PostgreSQL connections only.
+pytestmark = [pytest.mark.slow, pytest.mark.backends("postgresql")]
 
 LEFT_BEHIND = "__asyncpg_stmt_1__"  # the first name asyncpg gives a statement on each connection
 CLIENTS = 16
@@ -27,8 +28,7 @@ REQUESTS = 200
 
 @pytest.fixture
 def pgbouncer(backend: Backend, tmp_path: Path) -> Iterator[PgBouncer]:
-    if backend.name != "postgresql" or backend.server_url is None:
-        pytest.skip("PgBouncer pools PostgreSQL connections only")
+    assert backend.server_url is not None
     pooler = PgBouncer(tmp_path, backend.server_url).start()
     yield pooler
     pooler.stop()

@@ -8,9 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
 from inkwell.db import transaction
+from inkwell.job_handlers import JOBS
 from inkwell.jobs.context import JobContext
+from inkwell.jobs.mail import enqueue_email
 from inkwell.jobs.models import OutboxJob
-from inkwell.mail.jobs import enqueue_email
 from inkwell.mail.sender import create_mailer
 
 FAST = {
@@ -29,7 +30,7 @@ def job_settings(settings: Settings, smtp_url: str | None, **overrides: Any) -> 
 
 
 def job_context(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> JobContext:
-    return JobContext(settings, sessionmaker, create_mailer(settings))
+    return JobContext(settings, sessionmaker, create_mailer(settings), JOBS)
 
 
 async def enqueue_mail(

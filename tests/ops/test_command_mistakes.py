@@ -134,3 +134,31 @@ def assert_worker_starts(env: dict[str, str], folder: Path) -> None:
         if worker.poll() is None:
             worker.kill()
             worker.wait(10)
+
+
+# Every command that reads or writes data, and what it needs besides the database.
+DATA_COMMANDS = {
+    "seed": (("seed", "--users", "1"), {}),
+    "users export": (("users", "export", "users.jsonl"), {}),
+    "users import": (("users", "import", "users.jsonl"), {}),
+    "users create-admin": (
+        ("users", "create-admin", "--email", "a@example.com", "--name", "A"),
+        {"INKWELL_ADMIN_PASSWORD": "a long enough admin password"},
+    ),
+    "users set-admin": (("users", "set-admin", "a@example.com"), {}),
+    "jobs list": (("jobs", "list"), {}),
+    "jobs retry": (("jobs", "retry", "1"), {}),
+}
+
+
+@pytest.mark.parametrize("name", DATA_COMMANDS)
+def test_a_data_command_on_a_database_not_migrated_says_to_upgrade_it(tmp_path: Path, name: str) -> None:
+    command, settings = DATA_COMMANDS[name]
+    (tmp_path / "users.jsonl").write_text('{"email": "b@example.com", "name": "B"}\n')
+
+    result = run(env_in(tmp_path, **settings), tmp_path, *command)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith(f"inkwell {name}: the database has no tables yet"), line
+    assert line.endswith("run `inkwell db upgrade`"), line

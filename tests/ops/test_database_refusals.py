@@ -17,8 +17,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def postgresql(backend: Backend) -> str:
     """The suite's PostgreSQL, with a password in its URL that the server must never see printed."""
-    if backend.name != "postgresql" or backend.server_url is None:
-        pytest.skip("these refusals are PostgreSQL's")
+    assert backend.server_url is not None
     return make_url(backend.server_url).set(password="hunter2").render_as_string(hide_password=False)
 
 
@@ -40,6 +39,7 @@ def start_up_line(database_url: str, **settings: str) -> str:
     return result.stderr
 
 
+@pytest.mark.backends("postgresql")  # these refusals are PostgreSQL's
 def test_a_refused_port_cannot_be_reached(postgresql: str) -> None:
     url = make_url(postgresql).set(port=free_port())
 
@@ -48,6 +48,7 @@ def test_a_refused_port_cannot_be_reached(postgresql: str) -> None:
     assert line.startswith(f"inkwell serve: cannot reach the database at {url} (ConnectionRefusedError")
 
 
+@pytest.mark.backends("postgresql")  # these refusals are PostgreSQL's
 def test_a_server_that_never_answers_cannot_be_reached(postgresql: str, silent_server: int) -> None:
     url = make_url(postgresql).set(port=silent_server)
 
@@ -56,6 +57,7 @@ def test_a_server_that_never_answers_cannot_be_reached(postgresql: str, silent_s
     assert line.startswith(f"inkwell serve: cannot reach the database at {url} (TimeoutError")
 
 
+@pytest.mark.backends("postgresql")  # these refusals are PostgreSQL's
 def test_a_missing_database_is_named(postgresql: str) -> None:
     url = make_url(postgresql).set(database="inkwell_no_such_database")
 
@@ -68,6 +70,7 @@ def test_a_missing_database_is_named(postgresql: str) -> None:
     )
 
 
+@pytest.mark.backends("postgresql")  # these refusals are PostgreSQL's
 def test_an_unknown_user_is_refused_credentials(postgresql: str) -> None:
     # Local connections are trusted (pg_hba.conf): a role that does not exist is what the server refuses.
     # A wrong password is refused by PgBouncer's own check: see tests/db/test_pooler.py.

@@ -1,5 +1,5 @@
 """The Dockerfile and compose.yaml (no Docker engine runs here): they must name the commands, files and
-versions that the README, the Makefile and the `inkwell` command really have."""
+versions that the documentation, the Makefile and the `inkwell` command really have."""
 
 import re
 import shlex
@@ -15,7 +15,10 @@ from inkwell.cli import app
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
-README = (ROOT / "README.md").read_text()
+# The README and the documentation site's pages, where the commands are shown.
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = {page.relative_to(ROOT): page.read_text() for page in PAGES}
+OPERATIONS = DOCS[Path("docs/operations.md")]
 MAKEFILE = (ROOT / "Makefile").read_text()
 
 
@@ -131,16 +134,20 @@ def test_compose_never_writes_whole_mails_to_the_log() -> None:
         "inkwell serve --host 0.0.0.0 --port 8000 --workers",
     ],
 )
-def test_the_readme_shows_the_deployment_commands(command: str) -> None:
-    assert command in README
+def test_the_operations_page_shows_the_deployment_commands(command: str) -> None:
+    assert command in OPERATIONS
 
 
 COMMAND_LINE = re.compile(r"^(?:[A-Z_]+=\S+\s+)*(?:\.venv/bin/)?inkwell (.*)$")
 
 
-def test_every_inkwell_command_in_the_readme_exists() -> None:
+def shell_blocks(text: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", text, re.DOTALL)
+
+
+def test_every_inkwell_command_in_the_docs_exists() -> None:
     checked = 0
-    for block in re.findall(r"```sh\n(.*?)```", README, re.DOTALL):
+    for block in [block for text in DOCS.values() for block in shell_blocks(text)]:
         for line in block.splitlines():
             match = COMMAND_LINE.match(line.split("#")[0].strip())
             if match:
@@ -149,13 +156,19 @@ def test_every_inkwell_command_in_the_readme_exists() -> None:
     assert checked >= 10
 
 
-def test_every_make_target_in_the_readme_exists() -> None:
+@pytest.mark.parametrize("page", sorted(DOCS, key=str), ids=str)
+def test_every_make_target_in_the_docs_exists(page: Path) -> None:
     targets = set(re.findall(r"^([a-z-]+):", MAKEFILE, re.MULTILINE))
-    blocks = "\n".join(re.findall(r"```sh\n(.*?)```", README, re.DOTALL))
-    in_text = set(re.findall(r"`make ([a-z-]+)`", README))
+    blocks = "\n".join(shell_blocks(DOCS[page]))
+    in_text = set(re.findall(r"`make ([a-z-]+)`", DOCS[page]))
     named = in_text | set(re.findall(r"^make ([a-z-]+)", blocks, re.MULTILINE))
-    assert named
     assert named <= targets, named - targets
+
+
+def test_the_readme_shows_make_run_and_make_test() -> None:
+    blocks = "\n".join(shell_blocks(DOCS[Path("README.md")]))
+
+    assert {"run", "test"} <= set(re.findall(r"^make ([a-z-]+)", blocks, re.MULTILINE))
 
 
 def test_compose_gives_the_api_a_secret_key_from_the_environment() -> None:

@@ -98,7 +98,7 @@ async def test_lines_written_during_a_request_carry_its_id(
     assert response.status_code == 503
     warning = next(line for line in stream.lines() if line["level"] == "warning")
     assert warning["request_id"] == "trace-1"
-    assert warning["logger"] == "inkwell.errors"
+    assert warning["logger"] == "inkwell.error_handlers"
 
 
 async def test_console_format_is_readable_text(

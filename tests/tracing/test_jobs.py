@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
+from inkwell.job_handlers import JOBS
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.queue import Relay, create_queue, create_worker
 from inkwell.jobs.runner import Outcome, attempt
@@ -79,7 +80,7 @@ async def test_a_queue_worker_traces_a_job_linked_to_the_request_that_wrote_it(
         _, email = await sign_up(client)
         assert (await client.post("/auth/forgot-password", json={"email": email})).status_code == 202
 
-    async with job_context(queued, tracing) as ctx:
+    async with job_context(queued, JOBS, tracing) as ctx:
         redis = create_redis(queued, timeout=None)
         assert redis is not None
         queue = create_queue(queued, redis)
@@ -114,7 +115,7 @@ async def test_a_failed_attempt_is_an_error_span_named_by_the_error_type_only(
     mail.replies.append(refuse)
     traced = job_settings(settings, mail.url)
     mailer = create_mailer(traced, tracer=tracing.tracer)
-    ctx = JobContext(traced, committed_sessionmaker, mailer, tracing.tracer)
+    ctx = JobContext(traced, committed_sessionmaker, mailer, JOBS, tracing.tracer)
     job_id = await enqueue_mail(committed_sessionmaker, to="nobody@example.com")
 
     assert await attempt(ctx, job_id) is Outcome.DEAD

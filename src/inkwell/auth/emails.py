@@ -18,7 +18,7 @@ from inkwell.config import Settings
 from inkwell.db import transaction
 from inkwell.jobs import service as jobs
 from inkwell.jobs.context import JobContext
-from inkwell.mail.jobs import deliver, enqueue_email
+from inkwell.jobs.mail import deliver, enqueue_email
 from inkwell.orm import utcnow
 from inkwell.users import service as users
 from inkwell.users.errors import EmailTaken

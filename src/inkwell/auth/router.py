@@ -27,8 +27,8 @@ from inkwell.auth.schemas import (
     TokenPair,
 )
 from inkwell.db import SessionDep
-from inkwell.errors import ErrorBody, responses
 from inkwell.orm import utcnow
+from inkwell.responses import ErrorBody, responses
 
 router = APIRouter(tags=["auth"])
 # The signed-in user's own account: listed with the other users routes, once.

@@ -1,6 +1,6 @@
 """What a job runs with, in the API process and in `inkwell worker` alike."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,8 @@ class JobContext:
     settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     mailer: Mailer
+    # What runs each job, by the name stored in the outbox (inkwell.job_handlers.JOBS).
+    handlers: Mapping[str, "JobHandler"]
     tracer: Tracer = NO_TRACER  # each attempt's span (tracing off: a no-op)
 
 

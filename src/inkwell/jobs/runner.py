@@ -10,7 +10,6 @@ from enum import StrEnum
 from inkwell.db import transaction
 from inkwell.jobs import service
 from inkwell.jobs.context import JobContext, PermanentJobError
-from inkwell.jobs.definitions import JOBS
 from inkwell.jobs.models import OutboxJob
 from inkwell.orm import utcnow
 from inkwell.tracing import failed, job_span
@@ -51,7 +50,7 @@ async def attempt(ctx: JobContext, job_id: int) -> Outcome:
 
 
 async def _run(ctx: JobContext, job: OutboxJob) -> Outcome:
-    handler = JOBS.get(job.name)
+    handler = ctx.handlers.get(job.name)
     try:
         if handler is None:
             raise PermanentJobError(f"no job is called {job.name!r}")

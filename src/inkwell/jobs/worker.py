@@ -7,12 +7,12 @@ as you like, on as many hosts); without it, it runs jobs straight from the outbo
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from inkwell.cache.invalidation import open_cached_sessionmaker
 from inkwell.config import Settings
-from inkwell.jobs.context import JobContext
+from inkwell.jobs.context import JobContext, JobHandler
 from inkwell.jobs.queue import Relay, create_queue, create_worker
 from inkwell.jobs.runner import OutboxRunner
 from inkwell.mail.sender import create_mailer
@@ -23,17 +23,19 @@ logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def job_context(settings: Settings, tracing: Tracing | None = None) -> AsyncIterator[JobContext]:
+async def job_context(
+    settings: Settings, handlers: Mapping[str, JobHandler], tracing: Tracing | None = None
+) -> AsyncIterator[JobContext]:
     """What jobs run with; with `tracing`, each attempt and what it does is traced."""
     tracer = tracer_of(tracing)
     async with open_cached_sessionmaker(settings, tracing=tracing) as sessionmaker:
-        yield JobContext(settings, sessionmaker, create_mailer(settings, tracer=tracer), tracer)
+        yield JobContext(settings, sessionmaker, create_mailer(settings, tracer=tracer), handlers, tracer)
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, handlers: Mapping[str, JobHandler]) -> None:
     tracing = start_tracing(settings)
     try:
-        async with job_context(settings, tracing) as ctx:
+        async with job_context(settings, handlers, tracing) as ctx:
             if settings.redis_url is None:
                 await run_outbox_worker(ctx)
             else:

@@ -4,12 +4,12 @@ from inkwell.auth.dependencies import ViewerIdempotencyDep
 from inkwell.cache.reads import CachedPostsPage, CachedUserPostsPage
 from inkwell.conditional import ETAG_HEADER, etag_of, with_etag
 from inkwell.db import SessionDep
-from inkwell.errors import responses
 from inkwell.links import post_links
 from inkwell.posts import service
 from inkwell.posts.dependencies import PostToChange, PostToRead
 from inkwell.posts.models import Post
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
+from inkwell.responses import responses
 from inkwell.users.dependencies import ManagedUserId
 
 router = APIRouter(tags=["posts"])

@@ -7,10 +7,10 @@ from inkwell.auth import emails
 from inkwell.auth.dependencies import AddressDep, AuthDep, ThrottleDep, ViewerDep
 from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
 from inkwell.db import SessionDep
-from inkwell.errors import responses
 from inkwell.idempotency.dependencies import IdempotencyDep, IdempotentRequest
 from inkwell.links import user_links
 from inkwell.pagination import PageDep, page_of
+from inkwell.responses import responses
 from inkwell.users import service
 from inkwell.users.dependencies import (
     AccountChangeDep,
