@@ -75,7 +75,7 @@ def _type(annotation: Any, metadata: list[Any]) -> str:
         return _type(present, metadata)
     if origin is Literal:
         *others, last = [f"`{value}`" for value in args]
-        return f"{', '.join(others)} or {last}"
+        return f"{', '.join(others)} or {last}" if others else last
     if origin is list:
         return "comma-separated list"
     if annotation is bool:
