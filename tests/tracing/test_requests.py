@@ -1,6 +1,7 @@
 """Request spans: named by route template, with the request id, statements and Redis commands inside,
 and nothing a client sent that is secret."""
 
+import httpx
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import ProxyTracerProvider, SpanKind, StatusCode
@@ -129,3 +130,28 @@ async def test_the_cache_commands_of_a_request_are_inside_its_span(
     assert commands
     # Each command by name, its key and value left out.
     assert all(redis_prefix not in everything_said(span) for span in commands)
+
+
+async def test_a_server_error_is_traced_inside_the_outermost_wrapping_with_its_message_redacted(
+    settings: Settings, tracing: Tracing, spans: InMemorySpanExporter
+) -> None:
+    async def broken() -> None:
+        raise RuntimeError("refresh_token=sekrit-token-123 for ada@example.com")
+
+    app = create_app(settings, tracing=tracing)
+    app.add_api_route("/broken", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
+        response = await client.get("/broken")
+
+    # The request log and the security headers still wrap everything, the traced stack included.
+    assert response.status_code == 500
+    assert response.headers["x-content-type-options"] == "nosniff"
+    request = server_span(spans, "GET /broken")
+    assert request.status.status_code is StatusCode.ERROR
+    assert (request.attributes or {})[REQUEST_ID] == response.headers["X-Request-ID"]
+    said = everything_said(request)
+    assert "RuntimeError" in said
+    assert "***@example.com" in said
+    assert "sekrit-token-123" not in said
+    assert "ada@example.com" not in said
