@@ -7,7 +7,8 @@ each database.
 - `OR` (in capitals) between two words or phrases accepts either: `tea OR coffee`.
 
 Anything else is literal. A word is a run of letters and digits: punctuation separates words, so a term
-that holds several (`e-mail`, `example.com`, `3.14`) is a phrase of them. Case does not matter.
+that holds several (`e-mail`, `example.com`, `3.14`) is a phrase of them. Case does not matter. A query with
+no word to look for (only punctuation, or only exclusions) matches nothing.
 """
 
 import re
@@ -37,14 +38,14 @@ class SearchQuery:
     excluded: tuple[Phrase, ...]
 
     @property
+    def matches_nothing(self) -> bool:
+        return not self.required
+
+    @property
     def positive_words(self) -> tuple[str, ...]:
         """Every word looked for, once each, in order: what a title is checked for."""
         words = (word for group in self.required for phrase in group for word in phrase.words)
         return tuple(dict.fromkeys(words))
-
-
-class UnsearchableQuery(ValueError):
-    """A query with nothing to look for."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +55,7 @@ class _Item:
 
 
 def parse_query(text: str) -> SearchQuery:
-    """The query's tree; UnsearchableQuery when it holds no word to look for."""
+    """The query's tree."""
     required: list[list[Phrase]] = []
     excluded: list[Phrase] = []
     items = _items(text)
@@ -67,10 +68,6 @@ def parse_query(text: str) -> SearchQuery:
             required[-1].append(item.phrase)
         else:
             required.append([item.phrase])
-    if not required:
-        raise UnsearchableQuery(
-            "the search needs a word to look for" if excluded else "the search has no letters or digits"
-        )
     return SearchQuery(tuple(tuple(dict.fromkeys(group)) for group in required), tuple(excluded))
 
 

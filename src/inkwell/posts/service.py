@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, insert, select
+from sqlalchemy import Select, Table, false, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -83,6 +83,8 @@ def _paged(
 ) -> Select[Post]:
     if search is None:
         return paged_query(query, Post.id, page, descending=descending)
+    if search.matches_nothing:  # only exclusions, or no word at all
+        return query.where(false())
     # Ranked results page by offset only: a cursor would need the rank too.
     found = fulltext.search(query, search, session.get_bind().dialect.name)
     return found.offset(page.offset).limit(page.limit + 1)
