@@ -75,6 +75,16 @@ async def test_a_quoted_phrase_needs_its_words_together_and_in_order(
     assert await found(committed_client, '"green tea') == ["Green tea with honey"]  # an unclosed quote
 
 
+async def test_a_phrase_does_not_run_from_the_title_into_the_body(
+    committed_client: httpx.AsyncClient, write: Any
+) -> None:
+    await write("Morning green", "Tea time.")
+
+    assert await found(committed_client, '"green tea"') == []
+    assert await found(committed_client, '"morning green"') == ["Morning green"]
+    assert await found(committed_client, '"tea time"') == ["Morning green"]
+
+
 async def test_a_minus_excludes_a_word_or_a_phrase(committed_client: httpx.AsyncClient, write: Any) -> None:
     await write("Green tea with honey")
     await write("Black tea with lemon")

@@ -79,8 +79,12 @@ def _tsquery(text: str) -> ColumnElement[Any]:
 
 
 def _ts_phrase(phrase: Phrase) -> str:
-    lexemes = [f"'{word}'" for word in phrase.words]
-    return lexemes[0] if len(lexemes) == 1 else f"({' <-> '.join(lexemes)})"
+    if len(phrase.words) == 1:
+        return f"'{phrase.words[0]}'"
+    # Within the title (A) or within the body (B): the vector numbers the body's words on from the title's,
+    # so an unweighted phrase could run from the end of one into the start of the other.
+    within = [" <-> ".join(f"'{word}':{weight}" for word in phrase.words) for weight in "AB"]
+    return f"(({within[0]}) | ({within[1]}))"
 
 
 def _ts_any(phrases: Iterable[Phrase]) -> str:
