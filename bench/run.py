@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -683,7 +683,9 @@ def main(argv: list[str] | None = None) -> int:
     except WrkMissing as missing:
         print(f"make bench: {missing}", file=sys.stderr)
         return 2
-    print(f"Benchmark ({'quick' if options.quick else 'full'}): {asdict(options)['databases']}", flush=True)
+    mode = ("search, " if options.search else "") + ("quick" if options.quick else "full")
+    databases = options.search_databases if options.search else options.databases
+    print(f"Benchmark ({mode}): {', '.join(databases)}", flush=True)
     results = Bench(options, wrk).run()
     print()
     print(report.table(results))

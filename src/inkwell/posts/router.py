@@ -6,6 +6,7 @@ from pydantic import TypeAdapter
 from inkwell.auth.dependencies import ViewerIdempotencyDep
 from inkwell.cache.invalidation import POSTS, user_posts_key
 from inkwell.cache.reads import CACHED_DEPTH, CacheDep, ReadSessionsDep, cached_body
+from inkwell.cache.store import Cache
 from inkwell.conditional import ETAG_HEADER, etag_of, with_etag
 from inkwell.db import SessionDep
 from inkwell.errors import responses
@@ -92,7 +93,7 @@ async def list_posts(
 _POST_LIST = TypeAdapter(list[PostRead])
 
 
-def _cache_for(cache: CacheDep, page: Page, search: SearchQuery | None) -> CacheDep:
+def _cache_for(cache: Cache | None, page: Page, search: SearchQuery | None) -> Cache | None:
     """The cache, for the first pages of a list; not for keyset pages (`after=`), deeper ones or searches."""
     cached = search is None and page.after is None and page.offset + page.limit <= CACHED_DEPTH
     return cache if cached else None
