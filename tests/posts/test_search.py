@@ -200,6 +200,19 @@ async def test_a_title_match_ranks_above_body_matches_then_newest_first(
     assert set(titles) == {"Saffron", "A stew", "Rice", "Another stew"}
 
 
+async def test_a_title_must_hold_the_whole_phrase_to_rank_first(
+    committed_client: httpx.AsyncClient, write: Any
+) -> None:
+    await write("Green tea", "Nothing else.")
+    await write("Green", "Green tea, green tea and more green tea.")
+    await write("Tea", "Green tea, green tea and more green tea.")
+
+    titles = await found(committed_client, '"green tea"')
+
+    assert titles[0] == "Green tea"
+    assert sorted(titles[1:]) == ["Green", "Tea"]
+
+
 async def test_equal_matches_come_newest_first(committed_client: httpx.AsyncClient, write: Any) -> None:
     for n in range(3):
         await write(f"Ginger {n}", "Same body.")

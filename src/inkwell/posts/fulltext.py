@@ -11,8 +11,8 @@ parameter built from words of letters and digits only, so that nothing a client 
   its relevance. Words InnoDB does not index (shorter than 3 characters, longer than 84, or stop words)
   cannot be required there: what holds them is checked with REGEXP on the rows instead.
 
-Every engine orders the same way: posts whose title holds a word looked for first, then by rank, then
-newest first.
+Every engine orders the same way: posts whose title holds a word or phrase looked for first, then by rank,
+then newest first.
 
 The objects named here are created by the migration, outside the models: `inkwell db check` ignores them.
 """
@@ -32,7 +32,6 @@ from sqlalchemy import (
     literal_column,
     not_,
     or_,
-    select,
     table,
 )
 from sqlalchemy.dialects.mysql import match
@@ -83,8 +82,12 @@ def _ts_phrase(phrase: Phrase) -> str:
         return f"'{phrase.words[0]}'"
     # Within the title (A) or within the body (B): the vector numbers the body's words on from the title's,
     # so an unweighted phrase could run from the end of one into the start of the other.
-    within = [" <-> ".join(f"'{word}':{weight}" for word in phrase.words) for weight in "AB"]
-    return f"(({within[0]}) | ({within[1]}))"
+    return f"({_ts_within(phrase, 'A')} | {_ts_within(phrase, 'B')})"
+
+
+def _ts_within(phrase: Phrase, weight: str) -> str:
+    lexemes = [f"'{word}':{weight}" for word in phrase.words]
+    return f"({' <-> '.join(lexemes)})"
 
 
 def _ts_any(phrases: Iterable[Phrase]) -> str:
@@ -96,7 +99,7 @@ def _postgresql(statement: Statement, query: SearchQuery) -> Statement:
     parts = [_ts_any(group) for group in query.required]
     parts += [f"!{_ts_phrase(phrase)}" for phrase in query.excluded]
     wanted = _tsquery(" & ".join(parts))
-    in_title = _tsquery(" | ".join(f"'{word}':A" for word in query.positive_words))
+    in_title = _tsquery(" | ".join(_ts_within(phrase, "A") for phrase in query.wanted))
     return _ordered(
         statement.where(_VECTOR.bool_op("@@")(wanted)),
         _VECTOR.bool_op("@@")(in_title),
@@ -108,9 +111,10 @@ def _postgresql(statement: Statement, query: SearchQuery) -> Statement:
 
 
 _FTS = table(FTS_TABLE, column("rowid", Integer), column(FTS_TABLE))
-_TITLES = _FTS.alias("title_fts")
-# bm25's weights, one per column (title, body); its scores are negative, lower is better.
+# bm25's weights, one per column (title, body); its scores are negative, lower is better. With the body
+# weighted 0, the score is below 0 exactly when the title holds one of the query's phrases.
 _BM25 = func.bm25(literal_column(FTS_TABLE), literal_column("10.0"), literal_column("1.0"), type_=Float)
+_BM25_TITLE = func.bm25(literal_column(FTS_TABLE), literal_column("1.0"), literal_column("0.0"), type_=Float)
 
 
 def _fts_phrase(phrase: Phrase) -> str:
@@ -125,11 +129,9 @@ def _fts_any(phrases: Iterable[Phrase]) -> str:
 def _sqlite(statement: Statement, query: SearchQuery) -> Statement:
     wanted = " AND ".join(_fts_any(group) for group in query.required)
     wanted = f"({wanted})" + "".join(f" NOT {_fts_phrase(phrase)}" for phrase in query.excluded)
-    in_title = f"{{title}} : ({' OR '.join(_fts_phrase(Phrase((word,))) for word in query.positive_words)})"
-    titles = select(_TITLES.c.rowid).where(_TITLES.c[FTS_TABLE].match(in_title)).correlate(None)
     return _ordered(
         statement.join(_FTS, _FTS.c.rowid == Post.id).where(_FTS.c[FTS_TABLE].match(wanted)),
-        Post.id.in_(titles),
+        _BM25_TITLE < 0,
         -_BM25,
     )
 
@@ -221,7 +223,7 @@ def _mariadb(statement: Statement, query: SearchQuery) -> Statement:
             against.append(f"-{_boolean_phrase(phrase)}")
         else:
             checked.append(not_(_in_post((phrase,))))
-    in_title = Post.title.regexp_match(_pattern(Phrase((word,)) for word in query.positive_words))
+    in_title = Post.title.regexp_match(_pattern(query.wanted))
     if not against:
         return _ordered(statement.where(*checked), in_title, None)
     relevance = match(

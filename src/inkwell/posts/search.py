@@ -42,10 +42,9 @@ class SearchQuery:
         return not self.required
 
     @property
-    def positive_words(self) -> tuple[str, ...]:
-        """Every word looked for, once each, in order: what a title is checked for."""
-        words = (word for group in self.required for phrase in group for word in phrase.words)
-        return tuple(dict.fromkeys(words))
+    def wanted(self) -> tuple[Phrase, ...]:
+        """Every phrase looked for, once each, in order: a title that holds one ranks first."""
+        return tuple(dict.fromkeys(phrase for group in self.required for phrase in group))
 
 
 @dataclass(frozen=True, slots=True)
