@@ -32,6 +32,7 @@ from sqlalchemy import (
     literal_column,
     not_,
     or_,
+    select,
     table,
 )
 from sqlalchemy.dialects.mysql import match
@@ -54,9 +55,9 @@ SEARCH_INDEXES = frozenset({SEARCH_VECTOR_INDEX, FULLTEXT_INDEX})
 Statement = Select[Post]
 
 
-def search(statement: Statement, query: SearchQuery, dialect: str) -> Statement:
-    """`statement` narrowed to the posts that match `query`, best first, then newest."""
-    return _RENDERERS[dialect](statement, query)
+def search(statement: Statement, query: SearchQuery, dialect: str, *, offset: int, limit: int) -> Statement:
+    """`statement` narrowed to the posts that match `query`, best first, then newest, from `offset` on."""
+    return _RENDERERS[dialect](statement, query, offset, limit)
 
 
 def _ordered(
@@ -95,15 +96,19 @@ def _ts_any(phrases: Iterable[Phrase]) -> str:
     return rendered[0] if len(rendered) == 1 else f"({' | '.join(rendered)})"
 
 
-def _postgresql(statement: Statement, query: SearchQuery) -> Statement:
+def _postgresql(statement: Statement, query: SearchQuery, offset: int, limit: int) -> Statement:
     parts = [_ts_any(group) for group in query.required]
     parts += [f"!{_ts_phrase(phrase)}" for phrase in query.excluded]
     wanted = _tsquery(" & ".join(parts))
     in_title = _tsquery(" | ".join(_ts_within(phrase, "A") for phrase in query.wanted))
-    return _ordered(
-        statement.where(_VECTOR.bool_op("@@")(wanted)),
-        _VECTOR.bool_op("@@")(in_title),
-        func.ts_rank(_VECTOR, wanted, type_=Float),
+    return (
+        _ordered(
+            statement.where(_VECTOR.bool_op("@@")(wanted)),
+            _VECTOR.bool_op("@@")(in_title),
+            func.ts_rank(_VECTOR, wanted, type_=Float),
+        )
+        .offset(offset)
+        .limit(limit)
     )
 
 
@@ -126,13 +131,18 @@ def _fts_any(phrases: Iterable[Phrase]) -> str:
     return rendered[0] if len(rendered) == 1 else f"({' OR '.join(rendered)})"
 
 
-def _sqlite(statement: Statement, query: SearchQuery) -> Statement:
+def _sqlite(statement: Statement, query: SearchQuery, offset: int, limit: int) -> Statement:
     wanted = " AND ".join(_fts_any(group) for group in query.required)
     wanted = f"({wanted})" + "".join(f" NOT {_fts_phrase(phrase)}" for phrase in query.excluded)
-    return _ordered(
-        statement.join(_FTS, _FTS.c.rowid == Post.id).where(_FTS.c[FTS_TABLE].match(wanted)),
-        _BM25_TITLE < 0,
-        -_BM25,
+    in_title, rank = (_BM25_TITLE < 0).label("in_title"), _BM25.label("rank")
+    # The page is picked in the full-text table alone, and only its posts are read: reading every match's
+    # row from posts cost as much as ranking them.
+    hits = select(_FTS.c.rowid.label("id"), in_title, rank).where(_FTS.c[FTS_TABLE].match(wanted))
+    if statement.whereclause is not None:  # one author's posts: their rows tell which
+        hits = hits.join(Post, Post.id == _FTS.c.rowid).where(statement.whereclause)
+    page = hits.order_by(in_title.desc(), rank, _FTS.c.rowid.desc()).offset(offset).limit(limit).subquery()
+    return statement.join(page, page.c.id == Post.id).order_by(
+        page.c.in_title.desc(), page.c.rank, Post.id.desc()
     )
 
 
@@ -208,7 +218,7 @@ def _in_post(phrases: Iterable[Phrase]) -> ColumnElement[bool]:
     return or_(Post.title.regexp_match(pattern), Post.body.regexp_match(pattern))
 
 
-def _mariadb(statement: Statement, query: SearchQuery) -> Statement:
+def _mariadb(statement: Statement, query: SearchQuery, offset: int, limit: int) -> Statement:
     against: list[str] = []
     checked: list[ColumnElement[bool]] = []
     for group in query.required:
@@ -225,14 +235,14 @@ def _mariadb(statement: Statement, query: SearchQuery) -> Statement:
             checked.append(not_(_in_post((phrase,))))
     in_title = Post.title.regexp_match(_pattern(query.wanted))
     if not against:
-        return _ordered(statement.where(*checked), in_title, None)
+        return _ordered(statement.where(*checked), in_title, None).offset(offset).limit(limit)
     relevance = match(
         Post.title.expression, Post.body.expression, against=" ".join(against)
     ).in_boolean_mode()
-    return _ordered(statement.where(relevance, *checked), in_title, relevance)
+    return _ordered(statement.where(relevance, *checked), in_title, relevance).offset(offset).limit(limit)
 
 
-_RENDERERS: dict[str, Callable[[Statement, SearchQuery], Statement]] = {
+_RENDERERS: dict[str, Callable[[Statement, SearchQuery, int, int], Statement]] = {
     "postgresql": _postgresql,
     "sqlite": _sqlite,
     "mysql": _mariadb,

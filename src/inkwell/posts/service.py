@@ -86,8 +86,8 @@ def _paged(
     if search.matches_nothing:  # only exclusions, or no word at all
         return query.where(false())
     # Ranked results page by offset only: a cursor would need the rank too.
-    found = fulltext.search(query, search, session.get_bind().dialect.name)
-    return found.offset(page.offset).limit(page.limit + 1)
+    dialect = session.get_bind().dialect.name
+    return fulltext.search(query, search, dialect, offset=page.offset, limit=page.limit + 1)
 
 
 async def update_post(session: AsyncSession, post: Post, *, changes: dict[str, Any]) -> Post:
