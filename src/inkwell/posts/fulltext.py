@@ -75,7 +75,9 @@ _SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 
 
 def _tsquery(text: str) -> ColumnElement[Any]:
-    return func.to_tsquery(_SIMPLE, literal(text, String))
+    # A subquery, run once per statement: as a plain expression, a prepared statement's generic plan parses
+    # the query again for every matching row (seven times slower on a million posts).
+    return select(func.to_tsquery(_SIMPLE, literal(text, String))).scalar_subquery()
 
 
 def _ts_phrase(phrase: Phrase) -> str:
