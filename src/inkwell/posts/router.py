@@ -1,22 +1,18 @@
-from collections.abc import Sequence
-
 from fastapi import APIRouter, Response, status
-from pydantic import TypeAdapter
 
 from inkwell.auth.dependencies import ViewerIdempotencyDep
 from inkwell.cache.invalidation import POSTS, user_posts_key
-from inkwell.cache.reads import CACHED_DEPTH, CacheDep, ReadSessionsDep, cached_body
-from inkwell.cache.store import Cache
+from inkwell.cache.reads import CacheDep, ReadSessionsDep, cached_body
 from inkwell.conditional import ETAG_HEADER, etag_of, with_etag
 from inkwell.db import SessionDep
 from inkwell.errors import responses
 from inkwell.links import post_links
-from inkwell.pagination import LINK_HEADER, Page, PageDep, next_offset_link, next_page_link
+from inkwell.pagination import LINK_HEADER, PageDep
 from inkwell.posts import service
 from inkwell.posts.dependencies import AuthorFilter, PostToChange, PostToRead, SearchDep
 from inkwell.posts.models import Post
+from inkwell.posts.pages import cache_for, encode_page, page_response
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
-from inkwell.posts.search import SearchQuery
 from inkwell.users.dependencies import ManagedUserId
 
 router = APIRouter(tags=["posts"])
@@ -55,11 +51,11 @@ async def list_user_posts(
     async def load() -> bytes:
         async with read_sessions() as session:
             found = await service.list_user_posts(session, author_id=user_id, page=page, search=search)
-        return _encode_page(found, page)
+        return encode_page(found, page)
 
     variant = f"{page.limit}:{page.offset}:"
-    body = await cached_body(_cache_for(cache, page, search), user_posts_key(user_id), variant, load)
-    return _page_response(body, page, search)
+    body = await cached_body(cache_for(cache, page, search), user_posts_key(user_id), variant, load)
+    return page_response(body, page, search)
 
 
 @router.get(
@@ -80,39 +76,11 @@ async def list_posts(
     async def load() -> bytes:
         async with read_sessions() as session:
             found = await service.list_posts(session, page=page, author_id=author_id, search=search)
-        return _encode_page(found, page)
+        return encode_page(found, page)
 
     variant = f"{page.limit}:{page.offset}:{author_id or ''}"
-    body = await cached_body(_cache_for(cache, page, search), POSTS, variant, load)
-    return _page_response(body, page, search)
-
-
-# A page of posts is answered as JSON bytes (FastAPI's serialization of the declared model, done once), so
-# that the cache can hold it as it is sent. The first line holds the id the next page starts after (empty
-# on the last page), for the `Link` header.
-_POST_LIST = TypeAdapter(list[PostRead])
-
-
-def _cache_for(cache: Cache | None, page: Page, search: SearchQuery | None) -> Cache | None:
-    """The cache, for the first pages of a list; not for keyset pages (`after=`), deeper ones or searches."""
-    cached = search is None and page.after is None and page.offset + page.limit <= CACHED_DEPTH
-    return cache if cached else None
-
-
-def _encode_page(rows: Sequence[Post], page: Page) -> bytes:
-    items = rows[: page.limit]
-    following = str(items[-1].id).encode() if len(rows) > page.limit else b""
-    return following + b"\n" + _POST_LIST.dump_json(_POST_LIST.validate_python(items, from_attributes=True))
-
-
-def _page_response(encoded: bytes, page: Page, search: SearchQuery | None) -> Response:
-    following, body = encoded.split(b"\n", 1)
-    response = Response(content=body, media_type="application/json")
-    if following:
-        link = next_page_link(page, int(following)) if search is None else next_offset_link(page)
-        if link is not None:
-            response.headers["Link"] = link
-    return response
+    body = await cached_body(cache_for(cache, page, search), POSTS, variant, load)
+    return page_response(body, page, search)
 
 
 @router.get(
