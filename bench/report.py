@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios import CACHED_READS, SIGNED_IN_SCENARIOS
+from bench.scenarios import CACHED_READS, SEARCH_SCENARIOS, SIGNED_IN_SCENARIOS
 from bench.wrk import WrkResult
 
 RAW = "raw"
@@ -213,7 +213,48 @@ def tracing_check(results: Results, *, floor: float = 0.5) -> Check | None:
     return Check(f"PostgreSQL {on.label}", f">= {floor} of tracing off", f"{ratio:.2f}{cpu}", met)
 
 
+def search_checks(results: Results, database: str, scenario: str) -> list[Check | None]:
+    """At the large size, the search keeps half the throughput of the first page of GET /posts, and costs
+    no more than 1.5x what it costs at 10,000 posts."""
+    rows, small_rows = results.settings.get("search_rows"), results.settings.get("search_small_rows")
+    search = results.find("search", database, scenario, rows)
+    listing = results.find("search", database, "list_posts", rows)
+    small = results.find("search", database, scenario, small_rows)
+    checks: list[Check | None] = []
+    if search and listing and listing.requests_per_second:
+        kept = search.requests_per_second / listing.requests_per_second
+        checks.append(
+            Check(
+                f"{database} {search.label} vs GET /posts at {rows:,}",
+                ">= 0.50x",
+                f"{kept:.2f}x",
+                kept >= 0.5,
+            )
+        )
+    if search and small and search.requests_per_second:
+        cost = small.requests_per_second / search.requests_per_second
+        checks.append(
+            Check(
+                f"{database} {search.label} at {rows:,} vs {small_rows:,}",
+                "cost <= 1.50x",
+                f"{cost:.2f}x",
+                cost <= 1.5,
+            )
+        )
+    return checks
+
+
 def evaluate(results: Results) -> None:
+    if str(results.settings.get("mode", "")).startswith("search"):
+        databases = results.settings.get("search_databases", [])
+        results.checks = [
+            check
+            for database in databases
+            for scenario in SEARCH_SCENARIOS
+            for check in search_checks(results, database, scenario)
+            if check is not None
+        ]
+        return
     growth_users = results.settings.get("growth_users")
     candidates = [
         ratio_check(results, "get_user", 0.6, p99_under_ms=15),
@@ -272,14 +313,24 @@ def write_json(results: Results, path: Path) -> None:
     path.write_text(json.dumps(asdict(results), indent=2) + "\n")
 
 
+_COLOURS = {"postgresql": "#4c72b0", "sqlite": "#55a868"}
+
+
 def draw_chart(results: Results, path: Path) -> None:
     import matplotlib  # imported here: it is slow to import, and only drawing needs it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    base = [m for m in results.measurements if m.target == "inkwell" and m.users == results.settings["users"]]
-    labels = [f"{m.label} [{m.database}]" for m in base]
+    search = str(results.settings.get("mode", "")).startswith("search")
+    if search:
+        base = list(results.measurements)
+        labels = [f"{m.label} [{m.database}, {m.users:,} posts]" for m in base]
+    else:
+        base = [
+            m for m in results.measurements if m.target == "inkwell" and m.users == results.settings["users"]
+        ]
+        labels = [f"{m.label} [{m.database}]" for m in base]
     figure, axes = plt.subplots(
         1, 2 if results.memory else 1, figsize=(15, 0.45 * len(labels) + 2.5), squeeze=False
     )
@@ -287,7 +338,7 @@ def draw_chart(results: Results, path: Path) -> None:
     bars.barh(
         labels,
         [m.requests_per_second for m in base],
-        color=["#4c72b0" if m.database == "postgresql" else "#55a868" for m in base],
+        color=[_COLOURS.get(m.database, "#8172b2") for m in base],
     )
     bars.invert_yaxis()
     for target, style in (("raw", "--"), ("bare", ":")):
@@ -299,12 +350,15 @@ def draw_chart(results: Results, path: Path) -> None:
                 color="black",
                 label=f"{target}: {ceiling.requests_per_second:,.0f}/s",
             )
-    bars.set_xlabel("requests per second (PostgreSQL blue, SQLite green)")
-    bars.set_title(
-        f"Inkwell against its ceilings ({results.settings['users']:,} users, "
-        f"{results.settings['connections']} connections)"
-    )
-    bars.legend(loc="lower right")
+    bars.set_xlabel("requests per second (PostgreSQL blue, SQLite green, MariaDB purple)")
+    if search:
+        bars.set_title(f"Search against GET /posts ({results.settings['connections']} connections)")
+    else:
+        bars.set_title(
+            f"Inkwell against its ceilings ({results.settings['users']:,} users, "
+            f"{results.settings['connections']} connections)"
+        )
+        bars.legend(loc="lower right")
     if results.memory:
         times, rss = zip(*results.memory["samples"], strict=True) if results.memory["samples"] else ((), ())
         memory = axes[0][1]

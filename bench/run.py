@@ -15,7 +15,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import count
 from pathlib import Path
@@ -29,6 +29,7 @@ from bench import report, seed
 from bench.otlp import otlp_sink
 from bench.report import Measurement, Results
 from bench.scenarios import (
+    SEARCH_SMALL,
     SIGNED_IN_SCENARIOS,
     Scenario,
     cached_scenarios,
@@ -36,6 +37,7 @@ from bench.scenarios import (
     flood_scenarios,
     growth_scenarios,
     mixed_scenario,
+    search_scenarios,
     traced_scenarios,
     user_scenarios,
 )
@@ -75,6 +77,11 @@ class Options:
     postgresql_url: str
     redis_url: str
     results_dir: Path
+    # The search mode: only the search runs, on these databases, at 10,000 and at search_rows posts.
+    search: bool = False
+    search_rows: int = 1_000_000
+    search_databases: tuple[str, ...] = ("postgresql", "sqlite", "mariadb")
+    mariadb_url: str = "mysql://root@127.0.0.1:3306/mysql"
 
 
 def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> Options:
@@ -107,6 +114,21 @@ def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None 
         help="for the cached reads (keys under a prefix of the run's own, deleted after); empty: skip them",
     )
     parser.add_argument("--results-dir", type=Path, default=Path(env.get("BENCH_RESULTS_DIR", RESULTS)))
+    parser.add_argument(
+        "--search",
+        action=argparse.BooleanOptionalAction,
+        default=_flag(env, "BENCH_SEARCH") or False,
+        help="run only the search benchmark (it seeds BENCH_SEARCH_ROWS posts in each database)",
+    )
+    parser.add_argument("--search-rows", type=int, default=_int(env, "BENCH_SEARCH_ROWS"))
+    parser.add_argument(
+        "--search-databases", default=env.get("BENCH_SEARCH_DATABASES", "postgresql sqlite mariadb")
+    )
+    parser.add_argument(
+        "--mariadb-url",
+        default=env.get("BENCH_MARIADB_URL", "mysql://root@127.0.0.1:3306/mysql"),
+        help="for the search mode: the benchmark creates and drops its own database on this server",
+    )
     args = parser.parse_args(argv)
     quick = args.quick
     users = args.users or (1_000 if quick else 10_000)
@@ -116,6 +138,10 @@ def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None 
     unknown = set(databases) - {"postgresql", "sqlite"}
     if unknown:
         parser.error(f"unknown databases {sorted(unknown)}: use postgresql and sqlite")
+    search_databases = tuple(args.search_databases.replace(",", " ").split())
+    unknown = set(search_databases) - {"postgresql", "sqlite", "mariadb"}
+    if unknown:
+        parser.error(f"unknown search databases {sorted(unknown)}: use postgresql, sqlite and mariadb")
     return Options(
         quick=quick,
         databases=databases,
@@ -133,6 +159,10 @@ def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None 
         postgresql_url=args.postgresql_url,
         redis_url=args.redis_url,
         results_dir=args.results_dir,
+        search=args.search,
+        search_rows=args.search_rows or (20_000 if quick else 1_000_000),
+        search_databases=search_databases,
+        mariadb_url=args.mariadb_url,
     )
 
 
@@ -552,13 +582,49 @@ class Bench:
         finally:
             asyncio.run(seed.drop_postgresql_database(server_url, name))
 
+    def run_search(self) -> None:
+        """Each search, and the first page of GET /posts, at 10,000 posts and at `search_rows`."""
+        large = Size(users=SEARCH_SMALL.users, posts=self.options.search_rows)
+        for database in self.options.search_databases:
+            for size in (SEARCH_SMALL, large):
+                with self.search_database(database, size) as url, self.inkwell(url) as server:
+                    for scenario in self.selected(search_scenarios()):
+                        self.measure(server, scenario, target="search", database=database, users=size.posts)
+
+    @contextmanager
+    def search_database(self, database: str, size: Size) -> Iterator[str]:
+        if database == "postgresql":
+            with self.postgresql_database("inkwell_bench_search", size) as url:
+                yield url
+            return
+        print(f"{database}: seeding {size.users:,} users and {size.posts:,} posts", flush=True)
+        started = time.monotonic()
+        if database == "sqlite":
+            url = seed.sqlite_url(self.workdir / f"search-{size.posts}.db")
+            seed.migrate(url)
+            seed.seed_sqlite(url, size)
+            print(f"  seeded in {time.monotonic() - started:.1f} s", flush=True)
+            yield url
+            return
+        name = f"inkwell_bench_search_{os.getpid()}"
+        url = seed.create_mariadb_database(self.options.mariadb_url, name)
+        try:
+            seed.migrate(url)
+            seed.seed_mariadb(url, size)
+            print(f"  seeded in {time.monotonic() - started:.1f} s", flush=True)
+            yield url
+        finally:
+            seed.drop_mariadb_database(self.options.mariadb_url, name)
+
     def run(self) -> Results:
         try:
-            if "postgresql" in self.options.databases:
+            if self.options.search:
+                self.run_search()
+            elif "postgresql" in self.options.databases:
                 self.run_postgresql()
-            if "sqlite" in self.options.databases:
+            if "sqlite" in self.options.databases and not self.options.search:
                 self.run_sqlite()
-            if self.options.growth is not None:
+            if self.options.growth is not None and not self.options.search:
                 self.run_growth(self.options.growth)
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -568,6 +634,18 @@ class Bench:
 
 
 def settings(options: Options) -> dict[str, Any]:
+    if options.search:
+        return {
+            "mode": "search" + (", quick" if options.quick else ""),
+            "search_rows": options.search_rows,
+            "search_small_rows": SEARCH_SMALL.posts,
+            "search_databases": list(options.search_databases),
+            "seconds": options.seconds,
+            "connections": options.connections,
+            "wrk_threads": options.threads,
+            "pool_size": options.pool_size,
+            "workers": options.workers,
+        }
     return {
         "mode": "quick" if options.quick else "full",
         "users": options.size.users,
@@ -634,7 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     except WrkMissing as missing:
         print(f"make bench: {missing}", file=sys.stderr)
         return 2
-    print(f"Benchmark ({'quick' if options.quick else 'full'}): {asdict(options)['databases']}", flush=True)
+    mode = ("search, " if options.search else "") + ("quick" if options.quick else "full")
+    databases = options.search_databases if options.search else options.databases
+    print(f"Benchmark ({mode}): {', '.join(databases)}", flush=True)
     results = Bench(options, wrk).run()
     print()
     print(report.table(results))

@@ -18,6 +18,10 @@ from inkwell.models import Post, User
 USER_COLUMNS = ("email", "name", "bio", "created_at", "updated_at")
 POST_COLUMNS = ("title", "body", "author_id", "created_at", "updated_at")
 POST_BODY = "A seeded post. " * 12
+# Each post's body names one of SEARCH_TOPICS topics and one of SEARCH_GROUPS groups (`topic417`,
+# `group7`), by its number: a topic is in 0.1% of the posts at every size, a group in 10%.
+SEARCH_TOPICS = 1_000
+SEARCH_GROUPS = 10
 
 # "A user's posts" is measured on these authors, who have exactly HOT_POSTS posts each at every size, so
 # that the 10k-row and the 1M-row figures list the same number of posts.
@@ -58,9 +62,13 @@ def author_ids(posts: int, users: int) -> Iterator[int]:
             spread_given += 1
 
 
+def post_body(number: int) -> str:
+    return f"{POST_BODY}About topic{number % SEARCH_TOPICS}, in group{number % SEARCH_GROUPS}."
+
+
 def post_rows(size: Size, *, now: datetime) -> Iterator[tuple[object, ...]]:
     for number, author_id in enumerate(author_ids(size.posts, size.users), start=1):
-        yield (f"Seeded post {number}", POST_BODY, author_id, now, now)
+        yield (f"Seeded post {number}", post_body(number), author_id, now, now)
 
 
 def migrate(database_url: str) -> None:
@@ -135,6 +143,56 @@ def seed_sqlite(database_url: str, size: Size) -> None:
                 connection.execute(insert(Post), [dict(zip(POST_COLUMNS, row, strict=True)) for row in batch])
         with engine.connect() as connection:
             connection.exec_driver_sql("ANALYZE")
+    finally:
+        engine.dispose()
+
+
+# MariaDB: a database of our own on the shared server, filled with multi-row INSERTs (PyMySQL's executemany).
+
+
+def pymysql_url(url: str) -> str:
+    return (
+        make_url(url)
+        .set(drivername="mysql+pymysql", query={"charset": "utf8mb4"})
+        .render_as_string(hide_password=False)
+    )
+
+
+def create_mariadb_database(server_url: str, name: str) -> str:
+    engine = create_engine(pymysql_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            connection.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    finally:
+        engine.dispose()
+    return database_url_for(server_url, name)
+
+
+def drop_mariadb_database(server_url: str, name: str) -> None:
+    engine = create_engine(pymysql_url(server_url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        engine.dispose()
+
+
+def seed_mariadb(database_url: str, size: Size) -> None:
+    """Users and posts in batches, one transaction each (InnoDB writes a batch's full-text words at its
+    commit)."""
+    now = datetime.now(UTC)
+    engine = create_engine(pymysql_url(database_url))
+    try:
+        for table, columns, rows in (
+            (User, USER_COLUMNS, user_rows(size.users, now=now)),
+            (Post, POST_COLUMNS, post_rows(size, now=now)),
+        ):
+            for batch in _batches(rows):
+                with engine.begin() as connection:
+                    connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in batch])
+        with engine.connect() as connection:
+            connection.exec_driver_sql("ANALYZE TABLE users, posts")
     finally:
         engine.dispose()
 

@@ -8,6 +8,7 @@ import asyncio
 import logging.config
 
 from alembic import context
+from alembic.runtime.environment import NameFilterParentNames, NameFilterType
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -15,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from inkwell.config import get_settings
 from inkwell.db import async_url
 from inkwell.models import metadata
+from inkwell.posts.fulltext import FTS_TABLES, SEARCH_INDEXES, SEARCH_VECTOR
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -26,8 +28,22 @@ def database_url() -> str:
     return async_url(url).render_as_string(hide_password=False)
 
 
+def modelled(name: str | None, type_: NameFilterType, parent_names: NameFilterParentNames) -> bool:
+    """Whether autogenerate compares this object found in the database with the models: all but the full-text
+    search objects, which the models cannot describe (the migration that adds them says what they are)."""
+    if type_ == "table":
+        return name not in FTS_TABLES
+    if type_ == "column":
+        return (parent_names.get("table_name"), name) != ("posts", SEARCH_VECTOR)
+    if type_ == "index":
+        return name not in SEARCH_INDEXES
+    return True
+
+
 def run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
+    context.configure(
+        connection=connection, target_metadata=metadata, compare_type=True, include_name=modelled
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -27,6 +27,7 @@ class Page:
     offset: int
     after: int | None
     url: URL
+    max_offset: int
 
 
 # async although it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool, and the
@@ -47,7 +48,7 @@ async def page_params(
     max_offset: int = request.app.state.settings.max_offset
     if offset > max_offset:
         raise RequestValidationError([_offset_too_deep(offset, max_offset)])
-    return Page(limit=limit, offset=offset, after=after, url=request.url)
+    return Page(limit=limit, offset=offset, after=after, url=request.url, max_offset=max_offset)
 
 
 def _offset_too_deep(offset: int, max_offset: int) -> dict[str, Any]:
@@ -72,6 +73,14 @@ def document_max_offset(openapi: dict[str, Any], max_offset: int) -> None:
 
 
 PageDep = Annotated[Page, Depends(page_params)]
+
+# The OpenAPI entry for the header of a list's 200 response.
+LINK_HEADER = {
+    "Link": {
+        "description": 'The next page, when there is one: `<relative URL>; rel="next"`.',
+        "schema": {"type": "string"},
+    }
+}
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
@@ -110,4 +119,14 @@ def next_page_link(page: Page, last_id: int) -> str:
     echoed back, they would point the next page at another site.
     """
     next_url = page.url.remove_query_params("offset").include_query_params(after=last_id)
+    return f'<{next_url.path}?{next_url.query}>; rel="next"'
+
+
+def next_offset_link(page: Page) -> str | None:
+    """The `Link` header to the page after this one by `offset`, for lists that cannot page by keyset
+    (search results, ordered by relevance); None when it would be deeper than INKWELL_MAX_OFFSET."""
+    offset = page.offset + page.limit
+    if offset > page.max_offset:
+        return None
+    next_url = page.url.include_query_params(offset=offset)
     return f'<{next_url.path}?{next_url.query}>; rel="next"'

@@ -214,6 +214,49 @@ def test_options_quick_and_full() -> None:
     assert sized.databases == ("sqlite",)
 
 
+def search_results(*measurements: Measurement) -> Results:
+    settings = {"mode": "search", "search_rows": 1_000_000, "search_small_rows": 10_000, "connections": 32}
+    settings["search_databases"] = ["mariadb"]
+    return Results(machine={}, settings=settings, measurements=list(measurements))
+
+
+def test_search_keeps_half_of_the_list_and_its_cost_at_ten_thousand_posts() -> None:
+    def search(scenario: str, rps: float, rows: int) -> Measurement:
+        return measurement("search", scenario, rps, database="mariadb", users=rows, label=scenario)
+
+    run = search_results(
+        search("list_posts", 400, 1_000_000),
+        search("search_one", 300, 1_000_000),
+        search("search_one", 400, 10_000),
+        search("search_two", 100, 1_000_000),
+        search("search_two", 400, 10_000),
+    )
+
+    assert checks_by_name(run) == {
+        "mariadb search_one vs GET /posts at 1,000,000": True,
+        "mariadb search_one at 1,000,000 vs 10,000": True,
+        "mariadb search_two vs GET /posts at 1,000,000": False,
+        "mariadb search_two at 1,000,000 vs 10,000": False,
+    }
+
+
+def test_the_search_mode_is_opt_in_and_short_when_quick(tmp_path: Path) -> None:
+    assert parse_options([], {}).search is False
+    search = parse_options([], {"BENCH_SEARCH": "1"})
+    quick = parse_options([], {"BENCH_SEARCH": "1", "BENCH_QUICK": "1"})
+
+    assert (search.search, search.search_rows, search.search_databases) == (
+        True,
+        1_000_000,
+        ("postgresql", "sqlite", "mariadb"),
+    )
+    assert quick.search_rows == 20_000
+    with pytest.raises(SystemExit):
+        parse_options(["--search-databases", "oracle"], {})
+    draw_chart(search_results(measurement("search", "search_one", 300)), tmp_path / "chart.png")
+    assert (tmp_path / "chart.png").stat().st_size > 0
+
+
 def test_unknown_databases_are_refused() -> None:
     with pytest.raises(SystemExit):
         parse_options(["--databases", "oracle"], {})

@@ -8,10 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.datastructures import URL
 
 from bench import seed
 from bench.seed import HOT_AUTHORS, HOT_POSTS, Size
-from inkwell.db import async_url
+from inkwell.db import async_url, create_sessionmaker
+from inkwell.pagination import Page
+from inkwell.posts import service as posts_service
+from inkwell.posts.search import parse_query
 from tests.databases import Backend
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -48,18 +52,23 @@ def test_sizes_too_small_for_the_scenarios_are_refused(users: int, posts: int) -
 
 
 @pytest.mark.slow
-@pytest.mark.backends("sqlite", "postgresql")  # the databases the benchmark runs on
-async def test_seeding_fills_a_migrated_database(backend: Backend, tmp_path: Path) -> None:
+async def test_seeding_fills_a_migrated_database_and_its_search_index(
+    backend: Backend, tmp_path: Path
+) -> None:
     size = Size(users=300, posts=2_500)
     name = f"inkwell_seed_{os.getpid()}"
     if backend.server_url is None:
         url = seed.sqlite_url(tmp_path / "seed.db")
         seed.migrate(url)
         seed.seed_sqlite(url, size)
-    else:
+    elif backend.name == "postgresql":
         url = await seed.create_postgresql_database(backend.server_url, name)
         seed.migrate(url)
         await seed.seed_postgresql(url, size)
+    else:
+        url = seed.create_mariadb_database(backend.server_url, name)
+        seed.migrate(url)
+        seed.seed_mariadb(url, size)
     engine = create_async_engine(async_url(url))
     try:
         async with engine.connect() as conn:
@@ -68,12 +77,21 @@ async def test_seeding_fills_a_migrated_database(backend: Backend, tmp_path: Pat
             hot = await conn.scalar(
                 select(func.count()).select_from(text("posts")).where(text("author_id = 1"))
             )
+        async with create_sessionmaker(engine)() as session:
+            page = Page(limit=100, offset=0, after=None, url=URL("/posts"), max_offset=0)
+            topic = await posts_service.list_posts(session, page=page, search=parse_query("topic7"))
+            both = await posts_service.list_posts(session, page=page, search=parse_query("topic7 group7"))
     finally:
         await engine.dispose()
-        if backend.server_url is not None:
-            await seed.drop_postgresql_database(backend.server_url, name)
+        if backend.name == "postgresql":
+            await seed.drop_postgresql_database(backend.server_url or "", name)
+        elif backend.name == "mariadb":
+            seed.drop_mariadb_database(backend.server_url or "", name)
 
     assert (users, posts, hot) == (300, 2_500, HOT_POSTS)
+    # Posts 7, 1007 and 2007: a topic is in 0.1% of the posts, and all of them are in its group.
+    assert sorted(post.title for post in topic) == ["Seeded post 1007", "Seeded post 2007", "Seeded post 7"]
+    assert len(both) == 3
 
 
 def test_asyncpg_gets_a_plain_dsn() -> None:

@@ -86,12 +86,15 @@ def test_wrk_drives_a_real_server_through_each_script(bare_server: Server) -> No
     sign_up = run_wrk(
         wrk_command(find_wrk(), bare_server.url, "create_user.lua", ["tag", "a password"], load)
     )
+    search = run_wrk(wrk_command(find_wrk(), bare_server.url, "search.lua", ["/posts", "two"], load))
 
     assert get.requests > 0
     assert get.error_count == 0
     assert post.requests > 0
     assert post.errors["status"] == post.requests
     assert sign_up.requests > 0
+    assert search.requests > 0
+    assert search.errors["status"] == search.requests
 
 
 def test_a_server_that_cannot_start_is_reported(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Select, Table, false, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -11,8 +11,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from inkwell.errors import PreconditionFailed
 from inkwell.fields import valid_id
 from inkwell.pagination import Page, paged_query
+from inkwell.posts import fulltext
 from inkwell.posts.models import Post
 from inkwell.posts.schemas import PostCreate
+from inkwell.posts.search import SearchQuery
 from inkwell.users.errors import UserNotFound
 from inkwell.users.models import User
 
@@ -43,26 +45,49 @@ async def get_post(session: AsyncSession, post_id: int, *, lock: bool = False) -
     return await session.get(Post, post_id, with_for_update={"key_share": True} if lock else None)
 
 
-async def list_user_posts(session: AsyncSession, *, author_id: int, page: Page) -> Sequence[Post]:
-    """A user's posts, oldest first (the order they were written in), one more than the page holds.
+async def list_user_posts(
+    session: AsyncSession, *, author_id: int, page: Page, search: SearchQuery | None = None
+) -> Sequence[Post]:
+    """A user's posts, oldest first (the order they were written in), or those matching `search`, best
+    first; one more than the page holds.
 
     The user is looked up only when the page is empty: posts prove their author exists.
     """
     if not valid_id(author_id):
         raise UserNotFound
     query = select(Post).where(Post.author_id == author_id)
-    posts = (await session.scalars(paged_query(query, Post.id, page))).all()
+    posts = (await session.scalars(_paged(session, query, page, search=search))).all()
     if not posts and await session.get(User, author_id) is None:
         raise UserNotFound
     return posts
 
 
-async def list_posts(session: AsyncSession, *, page: Page, author_id: int | None = None) -> Sequence[Post]:
-    """All posts, newest first, optionally of one author; one more than the page holds."""
+async def list_posts(
+    session: AsyncSession, *, page: Page, author_id: int | None = None, search: SearchQuery | None = None
+) -> Sequence[Post]:
+    """All posts, newest first, or those matching `search`, best first; optionally of one author; one more
+    than the page holds."""
     query = select(Post)
     if author_id is not None:
         query = query.where(Post.author_id == author_id)
-    return (await session.scalars(paged_query(query, Post.id, page, descending=True))).all()
+    return (await session.scalars(_paged(session, query, page, search=search, descending=True))).all()
+
+
+def _paged(
+    session: AsyncSession,
+    query: Select[Post],
+    page: Page,
+    *,
+    search: SearchQuery | None,
+    descending: bool = False,
+) -> Select[Post]:
+    if search is None:
+        return paged_query(query, Post.id, page, descending=descending)
+    if search.matches_nothing:  # only exclusions, or no word at all
+        return query.where(false())
+    # Ranked results page by offset only: a cursor would need the rank too.
+    dialect = session.get_bind().dialect.name
+    return fulltext.search(query, search, dialect, offset=page.offset, limit=page.limit + 1)
 
 
 async def update_post(session: AsyncSession, post: Post, *, changes: dict[str, Any]) -> Post:

@@ -1,0 +1,42 @@
+"""A page of posts as the list routes answer it: JSON bytes (the declared model's serialization, done once),
+so that the cache can hold a page as it is sent.
+
+An encoded page starts with a line holding the id the next page starts after (empty on the last page), for
+the `Link` header.
+"""
+
+from collections.abc import Sequence
+
+from fastapi import Response
+from pydantic import TypeAdapter
+
+from inkwell.cache.reads import CACHED_DEPTH
+from inkwell.cache.store import Cache
+from inkwell.pagination import Page, next_offset_link, next_page_link
+from inkwell.posts.models import Post
+from inkwell.posts.schemas import PostRead
+from inkwell.posts.search import SearchQuery
+
+_POST_LIST = TypeAdapter(list[PostRead])
+
+
+def cache_for(cache: Cache | None, page: Page, search: SearchQuery | None) -> Cache | None:
+    """The cache, for the first pages of a list; not for keyset pages (`after=`), deeper ones or searches."""
+    cached = search is None and page.after is None and page.offset + page.limit <= CACHED_DEPTH
+    return cache if cached else None
+
+
+def encode_page(rows: Sequence[Post], page: Page) -> bytes:
+    items = rows[: page.limit]
+    following = str(items[-1].id).encode() if len(rows) > page.limit else b""
+    return following + b"\n" + _POST_LIST.dump_json(_POST_LIST.validate_python(items, from_attributes=True))
+
+
+def page_response(encoded: bytes, page: Page, search: SearchQuery | None) -> Response:
+    following, body = encoded.split(b"\n", 1)
+    response = Response(content=body, media_type="application/json")
+    if following:
+        link = next_page_link(page, int(following)) if search is None else next_offset_link(page)
+        if link is not None:
+            response.headers["Link"] = link
+    return response
