@@ -17,14 +17,13 @@ from starlette.types import ASGIApp
 
 from inkwell import __version__
 from inkwell.auth.cleanup import purge_sign_in_leftovers
-from inkwell.auth.dependencies import Auth
-from inkwell.auth.keys import signing_key
+from inkwell.auth.keys import Auth, signing_key
 from inkwell.auth.passwords import Passwords
 from inkwell.auth.router import account_router
 from inkwell.auth.router import router as auth_router
-from inkwell.cache.invalidation import create_cache, session_info
+from inkwell.cache.invalidation import create_cache
 from inkwell.config import Settings, get_settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from inkwell.errors import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
@@ -63,23 +62,22 @@ def collecting_garbage_less_often(threshold: int) -> Iterator[None]:
         gc.unfreeze()
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the database engine (and Redis, when set) open at start-up and close at shutdown."""
+def create_app(settings: Settings | None = None, *, database: Database | None = None) -> FastAPI:
+    """Build the app. Without `database`, the engine (and Redis, when set) open at start-up and close
+    at shutdown; a `database` given (with its cache) is the caller's to close."""
     settings = settings or get_settings()
     configure_logging(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
-        cache = create_cache(settings)
-        app.state.engine = engine
-        app.state.cache = cache
-        app.state.sessionmaker = create_sessionmaker(engine, info=session_info(cache))
+        own = database is None
+        db = database or Database(create_engine(settings), cache=create_cache(settings))
+        _serve(app, db)
         purger = asyncio.create_task(
-            purge_periodically(_purges(settings, app), interval=settings.idempotency_purge_interval)
+            purge_periodically(_purges(settings, db), interval=settings.idempotency_purge_interval)
         )
         # Without Redis there is no queue and no `inkwell worker` is needed: the API runs the jobs.
-        jobs = None if cache else _start_job_runner(settings, app)
+        jobs = None if db.cache else _start_job_runner(settings, db)
         try:
             with collecting_garbage_less_often(settings.gc_threshold):
                 yield
@@ -89,10 +87,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await purger
             if jobs is not None:
                 await jobs.stop()
-            if cache is not None:
-                await cache.redis.aclose()
-            await engine.dispose()
-            logger.info("database pool closed")
+            if own:
+                if db.cache is not None:
+                    await db.cache.redis.aclose()
+                await db.dispose()
+                logger.info("database pool closed")
 
     # Swagger UI and ReDoc assets are served by Inkwell itself (fastapi-offline), so /docs works offline.
     app = FastAPIOffline(
@@ -105,8 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
-    app.state.cache = None
     app.state.passwords = Passwords.from_settings(settings)
+    _serve(app, database)
     app.state.auth = _auth(settings, app.state.passwords)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -155,16 +154,25 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def _purges(settings: Settings, app: FastAPI) -> list[Callable[[], Awaitable[int]]]:
+def _serve(app: FastAPI, database: Database | None) -> None:
+    """Make `database` (and its cache) the one the requests use."""
+    app.state.database = database
+    app.state.cache = None if database is None else database.cache
+    app.state.engine = None if database is None else database.engine  # the pool, for the metrics
+    # The cached post lists still open sessions of their own (`inkwell.db.read_session`).
+    app.state.sessionmaker = None if database is None else database.sessionmaker
+
+
+def _purges(settings: Settings, database: Database) -> list[Callable[[], Awaitable[int]]]:
     """What the app deletes in the background, with or without Redis: expired idempotency keys, finished
     jobs, and sign-in's leftovers. `inkwell worker` leaves it to the API: one process is enough."""
     keep_jobs = timedelta(days=settings.job_keep_finished_days)
     purges: list[Callable[[], Awaitable[int]]] = [
-        lambda: purge_once(app.state.sessionmaker),
-        lambda: purge_finished_jobs(app.state.sessionmaker, keep=keep_jobs),
+        lambda: purge_once(database),
+        lambda: purge_finished_jobs(database, keep=keep_jobs),
     ]
     if settings.auth:
-        purges.append(lambda: purge_sign_in_leftovers(app.state.sessionmaker))
+        purges.append(lambda: purge_sign_in_leftovers(database))
     return purges
 
 
@@ -219,6 +227,6 @@ class _BackgroundRunner:
         await self._task
 
 
-def _start_job_runner(settings: Settings, app: FastAPI) -> _BackgroundRunner:
-    ctx = JobContext(settings, app.state.sessionmaker, create_mailer(settings))
+def _start_job_runner(settings: Settings, database: Database) -> _BackgroundRunner:
+    ctx = JobContext(settings, database, create_mailer(settings))
     return _BackgroundRunner(OutboxRunner(ctx))

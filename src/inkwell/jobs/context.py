@@ -4,16 +4,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.mail.sender import Mailer
 
 
 @dataclass(frozen=True)
 class JobContext:
     settings: Settings
-    sessionmaker: async_sessionmaker[AsyncSession]
+    database: Database
     mailer: Mailer
 
 

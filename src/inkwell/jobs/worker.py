@@ -10,7 +10,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from inkwell.cache.invalidation import open_cached_sessionmaker
+from inkwell.cache.invalidation import open_cached_database
 from inkwell.config import Settings
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.queue import Relay, create_queue, create_worker
@@ -23,8 +23,8 @@ logger = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def job_context(settings: Settings) -> AsyncIterator[JobContext]:
-    async with open_cached_sessionmaker(settings) as sessionmaker:
-        yield JobContext(settings, sessionmaker, create_mailer(settings))
+    async with open_cached_database(settings) as database:
+        yield JobContext(settings, database, create_mailer(settings))
 
 
 async def run_worker(settings: Settings) -> None:

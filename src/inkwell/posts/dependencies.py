@@ -5,7 +5,7 @@ from fastapi import Depends, Response
 from inkwell.auth.dependencies import ViewerDep
 from inkwell.auth.errors import NotYourPost
 from inkwell.conditional import IfMatchHeader, IfNoneMatchHeader, answer_if_none_match, require_if_match
-from inkwell.db import SessionDep
+from inkwell.deps import SessionDep
 from inkwell.posts import service
 from inkwell.posts.errors import PostNotFound
 from inkwell.posts.models import Post

@@ -3,7 +3,7 @@ from fastapi import APIRouter, Response, status
 from inkwell.auth.dependencies import ViewerIdempotencyDep
 from inkwell.cache.reads import CachedPostsPage, CachedUserPostsPage
 from inkwell.conditional import ETAG_HEADER, etag_of, with_etag
-from inkwell.db import SessionDep
+from inkwell.deps import SessionDep
 from inkwell.errors import responses
 from inkwell.links import post_links
 from inkwell.posts import service
