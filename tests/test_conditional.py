@@ -254,11 +254,11 @@ async def test_a_user_update_names_the_versions_it_accepts(
     assert (updated.name, updated.version) == ("On time", seen + 2)
 
 
-async def test_the_version_check_is_in_the_orm_write_itself(
+async def test_the_version_check_is_in_the_write_itself(
     engine: AsyncEngine, committed_database: Database
 ) -> None:
     # Even without the row lock, a post changed by another transaction after this one read it is not
-    # overwritten: the ORM's UPDATE or DELETE names the version it read, and matches nothing.
+    # overwritten: the DELETE names the version that was read, and matches nothing.
     if engine.dialect.name == "sqlite":
         pytest.skip("SQLite serialises writers from BEGIN: no other writer can come in between")
     async with committed_database.transaction(writes=True) as tx:
@@ -267,24 +267,22 @@ async def test_the_version_check_is_in_the_orm_write_itself(
         post = await make_post(setup, user)
 
     async with committed_database.transaction(writes=True) as tx:
-        reader = tx.session
-        stale_post = await posts_service.get_post(reader, post.id)
+        stale_post = await posts_service.get_post(tx, post.id)
         await change_elsewhere(committed_database, user.id, post.id)
         assert stale_post is not None
         with pytest.raises(PreconditionFailed):
-            await posts_service.delete_post(reader, stale_post)
+            await posts_service.delete_post(tx, post.id, author_id=None, versions={stale_post.version})
 
 
 async def change_elsewhere(database: Database, user_id: int, post_id: int) -> None:
     """Change the user and the post in a transaction of its own, and commit."""
     async with database.transaction(writes=True) as tx:
-        writer = tx.session
         user = await users_service.get_user(tx, user_id)
-        post = await posts_service.get_post(writer, post_id)
+        post = await posts_service.get_post(tx, post_id)
         assert user is not None
         assert post is not None
         await users_service.update_user(tx, user_id, changes={"name": f"{user.name}!"})
-        await posts_service.update_post(writer, post, changes={"title": f"{post.title}!"})
+        await posts_service.update_post(tx, post_id, changes={"title": f"{post.title}!"}, author_id=None)
 
 
 async def test_browsers_may_read_the_etag_when_cors_is_on(

@@ -72,9 +72,11 @@ async def get_throttle(database: DatabaseDep, cache: CacheDep, settings: Setting
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 
-async def request_transaction(request: Request, database: DatabaseDep) -> AsyncIterator[Transaction]:
+async def request_transaction(request: Request) -> AsyncIterator[Transaction]:
     """One transaction per request, committed before the response is sent. A read (GET, HEAD)
     runs without BEGIN and COMMIT where the database allows it; a write takes SQLite's write lock."""
+    # The database read here rather than through DatabaseDep: one dependency fewer on every request.
+    database: Database = request.app.state.database
     if request.method in SAFE_METHODS:
         async with database.reads() as tx:
             yield tx

@@ -36,6 +36,12 @@ class Viewer:
     def is_admin(self) -> bool:
         return self.user is not None and self.user.is_admin
 
+    @property
+    def only_author(self) -> int | None:
+        """The one author whose records the viewer may change (their own id), or None for any: an
+        admin, or anyone when sign-in is off. A write names it in its WHERE clause."""
+        return None if self.user is None or self.user.is_admin else self.user.id
+
 
 OPEN_VIEWER = Viewer(user=None)
 

@@ -1,14 +1,14 @@
 from fastapi import APIRouter, Response, status
 
-from inkwell.auth.dependencies import ViewerIdempotencyDep
+from inkwell.auth.dependencies import ViewerDep, ViewerIdempotencyDep
 from inkwell.cache.reads import CachedPostsPage, CachedUserPostsPage
-from inkwell.conditional import ETAG_HEADER, etag_of, with_etag
-from inkwell.deps import SessionDep
+from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
+from inkwell.deps import TransactionDep
 from inkwell.errors import responses
 from inkwell.links import post_links
 from inkwell.posts import service
-from inkwell.posts.dependencies import PostToChange, PostToRead
-from inkwell.posts.models import Post
+from inkwell.posts.dependencies import PostToRead
+from inkwell.posts.models import PostRecord
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
 from inkwell.users.dependencies import ManagedUserId
 
@@ -25,12 +25,12 @@ router = APIRouter(tags=["posts"])
     },
 )
 async def create_post(
-    user_id: ManagedUserId, payload: PostCreate, session: SessionDep, idempotency: ViewerIdempotencyDep
+    user_id: ManagedUserId, payload: PostCreate, tx: TransactionDep, idempotency: ViewerIdempotencyDep
 ) -> Response:
     """Write a post as the given user."""
     if replay := await idempotency.replay_or_claim():
         return replay
-    post = await service.create_post(session, author_id=user_id, data=payload)
+    post = await service.create_post(tx, author_id=user_id, data=payload)
     return idempotency.respond(PostRead.model_validate(post), status_code=201, etag=etag_of(post))
 
 
@@ -51,7 +51,7 @@ async def list_posts(posts: CachedPostsPage) -> Response:
     response_model=PostRead,
     responses={**responses(304, 404, 422, 503), 200: {"links": post_links(), "headers": ETAG_HEADER}},
 )
-async def read_post(post: PostToRead) -> Post:
+async def read_post(post: PostToRead) -> PostRecord:
     """Fetch one post, with its ETag; 304 when If-None-Match names it."""
     return post
 
@@ -65,11 +65,20 @@ async def read_post(post: PostToRead) -> Post:
     },
 )
 async def update_post(
-    post: PostToChange, payload: PostUpdate, session: SessionDep, response: Response
-) -> Post:
+    post_id: int,
+    payload: PostUpdate,
+    viewer: ViewerDep,
+    tx: TransactionDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> PostRecord:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
     changes = payload.model_dump(exclude_unset=True)
-    return with_etag(response, await service.update_post(session, post, changes=changes))
+    versions = matching_versions(if_match, post_id)
+    post = await service.update_post(
+        tx, post_id, changes=changes, author_id=viewer.only_author, versions=versions
+    )
+    return with_etag(response, post)
 
 
 @router.delete(
@@ -77,6 +86,9 @@ async def update_post(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(401, 403, 404, 412, 422, 503),
 )
-async def delete_post(post: PostToChange, session: SessionDep) -> None:
+async def delete_post(
+    post_id: int, viewer: ViewerDep, tx: TransactionDep, if_match: IfMatchHeader = None
+) -> None:
     """Delete a post; with If-Match, only if unchanged."""
-    await service.delete_post(session, post)
+    versions = matching_versions(if_match, post_id)
+    await service.delete_post(tx, post_id, author_id=viewer.only_author, versions=versions)
