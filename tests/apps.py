@@ -1,20 +1,19 @@
-"""The app on a test's sessions, and clients that call it in-process (through ASGI, no network)."""
+"""The app on a test's database, and clients that call it in-process (through ASGI, no network)."""
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.main import create_app
 
 BASE_URL = "http://inkwell.test"
 
 
-def app_on(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
-    """The app with `settings`, whose requests use `sessionmaker` (the test's rolled-back transaction)."""
-    app = create_app(settings)
-    app.state.sessionmaker = sessionmaker
-    return app
+def app_on(settings: Settings, database: Database) -> FastAPI:
+    """The app with `settings`, whose requests use `database` (the test's rolled-back transaction, or
+    the real engine)."""
+    return create_app(settings, database=database)
 
 
 def asgi_client(app: FastAPI, *, address: str = "127.0.0.1") -> httpx.AsyncClient:

@@ -11,7 +11,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from inkwell.models import AuthSession, IdempotencyKey, OutboxJob, Post, ThrottleCounter, User
 from tests.accounts import CHEAP_HASHING_ENV
 from tests.apps import app_on, asgi_client
@@ -73,7 +73,7 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 @pytest.fixture
 def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
-    """Sessions whose commits are savepoints inside the test's transaction."""
+    """Database whose commits are savepoints inside the test's transaction."""
     return async_sessionmaker(
         bind=connection,
         join_transaction_mode="create_savepoint",
@@ -89,8 +89,14 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
 
 
 @pytest.fixture
-def app(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
-    return app_on(settings, sessionmaker)
+def database(connection: AsyncConnection) -> Database:
+    """Transactions that are savepoints inside the test's transaction."""
+    return Database(connection)
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database) -> FastAPI:
+    return app_on(settings, database)
 
 
 @pytest.fixture
@@ -101,8 +107,8 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def committed_sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on the real engine whose commits are real; everything is deleted after the test."""
-    yield create_sessionmaker(engine)
+    """Database on the real engine whose commits are real; everything is deleted after the test."""
+    yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     async with engine.begin() as conn:
         await conn.execute(delete(IdempotencyKey))
         await conn.execute(delete(ThrottleCounter))
@@ -113,9 +119,17 @@ async def committed_sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_ses
 
 
 @pytest.fixture
-def committed_app(settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
+def committed_database(
+    engine: AsyncEngine, committed_sessionmaker: async_sessionmaker[AsyncSession]
+) -> Database:
+    """The real engine, whose commits are real; everything is deleted after the test."""
+    return Database(engine)
+
+
+@pytest.fixture
+def committed_app(settings: Settings, committed_database: Database) -> FastAPI:
     """The app on its real engine, for tests of concurrency; what they commit is deleted after."""
-    return app_on(settings, committed_sessionmaker)
+    return app_on(settings, committed_database)
 
 
 # Tests of whole processes (workers killed, two servers, the CLI) run on one database: PostgreSQL when it

@@ -5,9 +5,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.errors import PreconditionFailed
 from inkwell.main import create_app
 from inkwell.posts import service as posts_service
@@ -232,64 +233,63 @@ async def test_a_delete_and_a_patch_with_one_etag_at_once_one_wins(
 
 
 async def test_a_user_update_names_the_versions_it_accepts(
-    committed_sessionmaker: async_sessionmaker[AsyncSession],
+    committed_database: Database,
 ) -> None:
     # PATCH /users checks If-Match in the UPDATE itself (WHERE version IN ...), or under the row's lock
     # where the database has no UPDATE ... RETURNING.
-    async with committed_sessionmaker() as setup:
+    async with committed_database.transaction(writes=True) as tx:
+        setup = tx.session
         user = await make_user(setup)
         post = await make_post(setup, user)
     seen = user.version
-    await change_elsewhere(committed_sessionmaker, user.id, post.id)
+    await change_elsewhere(committed_database, user.id, post.id)
 
-    async with committed_sessionmaker() as session, session.begin():
+    async with committed_database.transaction(writes=True) as tx:
         with pytest.raises(PreconditionFailed):
-            await users_service.update_user(session, user.id, changes={"name": "Late"}, versions={seen})
-    async with committed_sessionmaker() as session, session.begin():
+            await users_service.update_user(tx, user.id, changes={"name": "Late"}, versions={seen})
+    async with committed_database.transaction(writes=True) as tx:
         updated = await users_service.update_user(
-            session, user.id, changes={"name": "On time"}, versions={seen + 1}
+            tx, user.id, changes={"name": "On time"}, versions={seen + 1}
         )
     assert (updated.name, updated.version) == ("On time", seen + 2)
 
 
 # SQLite serialises writers from BEGIN: no other writer can come in between.
 @pytest.mark.backends("postgresql", "mariadb")
-async def test_the_version_check_is_in_the_orm_write_itself(
-    committed_sessionmaker: async_sessionmaker[AsyncSession],
-) -> None:
+async def test_the_version_check_is_in_the_write_itself(committed_database: Database) -> None:
     # Even without the row lock, a post changed by another transaction after this one read it is not
-    # overwritten: the ORM's UPDATE or DELETE names the version it read, and matches nothing.
-    async with committed_sessionmaker() as setup:
+    # overwritten: the DELETE names the version that was read, and matches nothing.
+    async with committed_database.transaction(writes=True) as tx:
+        setup = tx.session
         user = await make_user(setup)
         post = await make_post(setup, user)
 
-    async with committed_sessionmaker() as reader, reader.begin():
-        stale_post = await posts_service.get_post(reader, post.id)
-        await change_elsewhere(committed_sessionmaker, user.id, post.id)
+    async with committed_database.transaction(writes=True) as tx:
+        stale_post = await posts_service.get_post(tx, post.id)
+        await change_elsewhere(committed_database, user.id, post.id)
         assert stale_post is not None
         with pytest.raises(PreconditionFailed):
-            await posts_service.delete_post(reader, stale_post)
+            await posts_service.delete_post(tx, post.id, author_id=None, versions={stale_post.version})
 
 
-async def change_elsewhere(
-    sessionmaker: async_sessionmaker[AsyncSession], user_id: int, post_id: int
-) -> None:
+async def change_elsewhere(database: Database, user_id: int, post_id: int) -> None:
     """Change the user and the post in a transaction of its own, and commit."""
-    async with sessionmaker() as writer, writer.begin():
-        user = await users_service.get_user(writer, user_id)
-        post = await posts_service.get_post(writer, post_id)
+    async with database.transaction(writes=True) as tx:
+        user = await users_service.get_user(tx, user_id)
+        post = await posts_service.get_post(tx, post_id)
         assert user is not None
         assert post is not None
-        await users_service.update_user(writer, user_id, changes={"name": f"{user.name}!"})
-        await posts_service.update_post(writer, post, changes={"title": f"{post.title}!"})
+        await users_service.update_user(tx, user_id, changes={"name": f"{user.name}!"})
+        await posts_service.update_post(tx, post_id, changes={"title": f"{post.title}!"}, author_id=None)
 
 
 async def test_browsers_may_read_the_etag_when_cors_is_on(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    settings: Settings, database: Database, session: AsyncSession
 ) -> None:
     user = await make_user(session)
-    app = create_app(settings.model_copy(update={"cors_origins": ["https://app.example.com"]}))
-    app.state.sessionmaker = sessionmaker
+    app = create_app(
+        settings.model_copy(update={"cors_origins": ["https://app.example.com"]}), database=database
+    )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.get(f"/users/{user.id}", headers={"Origin": "https://app.example.com"})
 

@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from inkwell.main import create_app
 from tests.databases import migrate
 from tests.factories import make_user
@@ -196,8 +196,7 @@ def pool_of_two(settings: Settings) -> Settings:
 async def app_on(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app on an engine of its own, built from `settings`, over committed data."""
     engine = create_engine(settings)
-    app: FastAPI = create_app(settings)
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app: FastAPI = create_app(settings, database=Database(engine))
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test"

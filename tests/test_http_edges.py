@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import exc as sa_exc
 
 from inkwell.config import Settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from inkwell.error_handlers import database_unavailable
 from inkwell.main import create_app
 
@@ -93,9 +93,8 @@ async def test_client_mistakes_leave_no_error_in_the_log(
 
 async def test_an_unreachable_database_is_503_with_retry_after() -> None:
     settings = Settings(database_url="postgresql://nobody@127.0.0.1:9/none", db_pool_timeout=1)
-    app = create_app(settings)
     engine = create_engine(settings)
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app = create_app(settings, database=Database(engine))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
         response = await client.get("/users/1")

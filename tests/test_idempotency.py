@@ -10,9 +10,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.idempotency import cleanup
 from inkwell.idempotency.dependencies import fingerprint as idempotency_fingerprint
 from inkwell.idempotency.dependencies import idempotency_scope
@@ -181,10 +182,9 @@ async def test_an_expired_key_is_forgotten(client: httpx.AsyncClient, session: A
 
 
 async def test_keys_expire_after_the_configured_time(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    settings: Settings, database: Database, session: AsyncSession
 ) -> None:
-    app = create_app(settings.model_copy(update={"idempotency_ttl": 90.0}))
-    app.state.sessionmaker = sessionmaker
+    app = create_app(settings.model_copy(update={"idempotency_ttl": 90.0}), database=database)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         await client.post("/users", json={"email": "ttl@example.com", "name": "T"}, headers=keyed("ttl"))
 
@@ -220,7 +220,7 @@ async def test_a_malformed_key_is_422(client: httpx.AsyncClient, session: AsyncS
 
 
 async def test_same_key_at_once_writes_exactly_once(
-    committed_client: httpx.AsyncClient, committed_sessionmaker: async_sessionmaker[AsyncSession]
+    committed_client: httpx.AsyncClient, committed_database: Database
 ) -> None:
     author = (await committed_client.post("/users", json={"email": "r@example.com", "name": "R"})).json()
 
@@ -238,40 +238,46 @@ async def test_same_key_at_once_writes_exactly_once(
         assert all(r.status_code in (201, 409) for r in responses), [r.text for r in responses]
         assert len([r for r in created if "idempotent-replayed" not in r.headers]) == 1
 
-    async with committed_sessionmaker() as session:
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         assert (await count(session, User), await count(session, Post)) == (2, 1)
 
 
 async def test_purging_deletes_only_expired_keys(
-    committed_sessionmaker: async_sessionmaker[AsyncSession],
+    committed_database: Database,
 ) -> None:
     now = utcnow()
-    async with committed_sessionmaker() as session, session.begin():
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         for key, expires_at in (("old", now - timedelta(hours=1)), ("live", now + timedelta(hours=1))):
             session.add(IdempotencyKey(scope="s", key=key, fingerprint="f", expires_at=expires_at))
 
-    purged = await cleanup.purge_once(committed_sessionmaker)
+    purged = await cleanup.purge_once(committed_database)
 
-    async with committed_sessionmaker() as session:
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         assert purged == 1
         assert list(await session.scalars(select(IdempotencyKey.key))) == ["live"]
 
 
 async def test_the_running_app_purges_expired_keys_in_the_background(
-    settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings, committed_database: Database
 ) -> None:
-    async with committed_sessionmaker() as session, session.begin():
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         session.add(IdempotencyKey(scope="s", key="old", fingerprint="f", expires_at=utcnow()))
     app = create_app(settings.model_copy(update={"purge_interval": 0.05}))
 
     async with app.router.lifespan_context(app):
         for _ in range(100):
-            async with committed_sessionmaker() as session:
+            async with committed_database.transaction(writes=True) as tx:
+                session = tx.session
                 if await count(session, IdempotencyKey) == 0:
                     break
             await asyncio.sleep(0.05)
 
-    async with committed_sessionmaker() as session:
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         assert await count(session, IdempotencyKey) == 0
 
 

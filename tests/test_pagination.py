@@ -5,9 +5,10 @@ import re
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from tests.apps import app_on, asgi_client
 from tests.factories import make_post, make_user
 
@@ -147,10 +148,10 @@ async def test_an_offset_past_the_cap_is_422_pointing_to_after(
 
 
 async def test_the_offset_cap_is_a_setting_and_is_documented(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    settings: Settings, database: Database, session: AsyncSession
 ) -> None:
     author = await make_user(session)
-    async with asgi_client(app_on(settings.model_copy(update={"max_offset": 3}), sessionmaker)) as client:
+    async with asgi_client(app_on(settings.model_copy(update={"max_offset": 3}), database)) as client:
         at_the_cap = await client.get(f"/users/{author.id}/posts", params={"offset": 3})
         past_it = await client.get(f"/users/{author.id}/posts", params={"offset": 4})
         openapi = (await client.get("/openapi.json")).json()

@@ -6,7 +6,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from inkwell.config import Settings
-from inkwell.db import SessionDep, create_engine
+from inkwell.db import create_engine
+from inkwell.deps import SessionDep
 
 # PostgreSQL's now() is the time the transaction began: it moves between two statements only when
 # each is a transaction of its own (autocommit).

@@ -4,11 +4,13 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from inkwell.config import Settings
+from inkwell.db import Database, create_engine
+from inkwell.main import create_app
 from inkwell.posts.models import Post
 from inkwell.users.models import User
 from tests.factories import make_post, make_user
@@ -18,26 +20,23 @@ class CommitRefused(Exception):
     pass
 
 
-class RefusingSession(Session):
-    """A session whose every commit fails."""
-
-
-@event.listens_for(RefusingSession, "before_commit")
-def _refuse(_session: Session) -> None:
+def _refuse(_connection: Connection) -> None:
     raise CommitRefused
 
 
 @pytest.fixture
 async def failing_commit_client(
-    committed_app: FastAPI, engine: AsyncEngine
+    settings: Settings, committed_database: Database
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """The app on its real engine, with every commit refused by the session (as a lost connection would)."""
-    committed_app.state.sessionmaker = async_sessionmaker(
-        engine, sync_session_class=RefusingSession, expire_on_commit=False
-    )
-    transport = httpx.ASGITransport(app=committed_app, raise_app_exceptions=False)
+    """The app on an engine of its own whose every commit fails (as a lost connection would); what the
+    requests wrote is deleted after, with what `committed_database` saw."""
+    engine = create_engine(settings)
+    event.listen(engine.sync_engine, "commit", _refuse)
+    app = create_app(settings, database=Database(engine))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
         yield client
+    await engine.dispose()
 
 
 async def test_a_failed_commit_never_follows_a_2xx(

@@ -22,9 +22,9 @@ from typer.models import CommandFunctionType
 
 from inkwell.auth import service as auth_service
 from inkwell.auth.passwords import Passwords
-from inkwell.cache.invalidation import open_cached_sessionmaker
+from inkwell.cache.invalidation import open_cached_database
 from inkwell.config import Settings, get_settings
-from inkwell.db import open_sessionmaker, transaction
+from inkwell.db import open_database
 from inkwell.jobs import service as jobs_service
 from inkwell.jobs.models import JobStatus, OutboxJob
 from inkwell.logs import configure_logging
@@ -172,10 +172,10 @@ def seed(
     settings = _ready_settings()
 
     async def run() -> None:
-        async with open_cached_sessionmaker(settings) as sessionmaker:
+        async with open_cached_database(settings) as database:
             with progress("seeding users", users, unit="users") as advance:
                 await seed_database(
-                    sessionmaker,
+                    database,
                     user_count=users,
                     posts_per_user=posts_per_user,
                     batch_size=batch_size,
@@ -197,14 +197,14 @@ def export_users(
     chosen = file_format or transfer.format_of(file)
 
     async def run() -> int:
-        async with open_sessionmaker(settings) as sessionmaker:
-            total = await transfer.count_users(sessionmaker)
+        async with open_database(settings) as database:
+            total = await transfer.count_users(database)
             with (
                 file.open("w", encoding="utf-8", newline="") as out,
                 progress("exporting users", total, unit="users") as advance,
             ):
                 return await transfer.export_users(
-                    sessionmaker, out, file_format=chosen, batch_size=batch_size, on_batch=advance
+                    database, out, file_format=chosen, batch_size=batch_size, on_batch=advance
                 )
 
     typer.echo(f"Exported {asyncio.run(run())} users to {file}.")
@@ -221,15 +221,13 @@ def import_users(
     chosen = file_format or transfer.format_of(file)
 
     async def run() -> transfer.ImportReport:
-        async with open_cached_sessionmaker(settings) as sessionmaker:
+        async with open_cached_database(settings) as database:
             with (
                 file.open(encoding="utf-8", newline="") as source,
                 progress("importing users", _count_lines(file), unit="lines") as advance,
             ):
                 lines = transfer.read_lines(source, chosen)
-                return await transfer.import_users(
-                    sessionmaker, lines, batch_size=batch_size, on_batch=advance
-                )
+                return await transfer.import_users(database, lines, batch_size=batch_size, on_batch=advance)
 
     report = asyncio.run(run())
     for number, problem in report.problems:
@@ -295,12 +293,10 @@ def _admin_password(settings: Settings, *, from_stdin: bool) -> str:
 async def _create_admin(settings: Settings, fields: UserCreate) -> int:
     password_hash = await Passwords.from_settings(settings).hash(fields.password)
     async with (
-        open_cached_sessionmaker(settings) as sessionmaker,
-        transaction(sessionmaker, writes=True) as session,
+        open_cached_database(settings) as database,
+        database.transaction(writes=True) as tx,
     ):
-        user = await users_service.create_user(
-            session, data=fields, password_hash=password_hash, is_admin=True
-        )
+        user = await users_service.create_user(tx, data=fields, password_hash=password_hash, is_admin=True)
         return user.id
 
 
@@ -318,10 +314,10 @@ def set_admin(
 
 async def _set_admin(settings: Settings, email: str, *, admin: bool) -> bool:
     async with (
-        open_cached_sessionmaker(settings) as sessionmaker,
-        transaction(sessionmaker, writes=True) as session,
+        open_cached_database(settings) as database,
+        database.transaction(writes=True) as tx,
     ):
-        return await auth_service.set_admin(session, email, admin=admin) is not None
+        return await auth_service.set_admin(tx.session, email, admin=admin) is not None
 
 
 def _count_lines(path: Path) -> int:
@@ -424,8 +420,8 @@ def list_jobs(
 
 
 async def _list_jobs(settings: Settings, status: JobStatus | None, limit: int) -> list[OutboxJob]:
-    async with open_sessionmaker(settings) as sessionmaker, transaction(sessionmaker) as session:
-        return list(await jobs_service.list_jobs(session, status=status, limit=limit))
+    async with open_database(settings) as database, database.transaction() as tx:
+        return list(await jobs_service.list_jobs(tx.session, status=status, limit=limit))
 
 
 @jobs_app.command("retry")
@@ -438,5 +434,5 @@ def retry_job(job_id: Annotated[int, typer.Argument(help="The id of a dead job."
 
 
 async def _revive(settings: Settings, job_id: int) -> bool:
-    async with open_sessionmaker(settings) as sessionmaker, transaction(sessionmaker, writes=True) as session:
-        return await jobs_service.revive(session, job_id)
+    async with open_database(settings) as database, database.transaction(writes=True) as tx:
+        return await jobs_service.revive(tx.session, job_id)

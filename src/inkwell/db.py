@@ -1,15 +1,22 @@
-"""Engine, session factory and the per-request session that owns the transaction."""
+"""The engine, and `Database`: the one way to run a transaction, for requests, the CLI and workers."""
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
-from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, CursorResult, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Session
 
+from inkwell.cache.store import Cache
 from inkwell.config import Settings
 
 if TYPE_CHECKING:
@@ -28,7 +35,6 @@ ASYNC_DRIVERS = {
 WRITE_OPTION = "inkwell_writes"
 # Set on the connection of a request that only reads, so SQLite sends no BEGIN.
 READ_OPTION = "inkwell_reads"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Reads skip BEGIN and COMMIT where that saves round trips. PostgreSQL runs them in autocommit (asyncpg
 # switches modes without a round trip); SQLite runs them without BEGIN (each aiosqlite call is a hop to
@@ -137,83 +143,148 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
     return engine
 
 
-def create_sessionmaker(
-    engine: AsyncEngine, *, info: dict[str, Any] | None = None
-) -> async_sessionmaker[AsyncSession]:
-    """Sessions on `engine`; `info` is copied into every session's `info` (the cache finds itself there)."""
-    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False, info=info)
+AfterCommit = Callable[[], Awaitable[None]]
+TRANSACTION = "inkwell.transaction"
+
+
+class Transaction:
+    """One transaction on one connection: Core statements run on `connection`; ORM work on `session`,
+    made on first use on the same connection; `after_commit` callbacks run once it has committed."""
+
+    __slots__ = ("_after_commit", "_session", "_sessionmaker", "cache", "connection", "info")
+
+    def __init__(
+        self, connection: AsyncConnection, sessionmaker: async_sessionmaker[AsyncSession], cache: Cache | None
+    ) -> None:
+        self.connection = connection
+        self.cache = cache
+        self._sessionmaker = sessionmaker
+        self._session: AsyncSession | None = None
+        self._after_commit: list[AfterCommit] = []
+        self.info: dict[str, Any] = {}  # what the code working in the transaction keeps with it
+
+    @property
+    def session(self) -> AsyncSession:
+        """An ORM session in this transaction, for work where a unit of work pays (it never commits)."""
+        if self._session is None:
+            self._session = self._sessionmaker(bind=self.connection, info={TRANSACTION: self})
+        return self._session
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run `callback` once the transaction has committed (never when it rolls back)."""
+        self._after_commit.append(callback)
+
+    async def _flush(self) -> None:
+        if self._session is not None:
+            await self._session.flush()
+
+    async def _close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def _committed(self) -> None:
+        for callback in self._after_commit:
+            await callback()
+
+
+def transaction_of(session: AsyncSession | Session) -> Transaction | None:
+    """The transaction a session works in, when `Database` made it."""
+    found: Transaction | None = session.info.get(TRANSACTION)
+    return found
+
+
+class Database:
+    """The one way to the database, for requests, the CLI and workers alike: transactions on an engine.
+
+    In tests it may sit on a connection already in a transaction: each transaction is then a savepoint
+    inside it, and everything is rolled back with the test's own.
+    """
+
+    def __init__(
+        self,
+        bind: AsyncEngine | AsyncConnection,
+        *,
+        cache: Cache | None = None,
+    ) -> None:
+        self.bind = bind
+        self.cache = cache
+        self.dialect = bind.dialect
+        # Sessions join the transaction as it is: they never commit it, nor open savepoints of their own.
+        self._sessionmaker = async_sessionmaker(
+            expire_on_commit=False, autoflush=False, join_transaction_mode="rollback_only"
+        )
+        if isinstance(bind, AsyncEngine):
+            # Engines sharing the pool, whose connections carry the options of a write or of a read.
+            self._writer: AsyncEngine | None = bind.execution_options(**{WRITE_OPTION: True})
+            reads = READ_OPTIONS.get(self.dialect.name, {})
+            self._reader: AsyncEngine | None = bind.execution_options(**reads)
+        else:
+            self._writer = self._reader = None
+
+    @property
+    def engine(self) -> AsyncEngine | None:
+        return self.bind if isinstance(self.bind, AsyncEngine) else None
+
+    @asynccontextmanager
+    async def transaction(self, *, writes: bool = False) -> AsyncIterator[Transaction]:
+        """A transaction committed when the block ends (rolled back if it raises); then the callbacks
+        registered with `after_commit` run. With `writes`, SQLite takes its write lock at BEGIN."""
+        async with self._connect(self._writer if writes else self.engine) as connection:
+            tx = Transaction(connection, self._sessionmaker, self.cache)
+            async with self._begin(connection):
+                try:
+                    yield tx
+                    await tx._flush()
+                finally:
+                    await tx._close()
+        await tx._committed()
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[Transaction]:
+        """A transaction that only reads, without BEGIN and COMMIT where the database allows it."""
+        async with self._connect(self._reader) as connection:
+            tx = Transaction(connection, self._sessionmaker, self.cache)
+            async with self._begin(connection) if self.engine is None else contextlib.nullcontext():
+                # On an engine, the first statement begins what the database needs, if anything.
+                try:
+                    yield tx
+                finally:
+                    await tx._close()
+
+    @asynccontextmanager
+    async def _connect(self, engine: AsyncEngine | None) -> AsyncIterator[AsyncConnection]:
+        if isinstance(self.bind, AsyncConnection):
+            yield self.bind
+            return
+        assert engine is not None
+        async with engine.connect() as connection:
+            yield connection
+
+    def _begin(self, connection: AsyncConnection) -> AbstractAsyncContextManager[Any]:
+        return connection.begin() if self.engine is not None else connection.begin_nested()
+
+    async def dispose(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+@asynccontextmanager
+async def open_database(
+    settings: Settings, *, cache: Cache | None = None, tracing: "Tracing | None" = None
+) -> AsyncIterator[Database]:
+    """A database on an engine of its own, disposed when the block ends (for the CLI and workers); its
+    statements are traced when `tracing` is given."""
+    engine = create_engine(settings)
+    if tracing is not None:
+        tracing.instrument_engine(engine)
+    database = Database(engine, cache=cache)
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 def rowcount(result: object) -> int:
     """How many rows an UPDATE or DELETE statement matched."""
     assert isinstance(result, CursorResult)
     return result.rowcount
-
-
-AfterCommit = Callable[[], Awaitable[None]]
-AFTER_COMMIT = "inkwell.after_commit"
-
-
-def after_commit(session: AsyncSession | Session, callback: AfterCommit) -> None:
-    """Run `callback` once the session's transaction has committed (never when it rolls back)."""
-    session.info.setdefault(AFTER_COMMIT, []).append(callback)
-
-
-@asynccontextmanager
-async def transaction(
-    sessionmaker: async_sessionmaker[AsyncSession], *, writes: bool = False
-) -> AsyncIterator[AsyncSession]:
-    """A session in one transaction, committed when the block ends (rolled back if it raises); then
-    the callbacks registered with `after_commit` run."""
-    async with sessionmaker() as session:
-        async with session.begin():
-            if writes:
-                await session.connection(execution_options={WRITE_OPTION: True})
-            yield session
-        for callback in session.info.pop(AFTER_COMMIT, ()):
-            await callback()
-
-
-@asynccontextmanager
-async def open_sessionmaker(
-    settings: Settings, *, info: dict[str, Any] | None = None, tracing: "Tracing | None" = None
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on an engine of their own, disposed when the block ends (for the CLI's commands); its
-    statements are traced when `tracing` is given."""
-    engine = create_engine(settings)
-    if tracing is not None:
-        tracing.instrument_engine(engine)
-    try:
-        yield create_sessionmaker(engine, info=info)
-    finally:
-        await engine.dispose()
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session and one transaction per request, committed before the response is sent."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    if request.method not in SAFE_METHODS:
-        async with transaction(sessionmaker, writes=True) as session:
-            yield session
-        return
-    async with read_session(sessionmaker) as session:
-        yield session
-
-
-@asynccontextmanager
-async def read_session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    """A session for reads only, without BEGIN and COMMIT where the database allows it."""
-    async with sessionmaker() as session, session.begin():
-        if (read_options := _read_options(session)) is not None:
-            await session.connection(execution_options=read_options)
-        yield session
-
-
-def _read_options(session: AsyncSession) -> dict[str, Any] | None:
-    # Only a session with a pooled connection of its own: one joined to an outer transaction keeps it.
-    bind = session.bind
-    return READ_OPTIONS.get(bind.dialect.name) if isinstance(bind, AsyncEngine) else None
-
-
-# scope="function" runs the commit when the route returns, so a failed commit can never follow a 2xx.
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

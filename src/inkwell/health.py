@@ -3,11 +3,12 @@
 import asyncio
 from typing import Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inkwell.db import Database
+from inkwell.deps import DatabaseDep, SettingsDep
 from inkwell.errors import InkwellError
 from inkwell.responses import responses
 
@@ -30,17 +31,17 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Health, responses=responses(503))
-async def readyz(request: Request) -> Health:
+async def readyz(database: DatabaseDep, settings: SettingsDep) -> Health:
     """The database answers; 503 with the reason when it does not."""
-    await check_database(request.app.state.sessionmaker, seconds=request.app.state.settings.ready_timeout)
+    await check_database(database, seconds=settings.ready_timeout)
     return Health()
 
 
-async def check_database(sessionmaker: async_sessionmaker[AsyncSession], *, seconds: float) -> None:
+async def check_database(database: Database, *, seconds: float) -> None:
     """Raise `DatabaseNotReady` unless the database runs a query within `seconds`."""
     try:
-        async with asyncio.timeout(seconds), sessionmaker() as session:
-            await session.execute(text("SELECT 1"))
+        async with asyncio.timeout(seconds), database.reads() as tx:
+            await tx.connection.execute(text("SELECT 1"))
     except TimeoutError:
         raise DatabaseNotReady(f"The database did not answer within {seconds:g} s") from None
     except Exception as exc:

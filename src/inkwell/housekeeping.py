@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from inkwell.db import transaction
+from inkwell.db import Database
 from inkwell.orm import utcnow
 
 # Deletes what is due at `now` in the session's transaction; how many rows.
@@ -23,12 +23,11 @@ async def purge_periodically(purges: Sequence[Callable[[], Awaitable[int]]], *, 
         await asyncio.sleep(interval)
 
 
-async def purge_in_transaction(
-    sessionmaker: async_sessionmaker[AsyncSession], purge: Purge, *, what: str, logger: logging.Logger
-) -> int:
+async def purge_in_transaction(database: Database, purge: Purge, *, what: str, logger: logging.Logger) -> int:
     """Run `purge` in a transaction of its own; a database outage only skips this round (with a warning)."""
     try:
-        async with transaction(sessionmaker, writes=True) as session:
+        async with database.transaction(writes=True) as tx:
+            session = tx.session
             purged = await purge(session, utcnow())
     except (SQLAlchemyError, OSError) as exc:
         logger.warning("could not purge %s: %s", what, type(exc).__name__)

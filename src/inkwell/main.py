@@ -18,14 +18,13 @@ from starlette.types import ASGIApp
 
 from inkwell import __version__
 from inkwell.auth.cleanup import purge_sign_in_leftovers
-from inkwell.auth.dependencies import Auth
-from inkwell.auth.keys import signing_key
+from inkwell.auth.keys import Auth, signing_key
 from inkwell.auth.passwords import Passwords
 from inkwell.auth.router import account_router
 from inkwell.auth.router import router as auth_router
-from inkwell.cache.invalidation import create_cache, session_info
+from inkwell.cache.invalidation import create_cache
 from inkwell.config import Settings, get_settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from inkwell.error_handlers import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
@@ -66,8 +65,11 @@ def collecting_garbage_less_often(threshold: int) -> Iterator[None]:
         gc.unfreeze()
 
 
-def create_app(settings: Settings | None = None, *, tracing: Tracing | None = None) -> FastAPI:
-    """Build the app; the database engine (and Redis, when set) open at start-up and close at shutdown.
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, tracing: Tracing | None = None
+) -> FastAPI:
+    """Build the app. Without `database`, the engine (and Redis, when set) open at start-up and close
+    at shutdown; a `database` given (with its cache) is the caller's to close.
 
     Traces go where the OTEL_* settings say (nowhere by default), or to `tracing` when it is given (its
     giver shuts it down).
@@ -79,20 +81,14 @@ def create_app(settings: Settings | None = None, *, tracing: Tracing | None = No
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings)
-        cache = create_cache(settings)
-        if tracing is not None:
-            tracing.instrument_engine(engine)
-            if cache is not None:
-                tracing.instrument_redis(cache.redis)
-        app.state.engine = engine
-        app.state.cache = cache
-        app.state.sessionmaker = create_sessionmaker(engine, info=session_info(cache))
+        own = database is None
+        db = database or _open_database(settings, tracing)
+        _serve(app, db)
         purger = asyncio.create_task(
-            purge_periodically(_purges(settings, app), interval=settings.purge_interval)
+            purge_periodically(_purges(settings, db), interval=settings.purge_interval)
         )
         # Without Redis there is no queue and no `inkwell worker` is needed: the API runs the jobs.
-        jobs = None if cache else _start_job_runner(settings, app, tracer_of(tracing))
+        jobs = None if db.cache else _start_job_runner(settings, db, tracer_of(tracing))
         try:
             with collecting_garbage_less_often(settings.gc_threshold):
                 yield
@@ -102,10 +98,11 @@ def create_app(settings: Settings | None = None, *, tracing: Tracing | None = No
                 await purger
             if jobs is not None:
                 await jobs.stop()
-            if cache is not None:
-                await cache.redis.aclose()
-            await engine.dispose()
-            logger.info("database pool closed")
+            if own:
+                if db.cache is not None:
+                    await db.cache.redis.aclose()
+                await db.dispose()
+                logger.info("database pool closed")
             if own_tracing is not None:
                 own_tracing.shutdown()
 
@@ -120,8 +117,8 @@ def create_app(settings: Settings | None = None, *, tracing: Tracing | None = No
         swagger_ui_parameters={"validatorUrl": None},
     )
     app.state.settings = settings
-    app.state.cache = None
     app.state.passwords = Passwords.from_settings(settings)
+    _serve(app, database)
     app.state.auth = _auth(settings, app.state.passwords)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -172,16 +169,34 @@ def operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def _purges(settings: Settings, app: FastAPI) -> list[Callable[[], Awaitable[int]]]:
+def _open_database(settings: Settings, tracing: Tracing | None) -> Database:
+    """The app's own database (and cache), traced when `tracing` is given."""
+    engine = create_engine(settings)
+    cache = create_cache(settings)
+    if tracing is not None:
+        tracing.instrument_engine(engine)
+        if cache is not None:
+            tracing.instrument_redis(cache.redis)
+    return Database(engine, cache=cache)
+
+
+def _serve(app: FastAPI, database: Database | None) -> None:
+    """Make `database` (and its cache) the one the requests use."""
+    app.state.database = database
+    app.state.cache = None if database is None else database.cache
+    app.state.engine = None if database is None else database.engine  # the pool, for the metrics
+
+
+def _purges(settings: Settings, database: Database) -> list[Callable[[], Awaitable[int]]]:
     """What the app deletes in the background, with or without Redis: expired idempotency keys, finished
     jobs, and sign-in's leftovers. `inkwell worker` leaves it to the API: one process is enough."""
     keep_jobs = timedelta(days=settings.job_keep_finished_days)
     purges: list[Callable[[], Awaitable[int]]] = [
-        lambda: purge_once(app.state.sessionmaker),
-        lambda: purge_finished_jobs(app.state.sessionmaker, keep=keep_jobs),
+        lambda: purge_once(database),
+        lambda: purge_finished_jobs(database, keep=keep_jobs),
     ]
     if settings.auth:
-        purges.append(lambda: purge_sign_in_leftovers(app.state.sessionmaker))
+        purges.append(lambda: purge_sign_in_leftovers(database))
     return purges
 
 
@@ -236,7 +251,7 @@ class _BackgroundRunner:
         await self._task
 
 
-def _start_job_runner(settings: Settings, app: FastAPI, tracer: Tracer) -> _BackgroundRunner:
+def _start_job_runner(settings: Settings, database: Database, tracer: Tracer) -> _BackgroundRunner:
     mailer = create_mailer(settings, tracer=tracer)
-    ctx = JobContext(settings, app.state.sessionmaker, mailer, JOBS, tracer)
+    ctx = JobContext(settings, database, mailer, JOBS, tracer)
     return _BackgroundRunner(OutboxRunner(ctx))

@@ -11,10 +11,11 @@ from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select
 from sqlalchemy.orm import InstrumentedAttribute
 from starlette.datastructures import URL
 
+from inkwell.deps import SettingsDep
 from inkwell.fields import MAX_ID
 
 DEFAULT_LIMIT = 50
@@ -34,6 +35,7 @@ class Page:
 # hop there and back cost a quarter of a list request's time.
 async def page_params(
     request: Request,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = DEFAULT_LIMIT,
     offset: Annotated[
         int, Query(ge=0, description="Items to skip, up to INKWELL_MAX_OFFSET; deeper pages use `after`.")
@@ -45,7 +47,7 @@ async def page_params(
         ),
     ] = None,
 ) -> Page:
-    max_offset: int = request.app.state.settings.max_offset
+    max_offset = settings.max_offset
     if offset > max_offset:
         raise RequestValidationError([_offset_too_deep(offset, max_offset)])
     return Page(limit=limit, offset=offset, after=after, url=request.url, max_offset=max_offset)
@@ -86,7 +88,11 @@ SelectT = TypeVar("SelectT", bound=Select[Any])
 
 
 def paged_query(
-    query: SelectT, key: InstrumentedAttribute[int], page: Page, *, descending: bool = False
+    query: SelectT,
+    key: InstrumentedAttribute[int] | ColumnElement[int],
+    page: Page,
+    *,
+    descending: bool = False,
 ) -> SelectT:
     """`query` ordered by `key`, from the page's cursor on, one row longer than the page."""
     if page.after is not None:

@@ -4,9 +4,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from inkwell.db import transaction
+from inkwell.db import Database
 from inkwell.orm import utcnow
 from inkwell.posts import service as posts
 from inkwell.users import service as users
@@ -15,7 +13,7 @@ POST_BODY = "A demonstration post. " * 8
 
 
 async def seed(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    database: Database,
     *,
     user_count: int,
     posts_per_user: int,
@@ -27,7 +25,8 @@ async def seed(
     run = secrets.token_hex(4)
     for first in range(0, user_count, batch_size):
         numbers = range(first, min(first + batch_size, user_count))
-        async with transaction(sessionmaker, writes=True) as session:
+        async with database.transaction(writes=True) as tx:
+            session = tx.session
             ids = await users.insert_users(session, [_user(run, n) for n in numbers])
             if posts_per_user:
                 await posts.insert_posts(session, _posts(ids, posts_per_user))

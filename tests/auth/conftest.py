@@ -6,9 +6,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from tests.accounts import TEST_SECRET_KEY
 from tests.apps import app_on, asgi_client
 
@@ -26,8 +26,8 @@ def secure_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def secure_app(secure_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
-    return app_on(secure_settings, sessionmaker)
+def secure_app(secure_settings: Settings, database: Database) -> FastAPI:
+    return app_on(secure_settings, database)
 
 
 @pytest.fixture
@@ -37,8 +37,6 @@ async def secure_client(secure_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]
 
 
 @pytest.fixture
-def committed_secure_app(
-    secure_settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
-) -> FastAPI:
+def committed_secure_app(secure_settings: Settings, committed_database: Database) -> FastAPI:
     """Sign-in on, on the real engine: for concurrent requests (what they commit is deleted after)."""
-    return app_on(secure_settings, committed_sessionmaker)
+    return app_on(secure_settings, committed_database)

@@ -3,17 +3,16 @@
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.cleanup import purge_sign_in_leftovers
 from inkwell.auth.models import AccountToken, AuthSession, RefreshToken, ThrottleCounter
+from inkwell.db import Database
 from inkwell.orm import utcnow
 from tests.factories import make_user
 
 
-async def test_only_what_has_ended_is_purged(
-    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
-) -> None:
+async def test_only_what_has_ended_is_purged(session: AsyncSession, database: Database) -> None:
     user = await make_user(session)
     now = utcnow()
     later, earlier = now + timedelta(days=1), now - timedelta(seconds=1)
@@ -57,7 +56,7 @@ async def test_only_what_has_ended_is_purged(
     )
     await session.commit()
 
-    purged = await purge_sign_in_leftovers(sessionmaker)
+    purged = await purge_sign_in_leftovers(database)
 
     session.expire_all()
     assert list(await session.scalars(select(AuthSession.id))) == ["open"]

@@ -12,14 +12,14 @@ import pytest
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth import service as auth
 from inkwell.auth import tokens
 from inkwell.auth.models import AccountToken, TokenPurpose
 from inkwell.auth.tokens import token_digest
 from inkwell.config import Settings
-from inkwell.db import transaction
+from inkwell.db import Database
 from inkwell.job_handlers import JOBS
 from inkwell.jobs import service as jobs
 from inkwell.jobs.context import JobContext
@@ -34,7 +34,6 @@ from tests.accounts import PASSWORD, TEST_SECRET_KEY, Account, bearer, make_admi
 from tests.apps import app_on, asgi_client
 from tests.smtp import MailSink
 
-Sessions = async_sessionmaker[AsyncSession]
 PUBLIC_URL = "https://inkwell.example"
 NEW_PASSWORD = "a brand new passphrase"
 REFUSED = {"detail": "Invalid or expired token"}
@@ -60,13 +59,14 @@ def secure_settings(settings: Settings, mail: MailSink) -> Settings:
 
 
 @pytest.fixture
-def ctx(secure_settings: Settings, sessionmaker: Sessions) -> JobContext:
-    return JobContext(secure_settings, sessionmaker, create_mailer(secure_settings), JOBS)
+def ctx(secure_settings: Settings, database: Database) -> JobContext:
+    return JobContext(secure_settings, database, create_mailer(secure_settings), JOBS)
 
 
 async def run_jobs(ctx: JobContext) -> int:
     """Run every due job once, as the worker would; how many ran."""
-    async with transaction(ctx.sessionmaker) as session:
+    async with ctx.database.transaction() as tx:
+        session = tx.session
         job_ids = await jobs.due_job_ids(session, now=utcnow(), limit=100)
     for job_id in job_ids:
         assert await attempt(ctx, job_id) is Outcome.DONE
@@ -174,8 +174,9 @@ async def pending_email(client: httpx.AsyncClient, account: Account) -> str | No
     return pending
 
 
-async def expire_tokens(sessionmaker: Sessions) -> None:
-    async with transaction(sessionmaker, writes=True) as session:
+async def expire_tokens(database: Database) -> None:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         await session.execute(update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1)))
 
 
@@ -288,7 +289,7 @@ async def test_a_password_change_spends_the_reset_tokens_mailed_before_it(
 
 
 async def test_forgot_password_answers_an_unknown_email_exactly_as_a_known_one(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
     account = await new_account(secure_client)
 
@@ -307,7 +308,8 @@ async def test_forgot_password_answers_an_unknown_email_exactly_as_a_known_one(
     assert headers(known) == headers(unknown)
     assert await run_jobs(ctx) == 2
     assert [message["X-Rcpt-To"] for message in mail.messages] == [account.email]
-    async with sessionmaker() as session:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         outbox = list(await session.scalars(select(OutboxJob)))
         tokens = list(await session.scalars(select(AccountToken)))
     assert [job.status for job in outbox] == [JobStatus.DONE, JobStatus.DONE]
@@ -316,14 +318,14 @@ async def test_forgot_password_answers_an_unknown_email_exactly_as_a_known_one(
 
 @pytest.mark.parametrize("flow", ["verify", "reset"])
 async def test_an_expired_token_is_refused(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions, flow: str
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database, flow: str
 ) -> None:
     account = await new_account(secure_client)
     if flow == "verify":
         token = await verification_token(secure_client, ctx, mail, account)
     else:
         token = await reset_token(secure_client, ctx, mail, account.email)
-    await expire_tokens(sessionmaker)
+    await expire_tokens(database)
 
     if flow == "verify":
         response = await verify_email(secure_client, token)
@@ -336,7 +338,7 @@ async def test_an_expired_token_is_refused(
 
 
 async def test_tokens_expire_after_their_configured_lifetimes(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
     account = await new_account(secure_client)
     before = utcnow()
@@ -344,7 +346,8 @@ async def test_tokens_expire_after_their_configured_lifetimes(
     await reset_token(secure_client, ctx, mail, account.email)
     await change_token(secure_client, ctx, mail, account, "new@example.com")
 
-    async with sessionmaker() as session:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         rows = {row.purpose: row for row in await session.scalars(select(AccountToken))}
 
     settings = ctx.settings
@@ -386,14 +389,15 @@ async def test_a_token_is_refused_for_the_other_purpose_and_still_works_for_its_
 
 
 async def test_every_refused_token_gets_the_same_answer(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
     account = await new_account(secure_client)
     used = await verification_token(secure_client, ctx, mail, account)
     wrong_purpose = await reset_token(secure_client, ctx, mail, account.email)
     expired = await verification_token(secure_client, ctx, mail, account)
     assert (await verify_email(secure_client, used)).status_code == 204
-    async with transaction(sessionmaker, writes=True) as session:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         await session.execute(
             update(AccountToken)
             .where(AccountToken.token_hash == token_digest(expired))
@@ -410,12 +414,12 @@ async def test_every_refused_token_gets_the_same_answer(
 
 
 async def test_every_refused_email_change_token_gets_the_same_answer(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
     account = await new_account(secure_client)
     verify = await verification_token(secure_client, ctx, mail, account)
     expired = await change_token(secure_client, ctx, mail, account, "first@example.com")
-    await expire_tokens(sessionmaker)
+    await expire_tokens(database)
     used = await change_token(secure_client, ctx, mail, account, "second@example.com")
     assert (await confirm(secure_client, used)).status_code == 204
 
@@ -459,13 +463,13 @@ async def test_a_confirmed_email_is_verified_and_sending_the_same_one_changes_no
 
 
 async def test_no_mail_goes_to_an_address_the_account_left_before_the_job_ran(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
     account = await new_account(secure_client)
     assert (await secure_client.post("/auth/verify/request", headers=account.headers)).status_code == 202
 
-    async with transaction(sessionmaker, writes=True) as session:
-        await users.update_user(session, account.id, changes={"email": "later@example.com"})
+    async with database.transaction(writes=True) as tx:
+        await users.update_user(tx, account.id, changes={"email": "later@example.com"})
 
     assert await run_jobs(ctx) == 1
     assert mail.messages == []
@@ -628,14 +632,15 @@ async def test_a_registered_address_is_409_at_once(
 
 
 async def test_only_the_tokens_hash_is_stored(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, sessionmaker: Sessions
+    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
     account = await new_account(secure_client)
     verify = await verification_token(secure_client, ctx, mail, account)
     reset_with = await reset_token(secure_client, ctx, mail, account.email)
     change = await change_token(secure_client, ctx, mail, account, "new@example.com")
 
-    async with sessionmaker() as session:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         rows = list(await session.scalars(select(AccountToken).order_by(AccountToken.created_at)))
         payloads = list(await session.scalars(select(OutboxJob.payload)))
 
@@ -655,7 +660,7 @@ async def test_only_the_tokens_hash_is_stored(
 async def test_without_a_mail_server_a_reset_is_logged_without_its_token(
     secure_client: httpx.AsyncClient,
     secure_settings: Settings,
-    sessionmaker: Sessions,
+    database: Database,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     issued: list[str] = []
@@ -668,7 +673,7 @@ async def test_without_a_mail_server_a_reset_is_logged_without_its_token(
     logged = secure_settings.model_copy(update={"smtp_url": None, "log_format": "json"})
     stream = io.StringIO()
     configure_logging(logged, stream)
-    ctx = JobContext(logged, sessionmaker, create_mailer(logged), JOBS)
+    ctx = JobContext(logged, database, create_mailer(logged), JOBS)
     account = await new_account(secure_client)
 
     response = await secure_client.post("/auth/forgot-password", json={"email": account.email})
@@ -744,8 +749,8 @@ async def test_the_openapi_document_describes_the_routes(secure_client: httpx.As
 
 
 @pytest.fixture
-def committed_secure_app(settings: Settings, mail: MailSink, committed_sessionmaker: Sessions) -> FastAPI:
-    return app_on(secure(settings, mail), committed_sessionmaker)
+def committed_secure_app(settings: Settings, mail: MailSink, committed_database: Database) -> FastAPI:
+    return app_on(secure(settings, mail), committed_database)
 
 
 # An email change token is mailed to the new address; the others go to the account's own.
@@ -759,11 +764,14 @@ FLOWS = {
 
 @pytest.mark.parametrize("flow", list(FLOWS))
 async def test_of_two_concurrent_uses_of_a_token_one_succeeds(
-    committed_secure_app: FastAPI, committed_sessionmaker: Sessions, flow: str
+    committed_secure_app: FastAPI, committed_database: Database, flow: str
 ) -> None:
     purpose, path = FLOWS[flow]
-    async with transaction(committed_sessionmaker, writes=True) as session:
-        user = await users.create_user(session, data=UserFields(email="racer@example.com", name="Racer"))
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
+        created = await users.create_user(tx, data=UserFields(email="racer@example.com", name="Racer"))
+        user = await users.load_user(session, created.id)
+        assert user is not None
         token = await auth.issue_account_token(
             session, user, purpose=purpose, now=utcnow(), ttl=60, email=NEW_ADDRESS.get(purpose)
         )

@@ -15,12 +15,13 @@ from fastapi import FastAPI
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.errors import HashingBusy
 from inkwell.auth.models import AuthSession
 from inkwell.auth.passwords import Admission, Passwords, Verdict
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, sign_in
 from tests.apps import app_on, asgi_client
@@ -163,7 +164,7 @@ FLOOD = 40
 
 
 @pytest.fixture
-def busy_app(secure_settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]) -> FastAPI:
+def busy_app(secure_settings: Settings, committed_database: Database) -> FastAPI:
     """Sign-in on, with one hashing at a time and two waiting, on committed data (the requests overlap).
 
     The requests all come from one address: its limits on sign-ups and password attempts are lifted, so
@@ -173,7 +174,7 @@ def busy_app(secure_settings: Settings, committed_sessionmaker: async_sessionmak
     settings = secure_settings.model_copy(
         update={"password_hash_concurrency": 1, "password_hash_queue": 2, **dict.fromkeys(unlimited, 1000)}
     )
-    return app_on(settings, committed_sessionmaker)
+    return app_on(settings, committed_database)
 
 
 @pytest.fixture
@@ -183,8 +184,9 @@ def hasher(busy_app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> WatchedHasher:
     return watched
 
 
-async def count(sessionmaker: async_sessionmaker[AsyncSession], model: type[object]) -> int:
-    async with sessionmaker() as session:
+async def count(database: Database, model: type[object]) -> int:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
@@ -197,7 +199,7 @@ def assert_refused_as_busy(responses: list[httpx.Response]) -> None:
 
 
 async def test_a_flood_of_sign_ups_gets_503_past_the_queue_and_the_refused_write_nothing(
-    busy_app: FastAPI, hasher: WatchedHasher, committed_sessionmaker: async_sessionmaker[AsyncSession]
+    busy_app: FastAPI, hasher: WatchedHasher, committed_database: Database
 ) -> None:
     async def sign_up(client: httpx.AsyncClient, n: int) -> httpx.Response:
         body = {"email": f"flood{n}@example.com", "name": "Flood", "password": PASSWORD}
@@ -209,13 +211,14 @@ async def test_a_flood_of_sign_ups_gets_503_past_the_queue_and_the_refused_write
     assert {r.status_code for r in responses} == {201, 503}
     assert_refused_as_busy(responses)
     assert hasher.most_at_once == 1
-    async with committed_sessionmaker() as session:
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         emails = set(await session.scalars(select(User.email)))
     assert emails == {r.json()["email"] for r in responses if r.status_code == 201}
 
 
 async def test_a_flood_of_sign_ins_gets_503_and_the_refused_start_no_session(
-    busy_app: FastAPI, hasher: WatchedHasher, committed_sessionmaker: async_sessionmaker[AsyncSession]
+    busy_app: FastAPI, hasher: WatchedHasher, committed_database: Database
 ) -> None:
     async with asgi_client(busy_app) as client:
         body = {"email": "crowd@example.com", "name": "Crowd", "password": PASSWORD}
@@ -226,7 +229,7 @@ async def test_a_flood_of_sign_ins_gets_503_and_the_refused_start_no_session(
     assert_refused_as_busy(responses)
     assert hasher.most_at_once == 1
     signed_in = sum(r.status_code == 200 for r in responses)
-    assert await count(committed_sessionmaker, AuthSession) == signed_in
+    assert await count(committed_database, AuthSession) == signed_in
 
 
 async def test_the_routes_that_hash_document_the_busy_503(secure_client: httpx.AsyncClient) -> None:

@@ -7,9 +7,10 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.emails import SEND_PASSWORD_RESET
+from inkwell.db import Database
 from inkwell.jobs.models import OutboxJob
 from tests.accounts import PASSWORD, new_account
 from tests.apps import asgi_client
@@ -57,13 +58,14 @@ async def test_one_client_may_not_ask_for_mail_to_many_addresses(secure_app: Fas
 
 
 async def test_concurrent_requests_never_send_more_than_the_limit(
-    committed_secure_app: FastAPI, committed_sessionmaker: async_sessionmaker[AsyncSession]
+    committed_secure_app: FastAPI, committed_database: Database
 ) -> None:
     async with asgi_client(committed_secure_app, address="203.0.113.10") as client:
         answers = await asyncio.gather(*(forgot(client, "raced@example.com") for _ in range(PER_CLIENT)))
 
     assert {a.status_code for a in answers} == {202}
-    async with committed_sessionmaker() as session:
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         assert await reset_jobs(session) == LIMIT
 
 

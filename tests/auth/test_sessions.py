@@ -8,12 +8,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from inkwell.auth.models import AuthSession, RefreshToken
 from inkwell.auth.tokens import token_digest
 from inkwell.config import Settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from tests.accounts import Account, bearer, new_account, sign_in
 from tests.apps import app_on, asgi_client
 
@@ -106,9 +106,9 @@ async def test_an_access_token_is_not_a_refresh_token(
 
 
 async def test_concurrent_refreshes_with_one_token_give_one_pair(
-    committed_sessionmaker: async_sessionmaker[AsyncSession], secure_settings: Settings
+    committed_database: Database, secure_settings: Settings
 ) -> None:
-    async with asgi_client(app_on(secure_settings, committed_sessionmaker)) as client:
+    async with asgi_client(app_on(secure_settings, committed_database)) as client:
         account = await new_account(client)
         answers = await asyncio.gather(*(refresh(client, account.refresh_token) for _ in range(8)))
 
@@ -126,11 +126,11 @@ async def age_sessions(session: AsyncSession, *, seconds: int) -> None:
 
 
 async def test_refreshes_never_keep_a_session_past_its_maximum_age(
-    secure_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    secure_settings: Settings, database: Database, session: AsyncSession
 ) -> None:
     hour = 60 * 60
     settings = secure_settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
-    async with asgi_client(app_on(settings, sessionmaker)) as client:
+    async with asgi_client(app_on(settings, database)) as client:
         account = await new_account(client)
         await age_sessions(session, seconds=50 * 60)
         late = await refresh(client, account.refresh_token)
@@ -147,11 +147,11 @@ async def test_refreshes_never_keep_a_session_past_its_maximum_age(
 
 
 async def test_a_session_never_refreshed_ends_at_its_maximum_age_too(
-    secure_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    secure_settings: Settings, database: Database, session: AsyncSession
 ) -> None:
     hour = 60 * 60
     settings = secure_settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
-    async with asgi_client(app_on(settings, sessionmaker)) as client:
+    async with asgi_client(app_on(settings, database)) as client:
         await new_account(client)
         [(created_at, expires_at)] = await session.execute(
             select(AuthSession.created_at, AuthSession.expires_at)
@@ -261,7 +261,7 @@ async def test_a_password_change_holds_no_connection_while_hashing(
 
 
 async def test_password_changes_leave_the_pool_to_other_requests_while_they_hash(
-    secure_settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
+    secure_settings: Settings, committed_database: Database
 ) -> None:
     """Many changes at once on a pool of two: none holds a connection through its slow verification."""
     settings = secure_settings.model_copy(
@@ -270,7 +270,7 @@ async def test_password_changes_leave_the_pool_to_other_requests_while_they_hash
         update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 1.5}
     )
     engine = create_engine(settings)
-    app = app_on(settings, create_sessionmaker(engine))
+    app = app_on(settings, Database(engine))
     passwords = app.state.auth.passwords
     verify = passwords.verify
 

@@ -11,11 +11,12 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.models import ThrottleCounter
 from inkwell.auth.throttle import DatabaseThrottle, Limit, RedisThrottle, Throttle
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.orm import utcnow
 from inkwell.redis_client import create_redis
 from tests.processes import free_port
@@ -25,8 +26,8 @@ ADDRESS = Limit("address:192.0.2.1", max_hits=3, window=60)
 
 
 @pytest.fixture
-def in_database(sessionmaker: async_sessionmaker[AsyncSession]) -> DatabaseThrottle:
-    return DatabaseThrottle(sessionmaker)
+def in_database(database: Database) -> DatabaseThrottle:
+    return DatabaseThrottle(database)
 
 
 @pytest.fixture
@@ -141,19 +142,17 @@ async def race(throttle: Throttle, attempts: int) -> list[int | None]:
 
 
 async def test_concurrent_hits_in_the_database_let_exactly_the_limit_through(
-    committed_sessionmaker: async_sessionmaker[AsyncSession],
+    committed_database: Database,
 ) -> None:
-    waits = await race(DatabaseThrottle(committed_sessionmaker), 15)
+    waits = await race(DatabaseThrottle(committed_database), 15)
 
     assert waits.count(None) == RACE.max_hits
 
 
 async def test_concurrent_hits_in_redis_let_exactly_the_limit_through(
-    committed_sessionmaker: async_sessionmaker[AsyncSession], redis_client: Redis, redis_prefix: str
+    committed_database: Database, redis_client: Redis, redis_prefix: str
 ) -> None:
-    throttle = RedisThrottle(
-        redis_client, prefix=redis_prefix, fallback=DatabaseThrottle(committed_sessionmaker)
-    )
+    throttle = RedisThrottle(redis_client, prefix=redis_prefix, fallback=DatabaseThrottle(committed_database))
 
     waits = await race(throttle, 15)
 

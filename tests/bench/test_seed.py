@@ -12,7 +12,7 @@ from starlette.datastructures import URL
 
 from bench import seed
 from bench.seed import HOT_AUTHORS, HOT_POSTS, Size
-from inkwell.db import async_url, create_sessionmaker
+from inkwell.db import Database, async_url
 from inkwell.pagination import Page
 from inkwell.posts import service as posts_service
 from inkwell.posts.search import parse_query
@@ -77,7 +77,8 @@ async def test_seeding_fills_a_migrated_database_and_its_search_index(
             hot = await conn.scalar(
                 select(func.count()).select_from(text("posts")).where(text("author_id = 1"))
             )
-        async with create_sessionmaker(engine)() as session:
+        async with Database(engine).reads() as tx:
+            session = tx.session
             page = Page(limit=100, offset=0, after=None, url=URL("/posts"), max_offset=0)
             topic = await posts_service.list_posts(session, page=page, search=parse_query("topic7"))
             both = await posts_service.list_posts(session, page=page, search=parse_query("topic7 group7"))

@@ -6,11 +6,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from inkwell.cache.invalidation import session_info
 from inkwell.cache.store import Cache
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.main import create_app
 
 
@@ -19,21 +19,8 @@ def cache_on(url: str, prefix: str, *, retry_after: float = 5.0) -> Cache:
     return Cache(redis, prefix=prefix, ttl=60, retry_after=retry_after)
 
 
-def cached_sessionmaker(connection: AsyncConnection, cache: Cache) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(
-        bind=connection,
-        join_transaction_mode="create_savepoint",
-        expire_on_commit=False,
-        autoflush=False,
-        info=session_info(cache),
-    )
-
-
 def app_with_cache(settings: Settings, connection: AsyncConnection, cache: Cache) -> FastAPI:
-    app = create_app(settings)
-    app.state.cache = cache
-    app.state.sessionmaker = cached_sessionmaker(connection, cache)
-    return app
+    return create_app(settings, database=Database(connection, cache=cache))
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inkwell.db import Database
 from tests.databases import Backend
 from tests.processes import Server, serving
 
@@ -21,7 +21,7 @@ def two_servers(
     database_url: str,
     redis_server: str,
     redis_prefix: str,
-    committed_sessionmaker: async_sessionmaker[AsyncSession],
+    committed_database: Database,
     tmp_path: Path,
 ) -> Iterator[list[str]]:
     env = {

@@ -7,17 +7,16 @@ from pydantic import SecretStr
 from sqlalchemy import Table, delete, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from inkwell.cache.invalidation import create_cache, open_cached_sessionmaker, session_info
+from inkwell.cache.invalidation import create_cache, open_cached_database
 from inkwell.cache.reads import CACHED_DEPTH
 from inkwell.cache.store import Cache
 from inkwell.config import Settings
-from inkwell.db import create_sessionmaker, transaction
+from inkwell.db import Database
 from inkwell.main import create_app
 from inkwell.orm import utcnow
 from inkwell.posts.models import Post
 from inkwell.seed import seed
 from inkwell.users.models import User
-from tests.cache.conftest import cached_sessionmaker
 from tests.factories import make_post, make_user
 
 
@@ -176,7 +175,8 @@ async def test_a_bulk_update_drops_the_whole_cache(
     await cached_client.get("/posts")
     await cached_client.get(f"/users/{user.id}/posts")
 
-    async with transaction(cached_sessionmaker(connection, cache), writes=True) as bulk:
+    async with Database(connection, cache=cache).transaction(writes=True) as tx:
+        bulk = tx.session
         await bulk.execute(update(Post).values(title="after"))
 
     assert (await cached_client.get("/posts")).json()[0]["title"] == "after"
@@ -189,7 +189,8 @@ async def test_a_bulk_delete_of_users_drops_the_whole_cache(
     await make_post(session, await make_user(session))
     await cached_client.get("/posts")
 
-    async with transaction(cached_sessionmaker(connection, cache), writes=True) as bulk:
+    async with Database(connection, cache=cache).transaction(writes=True) as tx:
+        bulk = tx.session
         await bulk.execute(delete(User))
 
     assert (await cached_client.get("/posts")).json() == []
@@ -202,7 +203,8 @@ async def test_a_statement_on_the_posts_table_itself_drops_the_whole_cache(
     await cached_client.get("/posts")
     row = {"author_id": user.id, "title": "Core", "body": "b", "created_at": utcnow(), "updated_at": utcnow()}
 
-    async with transaction(cached_sessionmaker(connection, cache), writes=True) as bulk:
+    async with Database(connection, cache=cache).transaction(writes=True) as tx:
+        bulk = tx.session
         await bulk.execute(insert(cast(Table, Post.__table__)), [row])
 
     assert [p["title"] for p in (await cached_client.get("/posts")).json()] == ["Core"]
@@ -233,14 +235,12 @@ async def test_writes_outside_requests_invalidate_the_cache_too(
     with_redis = settings.model_copy(update=redis)
     cache = create_cache(with_redis)
     assert cache is not None
-    app = create_app(with_redis)
-    app.state.cache = cache
-    app.state.sessionmaker = create_sessionmaker(engine, info=session_info(cache))
+    app = create_app(with_redis, database=Database(engine, cache=cache))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
         before = await client.get("/posts")
-        async with open_cached_sessionmaker(with_redis) as sessionmaker:  # as `inkwell seed` does
-            await seed(sessionmaker, user_count=2, posts_per_user=1, batch_size=10, on_batch=lambda _: None)
+        async with open_cached_database(with_redis) as database:  # as `inkwell seed` does
+            await seed(database, user_count=2, posts_per_user=1, batch_size=10, on_batch=lambda _: None)
         after = await client.get("/posts")
     await cache.redis.aclose()
 

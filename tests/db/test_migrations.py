@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import URL
 
 from inkwell.config import Settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from inkwell.migrations import alembic_config
 from inkwell.pagination import Page
 from inkwell.posts import service as posts
@@ -157,7 +157,8 @@ async def test_revision_four_adds_the_idempotency_keys_table(empty_engine: Async
 
 async def search_titles(engine: AsyncEngine, q: str) -> list[str]:
     """What the posts service finds for `q`, on the engine's database."""
-    async with create_sessionmaker(engine)() as session:
+    async with Database(engine).reads() as tx:
+        session = tx.session
         page = Page(limit=10, offset=0, after=None, url=URL("/posts"), max_offset=0)
         found = await posts.list_posts(session, page=page, search=parse_query(q))
     return [post.title for post in found]

@@ -4,10 +4,9 @@ from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
-from inkwell.db import transaction
+from inkwell.db import Database
 from inkwell.job_handlers import JOBS
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.mail import enqueue_email
@@ -29,25 +28,26 @@ def job_settings(settings: Settings, smtp_url: str | None, **overrides: Any) -> 
     return settings.model_copy(update=values)
 
 
-def job_context(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> JobContext:
-    return JobContext(settings, sessionmaker, create_mailer(settings), JOBS)
+def job_context(settings: Settings, database: Database) -> JobContext:
+    return JobContext(settings, database, create_mailer(settings), JOBS)
 
 
-async def enqueue_mail(
-    sessionmaker: async_sessionmaker[AsyncSession], to: str = "ada@example.com", subject: str = "Hello"
-) -> int:
-    async with transaction(sessionmaker, writes=True) as session:
+async def enqueue_mail(database: Database, to: str = "ada@example.com", subject: str = "Hello") -> int:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         job = await enqueue_email(session, to=to, subject=subject, body="A message from Inkwell.")
     return job.id
 
 
-async def outbox_row(sessionmaker: async_sessionmaker[AsyncSession], job_id: int) -> OutboxJob:
-    async with sessionmaker() as session:
+async def outbox_row(database: Database, job_id: int) -> OutboxJob:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         job = await session.get(OutboxJob, job_id)
     assert job is not None
     return job
 
 
-async def all_rows(sessionmaker: async_sessionmaker[AsyncSession]) -> list[OutboxJob]:
-    async with sessionmaker() as session:
+async def all_rows(database: Database) -> list[OutboxJob]:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         return list(await session.scalars(select(OutboxJob).order_by(OutboxJob.id)))

@@ -6,18 +6,15 @@ from datetime import timedelta
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
-from inkwell.db import transaction
+from inkwell.db import Database
 from inkwell.jobs import service
 from inkwell.jobs.models import JobStatus, OutboxJob
 from inkwell.main import create_app
 from inkwell.orm import utcnow
 from tests.jobs.helpers import all_rows, enqueue_mail, job_settings
 from tests.smtp import MailSink
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture(params=["in-process runner", "redis"])
@@ -33,11 +30,12 @@ def app_settings(request: pytest.FixtureRequest, settings: Settings, mail: MailS
 
 
 async def test_the_api_deletes_finished_jobs_once_kept_long_enough(
-    app_settings: Settings, committed_sessionmaker: Sessions
+    app_settings: Settings, committed_database: Database
 ) -> None:
-    old, recent, dead, waiting = [await enqueue_mail(committed_sessionmaker) for _ in range(4)]
+    old, recent, dead, waiting = [await enqueue_mail(committed_database) for _ in range(4)]
     long_ago = utcnow() - timedelta(days=app_settings.job_keep_finished_days, minutes=1)
-    async with transaction(committed_sessionmaker, writes=True) as session:
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         for job_id in (old, recent):
             await service.mark_done(session, job_id)
         await service.mark_failed(session, dead, error="gave up", retry_at=None)
@@ -48,7 +46,7 @@ async def test_the_api_deletes_finished_jobs_once_kept_long_enough(
     app = create_app(app_settings)
 
     async with app.router.lifespan_context(app):
-        remaining = await rows_once_purged(committed_sessionmaker, gone={old, dead})
+        remaining = await rows_once_purged(committed_database, gone={old, dead})
 
     assert [(job.id, job.status) for job in remaining] == [
         (recent, JobStatus.DONE),
@@ -56,10 +54,10 @@ async def test_the_api_deletes_finished_jobs_once_kept_long_enough(
     ]
 
 
-async def rows_once_purged(sessionmaker: Sessions, *, gone: set[int]) -> list[OutboxJob]:
+async def rows_once_purged(database: Database, *, gone: set[int]) -> list[OutboxJob]:
     async with asyncio.timeout(10):
         while True:
-            rows = await all_rows(sessionmaker)
+            rows = await all_rows(database)
             if not gone & {job.id for job in rows}:
                 return rows
             await asyncio.sleep(0.05)

@@ -5,9 +5,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inkwell.db import transaction
+from inkwell.db import Database
 from inkwell.jobs import service
 from inkwell.jobs.models import JobStatus
 from tests.databases import Backend
@@ -24,11 +23,12 @@ def inkwell_on(database_url: str, tmp_path: Path, *args: str) -> subprocess.Comp
 async def test_dead_jobs_are_listed_and_brought_back(
     process_backend: Backend,
     database_url: str,
-    committed_sessionmaker: async_sessionmaker[AsyncSession],
+    committed_database: Database,
     tmp_path: Path,
 ) -> None:
-    done, dead = await enqueue_mail(committed_sessionmaker), await enqueue_mail(committed_sessionmaker)
-    async with transaction(committed_sessionmaker, writes=True) as session:
+    done, dead = await enqueue_mail(committed_database), await enqueue_mail(committed_database)
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         await service.mark_done(session, done)
         await service.mark_failed(session, dead, error="SMTPRecipientsRefused: 550", retry_at=None)
 
@@ -38,7 +38,7 @@ async def test_dead_jobs_are_listed_and_brought_back(
 
     assert listed.stdout.splitlines() == [f"{dead}\tsend_email\tdead\t0  SMTPRecipientsRefused: 550"]
     assert retried.returncode == 0, retried.stderr
-    job = await outbox_row(committed_sessionmaker, dead)
+    job = await outbox_row(committed_database, dead)
     assert (job.status, job.attempts, job.finished_at) == (JobStatus.PENDING, 0, None)
     assert again.returncode == 1
     assert f"there is no dead job {dead}" in again.stderr

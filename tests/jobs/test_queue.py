@@ -9,9 +9,9 @@ from pydantic import SecretStr
 from redis.exceptions import ConnectionError as RedisConnectionError
 from saq import Status
 from saq.queue.redis import RedisQueue
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.models import JobStatus
 from inkwell.jobs.queue import Relay, create_queue, create_worker, handover_grace, queue_job
@@ -20,17 +20,15 @@ from tests.jobs.helpers import enqueue_mail, job_context, job_settings, outbox_r
 from tests.processes import free_port
 from tests.smtp import MailSink
 
-Sessions = async_sessionmaker[AsyncSession]
-
 
 @pytest.fixture
 def ctx(
-    settings: Settings, committed_sessionmaker: Sessions, mail: MailSink, redis_server: str, redis_prefix: str
+    settings: Settings, committed_database: Database, mail: MailSink, redis_server: str, redis_prefix: str
 ) -> JobContext:
     redis_settings = job_settings(
         settings, mail.url, redis_url=SecretStr(redis_server), redis_prefix=redis_prefix
     )
-    return job_context(redis_settings, committed_sessionmaker)
+    return job_context(redis_settings, committed_database)
 
 
 @pytest.fixture
@@ -59,22 +57,22 @@ async def working(ctx: JobContext, queue: RedisQueue) -> AsyncIterator[None]:
 
 
 async def test_the_relay_hands_each_pending_job_to_the_queue_once(
-    ctx: JobContext, queue: RedisQueue, committed_sessionmaker: Sessions
+    ctx: JobContext, queue: RedisQueue, committed_database: Database
 ) -> None:
-    job_ids = [await enqueue_mail(committed_sessionmaker) for _ in range(3)]
+    job_ids = [await enqueue_mail(committed_database) for _ in range(3)]
     relay = Relay(ctx, queue)
 
     assert await relay.publish_pending() == 3
     assert await relay.publish_pending() == 0
     assert await queue.count("queued") == 3
     for job_id in job_ids:
-        assert (await outbox_row(committed_sessionmaker, job_id)).published_at is not None
+        assert (await outbox_row(committed_database, job_id)).published_at is not None
 
 
 async def test_a_queue_worker_sends_the_mail_and_marks_the_job_done(
-    ctx: JobContext, queue: RedisQueue, mail: MailSink, committed_sessionmaker: Sessions
+    ctx: JobContext, queue: RedisQueue, mail: MailSink, committed_database: Database
 ) -> None:
-    job_id = await enqueue_mail(committed_sessionmaker, to="queued@example.com")
+    job_id = await enqueue_mail(committed_database, to="queued@example.com")
 
     async with working(ctx, queue):
         [message] = await mail.wait_for(1)
@@ -84,14 +82,14 @@ async def test_a_queue_worker_sends_the_mail_and_marks_the_job_done(
 
     assert message["To"] == "queued@example.com"
     assert saq_job.status is Status.COMPLETE
-    job = await outbox_row(committed_sessionmaker, job_id)
+    job = await outbox_row(committed_database, job_id)
     assert (job.status, job.attempts) == (JobStatus.DONE, 1)
 
 
 async def test_a_job_handed_over_again_is_not_sent_again(
-    ctx: JobContext, queue: RedisQueue, mail: MailSink, committed_sessionmaker: Sessions
+    ctx: JobContext, queue: RedisQueue, mail: MailSink, committed_database: Database
 ) -> None:
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
     first = await queue.enqueue(queue_job(ctx.settings, job_id))
     assert first is not None
     assert await queue.enqueue(queue_job(ctx.settings, job_id)) is None  # still queued: the same key
@@ -108,13 +106,13 @@ async def test_a_job_handed_over_again_is_not_sent_again(
 
 
 async def test_failed_attempts_are_retried_and_the_last_one_fails_the_queue_job(
-    ctx: JobContext, queue: RedisQueue, mail: MailSink, committed_sessionmaker: Sessions
+    ctx: JobContext, queue: RedisQueue, mail: MailSink, committed_database: Database
 ) -> None:
     async def later() -> str:
         return "451 4.3.0 Try again later"
 
     mail.replies.extend([later] * 3)
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
 
     async with working(ctx, queue):
         await mail.wait_for_attempts(3)
@@ -124,14 +122,14 @@ async def test_failed_attempts_are_retried_and_the_last_one_fails_the_queue_job(
         await asyncio.sleep(0.3)  # a fourth attempt would come now
 
     assert saq_job.status is Status.FAILED
-    job = await outbox_row(committed_sessionmaker, job_id)
+    job = await outbox_row(committed_database, job_id)
     assert (job.status, job.attempts, mail.attempts, mail.messages) == (JobStatus.DEAD, 3, 3, [])
 
 
 async def test_a_job_the_queue_lost_is_handed_over_again(
-    ctx: JobContext, queue: RedisQueue, mail: MailSink, committed_sessionmaker: Sessions
+    ctx: JobContext, queue: RedisQueue, mail: MailSink, committed_database: Database
 ) -> None:
-    await enqueue_mail(committed_sessionmaker)
+    await enqueue_mail(committed_database)
     relay = Relay(ctx, queue)
     await relay.publish_pending()
     await asyncio.sleep(handover_grace(ctx.settings).total_seconds())
@@ -145,15 +143,15 @@ async def test_a_job_the_queue_lost_is_handed_over_again(
 
 
 async def test_a_relay_that_cannot_reach_redis_leaves_the_job_for_the_next_pass(
-    ctx: JobContext, committed_sessionmaker: Sessions
+    ctx: JobContext, committed_database: Database
 ) -> None:
     away = ctx.settings.model_copy(update={"redis_url": SecretStr(f"redis://127.0.0.1:{free_port()}/0")})
     redis = create_redis(away, timeout=None)
     assert redis is not None
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
 
     with pytest.raises(RedisConnectionError):
         await Relay(ctx, create_queue(away, redis)).publish_pending()
     await redis.aclose()
 
-    assert (await outbox_row(committed_sessionmaker, job_id)).published_at is None
+    assert (await outbox_row(committed_database, job_id)).published_at is None

@@ -6,11 +6,10 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from structlog.testing import capture_logs
 
 from inkwell.config import Settings
-from inkwell.db import transaction
+from inkwell.db import Database
 from inkwell.jobs import service
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.models import JobStatus
@@ -20,8 +19,6 @@ from inkwell.orm import utcnow
 from tests.jobs.helpers import all_rows, enqueue_mail, job_context, job_settings, outbox_row
 from tests.processes import free_port
 from tests.smtp import ACCEPTED, MailSink, Reply
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 def refuse(reply: str, *, after: float = 0.0) -> Reply:
@@ -33,8 +30,8 @@ def refuse(reply: str, *, after: float = 0.0) -> Reply:
 
 
 @pytest.fixture
-def ctx(settings: Settings, committed_sessionmaker: Sessions, mail: MailSink) -> JobContext:
-    return job_context(job_settings(settings, mail.url), committed_sessionmaker)
+def ctx(settings: Settings, committed_database: Database, mail: MailSink) -> JobContext:
+    return job_context(job_settings(settings, mail.url), committed_database)
 
 
 @asynccontextmanager
@@ -48,25 +45,26 @@ async def running(*runners: OutboxRunner) -> AsyncIterator[None]:
         await asyncio.gather(*tasks)
 
 
-async def test_a_job_exists_only_if_its_transaction_commits(committed_sessionmaker: Sessions) -> None:
+async def test_a_job_exists_only_if_its_transaction_commits(committed_database: Database) -> None:
     async def enqueue_then_fail() -> None:
-        async with transaction(committed_sessionmaker, writes=True) as session:
+        async with committed_database.transaction(writes=True) as tx:
+            session = tx.session
             await service.enqueue(session, "send_email", {"to": "lost@example.com"})
             raise RuntimeError("the change failed")
 
     with pytest.raises(RuntimeError):
         await enqueue_then_fail()
-    assert await all_rows(committed_sessionmaker) == []
+    assert await all_rows(committed_database) == []
 
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
 
-    assert [job.id for job in await all_rows(committed_sessionmaker)] == [job_id]
+    assert [job.id for job in await all_rows(committed_database)] == [job_id]
 
 
 async def test_the_runner_sends_the_mail_and_marks_the_job_done(
-    ctx: JobContext, mail: MailSink, committed_sessionmaker: Sessions
+    ctx: JobContext, mail: MailSink, committed_database: Database
 ) -> None:
-    job_id = await enqueue_mail(committed_sessionmaker, to="grace@example.com", subject="Welcome")
+    job_id = await enqueue_mail(committed_database, to="grace@example.com", subject="Welcome")
 
     async with running(OutboxRunner(ctx)):
         [message] = await mail.wait_for(1)
@@ -77,41 +75,42 @@ async def test_the_runner_sends_the_mail_and_marks_the_job_done(
     assert message["From"] == ctx.settings.mail_from
     assert message["X-Rcpt-To"] == "grace@example.com"
     assert message.get_payload(decode=True).decode().strip() == "A message from Inkwell."  # type: ignore[union-attr]
-    job = await outbox_row(committed_sessionmaker, job_id)
+    job = await outbox_row(committed_database, job_id)
     assert (job.status, job.attempts, job.locked_until, job.last_error) == (JobStatus.DONE, 1, None, None)
     assert job.finished_at is not None
 
 
 async def test_a_failed_attempt_is_retried_later_with_backoff(
-    ctx: JobContext, mail: MailSink, committed_sessionmaker: Sessions
+    ctx: JobContext, mail: MailSink, committed_database: Database
 ) -> None:
     mail.replies.append(refuse("451 4.3.0 Try again later"))
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
     before = utcnow()
 
     assert await attempt(ctx, job_id) is Outcome.RETRY
 
-    job = await outbox_row(committed_sessionmaker, job_id)
+    job = await outbox_row(committed_database, job_id)
     assert (job.status, job.attempts, job.locked_until) == (JobStatus.PENDING, 1, None)
     assert "451" in (job.last_error or "")
     assert before <= job.available_at <= utcnow() + timedelta(seconds=ctx.settings.job_retry_delay)
     async with running(OutboxRunner(ctx)):
         await mail.wait_for(1)
         await asyncio.sleep(0.2)
-    assert (await outbox_row(committed_sessionmaker, job_id)).status == JobStatus.DONE
+    assert (await outbox_row(committed_database, job_id)).status == JobStatus.DONE
     assert mail.attempts == 2
 
 
 async def test_a_retry_waits_for_its_time(
-    settings: Settings, mail: MailSink, committed_sessionmaker: Sessions
+    settings: Settings, mail: MailSink, committed_database: Database
 ) -> None:
     later = job_settings(settings, mail.url, job_retry_delay=3600, job_retry_max_delay=3600)
-    slow = job_context(later, committed_sessionmaker)
+    slow = job_context(later, committed_database)
     mail.replies.append(refuse("451 4.3.0 Try again later"))
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
     await attempt(slow, job_id)
 
-    async with transaction(committed_sessionmaker) as session:
+    async with committed_database.transaction() as tx:
+        session = tx.session
         due_now = await service.due_job_ids(session, now=utcnow(), limit=10)
         due_later = await service.due_job_ids(session, now=utcnow() + timedelta(hours=1), limit=10)
 
@@ -119,71 +118,73 @@ async def test_a_retry_waits_for_its_time(
 
 
 async def test_a_job_goes_dead_after_its_last_attempt(
-    ctx: JobContext, mail: MailSink, committed_sessionmaker: Sessions
+    ctx: JobContext, mail: MailSink, committed_database: Database
 ) -> None:
     mail.replies.extend([refuse("451 4.3.0 Try again later")] * 3)
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
 
     async with running(OutboxRunner(ctx)):
         await mail.wait_for_attempts(3)
         await asyncio.sleep(0.5)  # a fourth attempt would come now
 
-    job = await outbox_row(committed_sessionmaker, job_id)
+    job = await outbox_row(committed_database, job_id)
     assert (job.status, job.attempts, mail.attempts, mail.messages) == (JobStatus.DEAD, 3, 3, [])
     assert "451" in (job.last_error or "")
     assert await attempt(ctx, job_id) is Outcome.FINISHED
 
 
 async def test_a_refusal_for_good_goes_dead_at_once(
-    ctx: JobContext, mail: MailSink, committed_sessionmaker: Sessions
+    ctx: JobContext, mail: MailSink, committed_database: Database
 ) -> None:
     mail.replies.append(refuse("550 5.1.1 No such mailbox"))
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
 
     assert await attempt(ctx, job_id) is Outcome.DEAD
 
-    job = await outbox_row(committed_sessionmaker, job_id)
+    job = await outbox_row(committed_database, job_id)
     assert (job.status, job.attempts) == (JobStatus.DEAD, 1)
     assert "550" in (job.last_error or "")
 
 
-async def test_a_job_nobody_knows_goes_dead(ctx: JobContext, committed_sessionmaker: Sessions) -> None:
-    async with transaction(committed_sessionmaker, writes=True) as session:
+async def test_a_job_nobody_knows_goes_dead(ctx: JobContext, committed_database: Database) -> None:
+    async with committed_database.transaction(writes=True) as tx:
+        session = tx.session
         job = await service.enqueue(session, "make_coffee", {})
 
     assert await attempt(ctx, job.id) is Outcome.DEAD
-    assert "make_coffee" in ((await outbox_row(committed_sessionmaker, job.id)).last_error or "")
+    assert "make_coffee" in ((await outbox_row(committed_database, job.id)).last_error or "")
 
 
 async def test_an_unreachable_mail_server_is_retried(
-    settings: Settings, committed_sessionmaker: Sessions
+    settings: Settings, committed_database: Database
 ) -> None:
-    ctx = job_context(job_settings(settings, f"smtp://127.0.0.1:{free_port()}"), committed_sessionmaker)
-    job_id = await enqueue_mail(committed_sessionmaker)
+    ctx = job_context(job_settings(settings, f"smtp://127.0.0.1:{free_port()}"), committed_database)
+    job_id = await enqueue_mail(committed_database)
 
     assert await attempt(ctx, job_id) is Outcome.RETRY
-    assert "SMTPConnectError" in ((await outbox_row(committed_sessionmaker, job_id)).last_error or "")
+    assert "SMTPConnectError" in ((await outbox_row(committed_database, job_id)).last_error or "")
 
 
 async def test_an_attempt_past_the_timeout_is_cut_and_retried(
-    settings: Settings, mail: MailSink, committed_sessionmaker: Sessions
+    settings: Settings, mail: MailSink, committed_database: Database
 ) -> None:
-    ctx = job_context(job_settings(settings, mail.url, job_timeout=1), committed_sessionmaker)
+    ctx = job_context(job_settings(settings, mail.url, job_timeout=1), committed_database)
     mail.replies.append(refuse(ACCEPTED, after=3))
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
 
     assert await attempt(ctx, job_id) is Outcome.RETRY
-    assert "INKWELL_JOB_TIMEOUT" in ((await outbox_row(committed_sessionmaker, job_id)).last_error or "")
+    assert "INKWELL_JOB_TIMEOUT" in ((await outbox_row(committed_database, job_id)).last_error or "")
 
 
 async def test_a_job_held_by_an_attempt_is_not_claimed_until_its_lease_lapses(
-    committed_sessionmaker: Sessions,
+    committed_database: Database,
 ) -> None:
-    job_id = await enqueue_mail(committed_sessionmaker)
+    job_id = await enqueue_mail(committed_database)
     now, lease = utcnow(), timedelta(seconds=30)
 
     async def claim(after: int) -> int | None:
-        async with transaction(committed_sessionmaker, writes=True) as session:
+        async with committed_database.transaction(writes=True) as tx:
+            session = tx.session
             job = await service.claim(session, job_id, now=now + timedelta(seconds=after), lease=lease)
             return None if job is None else job.attempts
 
@@ -193,25 +194,25 @@ async def test_a_job_held_by_an_attempt_is_not_claimed_until_its_lease_lapses(
 
 
 async def test_two_runners_send_each_mail_once(
-    ctx: JobContext, mail: MailSink, committed_sessionmaker: Sessions
+    ctx: JobContext, mail: MailSink, committed_database: Database
 ) -> None:
     recipients = [f"reader{n}@example.com" for n in range(20)]
     for to in recipients:
-        await enqueue_mail(committed_sessionmaker, to=to)
+        await enqueue_mail(committed_database, to=to)
 
     async with running(OutboxRunner(ctx), OutboxRunner(ctx)):
         await mail.wait_for(20)
         await asyncio.sleep(0.5)  # a duplicate would arrive now
 
     assert sorted(message["To"] for message in mail.messages) == sorted(recipients)
-    assert {job.status for job in await all_rows(committed_sessionmaker)} == {JobStatus.DONE}
+    assert {job.status for job in await all_rows(committed_database)} == {JobStatus.DONE}
 
 
 async def test_without_smtp_the_mail_goes_to_the_log(
-    settings: Settings, committed_sessionmaker: Sessions
+    settings: Settings, committed_database: Database
 ) -> None:
-    ctx = job_context(job_settings(settings, None), committed_sessionmaker)
-    job_id = await enqueue_mail(committed_sessionmaker, to="logged@example.com", subject="In the log")
+    ctx = job_context(job_settings(settings, None), committed_database)
+    job_id = await enqueue_mail(committed_database, to="logged@example.com", subject="In the log")
 
     with capture_logs() as logs:
         assert await attempt(ctx, job_id) is Outcome.DONE
@@ -223,14 +224,14 @@ async def test_without_smtp_the_mail_goes_to_the_log(
 
 
 async def test_the_api_runs_the_jobs_itself_without_redis(
-    settings: Settings, mail: MailSink, committed_sessionmaker: Sessions
+    settings: Settings, mail: MailSink, committed_database: Database
 ) -> None:
     app = create_app(job_settings(settings, mail.url))
-    job_id = await enqueue_mail(committed_sessionmaker, to="api@example.com")
+    job_id = await enqueue_mail(committed_database, to="api@example.com")
 
     async with app.router.lifespan_context(app):
         [message] = await mail.wait_for(1)
         await asyncio.sleep(0.2)
 
     assert message["To"] == "api@example.com"
-    assert (await outbox_row(committed_sessionmaker, job_id)).status == JobStatus.DONE
+    assert (await outbox_row(committed_database, job_id)).status == JobStatus.DONE

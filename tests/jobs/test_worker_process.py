@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from inkwell.db import WRITE_OPTION
+from inkwell.db import WRITE_OPTION, Database
 from inkwell.jobs.models import JobStatus, OutboxJob
 from tests.databases import Backend
 from tests.jobs.helpers import enqueue_mail, outbox_row
@@ -23,8 +23,6 @@ from tests.processes import INKWELL
 from tests.smtp import ACCEPTED, MailSink
 
 pytestmark = pytest.mark.slow
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture(params=["outbox", "redis"])
@@ -133,7 +131,7 @@ async def row_lock(engine: AsyncEngine) -> AsyncIterator[RowLock]:
 
 
 async def test_a_worker_killed_before_the_server_acknowledged_sends_the_mail_once_after_restart(
-    workers: Workers, mail: MailSink, committed_sessionmaker: Sessions
+    workers: Workers, mail: MailSink, committed_database: Database
 ) -> None:
     killed = asyncio.Event()
 
@@ -142,7 +140,7 @@ async def test_a_worker_killed_before_the_server_acknowledged_sends_the_mail_onc
         return "451 4.4.2 The client went away"  # never seen by the dead worker: not acknowledged
 
     mail.replies.append(hang_until_killed)
-    job_id = await enqueue_mail(committed_sessionmaker, to="once@example.com")
+    job_id = await enqueue_mail(committed_database, to="once@example.com")
     first = workers.start()
     await mail.wait_for_attempts(1)
 
@@ -150,17 +148,17 @@ async def test_a_worker_killed_before_the_server_acknowledged_sends_the_mail_onc
     killed.set()
     workers.start()
     await mail.wait_for(1, within=60)
-    await wait_until_done(committed_sessionmaker, job_id)
+    await wait_until_done(committed_database, job_id)
     await asyncio.sleep(1)  # a duplicate would arrive now
 
     assert [message["To"] for message in mail.messages] == ["once@example.com"]
-    assert (await outbox_row(committed_sessionmaker, job_id)).attempts == 2
+    assert (await outbox_row(committed_database, job_id)).attempts == 2
 
 
 async def test_a_worker_killed_after_the_server_acknowledged_sends_once_per_acknowledgement(
-    workers: Workers, mail: MailSink, committed_sessionmaker: Sessions, row_lock: RowLock
+    workers: Workers, mail: MailSink, committed_database: Database, row_lock: RowLock
 ) -> None:
-    job_id = await enqueue_mail(committed_sessionmaker, to="twice@example.com")
+    job_id = await enqueue_mail(committed_database, to="twice@example.com")
     holder: list[asyncio.Task[None]] = []
 
     async def acknowledge_while_the_row_is_held() -> str:
@@ -179,12 +177,12 @@ async def test_a_worker_killed_after_the_server_acknowledged_sends_once_per_ackn
     await holder[0]
     workers.start()
     await mail.wait_for(2, within=60)
-    await wait_until_done(committed_sessionmaker, job_id)
+    await wait_until_done(committed_database, job_id)
     await asyncio.sleep(1)  # a third copy would arrive now
 
     assert mail.attempts == 2
     assert [message["To"] for message in mail.messages] == ["twice@example.com"] * 2
-    assert (await outbox_row(committed_sessionmaker, job_id)).attempts == 2
+    assert (await outbox_row(committed_database, job_id)).attempts == 2
 
 
 async def test_a_stopped_worker_exits_cleanly(workers: Workers) -> None:
@@ -197,13 +195,13 @@ async def test_a_stopped_worker_exits_cleanly(workers: Workers) -> None:
 
 
 async def test_several_workers_send_each_mail_once(
-    workers: Workers, mail: MailSink, committed_sessionmaker: Sessions
+    workers: Workers, mail: MailSink, committed_database: Database
 ) -> None:
     for process in [workers.start() for _ in range(2)]:
         await workers.started(process)
     recipients = [f"reader{n}@example.com" for n in range(12)]
     for to in recipients:
-        await enqueue_mail(committed_sessionmaker, to=to)
+        await enqueue_mail(committed_database, to=to)
 
     await mail.wait_for(len(recipients), within=60)
     await asyncio.sleep(1)  # a duplicate would arrive now
@@ -211,9 +209,9 @@ async def test_several_workers_send_each_mail_once(
     assert sorted(message["To"] for message in mail.messages) == sorted(recipients)
 
 
-async def wait_until_done(sessionmaker: Sessions, job_id: int) -> None:
+async def wait_until_done(database: Database, job_id: int) -> None:
     async with asyncio.timeout(30):
         for _ in iter(int, 1):  # until done
-            if (await outbox_row(sessionmaker, job_id)).status == JobStatus.DONE:
+            if (await outbox_row(database, job_id)).status == JobStatus.DONE:
                 return
             await asyncio.sleep(0.1)

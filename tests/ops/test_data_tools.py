@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inkwell.config import Settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from inkwell.posts.models import Post
 from inkwell.seed import seed
 from inkwell.users.models import User
@@ -22,13 +22,12 @@ from inkwell.users.transfer import FIELDS, FileFormat, ImportReport, export_user
 from tests.databases import migrate
 from tests.processes import INKWELL, inkwell
 
-Sessions = async_sessionmaker[AsyncSession]
-
 
 @pytest.fixture
-async def sessions(engine: AsyncEngine) -> AsyncIterator[Sessions]:
-    """Sessions that really commit (the tools write batch by batch); everything is deleted after."""
-    yield create_sessionmaker(engine)
+async def sessions(engine: AsyncEngine) -> AsyncIterator[Database]:
+    """A database whose transactions really commit (the tools write batch by batch); everything is
+    deleted after."""
+    yield Database(engine)
     async with engine.begin() as conn:
         await conn.execute(delete(Post))
         await conn.execute(delete(User))
@@ -38,35 +37,38 @@ def ignore(_n: int) -> None:
     pass
 
 
-async def stored_users(sessions: Sessions) -> list[User]:
-    async with sessions() as session:
+async def stored_users(sessions: Database) -> list[User]:
+    async with sessions.transaction() as tx:
+        session = tx.session
         return list(await session.scalars(select(User).order_by(User.id)))
 
 
-async def add_users(sessions: Sessions, *users: dict[str, object]) -> None:
-    async with sessions() as session, session.begin():
+async def add_users(sessions: Database, *users: dict[str, object]) -> None:
+    async with sessions.transaction(writes=True) as tx:
+        session = tx.session
         session.add_all(User(**fields) for fields in users)
 
 
-async def export_text(sessions: Sessions, file_format: FileFormat, batch_size: int = 2) -> str:
+async def export_text(sessions: Database, file_format: FileFormat, batch_size: int = 2) -> str:
     out = io.StringIO(newline="")
     await export_users(sessions, out, file_format=file_format, batch_size=batch_size, on_batch=ignore)
     return out.getvalue()
 
 
 async def import_text(
-    sessions: Sessions, text: str, file_format: FileFormat, batch_size: int = 3
+    sessions: Database, text: str, file_format: FileFormat, batch_size: int = 3
 ) -> ImportReport:
     lines = read_lines(io.StringIO(text, newline=""), file_format)
     return await import_users(sessions, lines, batch_size=batch_size, on_batch=ignore)
 
 
-async def test_seed_creates_users_with_their_posts_and_runs_again(sessions: Sessions) -> None:
+async def test_seed_creates_users_with_their_posts_and_runs_again(sessions: Database) -> None:
     batches: list[int] = []
     await seed(sessions, user_count=25, posts_per_user=3, batch_size=10, on_batch=batches.append)
     await seed(sessions, user_count=5, posts_per_user=0, batch_size=10, on_batch=ignore)
 
-    async with sessions() as session:
+    async with sessions.transaction() as tx:
+        session = tx.session
         users = await session.scalar(select(func.count()).select_from(User))
         per_author = (
             await session.execute(select(Post.author_id, func.count()).group_by(Post.author_id))
@@ -86,12 +88,13 @@ SAMPLE: tuple[dict[str, object], ...] = (
 
 @pytest.mark.parametrize("file_format", list(FileFormat))
 async def test_export_then_import_gives_back_the_same_users(
-    sessions: Sessions, file_format: FileFormat
+    sessions: Database, file_format: FileFormat
 ) -> None:
     await add_users(sessions, *SAMPLE)
     before = await stored_users(sessions)
     exported = await export_text(sessions, file_format)
-    async with sessions() as session, session.begin():
+    async with sessions.transaction(writes=True) as tx:
+        session = tx.session
         await session.execute(delete(User))
 
     report = await import_text(sessions, exported, file_format)
@@ -104,7 +107,7 @@ async def test_export_then_import_gives_back_the_same_users(
     assert [(u.email, u.name, u.bio, u.created_at, u.updated_at) for u in after] == expected
 
 
-async def test_an_export_holds_the_public_fields_only(sessions: Sessions) -> None:
+async def test_an_export_holds_the_public_fields_only(sessions: Database) -> None:
     await add_users(sessions, *SAMPLE)
 
     lines = (await export_text(sessions, FileFormat.jsonl)).splitlines()
@@ -114,7 +117,7 @@ async def test_an_export_holds_the_public_fields_only(sessions: Sessions) -> Non
     assert [json.loads(line)["email"] for line in lines] == [u["email"] for u in SAMPLE]
 
 
-async def test_a_bad_line_keeps_its_whole_batch_out_and_is_reported(sessions: Sessions) -> None:
+async def test_a_bad_line_keeps_its_whole_batch_out_and_is_reported(sessions: Database) -> None:
     text = "\n".join(
         [
             '{"email": "a1@example.com", "name": "A1"}',
@@ -148,7 +151,7 @@ async def test_a_bad_line_keeps_its_whole_batch_out_and_is_reported(sessions: Se
     ]
 
 
-async def test_taken_and_repeated_emails_are_reported_by_line(sessions: Sessions) -> None:
+async def test_taken_and_repeated_emails_are_reported_by_line(sessions: Database) -> None:
     await add_users(sessions, {"email": "taken@example.com", "name": "T"})
     text = "\n".join(
         [
@@ -170,7 +173,7 @@ async def test_taken_and_repeated_emails_are_reported_by_line(sessions: Sessions
     assert [u.email for u in await stored_users(sessions)] == ["taken@example.com"]
 
 
-async def test_a_password_in_the_file_is_never_stored(sessions: Sessions) -> None:
+async def test_a_password_in_the_file_is_never_stored(sessions: Database) -> None:
     text = (
         '{"email": "p@example.com", "name": "P", "password": "hunter2-clear", "password_hash": "x$hunter2"}\n'
     )
@@ -178,14 +181,15 @@ async def test_a_password_in_the_file_is_never_stored(sessions: Sessions) -> Non
     report = await import_text(sessions, text, FileFormat.jsonl)
 
     assert report.imported == 1
-    async with sessions() as session:
+    async with sessions.transaction() as tx:
+        session = tx.session
         row = (await session.execute(select(User.__table__))).one()
     assert not any("hunter2" in str(value) for value in row)
     if "password_hash" in row._mapping:  # an imported account cannot sign in until a password is set
         assert row._mapping["password_hash"] is None
 
 
-async def test_csv_problems_name_their_line(sessions: Sessions) -> None:
+async def test_csv_problems_name_their_line(sessions: Database) -> None:
     no_header = await import_text(sessions, "a@example.com,A\n", FileFormat.csv)
     text = 'email,name,bio\nok@example.com,Ok,"two\nlines"\nextra@example.com,E,b,surplus\nnot-an-email,X,\n'
 
@@ -220,14 +224,14 @@ def test_an_import_refuses_a_name_that_does_not_stay_on_one_line() -> None:
 
 
 @pytest.fixture
-async def big_sqlite(tmp_path: Path) -> AsyncIterator[Sessions]:
+async def big_sqlite(tmp_path: Path) -> AsyncIterator[Database]:
     engine = create_engine(Settings(database_url=f"sqlite:///{tmp_path}/big.db", _env_file=None))
     await migrate(engine)
-    yield create_sessionmaker(engine)
+    yield Database(engine)
     await engine.dispose()
 
 
-async def export_peak(sessions: Sessions, path: Path) -> int:
+async def export_peak(sessions: Database, path: Path) -> int:
     with path.open("w", encoding="utf-8") as out:
         tracemalloc.start()
         await export_users(sessions, out, file_format=FileFormat.jsonl, batch_size=200, on_batch=ignore)
@@ -236,7 +240,7 @@ async def export_peak(sessions: Sessions, path: Path) -> int:
     return peak
 
 
-async def import_peak(sessions: Sessions, path: Path) -> int:
+async def import_peak(sessions: Database, path: Path) -> int:
     with path.open(encoding="utf-8") as source:
         tracemalloc.start()
         report = await import_users(
@@ -249,17 +253,19 @@ async def import_peak(sessions: Sessions, path: Path) -> int:
 
 
 async def test_export_and_import_memory_does_not_grow_with_the_rows(
-    big_sqlite: Sessions, tmp_path: Path
+    big_sqlite: Database, tmp_path: Path
 ) -> None:
     small, large = 1_000, 10_000
     await seed(big_sqlite, user_count=small, posts_per_user=0, batch_size=1000, on_batch=ignore)
     export_small = await export_peak(big_sqlite, tmp_path / "small.jsonl")
     await seed(big_sqlite, user_count=large - small, posts_per_user=0, batch_size=1000, on_batch=ignore)
     export_large = await export_peak(big_sqlite, tmp_path / "large.jsonl")
-    async with big_sqlite() as session, session.begin():
+    async with big_sqlite.transaction(writes=True) as tx:
+        session = tx.session
         await session.execute(delete(User))
     import_small = await import_peak(big_sqlite, tmp_path / "small.jsonl")
-    async with big_sqlite() as session, session.begin():
+    async with big_sqlite.transaction(writes=True) as tx:
+        session = tx.session
         await session.execute(delete(User))
     import_large = await import_peak(big_sqlite, tmp_path / "large.jsonl")
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from inkwell.config import Settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from inkwell.main import create_app
 
 
@@ -26,9 +26,8 @@ async def test_readyz_is_ok_when_the_database_answers(client: httpx.AsyncClient)
 async def unreachable_client() -> AsyncIterator[httpx.AsyncClient]:
     """The app on a PostgreSQL address where nothing listens (port 9, discard)."""
     settings = Settings(database_url="postgresql://inkwell:secret@127.0.0.1:9/none", _env_file=None)
-    app = create_app(settings)
     engine = create_engine(settings)
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app = create_app(settings, database=Database(engine))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
         yield c
     await engine.dispose()
@@ -47,9 +46,8 @@ async def test_readyz_is_503_with_the_reason_when_the_database_is_unreachable(
 
 
 async def test_readyz_is_503_when_the_database_is_too_slow(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"ready_timeout": 1e-9}))
     engine = create_engine(settings)
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app = create_app(settings.model_copy(update={"ready_timeout": 1e-9}), database=Database(engine))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
         response = await c.get("/readyz")
     await engine.dispose()

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from inkwell.auth.emails import reset_message
 from inkwell.auth.tokens import new_account_token
 from inkwell.config import Settings
-from inkwell.db import create_engine, create_sessionmaker
+from inkwell.db import Database, create_engine
 from inkwell.logs import configure_logging, redact_text
 from inkwell.main import create_app
 from inkwell.orm import utcnow
@@ -79,9 +79,8 @@ async def test_an_unsafe_client_request_id_is_replaced(
 @pytest.fixture
 async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     down = settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:9/none"})
-    app = create_app(down)
     engine = create_engine(down)
-    app.state.sessionmaker = create_sessionmaker(engine)
+    app = create_app(down, database=Database(engine))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
         yield c
     await engine.dispose()

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inkwell.db import Database
 from inkwell.posts.models import Post
 from inkwell.seed import seed
 from inkwell.users.models import User
@@ -297,9 +298,9 @@ async def test_a_deleted_users_posts_leave_the_search(
 
 
 async def test_seeded_posts_are_searchable(
-    committed_client: httpx.AsyncClient, committed_sessionmaker: async_sessionmaker[AsyncSession]
+    committed_client: httpx.AsyncClient, committed_database: Database
 ) -> None:
-    await seed(committed_sessionmaker, user_count=3, posts_per_user=2, batch_size=2, on_batch=lambda _: None)
+    await seed(committed_database, user_count=3, posts_per_user=2, batch_size=2, on_batch=lambda _: None)
 
     assert len(await found(committed_client, "demonstration post", limit=100)) == 6
 

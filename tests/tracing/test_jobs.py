@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.job_handlers import JOBS
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.queue import Relay, create_queue, create_worker
@@ -46,7 +47,7 @@ async def test_the_outbox_runner_traces_a_job_linked_to_the_request_that_wrote_i
     tracing: Tracing,
     spans: InMemorySpanExporter,
     mail: MailSink,
-    committed_sessionmaker: Sessions,
+    committed_database: Database,
 ) -> None:
     async with running(with_mail(settings, mail), tracing) as client:
         _, email = await sign_up(client)
@@ -71,7 +72,7 @@ async def test_a_queue_worker_traces_a_job_linked_to_the_request_that_wrote_it(
     tracing: Tracing,
     spans: InMemorySpanExporter,
     mail: MailSink,
-    committed_sessionmaker: Sessions,
+    committed_database: Database,
     redis_server: str,
     redis_prefix: str,
 ) -> None:
@@ -107,7 +108,7 @@ async def test_a_failed_attempt_is_an_error_span_named_by_the_error_type_only(
     tracing: Tracing,
     spans: InMemorySpanExporter,
     mail: MailSink,
-    committed_sessionmaker: Sessions,
+    committed_database: Database,
 ) -> None:
     async def refuse() -> str:
         return "550 5.1.1 <nobody@example.com> is not known here"
@@ -115,12 +116,12 @@ async def test_a_failed_attempt_is_an_error_span_named_by_the_error_type_only(
     mail.replies.append(refuse)
     traced = job_settings(settings, mail.url)
     mailer = create_mailer(traced, tracer=tracing.tracer)
-    ctx = JobContext(traced, committed_sessionmaker, mailer, JOBS, tracing.tracer)
-    job_id = await enqueue_mail(committed_sessionmaker, to="nobody@example.com")
+    ctx = JobContext(traced, committed_database, mailer, JOBS, tracing.tracer)
+    job_id = await enqueue_mail(committed_database, to="nobody@example.com")
 
     assert await attempt(ctx, job_id) is Outcome.DEAD
 
-    assert "550" in ((await outbox_row(committed_sessionmaker, job_id)).last_error or "")
+    assert "550" in ((await outbox_row(committed_database, job_id)).last_error or "")
     [job] = [span for span in spans.get_finished_spans() if span.name == "job send_email"]
     [smtp] = children(spans, job)
     assert job.links == ()  # written outside any request

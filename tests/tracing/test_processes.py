@@ -15,6 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.tracing import Tracing
 from tests.databases import Backend
 from tests.jobs.helpers import enqueue_mail
@@ -76,13 +77,13 @@ async def test_a_worker_traced_by_the_variables_links_each_job_to_the_span_that_
     settings: Settings,
     process_backend: Backend,
     database_url: str,
-    committed_sessionmaker: Sessions,
+    committed_database: Database,
     mail: MailSink,
     tmp_path: Path,
 ) -> None:
     writer = Tracing.exporting_to(InMemorySpanExporter(), settings, batch=False)
     with writer.tracer.start_as_current_span("POST /somewhere") as request:
-        await enqueue_mail(committed_sessionmaker, to="traced@example.com")
+        await enqueue_mail(committed_database, to="traced@example.com")
     env = {
         **os.environ,
         **CONSOLE,

@@ -4,16 +4,17 @@
 import logging
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.service import purge_ended_sessions, purge_spent_account_tokens
 from inkwell.auth.throttle import purge_ended_windows
+from inkwell.db import Database
 from inkwell.housekeeping import purge_in_transaction
 
 logger = logging.getLogger(__name__)
 
 
-async def purge_sign_in_leftovers(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+async def purge_sign_in_leftovers(database: Database) -> int:
     """Delete them; a database outage only skips this round."""
 
     async def purge(session: AsyncSession, now: datetime) -> int:
@@ -22,5 +23,5 @@ async def purge_sign_in_leftovers(sessionmaker: async_sessionmaker[AsyncSession]
         return purged + await purge_spent_account_tokens(session, now=now)
 
     return await purge_in_transaction(
-        sessionmaker, purge, what="ended sessions, ended throttle windows and spent tokens", logger=logger
+        database, purge, what="ended sessions, ended throttle windows and spent tokens", logger=logger
     )

@@ -6,7 +6,7 @@ mail, and a request for an unknown email does exactly what one for a known email
 """
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,7 +15,6 @@ from inkwell.auth.errors import InvalidAccountToken, TooManyMailRequests
 from inkwell.auth.models import TokenPurpose
 from inkwell.auth.throttle import Throttle, mail_sender_limit, mailbox_limit
 from inkwell.config import Settings
-from inkwell.db import transaction
 from inkwell.jobs import service as jobs
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.mail import deliver, enqueue_email
@@ -23,6 +22,17 @@ from inkwell.orm import utcnow
 from inkwell.users import service as users
 from inkwell.users.errors import EmailTaken
 from inkwell.users.models import User
+
+
+class Addressed(Protocol):
+    """A user's id and the email they have."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def email(self) -> str: ...
+
 
 SEND_EMAIL_VERIFICATION = "send_email_verification"
 SEND_PASSWORD_RESET = "send_password_reset"  # noqa: S105 (a job name, not a password)
@@ -43,7 +53,7 @@ async def count_mail_request(
     return await throttle.hit([mailbox_limit(settings, email)], session=session)
 
 
-async def request_verification(session: AsyncSession, user: User) -> None:
+async def request_verification(session: AsyncSession, user: Addressed) -> None:
     """Mail the user a verification token at their current email, once the transaction commits."""
     await jobs.enqueue(session, SEND_EMAIL_VERIFICATION, {"user_id": user.id, "email": user.email})
 
@@ -54,7 +64,13 @@ async def request_password_reset(session: AsyncSession, email: str) -> None:
 
 
 async def request_email_change(
-    session: AsyncSession, throttle: Throttle, settings: Settings, user: User, email: str, *, address: str
+    session: AsyncSession,
+    throttle: Throttle,
+    settings: Settings,
+    user: Addressed,
+    email: str,
+    *,
+    address: str,
 ) -> bool:
     """Mail `email` a token that makes it the user's address once redeemed; whether one is on its way
     (not when `email` is the user's already). Until then the user keeps the address they have.
@@ -84,7 +100,7 @@ async def confirm_email_change(
     when another account took the address meanwhile (the token then stays unused).
     """
     redeemed = await service.redeem_account_token(session, token, purpose=TokenPurpose.CHANGE_EMAIL, now=now)
-    user = None if redeemed is None else await users.get_user(session, redeemed.user_id, lock=True)
+    user = None if redeemed is None else await users.load_user(session, redeemed.user_id, lock=True)
     if redeemed is None or user is None:
         raise InvalidAccountToken
     old_email = user.email
@@ -98,8 +114,9 @@ async def confirm_email_change(
 async def send_email_verification(ctx: JobContext, payload: dict[str, Any]) -> None:
     now = utcnow()
     ttl = ctx.settings.verify_token_ttl
-    async with transaction(ctx.sessionmaker, writes=True) as session:
-        user = await users.get_user(session, payload["user_id"])
+    async with ctx.database.transaction(writes=True) as tx:
+        session = tx.session
+        user = await users.load_user(session, payload["user_id"])
         if user is None or user.email != payload["email"]:
             return  # the account is gone, or has another address since: its own request will follow
         token = await service.issue_account_token(
@@ -112,7 +129,8 @@ async def send_email_verification(ctx: JobContext, payload: dict[str, Any]) -> N
 async def send_password_reset(ctx: JobContext, payload: dict[str, Any]) -> None:
     now = utcnow()
     ttl = ctx.settings.reset_token_ttl
-    async with transaction(ctx.sessionmaker, writes=True) as session:
+    async with ctx.database.transaction(writes=True) as tx:
+        session = tx.session
         user = await service.find_account(session, payload["email"])
         if user is None:
             return  # no such account: nothing to send, and the client was told nothing different
@@ -128,8 +146,9 @@ async def send_email_change(ctx: JobContext, payload: dict[str, Any]) -> None:
     # As short-lived as a reset token: redeemed, it moves the account (and its resets) to the address.
     ttl = ctx.settings.reset_token_ttl
     email = payload["email"]
-    async with transaction(ctx.sessionmaker, writes=True) as session:
-        user = await users.get_user(session, payload["user_id"])
+    async with ctx.database.transaction(writes=True) as tx:
+        session = tx.session
+        user = await users.load_user(session, payload["user_id"])
         if user is None or user.email == email or await service.find_account(session, email) is not None:
             return  # the account is gone, has the address already, or another account took it since
         # Only the address asked for last can be confirmed.

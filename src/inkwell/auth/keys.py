@@ -3,15 +3,26 @@
 import logging
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from inkwell.auth.passwords import Passwords
 from inkwell.config import Settings, refuse_weak_secret
 
 logger = logging.getLogger(__name__)
 
 KEY_FILE_NAME = "inkwell-secret.key"
+
+
+@dataclass(frozen=True)
+class Auth:
+    """What signing in needs, built once at start-up (none when sign-in is off)."""
+
+    settings: Settings
+    key: str
+    passwords: Passwords
 
 
 class SecretKeyError(Exception):

@@ -6,9 +6,6 @@ from inkwell.auth import emails, service, signin
 from inkwell.auth.dependencies import (
     AccountDep,
     AddressDep,
-    AuthDep,
-    SessionmakerDep,
-    ThrottleDep,
     ViewerBeforeTransactionDep,
     ViewerDep,
 )
@@ -26,7 +23,7 @@ from inkwell.auth.schemas import (
     SignInForm,
     TokenPair,
 )
-from inkwell.db import SessionDep
+from inkwell.deps import AuthDep, DatabaseDep, SessionDep, ThrottleDep
 from inkwell.orm import utcnow
 from inkwell.responses import ErrorBody, responses
 
@@ -58,7 +55,7 @@ async def sign_in(
     form: Annotated[SignInForm, Depends()],
     address: AddressDep,
     auth: AuthDep,
-    sessionmaker: SessionmakerDep,
+    database: DatabaseDep,
     throttle: ThrottleDep,
     response: Response,
 ) -> TokenPair:
@@ -67,7 +64,7 @@ async def sign_in(
     After repeated failures for an account or from an address, answers 429 until the window passes.
     """
     pair = await signin.sign_in(
-        auth, sessionmaker, throttle, email=form.username, password=form.password, address=address
+        auth, database, throttle, email=form.username, password=form.password, address=address
     )
     response.headers.update(NO_STORE)
     return pair
@@ -75,10 +72,10 @@ async def sign_in(
 
 @router.post("/auth/refresh", response_model=TokenPair, responses=responses(400, 401, 413, 422, 503))
 async def refresh_tokens(
-    payload: RefreshRequest, auth: AuthDep, sessionmaker: SessionmakerDep, response: Response
+    payload: RefreshRequest, auth: AuthDep, database: DatabaseDep, response: Response
 ) -> TokenPair:
     """Trade a refresh token for a new pair. Each works once: a reused one ends its whole session."""
-    pair = await signin.refresh(auth, sessionmaker, payload.refresh_token)
+    pair = await signin.refresh(auth, database, payload.refresh_token)
     response.headers.update(NO_STORE)
     return pair
 
@@ -108,7 +105,7 @@ async def change_password(
     payload: PasswordChange,
     viewer: ViewerBeforeTransactionDep,
     auth: AuthDep,
-    sessionmaker: SessionmakerDep,
+    database: DatabaseDep,
     throttle: ThrottleDep,
     address: AddressDep,
 ) -> None:
@@ -116,7 +113,7 @@ async def change_password(
     session of the account ends."""
     await signin.change_password(
         auth,
-        sessionmaker,
+        database,
         throttle,
         viewer,
         current=payload.current_password,
@@ -205,6 +202,6 @@ async def forgot_password(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**responses(413, 422, 503, hashes_passwords=True), **TOKEN_REFUSED},
 )
-async def reset_password(payload: PasswordReset, auth: AuthDep, sessionmaker: SessionmakerDep) -> None:
+async def reset_password(payload: PasswordReset, auth: AuthDep, database: DatabaseDep) -> None:
     """Set a new password with the token mailed for it (once); every session of the account ends."""
-    await signin.reset_password(auth, sessionmaker, token=payload.token, new_password=payload.new_password)
+    await signin.reset_password(auth, database, token=payload.token, new_password=payload.new_password)

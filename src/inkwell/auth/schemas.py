@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from inkwell.fields import MAX_EMAIL_LENGTH, Email, StorableStr, omittable
-from inkwell.users.models import User
+from inkwell.users.models import UserRecord
 from inkwell.users.schemas import Password, UserRead, UserUpdate
 
 # Longer than any password or token Inkwell hands out or accepts, and still cheap to hash or compare.
@@ -90,7 +90,7 @@ class AccountRead(UserRead):
     )
 
     @classmethod
-    def of(cls, user: User, *, pending_email: str | None) -> "AccountRead":
+    def of(cls, user: UserRecord, *, pending_email: str | None) -> "AccountRead":
         return cls.model_validate(user).model_copy(update={"pending_email": pending_email})
 
 

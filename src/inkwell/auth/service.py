@@ -3,9 +3,21 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, delete, func, literal, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    ColumnElement,
+    SQLColumnExpression,
+    Table,
+    bindparam,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from inkwell.auth.models import AccountToken, AuthSession, RefreshToken, TokenPurpose
 from inkwell.auth.tokens import (
@@ -18,7 +30,7 @@ from inkwell.auth.tokens import (
 from inkwell.db import rowcount
 from inkwell.fields import valid_id
 from inkwell.orm import UTCDateTime
-from inkwell.users.models import User
+from inkwell.users.models import User, UserRecord
 
 
 @dataclass(frozen=True)
@@ -51,21 +63,29 @@ async def _issue_refresh_token(session: AsyncSession, session_id: str, now: date
     return token
 
 
-async def signed_in_user(session: AsyncSession, claims: AccessClaims, *, now: datetime) -> User | None:
-    """The token's user, if its session is still open: one query loads both."""
+_USERS = cast(Table, User.__table__)
+_SESSIONS = cast(Table, AuthSession.__table__)
+_SIGNED_IN = (
+    select(_USERS)
+    .join(_SESSIONS, _SESSIONS.c.user_id == _USERS.c.id)
+    .where(
+        _USERS.c.id == bindparam("user_id"),
+        _SESSIONS.c.id == bindparam("session_id"),
+        _SESSIONS.c.revoked_at.is_(None),
+        _SESSIONS.c.expires_at > bindparam("now"),
+    )
+)
+
+
+async def signed_in_user(
+    connection: AsyncConnection, claims: AccessClaims, *, now: datetime
+) -> UserRecord | None:
+    """The token's user, if its session is still open: one statement checks both."""
     if not valid_id(claims.user_id):
         return None
-    query = (
-        select(User)
-        .join(AuthSession, AuthSession.user_id == User.id)
-        .where(
-            User.id == claims.user_id,
-            AuthSession.id == claims.session_id,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-        )
-    )
-    return await session.scalar(query)
+    params = {"user_id": claims.user_id, "session_id": claims.session_id, "now": now}
+    row = (await connection.execute(_SIGNED_IN, params)).first()
+    return None if row is None else UserRecord.of(row)
 
 
 async def rotate(

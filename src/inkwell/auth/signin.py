@@ -6,10 +6,8 @@ first, in a transaction of its own committed before the verification, so that co
 cannot slip past the limit, and a refused one counts though its request fails.
 """
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from inkwell.auth import service
-from inkwell.auth.dependencies import Auth, Viewer
+from inkwell.auth.dependencies import Viewer
 from inkwell.auth.errors import (
     HashingBusy,
     InvalidAccountToken,
@@ -17,15 +15,16 @@ from inkwell.auth.errors import (
     InvalidRefreshToken,
     WrongPassword,
 )
+from inkwell.auth.keys import Auth
 from inkwell.auth.models import TokenPurpose
 from inkwell.auth.passwords import Verdict
 from inkwell.auth.schemas import TokenPair
 from inkwell.auth.service import SessionTokens
 from inkwell.auth.throttle import PasswordAttempt, Throttle
 from inkwell.auth.tokens import issue_access_token
-from inkwell.db import read_session, transaction
+from inkwell.db import Database
 from inkwell.orm import utcnow
-from inkwell.users.models import User
+from inkwell.users.models import User, UserRecord
 
 # A new password also withdraws a pending email change: whoever asked for it may have had the old one.
 SPENT_BY_A_NEW_PASSWORD = (TokenPurpose.RESET_PASSWORD, TokenPurpose.CHANGE_EMAIL)
@@ -33,7 +32,7 @@ SPENT_BY_A_NEW_PASSWORD = (TokenPurpose.RESET_PASSWORD, TokenPurpose.CHANGE_EMAI
 
 async def sign_in(
     auth: Auth,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    database: Database,
     throttle: Throttle,
     *,
     email: str,
@@ -43,12 +42,14 @@ async def sign_in(
     """A token pair for the account, if the password is right and neither it nor the address is throttled."""
     attempt = PasswordAttempt.of(auth.settings, email=email, address=address)
     await attempt.count(throttle)
-    async with read_session(sessionmaker) as session:
+    async with database.reads() as tx:
+        session = tx.session
         user = await service.find_account(session, email)
     verdict = await _verify(auth, throttle, attempt, password, None if user is None else user.password_hash)
     if user is None or not verdict.valid:
         raise InvalidCredentials
-    async with transaction(sessionmaker, writes=True) as session:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         if verdict.new_hash is not None:
             # Hashed with older parameters: stored again with the current ones.
             await service.set_password_hash(session, user.id, verdict.new_hash)
@@ -61,7 +62,7 @@ async def sign_in(
 
 
 async def check_password(
-    auth: Auth, throttle: Throttle, account: User, password: str, *, address: str
+    auth: Auth, throttle: Throttle, account: User | UserRecord, password: str, *, address: str
 ) -> None:
     """Refuse (WrongPassword) unless `password` is the account's current one, as a sign-in would.
 
@@ -86,11 +87,10 @@ async def _verify(
         raise
 
 
-async def refresh(
-    auth: Auth, sessionmaker: async_sessionmaker[AsyncSession], refresh_token: str
-) -> TokenPair:
+async def refresh(auth: Auth, database: Database, refresh_token: str) -> TokenPair:
     """A new pair for a refresh token, which is used up. A reused one ends its session (committed)."""
-    async with transaction(sessionmaker, writes=True) as session:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         tokens = await service.rotate(
             session,
             refresh_token,
@@ -103,9 +103,7 @@ async def refresh(
     return token_pair(auth, tokens)
 
 
-async def reset_password(
-    auth: Auth, sessionmaker: async_sessionmaker[AsyncSession], *, token: str, new_password: str
-) -> None:
+async def reset_password(auth: Auth, database: Database, *, token: str, new_password: str) -> None:
     """Set the password of the reset token's account, end every session of it, and spend its other
     reset and email change tokens.
 
@@ -113,11 +111,13 @@ async def reset_password(
     it up in the transaction that sets the password decides.
     """
     purpose = TokenPurpose.RESET_PASSWORD
-    async with read_session(sessionmaker) as session:
+    async with database.reads() as tx:
+        session = tx.session
         if not await service.is_redeemable(session, token, purpose=purpose, now=utcnow()):
             raise InvalidAccountToken
     password_hash = await auth.passwords.hash(new_password)
-    async with transaction(sessionmaker, writes=True) as session:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         now = utcnow()
         redeemed = await service.redeem_account_token(session, token, purpose=purpose, now=now)
         if redeemed is None:
@@ -130,7 +130,7 @@ async def reset_password(
 
 async def change_password(
     auth: Auth,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    database: Database,
     throttle: Throttle,
     viewer: Viewer,
     *,
@@ -144,7 +144,8 @@ async def change_password(
     assert account is not None, "only signed-in users change a password"
     await check_password(auth, throttle, account, current, address=address)
     password_hash = await auth.passwords.hash(new)
-    async with transaction(sessionmaker, writes=True) as session:
+    async with database.transaction(writes=True) as tx:
+        session = tx.session
         now = utcnow()
         await service.set_password_hash(session, account.id, password_hash)
         await service.end_other_sessions(session, account.id, keep=viewer.session_id, now=now)

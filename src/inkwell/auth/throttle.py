@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.errors import TooManyFailures
 from inkwell.auth.models import ThrottleCounter
 from inkwell.config import Settings
-from inkwell.db import rowcount, transaction
+from inkwell.db import Database, rowcount
 from inkwell.orm import UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -116,8 +116,8 @@ def seconds_until(moment: datetime, now: datetime) -> int:
 class DatabaseThrottle:
     """Counts as rows of `throttle_counters`, one per key, each bumped by one upsert."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
-        self.sessionmaker = sessionmaker
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
         now = utcnow()
@@ -148,8 +148,8 @@ class DatabaseThrottle:
         if session is not None:
             yield session
             return
-        async with transaction(self.sessionmaker, writes=True) as own:
-            yield own
+        async with self.database.transaction(writes=True) as own:
+            yield own.session
 
 
 async def _bump(session: AsyncSession, limit: Limit, now: datetime) -> tuple[int, datetime]:

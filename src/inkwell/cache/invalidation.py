@@ -1,38 +1,31 @@
-"""Every write that changes a cached list, found by the ORM, invalidates it once it commits.
+"""Every write that changes a cached list invalidates it once its transaction commits.
 
-Sessions made with `session_info(cache)` carry the cache; the listeners below note which namespaces a
-flush touched and, at the first one, ask the transaction to invalidate them after its commit. The
-namespaces: `posts` (every page of GET /posts) and `user-posts:<id>` (the pages of one user's posts).
+A Core write names what it changed itself (`invalidate_after_commit`); ORM writes are found by the
+listeners below, on the sessions of a `Database` that has a cache. Either way the namespaces are noted
+on the transaction and dropped once, after its commit. The namespaces: `posts` (every page of
+GET /posts) and `user-posts:<id>` (the pages of one user's posts).
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
 from inkwell.cache.store import Cache
 from inkwell.config import Settings
-from inkwell.db import after_commit, open_sessionmaker
+from inkwell.db import Database, Transaction, open_database, transaction_of
 from inkwell.posts.models import Post
 from inkwell.redis_client import create_redis
 from inkwell.tracing import Tracing
 from inkwell.users.models import User
 
-CACHE = "inkwell.cache"
 STALE = "inkwell.cache.stale"
 EVERYTHING = "*"
 
 POSTS = "posts"
 USERS_TABLE = User.__tablename__
 POSTS_TABLE = Post.__tablename__
-
-
-def session_info(cache: Cache | None) -> dict[str, Any]:
-    """The `info` for a sessionmaker whose writes must invalidate `cache`."""
-    return {} if cache is None else {CACHE: cache}
 
 
 def create_cache(settings: Settings) -> Cache | None:
@@ -42,17 +35,17 @@ def create_cache(settings: Settings) -> Cache | None:
 
 
 @asynccontextmanager
-async def open_cached_sessionmaker(
+async def open_cached_database(
     settings: Settings, *, tracing: Tracing | None = None
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """`open_sessionmaker` for code outside requests (the CLI, workers): its writes invalidate the cache.
+) -> AsyncIterator[Database]:
+    """`open_database` for code outside requests (the CLI, workers): its writes invalidate the cache.
     Its statements and the cache's commands are traced when `tracing` is given."""
     cache = create_cache(settings)
     if tracing is not None and cache is not None:
         tracing.instrument_redis(cache.redis)
     try:
-        async with open_sessionmaker(settings, info=session_info(cache), tracing=tracing) as sessionmaker:
-            yield sessionmaker
+        async with open_database(settings, cache=cache, tracing=tracing) as database:
+            yield database
     finally:
         if cache is not None:
             await cache.redis.aclose()
@@ -62,20 +55,25 @@ def user_posts_key(user_id: int) -> str:
     return f"user-posts:{user_id}"
 
 
-def _stale(session: Session) -> set[str] | None:
-    """The session's set of stale namespaces, created (with its after-commit step) on first use."""
-    cache: Cache | None = session.info.get(CACHE)
-    if cache is None:
+def invalidate_after_commit(tx: Transaction, *namespaces: str) -> None:
+    """Drop the cached pages of `namespaces` once `tx` commits (nothing to do without a cache)."""
+    if (stale := _stale(tx)) is not None:
+        stale.update(namespaces)
+
+
+def _stale(tx: Transaction | None) -> set[str] | None:
+    """The transaction's set of stale namespaces, created (with its after-commit step) on first use."""
+    if tx is None or tx.cache is None:
         return None
-    stale: set[str] | None = session.info.get(STALE)
+    stale: set[str] | None = tx.info.get(STALE)
     if stale is None:
-        stale = session.info[STALE] = set()
-        after_commit(session, lambda: _invalidate(session, cache))
+        stale = tx.info[STALE] = set()
+        tx.after_commit(lambda: _invalidate(tx.cache, stale))
     return stale
 
 
-async def _invalidate(session: Session, cache: Cache) -> None:
-    stale: set[str] = session.info.pop(STALE, set())
+async def _invalidate(cache: Cache | None, stale: set[str]) -> None:
+    assert cache is not None
     if EVERYTHING in stale:
         await cache.invalidate_all()
     else:
@@ -91,7 +89,7 @@ def _note_flushed_changes(session: Session, _flush: UOWTransaction) -> None:
         for obj in (*session.new, *session.dirty, *session.deleted)
         if isinstance(obj, Post) or (isinstance(obj, User) and obj not in session.dirty)
     ]
-    if not changed or (stale := _stale(session)) is None:
+    if not changed or (stale := _stale(transaction_of(session))) is None:
         return
     for obj in changed:
         if isinstance(obj, Post):
@@ -112,5 +110,5 @@ def _note_bulk_writes(state: ORMExecuteState) -> None:
     deletes_users = state.is_delete and (
         table == USERS_TABLE or any(mapper.class_ is User for mapper in state.all_mappers)
     )
-    if (touches_posts or deletes_users) and (stale := _stale(state.session)) is not None:
+    if (touches_posts or deletes_users) and (stale := _stale(transaction_of(state.session))) is not None:
         stale.add(EVERYTHING)

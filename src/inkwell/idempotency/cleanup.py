@@ -2,18 +2,17 @@
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from inkwell.db import Database
 from inkwell.housekeeping import purge_in_transaction
 from inkwell.idempotency import service
 
 logger = logging.getLogger(__name__)
 
 
-async def purge_once(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+async def purge_once(database: Database) -> int:
     """Delete the expired keys; a database outage only skips this round."""
     return await purge_in_transaction(
-        sessionmaker,
+        database,
         lambda session, now: service.purge_expired(session, now=now),
         what="expired idempotency keys",
         logger=logger,

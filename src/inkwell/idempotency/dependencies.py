@@ -9,10 +9,9 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from inkwell.config import Settings
-from inkwell.db import SessionDep
+from inkwell.db import Transaction
+from inkwell.deps import SettingsDep, TransactionDep
 from inkwell.fields import not_null
 from inkwell.idempotency import service
 from inkwell.idempotency.errors import KeyInUse, KeyReused
@@ -42,7 +41,7 @@ IdempotencyKeyHeader = Annotated[
 class IdempotentRequest:
     """One POST, and the Idempotency-Key it came with (if any)."""
 
-    session: AsyncSession
+    tx: Transaction
     key: str | None
     scope: str
     fingerprint: str
@@ -54,13 +53,13 @@ class IdempotentRequest:
         if self.key is None:
             return None
         now = utcnow()
-        stored = await service.find_key(self.session, scope=self.scope, key=self.key)
+        stored = await service.find_key(self.tx.session, scope=self.scope, key=self.key)
         if stored is not None and stored.expires_at <= now:
-            await service.forget_key(self.session, stored)
+            await service.forget_key(self.tx.session, stored)
             stored = None
         if stored is None:
             self._claimed = await service.claim_key(
-                self.session,
+                self.tx.session,
                 scope=self.scope,
                 key=self.key,
                 fingerprint=self.fingerprint,
@@ -69,7 +68,7 @@ class IdempotentRequest:
             if self._claimed is not None:
                 return None
             # Another request with this key committed while this one waited on the constraint.
-            stored = await service.find_key(self.session, scope=self.scope, key=self.key, latest=True)
+            stored = await service.find_key(self.tx.session, scope=self.scope, key=self.key, latest=True)
         return self._replay(stored)
 
     def respond(self, body: BaseModel, *, status_code: int, etag: str | None = None) -> Response:
@@ -135,16 +134,16 @@ def idempotency_in(scope: Callable[..., Any]) -> Any:
 
     async def idempotent_request(
         request: Request,
-        session: SessionDep,
+        tx: TransactionDep,
+        settings: SettingsDep,
         scope_name: Annotated[str, Depends(scope)],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> IdempotentRequest:
-        settings: Settings = request.app.state.settings
         digest = ""
         if idempotency_key is not None:
             digest = fingerprint(request.method, request.url.path, await request.body())
         return IdempotentRequest(
-            session=session,
+            tx=tx,
             key=idempotency_key,
             scope=scope_name,
             fingerprint=digest,

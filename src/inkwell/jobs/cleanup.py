@@ -3,18 +3,17 @@
 import logging
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
+from inkwell.db import Database
 from inkwell.housekeeping import purge_in_transaction
 from inkwell.jobs import service
 
 logger = logging.getLogger(__name__)
 
 
-async def purge_finished_jobs(sessionmaker: async_sessionmaker[AsyncSession], *, keep: timedelta) -> int:
+async def purge_finished_jobs(database: Database, *, keep: timedelta) -> int:
     """Delete the done and dead jobs that finished more than `keep` ago; an outage only skips this round."""
     return await purge_in_transaction(
-        sessionmaker,
+        database,
         lambda session, now: service.delete_finished(session, before=now - keep),
         what="finished jobs",
         logger=logger,

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.trace import Tracer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.mail.sender import Mailer
 from inkwell.tracing import NO_TRACER
 
@@ -15,7 +15,7 @@ from inkwell.tracing import NO_TRACER
 @dataclass(frozen=True)
 class JobContext:
     settings: Settings
-    sessionmaker: async_sessionmaker[AsyncSession]
+    database: Database
     mailer: Mailer
     # What runs each job, by the name stored in the outbox (inkwell.job_handlers.JOBS).
     handlers: Mapping[str, "JobHandler"]

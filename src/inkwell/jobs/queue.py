@@ -20,7 +20,6 @@ from saq.queue.redis import RedisQueue
 from saq.types import Context, Function
 
 from inkwell.config import Settings
-from inkwell.db import transaction
 from inkwell.jobs import service
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.runner import BATCH_SIZE, Outcome, attempt, sleep_unless_stopped
@@ -90,13 +89,15 @@ class Relay:
         restarted without its data, or a job saq gave up on without the outbox knowing)."""
         now = utcnow()
         stale_before = now - handover_grace(self.ctx.settings)
-        async with transaction(self.ctx.sessionmaker) as session:
+        async with self.ctx.database.transaction() as tx:
+            session = tx.session
             new = await service.unpublished_job_ids(session, limit=BATCH_SIZE)
             handed = await service.published_job_ids(session, before=stale_before, limit=BATCH_SIZE)
         lost = await self._not_in_queue(handed)
         published = 0
         for job_id in [*new, *lost]:
-            async with transaction(self.ctx.sessionmaker, writes=True) as session:
+            async with self.ctx.database.transaction(writes=True) as tx:
+                session = tx.session
                 claimed = await service.claim_publication(session, job_id, now=now, stale_before=stale_before)
             if claimed:
                 await self._publish(job_id)
@@ -118,7 +119,8 @@ class Relay:
         try:
             await self.queue.enqueue(queue_job(self.ctx.settings, job_id))
         except (RedisError, OSError):
-            async with transaction(self.ctx.sessionmaker, writes=True) as session:
+            async with self.ctx.database.transaction(writes=True) as tx:
+                session = tx.session
                 await service.forget_publication(session, job_id)
             raise
 

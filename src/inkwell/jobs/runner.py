@@ -7,7 +7,6 @@ import random
 from datetime import timedelta
 from enum import StrEnum
 
-from inkwell.db import transaction
 from inkwell.jobs import service
 from inkwell.jobs.context import JobContext, PermanentJobError
 from inkwell.jobs.models import OutboxJob
@@ -37,7 +36,8 @@ def retry_delay(ctx: JobContext, attempts: int) -> float:
 
 async def attempt(ctx: JobContext, job_id: int) -> Outcome:
     """Claim the job, run it once, and record how it went. Safe to call from any number of workers."""
-    async with transaction(ctx.sessionmaker, writes=True) as session:
+    async with ctx.database.transaction(writes=True) as tx:
+        session = tx.session
         job = await service.claim(session, job_id, now=utcnow(), lease=lease(ctx))
         if job is None:
             return Outcome.FINISHED if await service.is_finished(session, job_id) else Outcome.BUSY
@@ -59,7 +59,8 @@ async def _run(ctx: JobContext, job: OutboxJob) -> Outcome:
     except Exception as exc:
         failed(exc)
         return await _record_failure(ctx, job, exc)
-    async with transaction(ctx.sessionmaker, writes=True) as session:
+    async with ctx.database.transaction(writes=True) as tx:
+        session = tx.session
         await service.mark_done(session, job.id)
     logger.info("job %d (%s) done after %d attempt(s)", job.id, job.name, job.attempts)
     return Outcome.DONE
@@ -74,7 +75,8 @@ async def _record_failure(ctx: JobContext, job: OutboxJob, exc: Exception) -> Ou
     error = _describe(exc)
     final = isinstance(exc, PermanentJobError) or job.attempts >= ctx.settings.job_max_attempts
     retry_at = None if final else utcnow() + timedelta(seconds=retry_delay(ctx, job.attempts))
-    async with transaction(ctx.sessionmaker, writes=True) as session:
+    async with ctx.database.transaction(writes=True) as tx:
+        session = tx.session
         await service.mark_failed(session, job.id, error=error, retry_at=retry_at)
     if final:
         logger.error("job %d (%s) gave up after %d attempt(s): %s", job.id, job.name, job.attempts, error)
@@ -112,7 +114,8 @@ class OutboxRunner:
         await self.drain()
 
     async def run_due_jobs(self) -> None:
-        async with transaction(self.ctx.sessionmaker) as session:
+        async with self.ctx.database.transaction() as tx:
+            session = tx.session
             job_ids = await service.due_job_ids(session, now=utcnow(), limit=BATCH_SIZE)
         for job_id in job_ids:
             await self._slots.acquire()

@@ -10,7 +10,7 @@ import signal
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from inkwell.cache.invalidation import open_cached_sessionmaker
+from inkwell.cache.invalidation import open_cached_database
 from inkwell.config import Settings
 from inkwell.jobs.context import JobContext, JobHandler
 from inkwell.jobs.queue import Relay, create_queue, create_worker
@@ -28,8 +28,8 @@ async def job_context(
 ) -> AsyncIterator[JobContext]:
     """What jobs run with; with `tracing`, each attempt and what it does is traced."""
     tracer = tracer_of(tracing)
-    async with open_cached_sessionmaker(settings, tracing=tracing) as sessionmaker:
-        yield JobContext(settings, sessionmaker, create_mailer(settings, tracer=tracer), handlers, tracer)
+    async with open_cached_database(settings, tracing=tracing) as database:
+        yield JobContext(settings, database, create_mailer(settings, tracer=tracer), handlers, tracer)
 
 
 async def run_worker(settings: Settings, handlers: Mapping[str, JobHandler]) -> None:

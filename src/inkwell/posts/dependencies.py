@@ -3,49 +3,28 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 
-from inkwell.auth.dependencies import ViewerDep
-from inkwell.auth.errors import NotYourPost
-from inkwell.conditional import IfMatchHeader, IfNoneMatchHeader, answer_if_none_match, require_if_match
-from inkwell.db import SessionDep
+from inkwell.conditional import IfNoneMatchHeader, answer_if_none_match
+from inkwell.deps import TransactionDep
 from inkwell.fields import MAX_ID, Documented
 from inkwell.pagination import PageDep
 from inkwell.posts import service
 from inkwell.posts.errors import PostNotFound
-from inkwell.posts.models import Post
+from inkwell.posts.models import PostRecord
 from inkwell.posts.search import MAX_QUERY_LENGTH, SearchQuery, parse_query
 
 
-async def post_or_404(post_id: int, session: SessionDep) -> Post:
-    post = await service.get_post(session, post_id)
+async def post_to_read(
+    post_id: int, tx: TransactionDep, response: Response, if_none_match: IfNoneMatchHeader = None
+) -> PostRecord:
+    """The post with its ETag; 404 when there is none, 304 when the client's copy (If-None-Match) is
+    current."""
+    post = await service.get_post(tx, post_id)
     if post is None:
         raise PostNotFound
-    return post
-
-
-PostDep = Annotated[Post, Depends(post_or_404)]
-
-
-async def post_to_read(post: PostDep, response: Response, if_none_match: IfNoneMatchHeader = None) -> Post:
-    """The post with its ETag, or 304 when the client's copy (If-None-Match) is current."""
     return answer_if_none_match(if_none_match, post, response)
 
 
-async def post_to_change(
-    post_id: int, viewer: ViewerDep, session: SessionDep, if_match: IfMatchHeader = None
-) -> Post:
-    """The post, locked until the request's transaction ends, if the viewer may change it (its author,
-    or an admin) and If-Match (when sent) names its ETag."""
-    post = await service.get_post(session, post_id, lock=True)
-    if post is None:
-        raise PostNotFound
-    if not viewer.may_manage(post.author_id):
-        raise NotYourPost
-    require_if_match(if_match, post)
-    return post
-
-
-PostToRead = Annotated[Post, Depends(post_to_read)]
-PostToChange = Annotated[Post, Depends(post_to_change)]
+PostToRead = Annotated[PostRecord, Depends(post_to_read)]
 
 
 # Some character that is not white space, and no NUL: the rules `search_query` checks, documented (as a

@@ -1,6 +1,8 @@
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, Row, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inkwell.orm import Base, Timestamped, versioned
@@ -27,3 +29,20 @@ class Post(Timestamped, Base):
     author: Mapped["User"] = relationship(back_populates="posts", lazy="raise")
 
     __mapper_args__ = versioned(version)
+
+
+@dataclass(frozen=True, slots=True)
+class PostRecord:
+    """A post as one statement read it: every column of `posts`."""
+
+    id: int
+    title: str
+    body: str
+    author_id: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> "PostRecord":
+        return cls(**row._mapping)

@@ -1,15 +1,15 @@
 from fastapi import APIRouter, Response, status
 
-from inkwell.auth.dependencies import ViewerIdempotencyDep
+from inkwell.auth.dependencies import ViewerDep, ViewerIdempotencyDep
 from inkwell.cache.invalidation import POSTS, user_posts_key
-from inkwell.cache.reads import CacheDep, ReadSessionsDep, cached_body
-from inkwell.conditional import ETAG_HEADER, etag_of, with_etag
-from inkwell.db import SessionDep
+from inkwell.cache.reads import cached_body
+from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
+from inkwell.deps import CacheDep, DatabaseDep, TransactionDep
 from inkwell.links import post_links
 from inkwell.pagination import LINK_HEADER, PageDep
 from inkwell.posts import service
-from inkwell.posts.dependencies import AuthorFilter, PostToChange, PostToRead, SearchDep
-from inkwell.posts.models import Post
+from inkwell.posts.dependencies import AuthorFilter, PostToRead, SearchDep
+from inkwell.posts.models import PostRecord
 from inkwell.posts.pages import cache_for, encode_page, page_response
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
 from inkwell.responses import responses
@@ -28,12 +28,12 @@ router = APIRouter(tags=["posts"])
     },
 )
 async def create_post(
-    user_id: ManagedUserId, payload: PostCreate, session: SessionDep, idempotency: ViewerIdempotencyDep
+    user_id: ManagedUserId, payload: PostCreate, tx: TransactionDep, idempotency: ViewerIdempotencyDep
 ) -> Response:
     """Write a post as the given user."""
     if replay := await idempotency.replay_or_claim():
         return replay
-    post = await service.create_post(session, author_id=user_id, data=payload)
+    post = await service.create_post(tx, author_id=user_id, data=payload)
     return idempotency.respond(PostRead.model_validate(post), status_code=201, etag=etag_of(post))
 
 
@@ -43,14 +43,15 @@ async def create_post(
     responses={**responses(404, 422, 503), 200: {"headers": LINK_HEADER}},
 )
 async def list_user_posts(
-    user_id: int, page: PageDep, search: SearchDep, cache: CacheDep, read_sessions: ReadSessionsDep
+    user_id: int, page: PageDep, search: SearchDep, cache: CacheDep, database: DatabaseDep
 ) -> Response:
     """List a user's posts, oldest first, or with `q` those that match, best first; a `Link` header points
     to the next page."""
 
     async def load() -> bytes:
-        async with read_sessions() as session:
-            found = await service.list_user_posts(session, author_id=user_id, page=page, search=search)
+        # A transaction only when the cache misses: a hit touches no database connection.
+        async with database.reads() as tx:
+            found = await service.list_user_posts(tx.session, author_id=user_id, page=page, search=search)
         return encode_page(found, page)
 
     variant = f"{page.limit}:{page.offset}:"
@@ -67,15 +68,16 @@ async def list_posts(
     page: PageDep,
     search: SearchDep,
     cache: CacheDep,
-    read_sessions: ReadSessionsDep,
+    database: DatabaseDep,
     author_id: AuthorFilter = None,
 ) -> Response:
     """List posts, newest first, or with `q` those that match, best first; a `Link` header points to the
     next page."""
 
     async def load() -> bytes:
-        async with read_sessions() as session:
-            found = await service.list_posts(session, page=page, author_id=author_id, search=search)
+        # A transaction only when the cache misses: a hit touches no database connection.
+        async with database.reads() as tx:
+            found = await service.list_posts(tx.session, page=page, author_id=author_id, search=search)
         return encode_page(found, page)
 
     variant = f"{page.limit}:{page.offset}:{author_id or ''}"
@@ -88,7 +90,7 @@ async def list_posts(
     response_model=PostRead,
     responses={**responses(304, 404, 422, 503), 200: {"links": post_links(), "headers": ETAG_HEADER}},
 )
-async def read_post(post: PostToRead) -> Post:
+async def read_post(post: PostToRead) -> PostRecord:
     """Fetch one post, with its ETag; 304 when If-None-Match names it."""
     return post
 
@@ -102,11 +104,20 @@ async def read_post(post: PostToRead) -> Post:
     },
 )
 async def update_post(
-    post: PostToChange, payload: PostUpdate, session: SessionDep, response: Response
-) -> Post:
+    post_id: int,
+    payload: PostUpdate,
+    viewer: ViewerDep,
+    tx: TransactionDep,
+    response: Response,
+    if_match: IfMatchHeader = None,
+) -> PostRecord:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
     changes = payload.model_dump(exclude_unset=True)
-    return with_etag(response, await service.update_post(session, post, changes=changes))
+    versions = matching_versions(if_match, post_id)
+    post = await service.update_post(
+        tx, post_id, changes=changes, author_id=viewer.only_author, versions=versions
+    )
+    return with_etag(response, post)
 
 
 @router.delete(
@@ -114,6 +125,9 @@ async def update_post(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(401, 403, 404, 412, 422, 503),
 )
-async def delete_post(post: PostToChange, session: SessionDep) -> None:
+async def delete_post(
+    post_id: int, viewer: ViewerDep, tx: TransactionDep, if_match: IfMatchHeader = None
+) -> None:
     """Delete a post; with If-Match, only if unchanged."""
-    await service.delete_post(session, post)
+    versions = matching_versions(if_match, post_id)
+    await service.delete_post(tx, post_id, author_id=viewer.only_author, versions=versions)

@@ -1,35 +1,51 @@
-"""Post operations. They flush and query; the request's transaction commits."""
+"""Post operations. A single-row read or write is one Core statement on the transaction's connection,
+built from the model's table; the lists use the ORM session. None of them commits: the caller's
+transaction does."""
 
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, Table, false, insert, select
+from sqlalchemy import Delete, Select, Table, Update, bindparam, delete, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.exc import StaleDataError
 
-from inkwell.errors import PreconditionFailed
+from inkwell.auth.errors import NotYourPost
+from inkwell.cache.invalidation import POSTS, invalidate_after_commit, user_posts_key
+from inkwell.db import Transaction
+from inkwell.errors import InkwellError, PreconditionFailed
 from inkwell.fields import valid_id
+from inkwell.orm import utcnow
 from inkwell.pagination import Page, paged_query
 from inkwell.posts import fulltext
-from inkwell.posts.models import Post
+from inkwell.posts.errors import PostNotFound
+from inkwell.posts.models import Post, PostRecord
 from inkwell.posts.schemas import PostCreate
 from inkwell.posts.search import SearchQuery
 from inkwell.users.errors import UserNotFound
 from inkwell.users.models import User
 
+POSTS_TABLE = cast(Table, Post.__table__)
+_BY_ID = select(POSTS_TABLE).where(POSTS_TABLE.c.id == bindparam("post_id"))
+# FOR NO KEY UPDATE on PostgreSQL, like the users' lock.
+_LOCKED_BY_ID = _BY_ID.with_for_update(key_share=True)
 
-async def create_post(session: AsyncSession, *, author_id: int, data: PostCreate) -> Post:
+
+async def create_post(tx: Transaction, *, author_id: int, data: PostCreate) -> PostRecord:
     """Insert the post; the foreign key, not a SELECT before it, says whether the author exists."""
     if not valid_id(author_id):
         raise UserNotFound
-    post = Post(author_id=author_id, title=data.title, body=data.body)
-    session.add(post)
+    statement = insert(POSTS_TABLE).values(author_id=author_id, title=data.title, body=data.body)
     try:
-        await session.flush()
+        if tx.connection.dialect.insert_returning:
+            row = (await tx.connection.execute(statement.returning(*POSTS_TABLE.c))).one()
+        else:
+            new_id = (await tx.connection.execute(statement)).lastrowid
+            row = (await tx.connection.execute(_BY_ID, {"post_id": new_id})).one()
     except IntegrityError as exc:
         raise UserNotFound from exc
-    return post
+    invalidate_after_commit(tx, POSTS, user_posts_key(author_id))
+    return PostRecord.of(row)
 
 
 async def insert_posts(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
@@ -38,11 +54,12 @@ async def insert_posts(session: AsyncSession, rows: Sequence[dict[str, Any]]) ->
     await session.execute(insert(cast(Table, Post.__table__)), rows)
 
 
-async def get_post(session: AsyncSession, post_id: int, *, lock: bool = False) -> Post | None:
+async def get_post(tx: Transaction, post_id: int, *, lock: bool = False) -> PostRecord | None:
     """The post, or None; with `lock`, locked against other writers until the transaction ends."""
     if not valid_id(post_id):
         return None
-    return await session.get(Post, post_id, with_for_update={"key_share": True} if lock else None)
+    row = (await tx.connection.execute(_LOCKED_BY_ID if lock else _BY_ID, {"post_id": post_id})).first()
+    return None if row is None else PostRecord.of(row)
 
 
 async def list_user_posts(
@@ -90,21 +107,91 @@ def _paged(
     return fulltext.search(query, search, dialect, offset=page.offset, limit=page.limit + 1)
 
 
-async def update_post(session: AsyncSession, post: Post, *, changes: dict[str, Any]) -> Post:
-    for field, value in changes.items():
-        setattr(post, field, value)
-    await _flush_changes(session)
+async def update_post(
+    tx: Transaction,
+    post_id: int,
+    *,
+    changes: dict[str, Any],
+    author_id: int | None,
+    versions: Collection[int] | None = None,
+) -> PostRecord:
+    """Apply `changes` to the post, only if `author_id` (when given) wrote it, and with `versions` only
+    at one of them: one `UPDATE ... WHERE ... RETURNING` where the database has it, else checked
+    under the row's lock. PostNotFound, NotYourPost or PreconditionFailed, in that order, otherwise."""
+    if not valid_id(post_id):
+        raise PostNotFound
+    if changes and tx.connection.dialect.update_returning:
+        statement = _where(update(POSTS_TABLE), post_id, author_id, versions)
+        statement = statement.values(**changes, version=POSTS_TABLE.c.version + 1, updated_at=utcnow())
+        row = (await tx.connection.execute(statement.returning(*POSTS_TABLE.c))).first()
+        if row is None:
+            raise await _why_nothing_matched(tx, post_id, author_id)
+        post = PostRecord.of(row)
+    else:
+        post = await _checked(tx, post_id, author_id, versions)
+        if not changes:
+            return post
+        now = utcnow()
+        statement = update(POSTS_TABLE).where(POSTS_TABLE.c.id == post_id)
+        await tx.connection.execute(
+            statement.values(**changes, version=POSTS_TABLE.c.version + 1, updated_at=now)
+        )
+        post = replace(post, **changes, version=post.version + 1, updated_at=now)
+    invalidate_after_commit(tx, POSTS, user_posts_key(post.author_id))
     return post
 
 
-async def delete_post(session: AsyncSession, post: Post) -> None:
-    await session.delete(post)
-    await _flush_changes(session)
+async def delete_post(
+    tx: Transaction, post_id: int, *, author_id: int | None, versions: Collection[int] | None = None
+) -> None:
+    """Delete the post, under the same conditions as `update_post`, checked the same way."""
+    if not valid_id(post_id):
+        raise PostNotFound
+    if tx.connection.dialect.delete_returning:
+        statement = _where(delete(POSTS_TABLE), post_id, author_id, versions)
+        deleted = (await tx.connection.execute(statement.returning(POSTS_TABLE.c.author_id))).first()
+        if deleted is None:
+            raise await _why_nothing_matched(tx, post_id, author_id)
+        owner = deleted.author_id
+    else:
+        owner = (await _checked(tx, post_id, author_id, versions)).author_id
+        await tx.connection.execute(delete(POSTS_TABLE).where(POSTS_TABLE.c.id == post_id))
+    invalidate_after_commit(tx, POSTS, user_posts_key(owner))
 
 
-async def _flush_changes(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except StaleDataError as exc:
-        # The row's version moved since it was loaded: someone else changed it in between.
-        raise PreconditionFailed from exc
+StatementT = TypeVar("StatementT", Update, Delete)
+
+
+def _where(
+    statement: StatementT, post_id: int, author_id: int | None, versions: Collection[int] | None
+) -> StatementT:
+    statement = statement.where(POSTS_TABLE.c.id == post_id)
+    if author_id is not None:
+        statement = statement.where(POSTS_TABLE.c.author_id == author_id)
+    if versions is not None:
+        statement = statement.where(POSTS_TABLE.c.version.in_(versions))
+    return statement
+
+
+async def _checked(
+    tx: Transaction, post_id: int, author_id: int | None, versions: Collection[int] | None
+) -> PostRecord:
+    """The post, locked, where the database cannot check a write's conditions in the write itself."""
+    post = await get_post(tx, post_id, lock=True)
+    if post is None:
+        raise PostNotFound
+    if author_id is not None and post.author_id != author_id:
+        raise NotYourPost
+    if versions is not None and post.version not in versions:
+        raise PreconditionFailed
+    return post
+
+
+async def _why_nothing_matched(tx: Transaction, post_id: int, author_id: int | None) -> InkwellError:
+    """A write that matched no row: no such post (404), another's (403), or at another version (412)."""
+    post = await get_post(tx, post_id)
+    if post is None:
+        return PostNotFound()
+    if author_id is not None and post.author_id != author_id:
+        return NotYourPost()
+    return PreconditionFailed()

@@ -1,46 +1,40 @@
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Response
 
 from inkwell.auth.dependencies import (
     AddressDep,
-    Auth,
-    AuthDep,
-    ThrottleDep,
     Viewer,
     ViewerBeforeTransactionDep,
     ViewerDep,
 )
 from inkwell.auth.errors import HashingBusy, NotYourAccount, TooManySignUps
+from inkwell.auth.keys import Auth
 from inkwell.auth.passwords import Passwords
 from inkwell.auth.schemas import AccountUpdate, CurrentPassword
 from inkwell.auth.signin import check_password
 from inkwell.auth.throttle import Throttle, sign_up_limit
-from inkwell.conditional import IfMatchHeader, IfNoneMatchHeader, answer_if_none_match, require_if_match
-from inkwell.db import SessionDep
+from inkwell.conditional import IfNoneMatchHeader, answer_if_none_match
+from inkwell.deps import AuthDep, PasswordsDep, ThrottleDep, TransactionDep
 from inkwell.users import service
 from inkwell.users.errors import UserNotFound
-from inkwell.users.models import User
+from inkwell.users.models import UserRecord
 from inkwell.users.schemas import OpenUserCreate, UserCreate, UserFields
 
 
-async def user_or_404(user_id: int, session: SessionDep) -> User:
-    user = await service.get_user(session, user_id)
+async def user_to_read(
+    user_id: int, tx: TransactionDep, response: Response, if_none_match: IfNoneMatchHeader = None
+) -> UserRecord:
+    """The user with its ETag; 404 when there is none, 304 when the client's copy (If-None-Match) is
+    current."""
+    user = await service.get_user(tx, user_id)
     if user is None:
         raise UserNotFound
-    return user
-
-
-UserDep = Annotated[User, Depends(user_or_404)]
-
-
-async def user_to_read(user: UserDep, response: Response, if_none_match: IfNoneMatchHeader = None) -> User:
-    """The user with its ETag, or 304 when the client's copy (If-None-Match) is current."""
     return answer_if_none_match(if_none_match, user, response)
 
 
-def managed_user_id(user_id: int, viewer: ViewerDep) -> int:
+async def managed_user_id(user_id: int, viewer: ViewerDep) -> int:
     """The user id of the path, if the viewer may change that account: their own, or any for an admin.
 
     Checked before the account is looked up, so a user learns nothing of accounts that are not theirs.
@@ -50,9 +44,9 @@ def managed_user_id(user_id: int, viewer: ViewerDep) -> int:
     return user_id
 
 
-def managed_account_id(user_id: int, viewer: ViewerBeforeTransactionDep) -> int:
+async def managed_account_id(user_id: int, viewer: ViewerBeforeTransactionDep) -> int:
     """`managed_user_id`, for the routes that ask for a password before their transaction begins."""
-    return managed_user_id(user_id, viewer)
+    return await managed_user_id(user_id, viewer)
 
 
 ManagedUserId = Annotated[int, Depends(managed_user_id)]
@@ -76,7 +70,7 @@ class AccountChange:
     email: str | None
 
 
-# The password is verified before the request's transaction begins (these come before SessionDep),
+# The password is verified before the request's transaction begins (these come before TransactionDep),
 # as at sign-in: no connection or lock is held while Argon2 runs.
 async def account_change(
     user_id: ManagedAccountId,
@@ -108,32 +102,9 @@ async def account_to_delete_id(
     return user_id
 
 
-async def user_to_change(user_id: int, session: SessionDep, if_match: IfMatchHeader = None) -> User:
-    """The user, locked until the request's transaction ends, if If-Match (when sent) names its ETag.
-
-    The lock makes the check and the write one step: a concurrent change waits for this one, then
-    finds the version moved.
-    """
-    user = await service.get_user(session, user_id, lock=True)
-    if user is None:
-        raise UserNotFound
-    require_if_match(if_match, user)
-    return user
-
-
-async def account_to_delete(
-    user_id: Annotated[int, Depends(account_to_delete_id)],
-    session: SessionDep,
-    if_match: IfMatchHeader = None,
-) -> User:
-    """`user_to_change`, once the password is confirmed."""
-    return await user_to_change(user_id, session, if_match)
-
-
-UserToRead = Annotated[User, Depends(user_to_read)]
-UserToChange = Annotated[User, Depends(user_to_change)]
+UserToRead = Annotated[UserRecord, Depends(user_to_read)]
 AccountChangeDep = Annotated[AccountChange, Depends(account_change)]
-AccountToDelete = Annotated[User, Depends(account_to_delete)]
+AccountToDeleteId = Annotated[int, Depends(account_to_delete_id)]
 
 
 @dataclass(frozen=True)
@@ -142,15 +113,14 @@ class NewAccount:
     password_hash: str | None
 
 
-async def _hashed(fields: UserFields, password: str | None, request: Request) -> NewAccount:
-    passwords: Passwords = request.app.state.passwords
+async def _hashed(fields: UserFields, password: str | None, passwords: Passwords) -> NewAccount:
     return NewAccount(fields, None if password is None else await passwords.hash(password))
 
 
-# The password is hashed before the request's transaction begins (these come before SessionDep): the
+# The password is hashed before the request's transaction begins (these come before TransactionDep): the
 # hashing takes tens of milliseconds, during which no connection or lock is held.
 async def sign_up(
-    payload: UserCreate, request: Request, auth: AuthDep, throttle: ThrottleDep, address: AddressDep
+    payload: UserCreate, passwords: PasswordsDep, auth: AuthDep, throttle: ThrottleDep, address: AddressDep
 ) -> NewAccount:
     """The new account, its password hashed; a client address gets a limited number of sign-ups (each
     costs a hashing), counted before the hashing."""
@@ -158,14 +128,14 @@ async def sign_up(
     if (wait := await throttle.hit([limit])) is not None:
         raise TooManySignUps(wait)
     try:
-        return await _hashed(payload, payload.password, request)
+        return await _hashed(payload, payload.password, passwords)
     except HashingBusy:
         await throttle.refund(limit.key)  # refused with a 503: it does not count
         raise
 
 
-async def open_sign_up(payload: OpenUserCreate, request: Request) -> NewAccount:
-    return await _hashed(payload, payload.password, request)
+async def open_sign_up(payload: OpenUserCreate, passwords: PasswordsDep) -> NewAccount:
+    return await _hashed(payload, payload.password, passwords)
 
 
 SignUpDep = Annotated[NewAccount, Depends(sign_up)]

@@ -1,7 +1,8 @@
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import String, false
+from sqlalchemy import Row, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from inkwell.orm import Base, Timestamped, UTCDateTime, versioned
@@ -35,6 +36,30 @@ class User(Timestamped, Base):
     posts: Mapped[list["Post"]] = relationship(back_populates="author", lazy="raise", passive_deletes=True)
 
     __mapper_args__ = versioned(version)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A user as one statement read it: every column of `users`."""
+
+    id: int
+    email: str
+    name: str
+    bio: str | None
+    password_hash: str | None
+    is_admin: bool
+    email_verified_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> "UserRecord":
+        return cls(**row._mapping)
 
     @property
     def email_verified(self) -> bool:

@@ -4,9 +4,10 @@ from fastapi import APIRouter, Response, status
 from starlette.convertors import Convertor, register_url_convertor
 
 from inkwell.auth import emails
-from inkwell.auth.dependencies import AddressDep, AuthDep, ThrottleDep, ViewerDep
+from inkwell.auth.dependencies import AddressDep, ViewerDep
 from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
-from inkwell.db import SessionDep
+from inkwell.db import Transaction
+from inkwell.deps import AuthDep, ThrottleDep, TransactionDep
 from inkwell.idempotency.dependencies import IdempotencyDep, IdempotentRequest
 from inkwell.links import user_links
 from inkwell.pagination import PageDep, page_of
@@ -14,14 +15,13 @@ from inkwell.responses import responses
 from inkwell.users import service
 from inkwell.users.dependencies import (
     AccountChangeDep,
-    AccountToDelete,
+    AccountToDeleteId,
     NewAccount,
     OpenSignUpDep,
     SignUpDep,
-    UserToChange,
     UserToRead,
 )
-from inkwell.users.models import User
+from inkwell.users.models import UserRecord
 from inkwell.users.schemas import PublicUserRead, UserRead, UserUpdate
 
 
@@ -81,17 +81,17 @@ ACCOUNT_DELETED = responses(400, 401, 403, 404, 412, 413, 422, 429, 503, hashes_
 
 
 @router.post("", **SIGN_UP)
-async def create_user(account: SignUpDep, session: SessionDep, idempotency: IdempotencyDep) -> Response:
+async def create_user(account: SignUpDep, tx: TransactionDep, idempotency: IdempotencyDep) -> Response:
     """Create a user (sign up). The email must not be registered yet (compared without regard to case)."""
-    return await _create_user(account, session, idempotency)
+    return await _create_user(account, tx, idempotency)
 
 
 @router.get("", response_model=list[PublicUserRead], responses=responses(401, 422, 503))
 async def list_users(
-    viewer: ViewerDep, session: SessionDep, page: PageDep, response: Response
+    viewer: ViewerDep, tx: TransactionDep, page: PageDep, response: Response
 ) -> list[PublicUserRead]:
     """List users in id order; a `Link` header points to the next page. Emails are in an admin's view only."""
-    users = page_of(await service.list_users(session, page=page), page, response)
+    users = page_of(await service.list_users(tx, page=page), page, response)
     return [PublicUserRead.of(user, with_email=viewer.is_admin) for user in users]
 
 
@@ -105,34 +105,34 @@ async def read_user(viewer: ViewerDep, user: UserToRead) -> PublicUserRead:
 @router.patch(USER, response_model=UserRead, responses=ACCOUNT_CHANGED)
 async def update_user(
     change: AccountChangeDep,
-    session: SessionDep,
+    tx: TransactionDep,
     auth: AuthDep,
     throttle: ThrottleDep,
     address: AddressDep,
     response: Response,
     if_match: IfMatchHeader = None,
-) -> User:
+) -> UserRecord:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged.
 
     A new `email` needs `current_password`, the password of whoever is signed in, and changes only once
     the token mailed to it is sent to `POST /auth/confirm-email`: the answer is then 202.
     """
     versions = matching_versions(if_match, change.user_id)
-    user = await service.update_user(session, change.user_id, changes=change.changes, versions=versions)
+    user = await service.update_user(tx, change.user_id, changes=change.changes, versions=versions)
     if change.email is not None and await emails.request_email_change(
-        session, throttle, auth.settings, user, change.email, address=address
+        tx.session, throttle, auth.settings, user, change.email, address=address
     ):
         response.status_code = status.HTTP_202_ACCEPTED
     return with_etag(response, user)
 
 
 @router.delete(USER, status_code=status.HTTP_204_NO_CONTENT, responses=ACCOUNT_DELETED)
-async def delete_user(user: AccountToDelete, session: SessionDep) -> None:
+async def delete_user(user_id: AccountToDeleteId, tx: TransactionDep, if_match: IfMatchHeader = None) -> None:
     """Delete a user and all of their posts; with If-Match, only if unchanged.
 
     The body gives `current_password`, the password of whoever is signed in.
     """
-    await service.delete_user(session, user)
+    await service.delete_user(tx, user_id, versions=matching_versions(if_match, user_id))
 
 
 # --- sign-in off: the tutorial's open API ---
@@ -140,43 +140,43 @@ async def delete_user(user: AccountToDelete, session: SessionDep) -> None:
 
 @open_router.post("", **SIGN_UP)
 async def create_open_user(
-    account: OpenSignUpDep, session: SessionDep, idempotency: IdempotencyDep
+    account: OpenSignUpDep, tx: TransactionDep, idempotency: IdempotencyDep
 ) -> Response:
     """Create a user. The email must not be registered yet (compared without regard to case)."""
-    return await _create_user(account, session, idempotency)
+    return await _create_user(account, tx, idempotency)
 
 
 @open_router.get("", name="list_users", response_model=list[UserRead], responses=responses(401, 422, 503))
-async def list_open_users(session: SessionDep, page: PageDep, response: Response) -> list[User]:
+async def list_open_users(tx: TransactionDep, page: PageDep, response: Response) -> list[UserRecord]:
     """List users in id order; a `Link` header points to the next page."""
-    return page_of(await service.list_users(session, page=page), page, response)
+    return page_of(await service.list_users(tx, page=page), page, response)
 
 
 @open_router.get(USER, name="read_user", response_model=UserRead, responses=USER_READ)
-async def read_open_user(user: UserToRead) -> User:
+async def read_open_user(user: UserToRead) -> UserRecord:
     """Fetch one user, with its ETag; 304 when If-None-Match names it."""
     return user
 
 
 @open_router.patch(USER, name="update_user", response_model=UserRead, responses=USER_CHANGED)
 async def update_open_user(
-    user_id: int, payload: UserUpdate, session: SessionDep, response: Response, if_match: IfMatchHeader = None
-) -> User:
+    user_id: int, payload: UserUpdate, tx: TransactionDep, response: Response, if_match: IfMatchHeader = None
+) -> UserRecord:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
     changes = payload.model_dump(exclude_unset=True)
     versions = matching_versions(if_match, user_id)
-    user = await service.update_user(session, user_id, changes=changes, versions=versions)
+    user = await service.update_user(tx, user_id, changes=changes, versions=versions)
     return with_etag(response, user)
 
 
 @open_router.delete(USER, name="delete_user", status_code=status.HTTP_204_NO_CONTENT, responses=USER_DELETED)
-async def delete_open_user(user: UserToChange, session: SessionDep) -> None:
+async def delete_open_user(user_id: int, tx: TransactionDep, if_match: IfMatchHeader = None) -> None:
     """Delete a user and all of their posts; with If-Match, only if unchanged."""
-    await service.delete_user(session, user)
+    await service.delete_user(tx, user_id, versions=matching_versions(if_match, user_id))
 
 
-async def _create_user(account: NewAccount, session: SessionDep, idempotency: IdempotentRequest) -> Response:
+async def _create_user(account: NewAccount, tx: Transaction, idempotency: IdempotentRequest) -> Response:
     if replay := await idempotency.replay_or_claim():
         return replay
-    user = await service.create_user(session, data=account.fields, password_hash=account.password_hash)
+    user = await service.create_user(tx, data=account.fields, password_hash=account.password_hash)
     return idempotency.respond(UserRead.model_validate(user), status_code=201, etag=etag_of(user))

@@ -1,97 +1,160 @@
-"""User operations. They flush and query; the request's transaction commits."""
+"""User operations. A single-row read or write is one Core statement on the transaction's connection,
+built from the model's table; the flows that change a user with other records (confirming an email)
+and the bulk tools use the ORM session. None of them commits: the caller's transaction does."""
 
 from collections.abc import Collection, Sequence
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, insert, null, select, update
+from sqlalchemy import Table, Update, bindparam, case, delete, func, insert, null, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
+from inkwell.cache.invalidation import POSTS, invalidate_after_commit, user_posts_key
+from inkwell.db import Transaction, rowcount
 from inkwell.errors import PreconditionFailed
 from inkwell.fields import valid_id
+from inkwell.orm import utcnow
 from inkwell.pagination import Page, paged_query
 from inkwell.users.errors import EmailTaken, UserNotFound
-from inkwell.users.models import User
+from inkwell.users.models import User, UserRecord
 from inkwell.users.schemas import UserFields
 
-
-async def create_user(
-    session: AsyncSession, *, data: UserFields, password_hash: str | None = None, is_admin: bool = False
-) -> User:
-    """Insert a user; the unique constraint on email decides between concurrent sign-ups."""
-    user = User(
-        email=data.email, name=data.name, bio=data.bio, password_hash=password_hash, is_admin=is_admin
-    )
-    session.add(user)
-    await _flush_changes(session)
-    return user
+USERS = cast(Table, User.__table__)
+_BY_ID = select(USERS).where(USERS.c.id == bindparam("user_id"))
+# FOR NO KEY UPDATE on PostgreSQL, so that new posts (which only share-lock their author) go on.
+_LOCKED_BY_ID = _BY_ID.with_for_update(key_share=True)
 
 
-async def get_user(session: AsyncSession, user_id: int, *, lock: bool = False) -> User | None:
+async def get_user(tx: Transaction, user_id: int, *, lock: bool = False) -> UserRecord | None:
     """The user, or None; with `lock`, locked against other writers until the transaction ends."""
     if not valid_id(user_id):
         return None
-    # FOR NO KEY UPDATE on PostgreSQL, so that new posts (which only share-lock their author) go on.
-    return await session.get(User, user_id, with_for_update={"key_share": True} if lock else None)
+    result = await tx.connection.execute(_LOCKED_BY_ID if lock else _BY_ID, {"user_id": user_id})
+    row = result.first()
+    return None if row is None else UserRecord.of(row)
 
 
-async def list_users(session: AsyncSession, *, page: Page) -> Sequence[User]:
-    """Users in id order, one more than the page holds (see `paged_query`)."""
-    return (await session.scalars(paged_query(select(User), User.id, page))).all()
+async def create_user(
+    tx: Transaction, *, data: UserFields, password_hash: str | None = None, is_admin: bool = False
+) -> UserRecord:
+    """Insert a user; the unique constraint on email decides between concurrent sign-ups."""
+    values = {
+        "email": data.email,
+        "name": data.name,
+        "bio": data.bio,
+        "password_hash": password_hash,
+        "is_admin": is_admin,
+    }
+    try:
+        if tx.connection.dialect.insert_returning:
+            row = (await tx.connection.execute(insert(USERS).values(values).returning(*USERS.c))).one()
+        else:
+            new_id = (await tx.connection.execute(insert(USERS).values(values))).lastrowid
+            row = (await tx.connection.execute(_BY_ID, {"user_id": new_id})).one()
+    except IntegrityError as exc:
+        raise EmailTaken from exc
+    user = UserRecord.of(row)
+    # A new user may take the id of a deleted one, whose pages of posts may still be cached.
+    invalidate_after_commit(tx, POSTS, user_posts_key(user.id))
+    return user
 
 
 async def update_user(
-    session: AsyncSession, user_id: int, *, changes: dict[str, Any], versions: Collection[int] | None = None
-) -> User:
-    """Apply `changes` to the user, in one `UPDATE ... RETURNING` where the database has it. A new email
-    is unverified.
+    tx: Transaction, user_id: int, *, changes: dict[str, Any], versions: Collection[int] | None = None
+) -> UserRecord:
+    """Apply `changes` to the user, in one `UPDATE ... RETURNING` where the database has it; the version
+    goes up with every change. A new email is unverified.
 
     With `versions`, only if the user's version is one of them (PreconditionFailed otherwise): checked
-    in the UPDATE itself, or under the row's lock where the database has no RETURNING.
+    in the UPDATE itself, or under the row's lock where the database has no UPDATE ... RETURNING.
     """
-    if changes and session.get_bind().dialect.update_returning:
-        return await _update_returning(session, user_id, changes, versions)
-    # Locked, so that concurrent changes queue rather than trip the ORM's version check.
-    user = await get_user(session, user_id, lock=True)
+    if not valid_id(user_id):
+        raise UserNotFound
+    if changes and tx.connection.dialect.update_returning:
+        return await _update_returning(tx, user_id, changes, versions)
+    # Locked, so that the check and the write are one step for concurrent writers.
+    user = await get_user(tx, user_id, lock=True)
     if user is None:
         raise UserNotFound
     if versions is not None and user.version not in versions:
         raise PreconditionFailed
-    if changes.get("email", user.email) != user.email:
-        user.email_verified_at = None
-    for field, value in changes.items():
-        setattr(user, field, value)
-    await _flush_changes(session)
-    return user
+    if not changes:
+        return user
+    now = utcnow()
+    try:
+        await tx.connection.execute(_changed(user_id, changes, now=now))
+    except IntegrityError as exc:
+        raise EmailTaken from exc
+    # What the UPDATE wrote, worked out here rather than read back: the row is locked.
+    verified_at = user.email_verified_at if changes.get("email", user.email) == user.email else None
+    return replace(user, **changes, version=user.version + 1, updated_at=now, email_verified_at=verified_at)
 
 
 async def _update_returning(
-    session: AsyncSession, user_id: int, changes: dict[str, Any], versions: Collection[int] | None
-) -> User:
-    if not valid_id(user_id):
-        raise UserNotFound
-    # `updated_at` is set by the column's `onupdate`; the version goes up with every change.
-    statement = update(User).where(User.id == user_id).values(**changes, version=User.version + 1)
-    if "email" in changes:
-        statement = statement.values(email_verified_at=_verified_unless_changed(changes["email"]))
+    tx: Transaction, user_id: int, changes: dict[str, Any], versions: Collection[int] | None
+) -> UserRecord:
+    statement = _changed(user_id, changes, now=utcnow())
     if versions is not None:
-        statement = statement.where(User.version.in_(versions))
+        statement = statement.where(USERS.c.version.in_(versions))
     try:
-        user = (await session.scalars(statement.returning(User))).one_or_none()
+        row = (await tx.connection.execute(statement.returning(*USERS.c))).first()
     except IntegrityError as exc:
         raise EmailTaken from exc
-    if user is not None:
-        return user
-    if versions is not None and await get_user(session, user_id) is not None:
-        raise PreconditionFailed
-    raise UserNotFound
+    if row is not None:
+        return UserRecord.of(row)
+    raise await _why_nothing_matched(tx, user_id, versions)
+
+
+def _changed(user_id: int, changes: dict[str, Any], *, now: datetime) -> Update:
+    statement = (
+        update(USERS)
+        .where(USERS.c.id == user_id)
+        .values(**changes, version=USERS.c.version + 1, updated_at=now)
+    )
+    if "email" in changes:
+        statement = statement.values(email_verified_at=_verified_unless_changed(changes["email"]))
+    return statement
+
+
+async def _why_nothing_matched(
+    tx: Transaction, user_id: int, versions: Collection[int] | None
+) -> PreconditionFailed | UserNotFound:
+    """A write that matched no row: the user exists at another version (412), or not at all (404)."""
+    if versions is not None and await get_user(tx, user_id) is not None:
+        return PreconditionFailed()
+    return UserNotFound()
+
+
+async def delete_user(tx: Transaction, user_id: int, *, versions: Collection[int] | None = None) -> None:
+    """Delete the user, with `versions` only at one of them; the database deletes their posts (ON DELETE
+    CASCADE) in the same transaction."""
+    statement = delete(USERS).where(USERS.c.id == user_id)
+    if versions is not None:
+        statement = statement.where(USERS.c.version.in_(versions))
+    if not valid_id(user_id) or rowcount(await tx.connection.execute(statement)) == 0:
+        raise await _why_nothing_matched(tx, user_id, versions)
+    invalidate_after_commit(tx, POSTS, user_posts_key(user_id))
+
+
+async def load_user(session: AsyncSession, user_id: int, *, lock: bool = False) -> User | None:
+    """The user as an ORM object, for the flows that change it with other records in one unit of work."""
+    if not valid_id(user_id):
+        return None
+    return await session.get(User, user_id, with_for_update={"key_share": True} if lock else None)
+
+
+async def list_users(tx: Transaction, *, page: Page) -> list[UserRecord]:
+    """Users in id order, one more than the page holds (see `paged_query`)."""
+    result = await tx.connection.execute(paged_query(select(USERS), USERS.c.id, page))
+    return [UserRecord.of(row) for row in result]
 
 
 def _verified_unless_changed(email: str) -> Any:
     # A new address is unverified; the same one sent again keeps its verification.
-    return case((User.email == email, User.email_verified_at), else_=null())
+    return case((USERS.c.email == email, USERS.c.email_verified_at), else_=null())
 
 
 async def confirm_email(session: AsyncSession, user: User, *, email: str, now: datetime) -> None:
@@ -99,12 +162,6 @@ async def confirm_email(session: AsyncSession, user: User, *, email: str, now: d
     other, so the version goes up. EmailTaken when another account has it."""
     user.email = email
     user.email_verified_at = now
-    await _flush_changes(session)
-
-
-async def delete_user(session: AsyncSession, user: User) -> None:
-    """Delete the user; the database deletes their posts in the same transaction."""
-    await session.delete(user)
     await _flush_changes(session)
 
 

@@ -16,9 +16,8 @@ from typing import Any, TextIO
 
 from pydantic import AwareDatetime, ValidationError
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from inkwell.db import transaction
+from inkwell.db import Database
 from inkwell.orm import utcnow
 from inkwell.users import service
 from inkwell.users.schemas import UserFields, UserRead
@@ -51,7 +50,7 @@ class UserImport(UserFields):
 
 
 async def export_users(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    database: Database,
     out: TextIO,
     *,
     file_format: FileFormat,
@@ -63,7 +62,8 @@ async def export_users(
     written = 0
     last_id = 0
     while True:
-        async with transaction(sessionmaker, writes=False) as session:
+        async with database.transaction() as tx:
+            session = tx.session
             page = await service.users_after(session, last_id, limit=batch_size)
         if not page:
             return written
@@ -74,8 +74,9 @@ async def export_users(
         on_batch(len(page))
 
 
-async def count_users(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    async with transaction(sessionmaker, writes=False) as session:
+async def count_users(database: Database) -> int:
+    async with database.transaction() as tx:
+        session = tx.session
         return await service.count_users(session)
 
 
@@ -164,7 +165,7 @@ def batches(lines: Iterable[Line], size: int) -> Iterator[list[Line]]:
 
 
 async def import_users(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    database: Database,
     lines: Iterable[Line],
     *,
     batch_size: int,
@@ -180,7 +181,7 @@ async def import_users(
         problems = [(line.number, line.problem) for line in batch if line.problem is not None]
         problems += _repeated_emails(batch)
         if not problems:
-            problems = await _insert_batch(sessionmaker, batch)
+            problems = await _insert_batch(database, batch)
         if problems:
             report.problems += sorted(problems)
             report.skipped_batches.append((batch[0].number, batch[-1].number))
@@ -203,16 +204,16 @@ def _repeated_emails(batch: list[Line]) -> list[tuple[int, str]]:
     return repeated
 
 
-async def _insert_batch(
-    sessionmaker: async_sessionmaker[AsyncSession], batch: list[Line]
-) -> list[tuple[int, str]]:
+async def _insert_batch(database: Database, batch: list[Line]) -> list[tuple[int, str]]:
     rows = [_row(line.user) for line in batch if line.user is not None]
     try:
-        async with transaction(sessionmaker, writes=True) as session:
+        async with database.transaction(writes=True) as tx:
+            session = tx.session
             await service.insert_users(session, rows)
     except IntegrityError:
         # The whole batch was rolled back; say which lines hold an email that is taken.
-        async with transaction(sessionmaker, writes=False) as session:
+        async with database.transaction() as tx:
+            session = tx.session
             taken = await service.registered_emails(session, [row["email"] for row in rows])
         conflicts = [
             (line.number, "email: already registered")

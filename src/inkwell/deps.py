@@ -1,0 +1,97 @@
+"""The providers of what requests share: one per app-wide object, and the request's own transaction.
+
+`create_app` puts each object on `app.state`; nothing else reads it. Routes and dependencies ask for
+them through the `Annotated` aliases below.
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inkwell.auth.keys import Auth
+from inkwell.auth.passwords import Passwords
+from inkwell.auth.throttle import DatabaseThrottle, RedisThrottle, Throttle
+from inkwell.cache.store import Cache
+from inkwell.config import Settings
+from inkwell.db import Database, Transaction
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+# Every provider is `async def`: FastAPI runs a plain `def` dependency in its thread pool, a hop that
+# costs more than the provider itself.
+
+
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+async def get_cache(request: Request) -> Cache | None:
+    cache: Cache | None = request.app.state.cache
+    return cache
+
+
+async def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
+async def get_optional_auth(request: Request) -> Auth | None:
+    auth: Auth | None = request.app.state.auth
+    return auth
+
+
+async def get_auth(auth: Annotated[Auth | None, Depends(get_optional_auth)]) -> Auth:
+    assert auth is not None, "sign-in routes are only mounted when sign-in is on"
+    return auth
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+CacheDep = Annotated[Cache | None, Depends(get_cache)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
+OptionalAuthDep = Annotated[Auth | None, Depends(get_optional_auth)]
+AuthDep = Annotated[Auth, Depends(get_auth)]
+
+
+async def get_throttle(database: DatabaseDep, cache: CacheDep, settings: SettingsDep) -> Throttle:
+    """Counts in Redis when it is configured, in the database otherwise (and while Redis fails)."""
+    in_database = DatabaseThrottle(database)
+    if cache is None:
+        return in_database
+    return RedisThrottle(cache.redis, prefix=settings.redis_prefix, fallback=in_database)
+
+
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
+
+
+async def request_transaction(request: Request) -> AsyncIterator[Transaction]:
+    """One transaction per request, committed before the response is sent. A read (GET, HEAD)
+    runs without BEGIN and COMMIT where the database allows it; a write takes SQLite's write lock."""
+    # The database read here rather than through DatabaseDep: one dependency fewer on every request.
+    database: Database = request.app.state.database
+    if request.method in SAFE_METHODS:
+        async with database.reads() as tx:
+            yield tx
+        return
+    async with database.transaction(writes=True) as tx:
+        yield tx
+
+
+# scope="function" runs the commit when the route returns, so a failed commit can never follow a 2xx.
+TransactionDep = Annotated[Transaction, Depends(request_transaction, scope="function")]
+
+
+async def request_session(tx: TransactionDep) -> AsyncSession:
+    """An ORM session in the request's transaction, for the routes whose work is a unit of work."""
+    return tx.session
+
+
+SessionDep = Annotated[AsyncSession, Depends(request_session)]
