@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.accounts import OPEN_ENV
 from tests.databases import Backend, create_database, drop_database
 from tests.processes import inkwell
 from tests.servers import Server
@@ -72,7 +73,7 @@ class Stream:
 async def test_acknowledged_writes_survive_sigkill_and_retries_never_double(
     durable_database: str, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "DATABASE_URL": durable_database, "HOME": str(tmp_path)}
+    env = {**os.environ, "DATABASE_URL": durable_database, "HOME": str(tmp_path), **OPEN_ENV}
     assert inkwell(env, "db", "upgrade").returncode == 0
     first = Server(env, tmp_path).start()
     async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:

@@ -15,30 +15,32 @@ from inkwell.main import create_app
 LIMIT = 1024 * 1024
 
 
-async def test_body_over_the_limit_by_content_length_is_413(client: httpx.AsyncClient) -> None:
+async def test_body_over_the_limit_by_content_length_is_413(open_client: httpx.AsyncClient) -> None:
     body = b'{"email": "a@example.com", "name": "' + b"x" * LIMIT + b'"}'
 
-    response = await client.post("/users", content=body, headers={"content-type": "application/json"})
+    response = await open_client.post("/users", content=body, headers={"content-type": "application/json"})
 
     assert response.status_code == 413
     assert response.json() == {"detail": "Request body too large"}
 
 
-async def test_streamed_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
+async def test_streamed_body_over_the_limit_is_413(open_client: httpx.AsyncClient) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"email": "a@example.com", "name": "'
         for _ in range(20):
             yield b"x" * (LIMIT // 16)
         yield b'"}'
 
-    response = await client.post("/users", content=chunks(), headers={"content-type": "application/json"})
+    response = await open_client.post(
+        "/users", content=chunks(), headers={"content-type": "application/json"}
+    )
 
     assert response.status_code == 413
     assert response.json() == {"detail": "Request body too large"}
 
 
-async def test_the_limit_is_configurable(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"max_body_bytes": 64}))
+async def test_the_limit_is_configurable(open_settings: Settings) -> None:
+    app = create_app(open_settings.model_copy(update={"max_body_bytes": 64}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
         response = await client.post("/users", json={"email": "a@example.com", "name": "x" * 64})
@@ -46,22 +48,24 @@ async def test_the_limit_is_configurable(settings: Settings) -> None:
     assert response.status_code == 413
 
 
-async def test_body_under_the_limit_passes(client: httpx.AsyncClient) -> None:
-    response = await client.post("/users", json={"email": "a@example.com", "name": "Ada", "bio": "x" * 500})
+async def test_body_under_the_limit_passes(open_client: httpx.AsyncClient) -> None:
+    response = await open_client.post(
+        "/users", json={"email": "a@example.com", "name": "Ada", "bio": "x" * 500}
+    )
 
     assert response.status_code == 201
 
 
-async def test_unknown_route_and_method_are_json(client: httpx.AsyncClient) -> None:
-    missing = await client.get("/nowhere")
-    wrong_method = await client.put("/users")
+async def test_unknown_route_and_method_are_json(open_client: httpx.AsyncClient) -> None:
+    missing = await open_client.get("/nowhere")
+    wrong_method = await open_client.put("/users")
 
     assert (missing.status_code, missing.json()) == (404, {"detail": "Not Found"})
     assert (wrong_method.status_code, wrong_method.json()) == (405, {"detail": "Method Not Allowed"})
 
 
-async def test_wrong_content_type_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.post(
+async def test_wrong_content_type_is_422(open_client: httpx.AsyncClient) -> None:
+    response = await open_client.post(
         "/users", content=b"email=a@example.com", headers={"content-type": "text/plain"}
     )
 
@@ -78,21 +82,21 @@ async def test_wrong_content_type_is_422(client: httpx.AsyncClient) -> None:
     ],
 )
 async def test_client_mistakes_leave_no_error_in_the_log(
-    client: httpx.AsyncClient,
+    open_client: httpx.AsyncClient,
     caplog: pytest.LogCaptureFixture,
     method: str,
     path: str,
     payload: object,
 ) -> None:
     with caplog.at_level(logging.DEBUG):
-        response = await client.request(method, path, json=payload)
+        response = await open_client.request(method, path, json=payload)
 
     assert 400 <= response.status_code < 500
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 async def test_an_unreachable_database_is_503_with_retry_after() -> None:
-    settings = Settings(database_url="postgresql://nobody@127.0.0.1:9/none", db_pool_timeout=1)
+    settings = Settings(database_url="postgresql://nobody@127.0.0.1:9/none", db_pool_timeout=1, auth=False)
     app = create_app(settings)
     engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(engine)
@@ -116,17 +120,17 @@ async def test_an_unreachable_database_is_503_with_retry_after() -> None:
     ],
 )
 async def test_405_lists_every_method_the_path_allows(
-    client: httpx.AsyncClient, path: str, allowed: str
+    open_client: httpx.AsyncClient, path: str, allowed: str
 ) -> None:
     # Paths served by several routes used to name only the first route's methods.
-    response = await client.request("OPTIONS", path)
+    response = await open_client.request("OPTIONS", path)
 
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
 
 
-async def test_a_body_that_is_not_utf8_is_400(client: httpx.AsyncClient) -> None:
-    response = await client.post(
+async def test_a_body_that_is_not_utf8_is_400(open_client: httpx.AsyncClient) -> None:
+    response = await open_client.post(
         "/users", content=b'{"email": "\xff"}', headers={"content-type": "application/json"}
     )
 

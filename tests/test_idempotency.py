@@ -35,12 +35,12 @@ def keyed(key: str) -> dict[str, str]:
 
 
 async def test_a_retried_sign_up_gets_the_first_response_and_creates_nothing(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     payload = {"email": "once@example.com", "name": "Once"}
 
-    first = await client.post("/users", json=payload, headers=keyed("signup-1"))
-    retry = await client.post("/users", json=payload, headers=keyed("signup-1"))
+    first = await open_client.post("/users", json=payload, headers=keyed("signup-1"))
+    retry = await open_client.post("/users", json=payload, headers=keyed("signup-1"))
 
     assert (first.status_code, retry.status_code) == (201, 201)
     assert retry.content == first.content
@@ -51,13 +51,14 @@ async def test_a_retried_sign_up_gets_the_first_response_and_creates_nothing(
 
 
 async def test_a_retried_post_gets_the_first_response_and_creates_nothing(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     author = await make_user(session)
     url = f"/users/{author.id}/posts"
 
     responses = [
-        await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("post-1")) for _ in range(3)
+        await open_client.post(url, json={"title": "t", "body": "b"}, headers=keyed("post-1"))
+        for _ in range(3)
     ]
 
     assert {r.content for r in responses} == {responses[0].content}
@@ -65,25 +66,27 @@ async def test_a_retried_post_gets_the_first_response_and_creates_nothing(
     assert await count(session, Post) == 1
 
 
-async def test_without_a_key_every_post_is_written(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_without_a_key_every_post_is_written(
+    open_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     author = await make_user(session)
 
     for _ in range(2):
-        await client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"})
+        await open_client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"})
 
     assert await count(session, Post) == 2
     assert await count(session, IdempotencyKey) == 0
 
 
 async def test_the_same_body_laid_out_differently_is_the_same_request(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     compact = b'{"email":"layout@example.com","name":"L"}'
     spaced = json.dumps({"name": "L", "email": "layout@example.com"}, indent=2).encode()
     headers = {**keyed("layout"), "content-type": "application/json"}
 
-    first = await client.post("/users", content=compact, headers=headers)
-    retry = await client.post("/users", content=spaced, headers=headers)
+    first = await open_client.post("/users", content=compact, headers=headers)
+    retry = await open_client.post("/users", content=spaced, headers=headers)
 
     assert retry.content == first.content
     assert await count(session, User) == 1
@@ -100,14 +103,16 @@ def test_secret_fields_are_left_out_of_the_fingerprint() -> None:
 
 
 async def test_no_stored_fingerprint_depends_on_the_password(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     payload = {"email": "hashed@example.com", "name": "H", "password": "a guessable password"}
     sent = json.dumps(payload).encode()
     headers = {**keyed("with-password"), "content-type": "application/json"}
 
-    first = await client.post("/users", content=sent, headers=headers)
-    retry = await client.post("/users", json={**payload, "password": "another password"}, headers=headers)
+    first = await open_client.post("/users", content=sent, headers=headers)
+    retry = await open_client.post(
+        "/users", json={**payload, "password": "another password"}, headers=headers
+    )
 
     stored = await session.scalar(
         select(IdempotencyKey.fingerprint).where(IdempotencyKey.key == "with-password")
@@ -127,23 +132,27 @@ async def test_no_stored_fingerprint_depends_on_the_password(
 
 
 async def test_the_same_key_with_another_body_is_422_and_writes_nothing(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    await client.post("/users", json={"email": "a@example.com", "name": "A"}, headers=keyed("k"))
+    await open_client.post("/users", json={"email": "a@example.com", "name": "A"}, headers=keyed("k"))
 
-    response = await client.post("/users", json={"email": "b@example.com", "name": "B"}, headers=keyed("k"))
+    response = await open_client.post(
+        "/users", json={"email": "b@example.com", "name": "B"}, headers=keyed("k")
+    )
 
     assert response.status_code == 422
     assert response.json() == REUSED
     assert await count(session, User) == 1
 
 
-async def test_the_same_key_on_another_route_is_422(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_the_same_key_on_another_route_is_422(
+    open_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     author = await make_user(session)
-    await client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"}, headers=keyed("k"))
+    await open_client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"}, headers=keyed("k"))
 
     other_author = await make_user(session)
-    response = await client.post(
+    response = await open_client.post(
         f"/users/{other_author.id}/posts", json={"title": "t", "body": "b"}, headers=keyed("k")
     )
 
@@ -152,27 +161,27 @@ async def test_the_same_key_on_another_route_is_422(client: httpx.AsyncClient, s
 
 
 async def test_a_failed_request_keeps_no_key_so_a_retry_runs_again(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     taken = await make_user(session, email="taken@example.com")
     payload = {"email": "taken@example.com", "name": "T"}
 
-    refused = await client.post("/users", json=payload, headers=keyed("after-409"))
-    await client.delete(f"/users/{taken.id}")
-    retried = await client.post("/users", json=payload, headers=keyed("after-409"))
+    refused = await open_client.post("/users", json=payload, headers=keyed("after-409"))
+    await open_client.delete(f"/users/{taken.id}")
+    retried = await open_client.post("/users", json=payload, headers=keyed("after-409"))
 
     assert (refused.status_code, retried.status_code) == (409, 201)
     assert "idempotent-replayed" not in retried.headers
 
 
-async def test_an_expired_key_is_forgotten(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_an_expired_key_is_forgotten(open_client: httpx.AsyncClient, session: AsyncSession) -> None:
     author = await make_user(session)
     url = f"/users/{author.id}/posts"
-    await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old"))
+    await open_client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old"))
     await session.execute(update(IdempotencyKey).values(expires_at=utcnow() - timedelta(seconds=1)))
     await session.commit()
 
-    again = await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old"))
+    again = await open_client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old"))
 
     assert again.status_code == 201
     assert "idempotent-replayed" not in again.headers
@@ -181,9 +190,9 @@ async def test_an_expired_key_is_forgotten(client: httpx.AsyncClient, session: A
 
 
 async def test_keys_expire_after_the_configured_time(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    open_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
 ) -> None:
-    app = create_app(settings.model_copy(update={"idempotency_ttl": 90.0}))
+    app = create_app(open_settings.model_copy(update={"idempotency_ttl": 90.0}))
     app.state.sessionmaker = sessionmaker
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         await client.post("/users", json={"email": "ttl@example.com", "name": "T"}, headers=keyed("ttl"))
@@ -195,11 +204,11 @@ async def test_keys_expire_after_the_configured_time(
     )
 
 
-async def test_keys_of_different_scopes_never_meet(app: FastAPI, session: AsyncSession) -> None:
-    transport = httpx.ASGITransport(app=app)
+async def test_keys_of_different_scopes_never_meet(open_app: FastAPI, session: AsyncSession) -> None:
+    transport = httpx.ASGITransport(app=open_app)
     responses = []
     for scope in ("alice", "bob"):
-        app.dependency_overrides[idempotency_scope] = lambda scope=scope: scope
+        open_app.dependency_overrides[idempotency_scope] = lambda scope=scope: scope
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             responses.append(
                 await client.post(
@@ -212,24 +221,31 @@ async def test_keys_of_different_scopes_never_meet(app: FastAPI, session: AsyncS
 
 
 @pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\there"])
-async def test_a_malformed_key_is_422(client: httpx.AsyncClient, session: AsyncSession, key: str) -> None:
-    response = await client.post("/users", json={"email": "m@example.com", "name": "M"}, headers=keyed(key))
+async def test_a_malformed_key_is_422(
+    open_client: httpx.AsyncClient, session: AsyncSession, key: str
+) -> None:
+    response = await open_client.post(
+        "/users", json={"email": "m@example.com", "name": "M"}, headers=keyed(key)
+    )
 
     assert response.status_code == 422
     assert await count(session, User) == 0
 
 
 async def test_same_key_at_once_writes_exactly_once(
-    committed_client: httpx.AsyncClient, committed_sessionmaker: async_sessionmaker[AsyncSession]
+    committed_open_client: httpx.AsyncClient, committed_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
-    author = (await committed_client.post("/users", json={"email": "r@example.com", "name": "R"})).json()
+    author = (await committed_open_client.post("/users", json={"email": "r@example.com", "name": "R"})).json()
 
     for url, payload in (
         ("/users", {"email": "racer@example.com", "name": "Racer"}),
         (f"/users/{author['id']}/posts", {"title": "t", "body": "b"}),
     ):
         responses = await asyncio.gather(
-            *(committed_client.post(url, json=payload, headers=keyed(f"race-{url}")) for _ in range(RACERS))
+            *(
+                committed_open_client.post(url, json=payload, headers=keyed(f"race-{url}"))
+                for _ in range(RACERS)
+            )
         )
 
         # Every racer either waited and got the first response, or was told to retry (409).
@@ -258,11 +274,11 @@ async def test_purging_deletes_only_expired_keys(
 
 
 async def test_the_running_app_purges_expired_keys_in_the_background(
-    settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
+    open_settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     async with committed_sessionmaker() as session, session.begin():
         session.add(IdempotencyKey(scope="s", key="old", fingerprint="f", expires_at=utcnow()))
-    app = create_app(settings.model_copy(update={"purge_interval": 0.05}))
+    app = create_app(open_settings.model_copy(update={"purge_interval": 0.05}))
 
     async with app.router.lifespan_context(app):
         for _ in range(100):
@@ -276,7 +292,9 @@ async def test_the_running_app_purges_expired_keys_in_the_background(
 
 
 async def test_an_unreachable_database_only_skips_a_purge(caplog: pytest.LogCaptureFixture) -> None:
-    app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:9/none", _env_file=None))
+    app = create_app(
+        Settings(database_url="postgresql://nobody@127.0.0.1:9/none", _env_file=None, auth=False)
+    )
 
     with caplog.at_level(logging.WARNING):
         async with app.router.lifespan_context(app):
@@ -291,7 +309,7 @@ async def test_an_unreachable_database_only_skips_a_purge(caplog: pytest.LogCapt
 
 
 async def test_a_key_whose_first_request_is_unfinished_is_409(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     # A claimed key without a response: its request is still running (or died before committing).
     expires_at = utcnow() + timedelta(hours=1)
@@ -299,7 +317,7 @@ async def test_a_key_whose_first_request_is_unfinished_is_409(
     session.add(IdempotencyKey(scope="anonymous", key="busy", fingerprint=fingerprint, expires_at=expires_at))
     await session.commit()
 
-    response = await client.post(
+    response = await open_client.post(
         "/users", json={"email": "x@example.com", "name": "X"}, headers=keyed("busy")
     )
 

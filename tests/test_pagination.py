@@ -38,40 +38,42 @@ async def walk(client: httpx.AsyncClient, url: str) -> list[list[int]]:
 
 
 async def test_users_pages_follow_the_link_header_to_the_end(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     ids = [(await make_user(session)).id for _ in range(5)]
 
-    pages = await walk(client, "/users?limit=2")
+    pages = await walk(open_client, "/users?limit=2")
 
     assert pages == [ids[0:2], ids[2:4], ids[4:5]]
 
 
-async def test_a_full_last_page_has_no_next_link(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_a_full_last_page_has_no_next_link(
+    open_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
     ids = [(await make_user(session)).id for _ in range(4)]
 
-    pages = await walk(client, "/users?limit=2")
+    pages = await walk(open_client, "/users?limit=2")
 
     assert pages == [ids[0:2], ids[2:4]]
 
 
-async def test_after_starts_past_the_given_id(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_after_starts_past_the_given_id(open_client: httpx.AsyncClient, session: AsyncSession) -> None:
     ids = [(await make_user(session)).id for _ in range(4)]
 
-    response = await client.get("/users", params={"after": ids[1], "limit": 10})
+    response = await open_client.get("/users", params={"after": ids[1], "limit": 10})
 
     assert [u["id"] for u in response.json()] == ids[2:]
     assert next_link(response) is None
 
 
 async def test_the_next_link_keeps_the_filters_and_drops_the_offset(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     author, other = await make_user(session), await make_user(session)
     posts = [(await make_post(session, author)).id for _ in range(4)]
     await make_post(session, other)
 
-    first = await client.get("/posts", params={"author_id": author.id, "limit": 1, "offset": 1})
+    first = await open_client.get("/posts", params={"author_id": author.id, "limit": 1, "offset": 1})
     link = next_link(first)
 
     assert link is not None
@@ -83,14 +85,14 @@ async def test_the_next_link_keeps_the_filters_and_drops_the_offset(
 
 @pytest.mark.parametrize("path", ["/users", "/posts"])
 async def test_the_next_link_is_relative_whatever_host_the_client_names(
-    client: httpx.AsyncClient, session: AsyncSession, path: str
+    open_client: httpx.AsyncClient, session: AsyncSession, path: str
 ) -> None:
     author = await make_user(session)
     await make_user(session)
     await make_post(session, author)
     await make_post(session, author)
 
-    response = await client.get(f"{path}?limit=1", headers={"Host": "evil.example"})
+    response = await open_client.get(f"{path}?limit=1", headers={"Host": "evil.example"})
 
     link = next_link(response)
     assert link is not None
@@ -99,33 +101,33 @@ async def test_the_next_link_is_relative_whatever_host_the_client_names(
     assert not httpx.URL(link).is_absolute_url
 
 
-async def test_posts_pages_run_newest_first(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_posts_pages_run_newest_first(open_client: httpx.AsyncClient, session: AsyncSession) -> None:
     author = await make_user(session)
     ids = [(await make_post(session, author)).id for _ in range(5)]
 
-    pages = await walk(client, "/posts?limit=2")
+    pages = await walk(open_client, "/posts?limit=2")
 
     assert pages == [ids[:2:-1], ids[2:0:-1], ids[0:1]]
 
 
-async def test_a_users_posts_page_by_keyset(client: httpx.AsyncClient, session: AsyncSession) -> None:
+async def test_a_users_posts_page_by_keyset(open_client: httpx.AsyncClient, session: AsyncSession) -> None:
     author, other = await make_user(session), await make_user(session)
     ids = []
     for _ in range(3):
         ids.append((await make_post(session, author)).id)
         await make_post(session, other)
 
-    pages = await walk(client, f"/users/{author.id}/posts?limit=2")
+    pages = await walk(open_client, f"/users/{author.id}/posts?limit=2")
 
     assert pages == [ids[0:2], ids[2:3]]
 
 
 async def test_offset_still_pages_as_the_tutorial_does(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     ids = [(await make_user(session)).id for _ in range(3)]
 
-    response = await client.get("/users", params={"limit": 1, "offset": 1})
+    response = await open_client.get("/users", params={"limit": 1, "offset": 1})
 
     assert [u["id"] for u in response.json()] == [ids[1]]
     assert next_link(response) is not None
@@ -133,11 +135,11 @@ async def test_offset_still_pages_as_the_tutorial_does(
 
 @pytest.mark.parametrize("offset", ["10001", "2000000000", str(10**30)])
 async def test_an_offset_past_the_cap_is_422_pointing_to_after(
-    client: httpx.AsyncClient, session: AsyncSession, offset: str
+    open_client: httpx.AsyncClient, session: AsyncSession, offset: str
 ) -> None:
     author = await make_user(session)
     for path in ("/users", "/posts", f"/users/{author.id}/posts"):
-        response = await client.get(path, params={"offset": offset})
+        response = await open_client.get(path, params={"offset": offset})
 
         assert response.status_code == 422, path
         [error] = response.json()["detail"]
@@ -147,10 +149,12 @@ async def test_an_offset_past_the_cap_is_422_pointing_to_after(
 
 
 async def test_the_offset_cap_is_a_setting_and_is_documented(
-    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
+    open_settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession
 ) -> None:
     author = await make_user(session)
-    async with asgi_client(app_on(settings.model_copy(update={"max_offset": 3}), sessionmaker)) as client:
+    async with asgi_client(
+        app_on(open_settings.model_copy(update={"max_offset": 3}), sessionmaker)
+    ) as client:
         at_the_cap = await client.get(f"/users/{author.id}/posts", params={"offset": 3})
         past_it = await client.get(f"/users/{author.id}/posts", params={"offset": 4})
         openapi = (await client.get("/openapi.json")).json()
@@ -168,17 +172,17 @@ async def test_the_offset_cap_is_a_setting_and_is_documented(
 
 
 @pytest.mark.parametrize("after", ["-1", str(2**31), "x"])
-async def test_a_bad_cursor_is_422(client: httpx.AsyncClient, session: AsyncSession, after: str) -> None:
+async def test_a_bad_cursor_is_422(open_client: httpx.AsyncClient, session: AsyncSession, after: str) -> None:
     author = await make_user(session)
     for path in ("/users", "/posts", f"/users/{author.id}/posts"):
-        response = await client.get(path, params={"after": after})
+        response = await open_client.get(path, params={"after": after})
 
         assert response.status_code == 422, path
         assert "detail" in response.json()
 
 
 async def test_lists_never_count_their_table(
-    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+    open_client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
 ) -> None:
     author = await make_user(session)
     await make_post(session, author)
@@ -190,7 +194,7 @@ async def test_lists_never_count_their_table(
     event.listen(engine.sync_engine, "before_cursor_execute", record)
     try:
         for path in ("/users", "/posts", f"/users/{author.id}/posts"):
-            assert (await client.get(path)).status_code == 200
+            assert (await open_client.get(path)).status_code == 200
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
 

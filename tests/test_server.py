@@ -13,10 +13,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def server(server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    migrated = inkwell(server_env, "db", "upgrade")
+def server(open_server_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    migrated = inkwell(open_server_env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
-    with serving(server_env, tmp_path) as running:
+    with serving(open_server_env, tmp_path) as running:
         yield running.url
     assert running.process.returncode == 0, running.stderr
     assert "Traceback" not in running.stderr, running.stderr
@@ -37,12 +37,12 @@ def test_serve_after_upgrade_answers_the_api(server: str) -> None:
     assert docs.status_code == 200
 
 
-def test_db_commands(server_env: dict[str, str]) -> None:
-    assert inkwell(server_env, "db", "upgrade").returncode == 0
-    current = inkwell(server_env, "db", "current")
-    check = inkwell(server_env, "db", "check")
-    down = inkwell(server_env, "db", "downgrade", "base")
-    stale_check = inkwell(server_env, "db", "check")
+def test_db_commands(open_server_env: dict[str, str]) -> None:
+    assert inkwell(open_server_env, "db", "upgrade").returncode == 0
+    current = inkwell(open_server_env, "db", "current")
+    check = inkwell(open_server_env, "db", "check")
+    down = inkwell(open_server_env, "db", "downgrade", "base")
+    stale_check = inkwell(open_server_env, "db", "check")
 
     assert f"{head_revision()} (head)" in current.stdout
     assert check.returncode == 0, check.stderr

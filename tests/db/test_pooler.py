@@ -35,13 +35,13 @@ def pgbouncer(backend: Backend, tmp_path: Path) -> Iterator[PgBouncer]:
 
 
 @pytest.fixture
-def pooled_env(server_env: dict[str, str], pgbouncer: PgBouncer) -> dict[str, str]:
+def pooled_env(open_server_env: dict[str, str], pgbouncer: PgBouncer) -> dict[str, str]:
     """The server's environment, through PgBouncer, on a database migrated straight on PostgreSQL."""
-    migrated = inkwell(server_env, "db", "upgrade")
+    migrated = inkwell(open_server_env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
-    database = server_env["DATABASE_URL"].rsplit("/", 1)[1]
+    database = open_server_env["DATABASE_URL"].rsplit("/", 1)[1]
     asyncio.run(leave_statements_behind(pgbouncer.url(database)))
-    return {**server_env, "DATABASE_URL": pgbouncer.url(database)}
+    return {**open_server_env, "DATABASE_URL": pgbouncer.url(database)}
 
 
 async def leave_statements_behind(url: str) -> None:

@@ -29,17 +29,17 @@ class LogStream(io.StringIO):
 
 
 @pytest.fixture
-def log(app: FastAPI, settings: Settings) -> LogStream:
+def log(open_app: FastAPI, open_settings: Settings) -> LogStream:
     """The app's log, as JSON lines (set before the app's first request builds its middleware)."""
     stream = LogStream()
-    configure_logging(settings.model_copy(update={"log_format": "json", "log_level": "debug"}), stream)
+    configure_logging(open_settings.model_copy(update={"log_format": "json", "log_level": "debug"}), stream)
     return stream
 
 
 async def test_one_line_per_request_with_method_route_status_duration_and_id(
-    log: LogStream, client: httpx.AsyncClient
+    log: LogStream, open_client: httpx.AsyncClient
 ) -> None:
-    response = await client.get("/users/12345")
+    response = await open_client.get("/users/12345")
 
     [line] = log.requests()
     assert line["method"] == "GET"
@@ -53,9 +53,9 @@ async def test_one_line_per_request_with_method_route_status_duration_and_id(
 
 
 async def test_a_valid_client_request_id_is_kept_and_returned(
-    log: LogStream, client: httpx.AsyncClient
+    log: LogStream, open_client: httpx.AsyncClient
 ) -> None:
-    response = await client.get("/users", headers={"X-Request-ID": "edge-7f3a.2026:01_b"})
+    response = await open_client.get("/users", headers={"X-Request-ID": "edge-7f3a.2026:01_b"})
 
     assert response.headers["x-request-id"] == "edge-7f3a.2026:01_b"
     assert log.requests()[0]["request_id"] == "edge-7f3a.2026:01_b"
@@ -66,9 +66,9 @@ async def test_a_valid_client_request_id_is_kept_and_returned(
     ["x" * 129, "has space", 'quote"d', "<script>", "ünïcode", "ada@example.com", ""],
 )
 async def test_an_unsafe_client_request_id_is_replaced(
-    log: LogStream, client: httpx.AsyncClient, sent: str
+    log: LogStream, open_client: httpx.AsyncClient, sent: str
 ) -> None:
-    response = await client.get("/users", headers={b"X-Request-ID": sent.encode()})
+    response = await open_client.get("/users", headers={b"X-Request-ID": sent.encode()})
 
     returned = response.headers["x-request-id"]
     assert returned != sent
@@ -77,8 +77,8 @@ async def test_an_unsafe_client_request_id_is_replaced(
 
 
 @pytest.fixture
-async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    down = settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:9/none"})
+async def unreachable(open_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    down = open_settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:9/none"})
     app = create_app(down)
     engine = create_engine(down)
     app.state.sessionmaker = create_sessionmaker(engine)
@@ -88,10 +88,10 @@ async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def test_lines_written_during_a_request_carry_its_id(
-    settings: Settings, unreachable: httpx.AsyncClient
+    open_settings: Settings, unreachable: httpx.AsyncClient
 ) -> None:
     stream = LogStream()
-    configure_logging(settings.model_copy(update={"log_format": "json"}), stream)
+    configure_logging(open_settings.model_copy(update={"log_format": "json"}), stream)
 
     response = await unreachable.get("/users/1", headers={"X-Request-ID": "trace-1"})
 
@@ -102,12 +102,12 @@ async def test_lines_written_during_a_request_carry_its_id(
 
 
 async def test_console_format_is_readable_text(
-    app: FastAPI, settings: Settings, client: httpx.AsyncClient
+    open_app: FastAPI, open_settings: Settings, open_client: httpx.AsyncClient
 ) -> None:
     stream = io.StringIO()
-    configure_logging(settings.model_copy(update={"log_format": "console"}), stream)
+    configure_logging(open_settings.model_copy(update={"log_format": "console"}), stream)
 
-    await client.get("/users", headers={"X-Request-ID": "readable-1"})
+    await open_client.get("/users", headers={"X-Request-ID": "readable-1"})
 
     text = stream.getvalue()
     assert "request" in text
@@ -118,14 +118,14 @@ async def test_console_format_is_readable_text(
 
 @pytest.mark.parametrize(("stream_is_tty", "expected_json"), [(True, False), (False, True)])
 def test_auto_format_follows_the_terminal(
-    settings: Settings, stream_is_tty: bool, expected_json: bool
+    open_settings: Settings, stream_is_tty: bool, expected_json: bool
 ) -> None:
     class Stream(io.StringIO):
         def isatty(self) -> bool:
             return stream_is_tty
 
     stream = Stream()
-    configure_logging(settings.model_copy(update={"log_format": "auto"}), stream)
+    configure_logging(open_settings.model_copy(update={"log_format": "auto"}), stream)
 
     logging.getLogger("inkwell").warning("hello")
 

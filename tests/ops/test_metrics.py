@@ -43,13 +43,15 @@ def labels(**values: str) -> frozenset[tuple[str, str]]:
     return frozenset(values.items())
 
 
-async def test_requests_are_counted_by_route_template_method_and_status(client: httpx.AsyncClient) -> None:
-    user = (await client.post("/users", json={"email": "m@example.com", "name": "M"})).json()
-    await client.get(f"/users/{user['id']}")
-    await client.get(f"/users/{user['id'] + 1000}")
-    await client.get("/no/such/route")
+async def test_requests_are_counted_by_route_template_method_and_status(
+    open_client: httpx.AsyncClient,
+) -> None:
+    user = (await open_client.post("/users", json={"email": "m@example.com", "name": "M"})).json()
+    await open_client.get(f"/users/{user['id']}")
+    await open_client.get(f"/users/{user['id'] + 1000}")
+    await open_client.get("/no/such/route")
 
-    samples = await scrape(client)
+    samples = await scrape(open_client)
 
     requests = "inkwell_http_requests_total"
     assert samples[(requests, labels(method="POST", route="/users", status="201"))] == 1
@@ -60,11 +62,11 @@ async def test_requests_are_counted_by_route_template_method_and_status(client: 
     assert not any(str(user["id"]) in dict(lbl).get("route", "") for _, lbl in samples)
 
 
-async def test_latency_is_a_histogram_by_method_and_route(client: httpx.AsyncClient) -> None:
+async def test_latency_is_a_histogram_by_method_and_route(open_client: httpx.AsyncClient) -> None:
     for _ in range(3):
-        await client.get("/users")
+        await open_client.get("/users")
 
-    samples = await scrape(client)
+    samples = await scrape(open_client)
 
     route = {"method": "GET", "route": "/users"}
     assert samples[("inkwell_http_request_duration_seconds_count", labels(**route))] == 3
@@ -72,19 +74,19 @@ async def test_latency_is_a_histogram_by_method_and_route(client: httpx.AsyncCli
     assert samples[("inkwell_http_request_duration_seconds_sum", labels(**route))] > 0
 
 
-async def test_unknown_methods_share_one_label(client: httpx.AsyncClient) -> None:
-    await client.request("BREW", "/users")
+async def test_unknown_methods_share_one_label(open_client: httpx.AsyncClient) -> None:
+    await open_client.request("BREW", "/users")
 
-    samples = await scrape(client)
+    samples = await scrape(open_client)
 
     assert samples[("inkwell_http_requests_total", labels(method="OTHER", route="/users", status="405"))] == 1
 
 
-async def test_plain_routes_and_mounts_are_labelled_by_template(client: httpx.AsyncClient) -> None:
-    await client.get("/openapi.json")
-    await client.get("/static-offline-docs/nothing-here.js")
+async def test_plain_routes_and_mounts_are_labelled_by_template(open_client: httpx.AsyncClient) -> None:
+    await open_client.get("/openapi.json")
+    await open_client.get("/static-offline-docs/nothing-here.js")
 
-    samples = await scrape(client)
+    samples = await scrape(open_client)
 
     requests = "inkwell_http_requests_total"
     assert samples[(requests, labels(method="GET", route="/openapi.json", status="200"))] == 1
@@ -93,25 +95,25 @@ async def test_plain_routes_and_mounts_are_labelled_by_template(client: httpx.As
 
 
 async def test_database_pool_use_is_reported(
-    app: FastAPI, client: httpx.AsyncClient, engine: AsyncEngine
+    open_app: FastAPI, open_client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    app.state.engine = engine  # what the lifespan sets in a running server
+    open_app.state.engine = engine  # what the lifespan sets in a running server
     async with engine.connect():
-        samples = await scrape(client)
+        samples = await scrape(open_client)
 
     assert samples[("inkwell_db_pool_connections", labels(state="in_use"))] >= 1
     assert ("inkwell_db_pool_connections", labels(state="idle")) in samples
-    assert samples[("inkwell_db_pool_size", labels())] == app.state.settings.db_pool_size
+    assert samples[("inkwell_db_pool_size", labels())] == open_app.state.settings.db_pool_size
 
 
-async def test_the_pool_is_left_out_before_start_up(client: httpx.AsyncClient) -> None:
-    samples = await scrape(client)
+async def test_the_pool_is_left_out_before_start_up(open_client: httpx.AsyncClient) -> None:
+    samples = await scrape(open_client)
 
     assert not any(name.startswith("inkwell_db_pool") for name, _ in samples)
 
 
-async def test_metrics_can_be_turned_off(settings: Settings) -> None:
-    app = create_app(settings.model_copy(update={"metrics": False}))
+async def test_metrics_can_be_turned_off(open_settings: Settings) -> None:
+    app = create_app(open_settings.model_copy(update={"metrics": False}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
         response = await c.get("/metrics")
 
@@ -128,9 +130,9 @@ METRICS_TOKEN = "9d4f0b6e2c8a41f7b3e5d1c0a6f8e2b4-scraper"
 
 
 @pytest.fixture
-async def guarded(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def guarded(open_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app whose /metrics asks for a token."""
-    app = create_app(settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)}))
+    app = create_app(open_settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)}))
     async with asgi_client(app) as client:
         yield client
 
@@ -167,8 +169,8 @@ async def test_with_a_token_set_the_scraper_sending_it_gets_the_metrics(
     assert "inkwell_http_requests_total" in response.text
 
 
-async def test_without_a_token_metrics_are_open(client: httpx.AsyncClient) -> None:
-    assert (await client.get("/metrics")).status_code == 200
+async def test_without_a_token_metrics_are_open(open_client: httpx.AsyncClient) -> None:
+    assert (await open_client.get("/metrics")).status_code == 200
 
 
 def test_the_token_comes_from_inkwell_metrics_token(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from inkwell.config import Settings
 from inkwell.db import create_engine
 from inkwell.users.models import User
-from tests.accounts import TEST_SECRET_KEY
+from tests.accounts import OPEN_ENV, TEST_SECRET_KEY
 from tests.databases import head_revision
 from tests.processes import Server, inkwell, serving
 
@@ -23,16 +23,21 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def migrated_env(server_env: dict[str, str]) -> dict[str, str]:
-    upgraded = inkwell(server_env, "db", "upgrade")
+def migrated_env(open_server_env: dict[str, str]) -> dict[str, str]:
+    upgraded = inkwell(open_server_env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    return server_env
+    return open_server_env
 
 
 @pytest.fixture
 def sqlite_env(tmp_path: Path) -> dict[str, str]:
     """A migrated SQLite file, for behaviour that does not depend on the database."""
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db", "INKWELL_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
+        "INKWELL_LOG_FORMAT": "json",
+        **OPEN_ENV,
+    }
     upgraded = inkwell(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     return env
@@ -156,7 +161,7 @@ def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) ->
         f"sqlite:///{tmp_path}/no/such/folder/x.db": f"sqlite:///{tmp_path}/no/such/folder/x.db",
     }
     for url, shown in cases.items():
-        result = inkwell({**os.environ, "DATABASE_URL": url}, "serve", "--port", "0")
+        result = inkwell({**os.environ, **OPEN_ENV, "DATABASE_URL": url}, "serve", "--port", "0")
 
         assert result.returncode == 1
         assert result.stderr.count("\n") == 1, result.stderr
@@ -165,8 +170,8 @@ def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) ->
         assert "hunter2" not in result.stderr
 
 
-def test_an_unmigrated_database_stops_start_up_saying_run_db_upgrade(server_env: dict[str, str]) -> None:
-    result = inkwell(server_env, "serve", "--port", "0")
+def test_an_unmigrated_database_stops_start_up_saying_run_db_upgrade(open_server_env: dict[str, str]) -> None:
+    result = inkwell(open_server_env, "serve", "--port", "0")
 
     assert result.returncode == 1
     assert result.stderr == (
