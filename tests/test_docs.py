@@ -9,37 +9,62 @@ ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*["']([^"']+)["
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-async def test_docs_pages_use_only_local_assets(open_client: httpx.AsyncClient, page: str) -> None:
-    response = await open_client.get(page)
+async def test_docs_pages_use_only_local_assets(client: httpx.AsyncClient, page: str) -> None:
+    response = await client.get(page)
 
     assert response.status_code == 200
     urls = [a or b for a, b in ASSET.findall(response.text)]
     assert urls, "the page names no assets"
     for url in urls:
         assert url.startswith("/"), f"{page} loads {url} from elsewhere"
-        asset = await open_client.get(url)
+        asset = await client.get(url)
         assert asset.status_code == 200, url
         assert len(asset.content) > 100, url
 
 
-async def test_openapi_document_lists_every_route(open_client: httpx.AsyncClient) -> None:
-    paths = (await open_client.get("/openapi.json")).json()["paths"]
+OPEN_PATHS = {
+    "/users",
+    "/users/{user_id}",
+    "/users/{user_id}/posts",
+    "/posts",
+    "/posts/{post_id}",
+    "/healthz",
+    "/readyz",
+}
+SIGN_IN_PATHS = {
+    "/auth/token",
+    "/auth/refresh",
+    "/auth/logout",
+    "/auth/verify/request",
+    "/auth/verify",
+    "/auth/forgot-password",
+    "/auth/reset-password",
+    "/auth/confirm-email",
+    "/users/me",
+    "/users/me/password",
+}
 
-    assert set(paths) == {
-        "/users",
-        "/users/{user_id}",
-        "/users/{user_id}/posts",
-        "/posts",
-        "/posts/{post_id}",
-        "/healthz",
-        "/readyz",
-    }
+
+async def test_openapi_document_lists_every_route(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+
+    assert set(paths) == OPEN_PATHS | SIGN_IN_PATHS
     assert set(paths["/users/{user_id}"]) == {"get", "patch", "delete"}
     assert "409" in paths["/users"]["post"]["responses"]
 
 
-async def test_every_operation_documents_its_error_statuses(open_client: httpx.AsyncClient) -> None:
+async def test_with_sign_in_off_the_openapi_document_lists_the_tutorials_routes(
+    open_client: httpx.AsyncClient,
+) -> None:
     paths = (await open_client.get("/openapi.json")).json()["paths"]
+
+    assert set(paths) == OPEN_PATHS
+    assert set(paths["/users/{user_id}"]) == {"get", "patch", "delete"}
+    assert "409" in paths["/users"]["post"]["responses"]
+
+
+async def test_every_operation_documents_its_error_statuses(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
     users, user, posts = paths["/users"], paths["/users/{user_id}"], paths["/users/{user_id}/posts"]
     post = paths["/posts/{post_id}"]
 
@@ -55,8 +80,8 @@ async def test_every_operation_documents_its_error_statuses(open_client: httpx.A
     assert "Retry-After" in users["get"]["responses"]["503"]["headers"]
 
 
-async def test_optional_headers_are_documented_as_strings(open_client: httpx.AsyncClient) -> None:
-    paths = (await open_client.get("/openapi.json")).json()["paths"]
+async def test_optional_headers_are_documented_as_strings(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
     headers = {
         (parameter["name"], parameter["schema"].get("type"))
         for path in paths.values()
@@ -68,8 +93,8 @@ async def test_optional_headers_are_documented_as_strings(open_client: httpx.Asy
     assert headers == {("If-Match", "string"), ("If-None-Match", "string"), ("Idempotency-Key", "string")}
 
 
-async def test_links_lead_from_created_records_to_what_uses_them(open_client: httpx.AsyncClient) -> None:
-    paths = (await open_client.get("/openapi.json")).json()["paths"]
+async def test_links_lead_from_created_records_to_what_uses_them(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
     links = paths["/users"]["post"]["responses"]["201"]["links"]
 
     assert links["UpdateUser"] == {

@@ -11,36 +11,35 @@ from inkwell.config import Settings
 from inkwell.db import create_engine, create_sessionmaker
 from inkwell.error_handlers import database_unavailable
 from inkwell.main import create_app
+from tests.accounts import PASSWORD, Account
 
 LIMIT = 1024 * 1024
 
 
-async def test_body_over_the_limit_by_content_length_is_413(open_client: httpx.AsyncClient) -> None:
+async def test_body_over_the_limit_by_content_length_is_413(client: httpx.AsyncClient) -> None:
     body = b'{"email": "a@example.com", "name": "' + b"x" * LIMIT + b'"}'
 
-    response = await open_client.post("/users", content=body, headers={"content-type": "application/json"})
+    response = await client.post("/users", content=body, headers={"content-type": "application/json"})
 
     assert response.status_code == 413
     assert response.json() == {"detail": "Request body too large"}
 
 
-async def test_streamed_body_over_the_limit_is_413(open_client: httpx.AsyncClient) -> None:
+async def test_streamed_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"email": "a@example.com", "name": "'
         for _ in range(20):
             yield b"x" * (LIMIT // 16)
         yield b'"}'
 
-    response = await open_client.post(
-        "/users", content=chunks(), headers={"content-type": "application/json"}
-    )
+    response = await client.post("/users", content=chunks(), headers={"content-type": "application/json"})
 
     assert response.status_code == 413
     assert response.json() == {"detail": "Request body too large"}
 
 
-async def test_the_limit_is_configurable(open_settings: Settings) -> None:
-    app = create_app(open_settings.model_copy(update={"max_body_bytes": 64}))
+async def test_the_limit_is_configurable(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"max_body_bytes": 64}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
         response = await client.post("/users", json={"email": "a@example.com", "name": "x" * 64})
@@ -48,24 +47,24 @@ async def test_the_limit_is_configurable(open_settings: Settings) -> None:
     assert response.status_code == 413
 
 
-async def test_body_under_the_limit_passes(open_client: httpx.AsyncClient) -> None:
-    response = await open_client.post(
-        "/users", json={"email": "a@example.com", "name": "Ada", "bio": "x" * 500}
-    )
+async def test_body_under_the_limit_passes(client: httpx.AsyncClient) -> None:
+    account = {"email": "a@example.com", "name": "Ada", "bio": "x" * 500, "password": PASSWORD}
+
+    response = await client.post("/users", json=account)
 
     assert response.status_code == 201
 
 
-async def test_unknown_route_and_method_are_json(open_client: httpx.AsyncClient) -> None:
-    missing = await open_client.get("/nowhere")
-    wrong_method = await open_client.put("/users")
+async def test_unknown_route_and_method_are_json(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/nowhere")
+    wrong_method = await client.put("/users")
 
     assert (missing.status_code, missing.json()) == (404, {"detail": "Not Found"})
     assert (wrong_method.status_code, wrong_method.json()) == (405, {"detail": "Method Not Allowed"})
 
 
-async def test_wrong_content_type_is_422(open_client: httpx.AsyncClient) -> None:
-    response = await open_client.post(
+async def test_wrong_content_type_is_422(client: httpx.AsyncClient) -> None:
+    response = await client.post(
         "/users", content=b"email=a@example.com", headers={"content-type": "text/plain"}
     )
 
@@ -78,31 +77,41 @@ async def test_wrong_content_type_is_422(open_client: httpx.AsyncClient) -> None
         ("POST", "/users", {"email": "x@example.com", "name": "bad\x00"}),
         ("GET", "/users/99999999999999999999999", None),
         ("GET", "/users?limit=-5", None),
-        ("PATCH", "/users/1", {"name": None}),
+        ("PATCH", "/users/{me}", {"name": None}),
     ],
 )
 async def test_client_mistakes_leave_no_error_in_the_log(
-    open_client: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    account: Account,
     caplog: pytest.LogCaptureFixture,
     method: str,
     path: str,
     payload: object,
 ) -> None:
+    # Signed in, so that each request is refused for its mistake rather than for a missing token.
     with caplog.at_level(logging.DEBUG):
-        response = await open_client.request(method, path, json=payload)
+        response = await client.request(
+            method, path.format(me=account.id), json=payload, headers=account.headers
+        )
 
     assert 400 <= response.status_code < 500
+    assert response.status_code not in (401, 403)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-async def test_an_unreachable_database_is_503_with_retry_after() -> None:
-    settings = Settings(database_url="postgresql://nobody@127.0.0.1:9/none", db_pool_timeout=1, auth=False)
-    app = create_app(settings)
-    engine = create_engine(settings)
+async def test_an_unreachable_database_is_503_with_retry_after(settings: Settings) -> None:
+    down = settings.model_copy(
+        update={"database_url": "postgresql://nobody@127.0.0.1:9/none", "db_pool_timeout": 1}
+    )
+    app = create_app(down)
+    engine = create_engine(down)
     app.state.sessionmaker = create_sessionmaker(engine)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
-        response = await client.get("/users/1")
+        # A sign-up needs no token, and reaches the database (its throttle, then the insert).
+        response = await client.post(
+            "/users", json={"email": "a@example.com", "name": "A", "password": PASSWORD}
+        )
     await engine.dispose()
 
     assert response.status_code == 503
@@ -120,17 +129,17 @@ async def test_an_unreachable_database_is_503_with_retry_after() -> None:
     ],
 )
 async def test_405_lists_every_method_the_path_allows(
-    open_client: httpx.AsyncClient, path: str, allowed: str
+    client: httpx.AsyncClient, path: str, allowed: str
 ) -> None:
     # Paths served by several routes used to name only the first route's methods.
-    response = await open_client.request("OPTIONS", path)
+    response = await client.request("OPTIONS", path)
 
     assert response.status_code == 405
     assert response.headers["allow"] == allowed
 
 
-async def test_a_body_that_is_not_utf8_is_400(open_client: httpx.AsyncClient) -> None:
-    response = await open_client.post(
+async def test_a_body_that_is_not_utf8_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
         "/users", content=b'{"email": "\xff"}', headers={"content-type": "application/json"}
     )
 

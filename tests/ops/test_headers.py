@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from inkwell.config import Settings
 from inkwell.main import create_app
+from tests.accounts import Account
 
 EXPECTED = {
     "x-content-type-options": "nosniff",
@@ -28,20 +29,27 @@ def assert_secured(response: httpx.Response) -> None:
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/users"), ("GET", "/nowhere"), ("DELETE", "/users")])
 async def test_api_responses_carry_the_headers(
-    open_client: httpx.AsyncClient, method: str, path: str
+    client: httpx.AsyncClient, account: Account, method: str, path: str
 ) -> None:
-    response = await open_client.request(method, path)
+    response = await client.request(method, path, headers=account.headers)
 
     assert_secured(response)
     assert response.headers["content-security-policy"].startswith("default-src 'none'")
 
 
-async def test_a_server_error_carries_them_too(open_app: FastAPI) -> None:
+async def test_a_request_without_a_token_is_refused_with_them(client: httpx.AsyncClient) -> None:
+    response = await client.get("/users")
+
+    assert response.status_code == 401
+    assert_secured(response)
+
+
+async def test_a_server_error_carries_them_too(app: FastAPI) -> None:
     async def broken() -> None:
         raise RuntimeError("boom")
 
-    open_app.add_api_route("/broken", broken)
-    transport = httpx.ASGITransport(app=open_app, raise_app_exceptions=False)
+    app.add_api_route("/broken", broken)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
         response = await client.get("/broken")
 
@@ -51,10 +59,8 @@ async def test_a_server_error_carries_them_too(open_app: FastAPI) -> None:
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc", "/docs/oauth2-redirect"])
-async def test_doc_pages_allow_exactly_their_own_inline_scripts(
-    open_client: httpx.AsyncClient, page: str
-) -> None:
-    response = await open_client.get(page)
+async def test_doc_pages_allow_exactly_their_own_inline_scripts(client: httpx.AsyncClient, page: str) -> None:
+    response = await client.get(page)
 
     assert_secured(response)
     policy = response.headers["content-security-policy"]
@@ -67,9 +73,9 @@ async def test_doc_pages_allow_exactly_their_own_inline_scripts(
     assert "connect-src 'self'" in policy
 
 
-async def test_cors_is_off_by_default(open_client: httpx.AsyncClient) -> None:
-    simple = await open_client.get("/users", headers={"Origin": "https://app.example.com"})
-    preflight = await open_client.options(
+async def test_cors_is_off_by_default(client: httpx.AsyncClient, account: Account) -> None:
+    simple = await client.get("/users", headers={"Origin": "https://app.example.com", **account.headers})
+    preflight = await client.options(
         "/users",
         headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
     )
@@ -80,11 +86,11 @@ async def test_cors_is_off_by_default(open_client: httpx.AsyncClient) -> None:
 
 
 async def test_cors_allows_the_listed_origins_only(
-    open_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("INKWELL_CORS_ORIGINS", "https://app.example.com, https://admin.example.com/")
     origins = Settings(_env_file=None).cors_origins
-    app = create_app(open_settings.model_copy(update={"cors_origins": origins}))
+    app = create_app(settings.model_copy(update={"cors_origins": origins}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
         allowed = await c.options(
             "/users",

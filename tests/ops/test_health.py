@@ -10,26 +10,31 @@ from inkwell.db import create_engine, create_sessionmaker
 from inkwell.main import create_app
 
 
-async def test_healthz_answers_without_the_database(open_client: httpx.AsyncClient) -> None:
-    response = await open_client.get("/healthz")
+async def test_healthz_answers_without_the_database(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
 
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
-async def test_readyz_is_ok_when_the_database_answers(open_client: httpx.AsyncClient) -> None:
-    response = await open_client.get("/readyz")
+async def test_readyz_is_ok_when_the_database_answers(client: httpx.AsyncClient) -> None:
+    response = await client.get("/readyz")
 
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+async def test_with_sign_in_off_they_answer_alike(open_client: httpx.AsyncClient) -> None:
+    for path in ("/healthz", "/readyz"):
+        response = await open_client.get(path)
+
+        assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
 @pytest.fixture
-async def unreachable_client() -> AsyncIterator[httpx.AsyncClient]:
+async def unreachable_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app on a PostgreSQL address where nothing listens (port 9, discard)."""
-    settings = Settings(
-        database_url="postgresql://inkwell:secret@127.0.0.1:9/none", _env_file=None, auth=False
-    )
-    app = create_app(settings)
-    engine = create_engine(settings)
+    down = settings.model_copy(update={"database_url": "postgresql://inkwell:secret@127.0.0.1:9/none"})
+    app = create_app(down)
+    engine = create_engine(down)
     app.state.sessionmaker = create_sessionmaker(engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
         yield c
@@ -48,9 +53,9 @@ async def test_readyz_is_503_with_the_reason_when_the_database_is_unreachable(
     assert alive.status_code == 200
 
 
-async def test_readyz_is_503_when_the_database_is_too_slow(open_settings: Settings) -> None:
-    app = create_app(open_settings.model_copy(update={"ready_timeout": 1e-9}))
-    engine = create_engine(open_settings)
+async def test_readyz_is_503_when_the_database_is_too_slow(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"ready_timeout": 1e-9}))
+    engine = create_engine(settings)
     app.state.sessionmaker = create_sessionmaker(engine)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
         response = await c.get("/readyz")
@@ -60,8 +65,8 @@ async def test_readyz_is_503_when_the_database_is_too_slow(open_settings: Settin
     assert response.json() == {"detail": "The database did not answer within 1e-09 s"}
 
 
-async def test_health_routes_are_documented(open_client: httpx.AsyncClient) -> None:
-    paths = (await open_client.get("/openapi.json")).json()["paths"]
+async def test_health_routes_are_documented(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
 
     assert set(paths["/healthz"]) == {"get"}
     assert "503" in paths["/readyz"]["get"]["responses"]
