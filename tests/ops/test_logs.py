@@ -18,6 +18,11 @@ from inkwell.logs import configure_logging, redact_text
 from inkwell.main import create_app
 from inkwell.orm import utcnow
 from inkwell.users.models import User
+from tests.accounts import PASSWORD, Account, new_account
+
+
+def bytes_headers(account: Account) -> dict[bytes, bytes]:
+    return {name.encode(): value.encode() for name, value in account.headers.items()}
 
 
 class LogStream(io.StringIO):
@@ -29,19 +34,21 @@ class LogStream(io.StringIO):
 
 
 @pytest.fixture
-def log(open_app: FastAPI, open_settings: Settings) -> LogStream:
+def log(app: FastAPI, settings: Settings) -> LogStream:
     """The app's log, as JSON lines (set before the app's first request builds its middleware)."""
     stream = LogStream()
-    configure_logging(open_settings.model_copy(update={"log_format": "json", "log_level": "debug"}), stream)
+    configure_logging(settings.model_copy(update={"log_format": "json", "log_level": "debug"}), stream)
     return stream
 
 
 async def test_one_line_per_request_with_method_route_status_duration_and_id(
-    log: LogStream, open_client: httpx.AsyncClient
+    log: LogStream, client: httpx.AsyncClient, account: Account
 ) -> None:
-    response = await open_client.get("/users/12345")
+    response = await client.get("/users/12345", headers=account.headers)
 
-    [line] = log.requests()
+    # The account's sign-up and sign-in came first, a line each.
+    assert [line["route"] for line in log.requests()] == ["/users", "/auth/token", "/users/{user_id}"]
+    line = log.requests()[-1]
     assert line["method"] == "GET"
     assert line["route"] == "/users/{user_id}"
     assert line["status"] == 404
@@ -53,12 +60,12 @@ async def test_one_line_per_request_with_method_route_status_duration_and_id(
 
 
 async def test_a_valid_client_request_id_is_kept_and_returned(
-    log: LogStream, open_client: httpx.AsyncClient
+    log: LogStream, client: httpx.AsyncClient, account: Account
 ) -> None:
-    response = await open_client.get("/users", headers={"X-Request-ID": "edge-7f3a.2026:01_b"})
+    response = await client.get("/users", headers={"X-Request-ID": "edge-7f3a.2026:01_b", **account.headers})
 
     assert response.headers["x-request-id"] == "edge-7f3a.2026:01_b"
-    assert log.requests()[0]["request_id"] == "edge-7f3a.2026:01_b"
+    assert log.requests()[-1]["request_id"] == "edge-7f3a.2026:01_b"
 
 
 @pytest.mark.parametrize(
@@ -66,19 +73,19 @@ async def test_a_valid_client_request_id_is_kept_and_returned(
     ["x" * 129, "has space", 'quote"d', "<script>", "ünïcode", "ada@example.com", ""],
 )
 async def test_an_unsafe_client_request_id_is_replaced(
-    log: LogStream, open_client: httpx.AsyncClient, sent: str
+    log: LogStream, client: httpx.AsyncClient, account: Account, sent: str
 ) -> None:
-    response = await open_client.get("/users", headers={b"X-Request-ID": sent.encode()})
+    response = await client.get("/users", headers={b"X-Request-ID": sent.encode(), **bytes_headers(account)})
 
     returned = response.headers["x-request-id"]
     assert returned != sent
     assert len(returned) == 32
-    assert log.requests()[0]["request_id"] == returned
+    assert log.requests()[-1]["request_id"] == returned
 
 
 @pytest.fixture
-async def unreachable(open_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    down = open_settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:9/none"})
+async def unreachable(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    down = settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:9/none"})
     app = create_app(down)
     engine = create_engine(down)
     app.state.sessionmaker = create_sessionmaker(engine)
@@ -88,12 +95,14 @@ async def unreachable(open_settings: Settings) -> AsyncIterator[httpx.AsyncClien
 
 
 async def test_lines_written_during_a_request_carry_its_id(
-    open_settings: Settings, unreachable: httpx.AsyncClient
+    settings: Settings, unreachable: httpx.AsyncClient
 ) -> None:
     stream = LogStream()
-    configure_logging(open_settings.model_copy(update={"log_format": "json"}), stream)
+    configure_logging(settings.model_copy(update={"log_format": "json"}), stream)
 
-    response = await unreachable.get("/users/1", headers={"X-Request-ID": "trace-1"})
+    # A sign-up needs no token, and reaches the database.
+    sign_up = {"email": "a@example.com", "name": "A", "password": PASSWORD}
+    response = await unreachable.post("/users", json=sign_up, headers={"X-Request-ID": "trace-1"})
 
     assert response.status_code == 503
     warning = next(line for line in stream.lines() if line["level"] == "warning")
@@ -102,12 +111,14 @@ async def test_lines_written_during_a_request_carry_its_id(
 
 
 async def test_console_format_is_readable_text(
-    open_app: FastAPI, open_settings: Settings, open_client: httpx.AsyncClient
+    app: FastAPI, settings: Settings, client: httpx.AsyncClient
 ) -> None:
     stream = io.StringIO()
-    configure_logging(open_settings.model_copy(update={"log_format": "console"}), stream)
+    configure_logging(settings.model_copy(update={"log_format": "console"}), stream)
+    # Signed up and in once the log is set up: the app's first request builds its logging middleware.
+    account = await new_account(client)
 
-    await open_client.get("/users", headers={"X-Request-ID": "readable-1"})
+    await client.get("/users", headers={"X-Request-ID": "readable-1", **account.headers})
 
     text = stream.getvalue()
     assert "request" in text
@@ -118,14 +129,14 @@ async def test_console_format_is_readable_text(
 
 @pytest.mark.parametrize(("stream_is_tty", "expected_json"), [(True, False), (False, True)])
 def test_auto_format_follows_the_terminal(
-    open_settings: Settings, stream_is_tty: bool, expected_json: bool
+    settings: Settings, stream_is_tty: bool, expected_json: bool
 ) -> None:
     class Stream(io.StringIO):
         def isatty(self) -> bool:
             return stream_is_tty
 
     stream = Stream()
-    configure_logging(open_settings.model_copy(update={"log_format": "auto"}), stream)
+    configure_logging(settings.model_copy(update={"log_format": "auto"}), stream)
 
     logging.getLogger("inkwell").warning("hello")
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inkwell.config import Settings
 from inkwell.main import create_app
+from tests.accounts import SIGNED_IN_ENV, Account
 from tests.apps import asgi_client
 from tests.processes import inkwell, serving
 
@@ -44,29 +45,32 @@ def labels(**values: str) -> frozenset[tuple[str, str]]:
 
 
 async def test_requests_are_counted_by_route_template_method_and_status(
-    open_client: httpx.AsyncClient,
+    client: httpx.AsyncClient, account: Account
 ) -> None:
-    user = (await open_client.post("/users", json={"email": "m@example.com", "name": "M"})).json()
-    await open_client.get(f"/users/{user['id']}")
-    await open_client.get(f"/users/{user['id'] + 1000}")
-    await open_client.get("/no/such/route")
+    # The account was signed up (POST /users) and signed in (POST /auth/token).
+    await client.get(f"/users/{account.id}", headers=account.headers)
+    await client.get(f"/users/{account.id + 1000}", headers=account.headers)
+    await client.get("/no/such/route")
 
-    samples = await scrape(open_client)
+    samples = await scrape(client)
 
     requests = "inkwell_http_requests_total"
     assert samples[(requests, labels(method="POST", route="/users", status="201"))] == 1
+    assert samples[(requests, labels(method="POST", route="/auth/token", status="200"))] == 1
     assert samples[(requests, labels(method="GET", route="/users/{user_id}", status="200"))] == 1
     assert samples[(requests, labels(method="GET", route="/users/{user_id}", status="404"))] == 1
     assert samples[(requests, labels(method="GET", route="<unmatched>", status="404"))] == 1
     # No label carries a concrete id or path.
-    assert not any(str(user["id"]) in dict(lbl).get("route", "") for _, lbl in samples)
+    assert not any(str(account.id) in dict(lbl).get("route", "") for _, lbl in samples)
 
 
-async def test_latency_is_a_histogram_by_method_and_route(open_client: httpx.AsyncClient) -> None:
+async def test_latency_is_a_histogram_by_method_and_route(
+    client: httpx.AsyncClient, account: Account
+) -> None:
     for _ in range(3):
-        await open_client.get("/users")
+        await client.get("/users", headers=account.headers)
 
-    samples = await scrape(open_client)
+    samples = await scrape(client)
 
     route = {"method": "GET", "route": "/users"}
     assert samples[("inkwell_http_request_duration_seconds_count", labels(**route))] == 3
@@ -74,19 +78,19 @@ async def test_latency_is_a_histogram_by_method_and_route(open_client: httpx.Asy
     assert samples[("inkwell_http_request_duration_seconds_sum", labels(**route))] > 0
 
 
-async def test_unknown_methods_share_one_label(open_client: httpx.AsyncClient) -> None:
-    await open_client.request("BREW", "/users")
+async def test_unknown_methods_share_one_label(client: httpx.AsyncClient) -> None:
+    await client.request("BREW", "/users")
 
-    samples = await scrape(open_client)
+    samples = await scrape(client)
 
     assert samples[("inkwell_http_requests_total", labels(method="OTHER", route="/users", status="405"))] == 1
 
 
-async def test_plain_routes_and_mounts_are_labelled_by_template(open_client: httpx.AsyncClient) -> None:
-    await open_client.get("/openapi.json")
-    await open_client.get("/static-offline-docs/nothing-here.js")
+async def test_plain_routes_and_mounts_are_labelled_by_template(client: httpx.AsyncClient) -> None:
+    await client.get("/openapi.json")
+    await client.get("/static-offline-docs/nothing-here.js")
 
-    samples = await scrape(open_client)
+    samples = await scrape(client)
 
     requests = "inkwell_http_requests_total"
     assert samples[(requests, labels(method="GET", route="/openapi.json", status="200"))] == 1
@@ -95,25 +99,25 @@ async def test_plain_routes_and_mounts_are_labelled_by_template(open_client: htt
 
 
 async def test_database_pool_use_is_reported(
-    open_app: FastAPI, open_client: httpx.AsyncClient, engine: AsyncEngine
+    app: FastAPI, client: httpx.AsyncClient, engine: AsyncEngine
 ) -> None:
-    open_app.state.engine = engine  # what the lifespan sets in a running server
+    app.state.engine = engine  # what the lifespan sets in a running server
     async with engine.connect():
-        samples = await scrape(open_client)
+        samples = await scrape(client)
 
     assert samples[("inkwell_db_pool_connections", labels(state="in_use"))] >= 1
     assert ("inkwell_db_pool_connections", labels(state="idle")) in samples
-    assert samples[("inkwell_db_pool_size", labels())] == open_app.state.settings.db_pool_size
+    assert samples[("inkwell_db_pool_size", labels())] == app.state.settings.db_pool_size
 
 
-async def test_the_pool_is_left_out_before_start_up(open_client: httpx.AsyncClient) -> None:
-    samples = await scrape(open_client)
+async def test_the_pool_is_left_out_before_start_up(client: httpx.AsyncClient) -> None:
+    samples = await scrape(client)
 
     assert not any(name.startswith("inkwell_db_pool") for name, _ in samples)
 
 
-async def test_metrics_can_be_turned_off(open_settings: Settings) -> None:
-    app = create_app(open_settings.model_copy(update={"metrics": False}))
+async def test_metrics_can_be_turned_off(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"metrics": False}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
         response = await c.get("/metrics")
 
@@ -130,9 +134,9 @@ METRICS_TOKEN = "9d4f0b6e2c8a41f7b3e5d1c0a6f8e2b4-scraper"
 
 
 @pytest.fixture
-async def guarded(open_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def guarded(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of an app whose /metrics asks for a token."""
-    app = create_app(open_settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)}))
+    app = create_app(settings.model_copy(update={"metrics_token": SecretStr(METRICS_TOKEN)}))
     async with asgi_client(app) as client:
         yield client
 
@@ -169,8 +173,8 @@ async def test_with_a_token_set_the_scraper_sending_it_gets_the_metrics(
     assert "inkwell_http_requests_total" in response.text
 
 
-async def test_without_a_token_metrics_are_open(open_client: httpx.AsyncClient) -> None:
-    assert (await open_client.get("/metrics")).status_code == 200
+async def test_without_a_token_metrics_are_open(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/metrics")).status_code == 200
 
 
 def test_the_token_comes_from_inkwell_metrics_token(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -210,6 +214,7 @@ def workers_env(tmp_path: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
         "INKWELL_DB_POOL_SIZE": str(POOL_SIZE),
         "INKWELL_LOG_LEVEL": "warning",  # a line per request would fill the pipe the log goes to
+        **SIGNED_IN_ENV,
     }
     upgraded = inkwell(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
