@@ -188,8 +188,8 @@ async def test_a_silent_network_is_503_within_the_timeouts_then_recovers(cluster
 
 
 @pytest.fixture
-def pool_of_two(settings: Settings) -> Settings:
-    return settings.model_copy(update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 1.0})
+def pool_of_two(open_settings: Settings) -> Settings:
+    return open_settings.model_copy(update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 1.0})
 
 
 @contextlib.asynccontextmanager
