@@ -16,6 +16,9 @@ CHEAP_HASHING_ENV = {
 }
 TEST_SECRET_KEY = "3f9c1d7be0a24c5e8b6f4d2a91c07e5b-tests-only"
 PASSWORD = "correct horse battery"
+# The mode of an `inkwell` process, stated in its environment: sign-in on (as users get it), or off.
+SIGNED_IN_ENV = {"INKWELL_AUTH": "on", "INKWELL_SECRET_KEY": TEST_SECRET_KEY}
+OPEN_ENV = {"INKWELL_AUTH": "off"}
 
 _sequence = count(1)
 

@@ -7,13 +7,22 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
 from inkwell.db import Database, create_engine
 from inkwell.models import AuthSession, IdempotencyKey, OutboxJob, Post, ThrottleCounter, User
-from tests.accounts import CHEAP_HASHING_ENV
+from tests.accounts import (
+    CHEAP_HASHING_ENV,
+    OPEN_ENV,
+    SIGNED_IN_ENV,
+    TEST_SECRET_KEY,
+    Account,
+    make_admin,
+    new_account,
+)
 from tests.apps import app_on, asgi_client
 from tests.databases import Backend, create_database, drop_database, migrate, selected_backends
 from tests.redis import delete_keys, redis_url, unique_prefix
@@ -21,9 +30,11 @@ from tests.smtp import MailSink, mail_sink
 
 BACKENDS = selected_backends()
 
-# The suite exercises the open API (sign-in off), in this process and in the servers and commands it
-# starts, unless a test turns sign-in on: tests/auth does, for every rule of it.
-os.environ["INKWELL_AUTH"] = "off"
+# The suite runs the API as users get it, sign-in on: the fixtures `settings`, `app`, `client` ... and
+# `server_env` for processes. The tutorial's open API (sign-in off) is asked for by name: `open_settings`,
+# `open_app`, `open_client` ... and `open_server_env`. Neither mode is taken from the shell running pytest.
+os.environ.pop("INKWELL_AUTH", None)
+os.environ.pop("INKWELL_SECRET_KEY", None)
 os.environ.update(CHEAP_HASHING_ENV)
 
 
@@ -50,13 +61,21 @@ async def database_url(backend: Backend, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="session")
 def settings(database_url: str) -> Settings:
-    """The open API (sign-in off), as the tutorial has it; tests/auth covers sign-in on."""
+    """Sign-in on, as users get it, with the tests' signing key."""
+    return Settings(
+        database_url=database_url, _env_file=None, auth=True, secret_key=SecretStr(TEST_SECRET_KEY)
+    )
+
+
+@pytest.fixture(scope="session")
+def open_settings(database_url: str) -> Settings:
+    """The tutorial's open API: sign-in off."""
     return Settings(database_url=database_url, _env_file=None, auth=False)
 
 
 @pytest.fixture(scope="session")
-async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(settings)
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(Settings(database_url=database_url, _env_file=None))
     yield engine
     await engine.dispose()
 
@@ -73,7 +92,7 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 @pytest.fixture
 def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
-    """Database whose commits are savepoints inside the test's transaction."""
+    """Sessions whose commits are savepoints inside the test's transaction."""
     return async_sessionmaker(
         bind=connection,
         join_transaction_mode="create_savepoint",
@@ -106,8 +125,31 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
+async def account(client: httpx.AsyncClient) -> Account:
+    """A user signed up and signed in through `client`: `account.headers` carry its access token."""
+    return await new_account(client)
+
+
+@pytest.fixture
+async def admin(client: httpx.AsyncClient, session: AsyncSession) -> Account:
+    """An admin signed in through `client`, for a test that acts on anyone's records."""
+    return await make_admin(session, await new_account(client))
+
+
+@pytest.fixture
+def open_app(open_settings: Settings, database: Database) -> FastAPI:
+    return app_on(open_settings, database)
+
+
+@pytest.fixture
+async def open_client(open_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(open_app) as client:
+        yield client
+
+
+@pytest.fixture
 async def committed_sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Database on the real engine whose commits are real; everything is deleted after the test."""
+    """Sessions on the real engine whose commits are real; everything is deleted after the test."""
     yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     async with engine.begin() as conn:
         await conn.execute(delete(IdempotencyKey))
@@ -130,6 +172,12 @@ def committed_database(
 def committed_app(settings: Settings, committed_database: Database) -> FastAPI:
     """The app on its real engine, for tests of concurrency; what they commit is deleted after."""
     return app_on(settings, committed_database)
+
+
+@pytest.fixture
+def committed_open_app(open_settings: Settings, committed_database: Database) -> FastAPI:
+    """`committed_app` with sign-in off."""
+    return app_on(open_settings, committed_database)
 
 
 # Tests of whole processes (workers killed, two servers, the CLI) run on one database: PostgreSQL when it
@@ -193,6 +241,12 @@ async def committed_client(committed_app: FastAPI) -> AsyncIterator[httpx.AsyncC
 
 
 @pytest.fixture
+async def committed_open_client(committed_open_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(committed_open_app) as client:
+        yield client
+
+
+@pytest.fixture
 async def server_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
     """An empty database of the backend for a server process (not migrated)."""
     name = f"inkwell_server_{os.getpid()}"
@@ -202,10 +256,17 @@ async def server_database(backend: Backend, tmp_path: Path) -> AsyncIterator[str
 
 @pytest.fixture
 def server_env(server_database: str, tmp_path: Path) -> dict[str, str]:
-    """The environment of an `inkwell` process on `server_database`, logging JSON lines."""
+    """The environment of an `inkwell` process on `server_database`, logging JSON lines, sign-in on."""
     return {
         **os.environ,
         "DATABASE_URL": server_database,
         "HOME": str(tmp_path),
         "INKWELL_LOG_FORMAT": "json",
+        **SIGNED_IN_ENV,
     }
+
+
+@pytest.fixture
+def open_server_env(server_env: dict[str, str]) -> dict[str, str]:
+    """`server_env` with sign-in off: the tutorial's open API."""
+    return {**server_env, **OPEN_ENV}

@@ -62,7 +62,8 @@ def serving(env: dict[str, str], cwd: Path, *args: str) -> Iterator[Server]:
     finally:
         if process.poll() is None:
             server.stop()
-        elif not server.stderr and process.stderr is not None:
+        elif not server.stderr and process.stderr is not None and not process.stderr.closed:
+            # It exited by itself: its log is still in the pipe (stop() reads the pipe, and closes it).
             server.stderr = process.stderr.read()
 
 

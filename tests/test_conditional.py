@@ -41,22 +41,22 @@ async def current_etag(client: httpx.AsyncClient, url: str) -> str:
     return response.headers["etag"]
 
 
-async def test_get_carries_a_strong_etag(client: httpx.AsyncClient, resource: Resource) -> None:
-    response = await client.get(resource.url)
+async def test_get_carries_a_strong_etag(open_client: httpx.AsyncClient, resource: Resource) -> None:
+    response = await open_client.get(resource.url)
 
     etag = response.headers["etag"]
     assert etag.startswith('"')
     assert etag.endswith('"')
-    assert await current_etag(client, resource.url) == etag
+    assert await current_etag(open_client, resource.url) == etag
 
 
 @pytest.mark.parametrize("form", ["{tag}", "W/{tag}", '"other", {tag}', "*"])
 async def test_if_none_match_naming_the_current_etag_is_304_with_no_body(
-    client: httpx.AsyncClient, resource: Resource, form: str
+    open_client: httpx.AsyncClient, resource: Resource, form: str
 ) -> None:
-    etag = await current_etag(client, resource.url)
+    etag = await current_etag(open_client, resource.url)
 
-    response = await client.get(resource.url, headers={"If-None-Match": form.format(tag=etag)})
+    response = await open_client.get(resource.url, headers={"If-None-Match": form.format(tag=etag)})
 
     assert response.status_code == 304
     assert response.content == b""
@@ -65,42 +65,42 @@ async def test_if_none_match_naming_the_current_etag_is_304_with_no_body(
 
 @pytest.mark.parametrize("header", ['"0-0"', 'W/"0-0", "1-99"', "not a tag", '"unterminated', ""])
 async def test_if_none_match_naming_another_etag_is_a_full_200(
-    client: httpx.AsyncClient, resource: Resource, header: str
+    open_client: httpx.AsyncClient, resource: Resource, header: str
 ) -> None:
-    response = await client.get(resource.url, headers={"If-None-Match": header})
+    response = await open_client.get(resource.url, headers={"If-None-Match": header})
 
     assert response.status_code == 200
     assert response.json()["id"] > 0
 
 
-async def test_every_change_gives_a_new_etag(client: httpx.AsyncClient, resource: Resource) -> None:
-    before = await current_etag(client, resource.url)
+async def test_every_change_gives_a_new_etag(open_client: httpx.AsyncClient, resource: Resource) -> None:
+    before = await current_etag(open_client, resource.url)
 
-    patched = await client.patch(resource.url, json=resource.change)
-    patched_again = await client.patch(resource.url, json=resource.other_change)
+    patched = await open_client.patch(resource.url, json=resource.change)
+    patched_again = await open_client.patch(resource.url, json=resource.other_change)
 
     etags = [before, patched.headers["etag"], patched_again.headers["etag"]]
     assert len(set(etags)) == 3
-    assert await current_etag(client, resource.url) == etags[-1]
+    assert await current_etag(open_client, resource.url) == etags[-1]
 
 
 async def test_a_patch_that_changes_nothing_keeps_the_etag(
-    client: httpx.AsyncClient, resource: Resource
+    open_client: httpx.AsyncClient, resource: Resource
 ) -> None:
-    before = await current_etag(client, resource.url)
+    before = await current_etag(open_client, resource.url)
 
-    response = await client.patch(resource.url, json={})
+    response = await open_client.patch(resource.url, json={})
 
     assert response.headers["etag"] == before
 
 
 @pytest.mark.parametrize("form", ["{tag}", '"other", {tag}', "*"])
 async def test_patch_with_a_matching_if_match_applies(
-    client: httpx.AsyncClient, resource: Resource, form: str
+    open_client: httpx.AsyncClient, resource: Resource, form: str
 ) -> None:
-    etag = await current_etag(client, resource.url)
+    etag = await current_etag(open_client, resource.url)
 
-    response = await client.patch(
+    response = await open_client.patch(
         resource.url, json=resource.change, headers={"If-Match": form.format(tag=etag)}
     )
 
@@ -109,97 +109,105 @@ async def test_patch_with_a_matching_if_match_applies(
 
 
 async def test_patch_with_a_stale_if_match_is_412_and_changes_nothing(
-    client: httpx.AsyncClient, resource: Resource
+    open_client: httpx.AsyncClient, resource: Resource
 ) -> None:
-    stale = await current_etag(client, resource.url)
-    await client.patch(resource.url, json=resource.change)
-    before = (await client.get(resource.url)).json()
+    stale = await current_etag(open_client, resource.url)
+    await open_client.patch(resource.url, json=resource.change)
+    before = (await open_client.get(resource.url)).json()
 
-    response = await client.patch(resource.url, json=resource.other_change, headers={"If-Match": stale})
+    response = await open_client.patch(resource.url, json=resource.other_change, headers={"If-Match": stale})
 
     assert response.status_code == 412
     assert response.json() == {"detail": "The resource has changed since that ETag: fetch it again"}
-    assert (await client.get(resource.url)).json() == before
+    assert (await open_client.get(resource.url)).json() == before
 
 
-async def test_if_match_with_a_weak_tag_is_412(client: httpx.AsyncClient, resource: Resource) -> None:
+async def test_if_match_with_a_weak_tag_is_412(open_client: httpx.AsyncClient, resource: Resource) -> None:
     # If-Match compares strongly: a weak tag never matches.
-    etag = await current_etag(client, resource.url)
-    before = (await client.get(resource.url)).json()
+    etag = await current_etag(open_client, resource.url)
+    before = (await open_client.get(resource.url)).json()
 
-    response = await client.patch(resource.url, json=resource.change, headers={"If-Match": f"W/{etag}"})
+    response = await open_client.patch(resource.url, json=resource.change, headers={"If-Match": f"W/{etag}"})
 
     assert response.status_code == 412
-    assert (await client.get(resource.url)).json() == before
+    assert (await open_client.get(resource.url)).json() == before
 
 
 @pytest.mark.parametrize("header", ["garbage", '"unterminated', "", "null", "{{"])
 @pytest.mark.parametrize("method", ["PATCH", "DELETE"])
 async def test_an_if_match_naming_no_tag_is_412_and_changes_nothing(
-    client: httpx.AsyncClient, resource: Resource, header: str, method: str
+    open_client: httpx.AsyncClient, resource: Resource, header: str, method: str
 ) -> None:
-    before = (await client.get(resource.url)).json()
+    before = (await open_client.get(resource.url)).json()
 
-    response = await client.request(method, resource.url, json=resource.change, headers={"If-Match": header})
+    response = await open_client.request(
+        method, resource.url, json=resource.change, headers={"If-Match": header}
+    )
 
     assert response.status_code == 412
-    assert (await client.get(resource.url)).json() == before
+    assert (await open_client.get(resource.url)).json() == before
 
 
-async def test_an_unquoted_current_tag_is_accepted(client: httpx.AsyncClient, resource: Resource) -> None:
-    etag = await current_etag(client, resource.url)
+async def test_an_unquoted_current_tag_is_accepted(
+    open_client: httpx.AsyncClient, resource: Resource
+) -> None:
+    etag = await current_etag(open_client, resource.url)
 
-    response = await client.patch(resource.url, json=resource.change, headers={"If-Match": etag.strip('"')})
+    response = await open_client.patch(
+        resource.url, json=resource.change, headers={"If-Match": etag.strip('"')}
+    )
 
     assert response.status_code == 200
 
 
 async def test_delete_with_a_stale_if_match_is_412_and_deletes_nothing(
-    client: httpx.AsyncClient, resource: Resource
+    open_client: httpx.AsyncClient, resource: Resource
 ) -> None:
-    stale = await current_etag(client, resource.url)
-    await client.patch(resource.url, json=resource.change)
+    stale = await current_etag(open_client, resource.url)
+    await open_client.patch(resource.url, json=resource.change)
 
-    refused = await client.delete(resource.url, headers={"If-Match": stale})
-    still_there = await client.get(resource.url)
-    deleted = await client.delete(resource.url, headers={"If-Match": still_there.headers["etag"]})
+    refused = await open_client.delete(resource.url, headers={"If-Match": stale})
+    still_there = await open_client.get(resource.url)
+    deleted = await open_client.delete(resource.url, headers={"If-Match": still_there.headers["etag"]})
 
     assert refused.status_code == 412
     assert still_there.status_code == 200
     assert deleted.status_code == 204
-    assert (await client.get(resource.url)).status_code == 404
+    assert (await open_client.get(resource.url)).status_code == 404
 
 
-async def test_if_match_on_a_missing_resource_is_404(client: httpx.AsyncClient) -> None:
-    response = await client.patch("/posts/999999", json={"title": "t"}, headers={"If-Match": "*"})
+async def test_if_match_on_a_missing_resource_is_404(open_client: httpx.AsyncClient) -> None:
+    response = await open_client.patch("/posts/999999", json={"title": "t"}, headers={"If-Match": "*"})
 
     assert response.status_code == 404
 
 
 @pytest.mark.parametrize("route", ["/users", "/users/{user_id}/posts"])
 async def test_created_resources_carry_the_etag_that_get_returns(
-    client: httpx.AsyncClient, session: AsyncSession, route: str
+    open_client: httpx.AsyncClient, session: AsyncSession, route: str
 ) -> None:
     user = await make_user(session)
     payload = {"email": "new@example.com", "name": "N"} if route == "/users" else {"title": "t", "body": "b"}
 
-    created = await client.post(route.format(user_id=user.id), json=payload)
+    created = await open_client.post(route.format(user_id=user.id), json=payload)
 
     url = "/users/{}" if route == "/users" else "/posts/{}"
-    assert created.headers["etag"] == await current_etag(client, url.format(created.json()["id"]))
+    assert created.headers["etag"] == await current_etag(open_client, url.format(created.json()["id"]))
 
 
-async def test_two_patches_with_one_etag_at_once_one_wins(committed_client: httpx.AsyncClient) -> None:
-    user = (await committed_client.post("/users", json={"email": "race@example.com", "name": "R"})).json()
+async def test_two_patches_with_one_etag_at_once_one_wins(committed_open_client: httpx.AsyncClient) -> None:
+    user = (
+        await committed_open_client.post("/users", json={"email": "race@example.com", "name": "R"})
+    ).json()
     post = (
-        await committed_client.post(f"/users/{user['id']}/posts", json={"title": "t", "body": "b"})
+        await committed_open_client.post(f"/users/{user['id']}/posts", json={"title": "t", "body": "b"})
     ).json()
 
     for url, field in ((f"/users/{user['id']}", "name"), (f"/posts/{post['id']}", "title")):
-        etag = await current_etag(committed_client, url)
+        etag = await current_etag(committed_open_client, url)
         responses = await asyncio.gather(
             *(
-                committed_client.patch(url, json={field: f"racer {i}"}, headers={"If-Match": etag})
+                committed_open_client.patch(url, json={field: f"racer {i}"}, headers={"If-Match": etag})
                 for i in range(RACERS)
             )
         )
@@ -207,22 +215,22 @@ async def test_two_patches_with_one_etag_at_once_one_wins(committed_client: http
         statuses = [r.status_code for r in responses]
         assert sorted(statuses) == [200] + [412] * (RACERS - 1), url
         winner = responses[statuses.index(200)].json()
-        assert (await committed_client.get(url)).json() == winner
+        assert (await committed_open_client.get(url)).json() == winner
 
 
 async def test_a_delete_and_a_patch_with_one_etag_at_once_one_wins(
-    committed_client: httpx.AsyncClient,
+    committed_open_client: httpx.AsyncClient,
 ) -> None:
-    user = (await committed_client.post("/users", json={"email": "dp@example.com", "name": "D"})).json()
+    user = (await committed_open_client.post("/users", json={"email": "dp@example.com", "name": "D"})).json()
     url = f"/users/{user['id']}"
-    etag = await current_etag(committed_client, url)
+    etag = await current_etag(committed_open_client, url)
 
     deleted, patched = await asyncio.gather(
-        committed_client.delete(url, headers={"If-Match": etag}),
-        committed_client.patch(url, json={"name": "Late"}, headers={"If-Match": etag}),
+        committed_open_client.delete(url, headers={"If-Match": etag}),
+        committed_open_client.patch(url, json={"name": "Late"}, headers={"If-Match": etag}),
     )
 
-    final = await committed_client.get(url)
+    final = await committed_open_client.get(url)
     if deleted.status_code == 204:
         # The patch waited for the delete, then found nothing to change.
         assert patched.status_code in (404, 412)
@@ -284,11 +292,11 @@ async def change_elsewhere(database: Database, user_id: int, post_id: int) -> No
 
 
 async def test_browsers_may_read_the_etag_when_cors_is_on(
-    settings: Settings, database: Database, session: AsyncSession
+    open_settings: Settings, database: Database, session: AsyncSession
 ) -> None:
     user = await make_user(session)
     app = create_app(
-        settings.model_copy(update={"cors_origins": ["https://app.example.com"]}), database=database
+        open_settings.model_copy(update={"cors_origins": ["https://app.example.com"]}), database=database
     )
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
         response = await client.get(f"/users/{user.id}", headers={"Origin": "https://app.example.com"})

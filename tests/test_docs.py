@@ -22,18 +22,43 @@ async def test_docs_pages_use_only_local_assets(client: httpx.AsyncClient, page:
         assert len(asset.content) > 100, url
 
 
+OPEN_PATHS = {
+    "/users",
+    "/users/{user_id}",
+    "/users/{user_id}/posts",
+    "/posts",
+    "/posts/{post_id}",
+    "/healthz",
+    "/readyz",
+}
+SIGN_IN_PATHS = {
+    "/auth/token",
+    "/auth/refresh",
+    "/auth/logout",
+    "/auth/verify/request",
+    "/auth/verify",
+    "/auth/forgot-password",
+    "/auth/reset-password",
+    "/auth/confirm-email",
+    "/users/me",
+    "/users/me/password",
+}
+
+
 async def test_openapi_document_lists_every_route(client: httpx.AsyncClient) -> None:
     paths = (await client.get("/openapi.json")).json()["paths"]
 
-    assert set(paths) == {
-        "/users",
-        "/users/{user_id}",
-        "/users/{user_id}/posts",
-        "/posts",
-        "/posts/{post_id}",
-        "/healthz",
-        "/readyz",
-    }
+    assert set(paths) == OPEN_PATHS | SIGN_IN_PATHS
+    assert set(paths["/users/{user_id}"]) == {"get", "patch", "delete"}
+    assert "409" in paths["/users"]["post"]["responses"]
+
+
+async def test_with_sign_in_off_the_openapi_document_lists_the_tutorials_routes(
+    open_client: httpx.AsyncClient,
+) -> None:
+    paths = (await open_client.get("/openapi.json")).json()["paths"]
+
+    assert set(paths) == OPEN_PATHS
     assert set(paths["/users/{user_id}"]) == {"get", "patch", "delete"}
     assert "409" in paths["/users"]["post"]["responses"]
 

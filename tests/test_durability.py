@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.accounts import PASSWORD, SIGNED_IN_ENV, bearer
 from tests.databases import Backend, create_database, drop_database
 from tests.processes import inkwell
 from tests.servers import Server
@@ -64,7 +65,8 @@ class Stream:
             return Write(
                 f"/users/{self.author_id}/posts", {"title": f"{writer}-{n}", "body": "b"}, f"p-{writer}-{n}"
             )
-        return Write("/users", {"email": f"w{writer}-{n}@example.com", "name": "W"}, f"u-{writer}-{n}")
+        account = {"email": f"w{writer}-{n}@example.com", "name": "W", "password": PASSWORD}
+        return Write("/users", account, f"u-{writer}-{n}")
 
 
 # Kept to the two databases the guarantee is stated for, to keep the suite's time down.
@@ -72,11 +74,26 @@ class Stream:
 async def test_acknowledged_writes_survive_sigkill_and_retries_never_double(
     durable_database: str, tmp_path: Path
 ) -> None:
-    env = {**os.environ, "DATABASE_URL": durable_database, "HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": durable_database,
+        "HOME": str(tmp_path),
+        **SIGNED_IN_ENV,
+        # One client signs up every user here; the limit has tests of its own.
+        "INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1000000",
+    }
     assert inkwell(env, "db", "upgrade").returncode == 0
+    # The author is an admin: it writes its own posts, and may read every user whole (with the email).
+    admin = {**env, "INKWELL_ADMIN_PASSWORD": PASSWORD}
+    made = inkwell(admin, "users", "create-admin", "--email", "author@example.com", "--name", "A")
+    assert made.returncode == 0, made.stderr
     first = Server(env, tmp_path).start()
     async with httpx.AsyncClient(base_url=first.url, timeout=30) as client:
-        author = (await client.post("/users", json={"email": "author@example.com", "name": "A"})).json()
+        signed_in = await client.post(
+            "/auth/token", data={"username": "author@example.com", "password": PASSWORD}
+        )
+        client.headers.update(bearer(signed_in.json()["access_token"]))
+        author = (await client.get("/users/me")).json()
         stream = Stream(client, author["id"])
         writers = [asyncio.create_task(stream.write(i)) for i in range(WRITERS)]
         await asyncio.wait_for(stream.enough.wait(), timeout=120)
@@ -85,7 +102,7 @@ async def test_acknowledged_writes_survive_sigkill_and_retries_never_double(
 
     second = Server(env, tmp_path).start()
     try:
-        async with httpx.AsyncClient(base_url=second.url, timeout=30) as client:
+        async with httpx.AsyncClient(base_url=second.url, timeout=30, headers=client.headers) as client:
             await check_acknowledged_writes_are_there(client, stream)
             await check_retries_write_nothing_twice(client, stream)
     finally:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.accounts import TEST_SECRET_KEY
+from tests.accounts import OPEN_ENV, SIGNED_IN_ENV
 from tests.databases import Backend
 from tests.processes import inkwell
 from tests.servers import Server
@@ -44,7 +44,7 @@ def serve_fuzzed(env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture
 def open_server(server_database: str, tmp_path: Path) -> Iterator[Server]:
     """The tutorial's open API, fuzzed on every database."""
-    env = {**os.environ, "DATABASE_URL": server_database, "HOME": str(tmp_path)}
+    env = {**os.environ, "DATABASE_URL": server_database, "HOME": str(tmp_path), **OPEN_ENV}
     yield from serve_fuzzed(env, tmp_path)
 
 
@@ -56,8 +56,7 @@ def signed_in_server(process_backend: Backend, server_database: str, tmp_path: P
         **os.environ,
         "DATABASE_URL": server_database,
         "HOME": str(tmp_path),
-        "INKWELL_AUTH": "on",
-        "INKWELL_SECRET_KEY": TEST_SECRET_KEY,
+        **SIGNED_IN_ENV,
         # The fuzzer is one client that signs up thousands of times; the limit has tests of its own.
         "INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1000000",
     }

@@ -11,6 +11,7 @@ from inkwell.config import Settings
 from inkwell.db import Database, create_engine
 from inkwell.error_handlers import database_unavailable
 from inkwell.main import create_app
+from tests.accounts import PASSWORD, Account
 
 LIMIT = 1024 * 1024
 
@@ -47,7 +48,9 @@ async def test_the_limit_is_configurable(settings: Settings) -> None:
 
 
 async def test_body_under_the_limit_passes(client: httpx.AsyncClient) -> None:
-    response = await client.post("/users", json={"email": "a@example.com", "name": "Ada", "bio": "x" * 500})
+    account = {"email": "a@example.com", "name": "Ada", "bio": "x" * 500, "password": PASSWORD}
+
+    response = await client.post("/users", json=account)
 
     assert response.status_code == 201
 
@@ -74,30 +77,40 @@ async def test_wrong_content_type_is_422(client: httpx.AsyncClient) -> None:
         ("POST", "/users", {"email": "x@example.com", "name": "bad\x00"}),
         ("GET", "/users/99999999999999999999999", None),
         ("GET", "/users?limit=-5", None),
-        ("PATCH", "/users/1", {"name": None}),
+        ("PATCH", "/users/{me}", {"name": None}),
     ],
 )
 async def test_client_mistakes_leave_no_error_in_the_log(
     client: httpx.AsyncClient,
+    account: Account,
     caplog: pytest.LogCaptureFixture,
     method: str,
     path: str,
     payload: object,
 ) -> None:
+    # Signed in, so that each request is refused for its mistake rather than for a missing token.
     with caplog.at_level(logging.DEBUG):
-        response = await client.request(method, path, json=payload)
+        response = await client.request(
+            method, path.format(me=account.id), json=payload, headers=account.headers
+        )
 
     assert 400 <= response.status_code < 500
+    assert response.status_code not in (401, 403)
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-async def test_an_unreachable_database_is_503_with_retry_after() -> None:
-    settings = Settings(database_url="postgresql://nobody@127.0.0.1:9/none", db_pool_timeout=1)
-    engine = create_engine(settings)
-    app = create_app(settings, database=Database(engine))
+async def test_an_unreachable_database_is_503_with_retry_after(settings: Settings) -> None:
+    down = settings.model_copy(
+        update={"database_url": "postgresql://nobody@127.0.0.1:9/none", "db_pool_timeout": 1}
+    )
+    engine = create_engine(down)
+    app = create_app(down, database=Database(engine))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
-        response = await client.get("/users/1")
+        # A sign-up needs no token, and reaches the database (its throttle, then the insert).
+        response = await client.post(
+            "/users", json={"email": "a@example.com", "name": "A", "password": PASSWORD}
+        )
     await engine.dispose()
 
     assert response.status_code == 503

@@ -1,4 +1,8 @@
-"""Idempotency-Key on POST /users and POST /users/{id}/posts: a retry never writes twice."""
+"""Idempotency-Key on POST /users and POST /users/{id}/posts: a retry never writes twice.
+
+With sign-in on, sign-ups share one scope of keys (no one is signed in yet), and each user's posts have a
+scope of their own.
+"""
 
 import asyncio
 import hashlib
@@ -21,6 +25,7 @@ from inkwell.idempotency.models import IdempotencyKey
 from inkwell.main import create_app
 from inkwell.models import Post, User
 from inkwell.orm import utcnow
+from tests.accounts import PASSWORD, Account, new_account
 from tests.factories import make_user
 
 RACERS = 8
@@ -31,14 +36,20 @@ async def count(session: AsyncSession, model: type[User] | type[Post] | type[Ide
     return int(await session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def keyed(key: str) -> dict[str, str]:
-    return {"Idempotency-Key": key}
+def keyed(key: str, account: Account | None = None) -> dict[str, str]:
+    """The Idempotency-Key header, with the account's token when the request is made signed in."""
+    return {"Idempotency-Key": key, **(account.headers if account else {})}
+
+
+def member(email: str, name: str = "M") -> dict[str, str]:
+    """A sign-up's body."""
+    return {"email": email, "name": name, "password": PASSWORD}
 
 
 async def test_a_retried_sign_up_gets_the_first_response_and_creates_nothing(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    payload = {"email": "once@example.com", "name": "Once"}
+    payload = member("once@example.com")
 
     first = await client.post("/users", json=payload, headers=keyed("signup-1"))
     retry = await client.post("/users", json=payload, headers=keyed("signup-1"))
@@ -52,13 +63,13 @@ async def test_a_retried_sign_up_gets_the_first_response_and_creates_nothing(
 
 
 async def test_a_retried_post_gets_the_first_response_and_creates_nothing(
-    client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient, session: AsyncSession, account: Account
 ) -> None:
-    author = await make_user(session)
-    url = f"/users/{author.id}/posts"
+    url = f"/users/{account.id}/posts"
 
     responses = [
-        await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("post-1")) for _ in range(3)
+        await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("post-1", account))
+        for _ in range(3)
     ]
 
     assert {r.content for r in responses} == {responses[0].content}
@@ -66,11 +77,13 @@ async def test_a_retried_post_gets_the_first_response_and_creates_nothing(
     assert await count(session, Post) == 1
 
 
-async def test_without_a_key_every_post_is_written(client: httpx.AsyncClient, session: AsyncSession) -> None:
-    author = await make_user(session)
-
+async def test_without_a_key_every_post_is_written(
+    client: httpx.AsyncClient, session: AsyncSession, account: Account
+) -> None:
     for _ in range(2):
-        await client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"})
+        await client.post(
+            f"/users/{account.id}/posts", json={"title": "t", "body": "b"}, headers=account.headers
+        )
 
     assert await count(session, Post) == 2
     assert await count(session, IdempotencyKey) == 0
@@ -79,8 +92,8 @@ async def test_without_a_key_every_post_is_written(client: httpx.AsyncClient, se
 async def test_the_same_body_laid_out_differently_is_the_same_request(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    compact = b'{"email":"layout@example.com","name":"L"}'
-    spaced = json.dumps({"name": "L", "email": "layout@example.com"}, indent=2).encode()
+    compact = b'{"email":"layout@example.com","name":"L","password":"%s"}' % PASSWORD.encode()
+    spaced = json.dumps({"name": "L", "password": PASSWORD, "email": "layout@example.com"}, indent=2).encode()
     headers = {**keyed("layout"), "content-type": "application/json"}
 
     first = await client.post("/users", content=compact, headers=headers)
@@ -130,50 +143,54 @@ async def test_no_stored_fingerprint_depends_on_the_password(
 async def test_the_same_key_with_another_body_is_422_and_writes_nothing(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    await client.post("/users", json={"email": "a@example.com", "name": "A"}, headers=keyed("k"))
+    await client.post("/users", json=member("a@example.com"), headers=keyed("k"))
 
-    response = await client.post("/users", json={"email": "b@example.com", "name": "B"}, headers=keyed("k"))
+    response = await client.post("/users", json=member("b@example.com"), headers=keyed("k"))
 
     assert response.status_code == 422
     assert response.json() == REUSED
     assert await count(session, User) == 1
 
 
-async def test_the_same_key_on_another_route_is_422(client: httpx.AsyncClient, session: AsyncSession) -> None:
-    author = await make_user(session)
-    await client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"}, headers=keyed("k"))
+async def test_the_same_key_on_another_route_is_422(
+    client: httpx.AsyncClient, session: AsyncSession, admin: Account
+) -> None:
+    author, other_author = await make_user(session), await make_user(session)
+    post = {"title": "t", "body": "b"}
+    await client.post(f"/users/{author.id}/posts", json=post, headers=keyed("k", admin))
 
-    other_author = await make_user(session)
-    response = await client.post(
-        f"/users/{other_author.id}/posts", json={"title": "t", "body": "b"}, headers=keyed("k")
-    )
+    response = await client.post(f"/users/{other_author.id}/posts", json=post, headers=keyed("k", admin))
 
     assert (response.status_code, response.json()) == (422, REUSED)
     assert await count(session, Post) == 1
 
 
 async def test_a_failed_request_keeps_no_key_so_a_retry_runs_again(
-    client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient, session: AsyncSession, admin: Account
 ) -> None:
     taken = await make_user(session, email="taken@example.com")
-    payload = {"email": "taken@example.com", "name": "T"}
+    payload = member("taken@example.com")
 
     refused = await client.post("/users", json=payload, headers=keyed("after-409"))
-    await client.delete(f"/users/{taken.id}")
+    deleted = await client.request(
+        "DELETE", f"/users/{taken.id}", json={"current_password": PASSWORD}, headers=admin.headers
+    )
+    assert deleted.status_code == 204
     retried = await client.post("/users", json=payload, headers=keyed("after-409"))
 
     assert (refused.status_code, retried.status_code) == (409, 201)
     assert "idempotent-replayed" not in retried.headers
 
 
-async def test_an_expired_key_is_forgotten(client: httpx.AsyncClient, session: AsyncSession) -> None:
-    author = await make_user(session)
-    url = f"/users/{author.id}/posts"
-    await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old"))
+async def test_an_expired_key_is_forgotten(
+    client: httpx.AsyncClient, session: AsyncSession, account: Account
+) -> None:
+    url = f"/users/{account.id}/posts"
+    await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old", account))
     await session.execute(update(IdempotencyKey).values(expires_at=utcnow() - timedelta(seconds=1)))
     await session.commit()
 
-    again = await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old"))
+    again = await client.post(url, json={"title": "t", "body": "b"}, headers=keyed("old", account))
 
     assert again.status_code == 201
     assert "idempotent-replayed" not in again.headers
@@ -186,7 +203,7 @@ async def test_keys_expire_after_the_configured_time(
 ) -> None:
     app = create_app(settings.model_copy(update={"idempotency_ttl": 90.0}), database=database)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
-        await client.post("/users", json={"email": "ttl@example.com", "name": "T"}, headers=keyed("ttl"))
+        await client.post("/users", json=member("ttl@example.com"), headers=keyed("ttl"))
 
     stored = await session.scalar(select(IdempotencyKey))
     assert stored is not None
@@ -202,18 +219,33 @@ async def test_keys_of_different_scopes_never_meet(app: FastAPI, session: AsyncS
         app.dependency_overrides[idempotency_scope] = lambda scope=scope: scope
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             responses.append(
-                await client.post(
-                    "/users", json={"email": f"{scope}@example.com", "name": scope}, headers=keyed("shared")
-                )
+                await client.post("/users", json=member(f"{scope}@example.com"), headers=keyed("shared"))
             )
 
     assert [r.status_code for r in responses] == [201, 201]
     assert await count(session, User) == 2
 
 
+async def test_two_users_may_use_the_same_key_each_for_their_own_post(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    ada, grace = await new_account(client), await new_account(client)
+
+    responses = [
+        await client.post(
+            f"/users/{who.id}/posts", json={"title": "t", "body": "b"}, headers=keyed("mine", who)
+        )
+        for who in (ada, grace)
+    ]
+
+    assert [r.status_code for r in responses] == [201, 201]
+    assert ["idempotent-replayed" in r.headers for r in responses] == [False, False]
+    assert await count(session, Post) == 2
+
+
 @pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\there"])
 async def test_a_malformed_key_is_422(client: httpx.AsyncClient, session: AsyncSession, key: str) -> None:
-    response = await client.post("/users", json={"email": "m@example.com", "name": "M"}, headers=keyed(key))
+    response = await client.post("/users", json=member("m@example.com"), headers=keyed(key))
 
     assert response.status_code == 422
     assert await count(session, User) == 0
@@ -222,14 +254,17 @@ async def test_a_malformed_key_is_422(client: httpx.AsyncClient, session: AsyncS
 async def test_same_key_at_once_writes_exactly_once(
     committed_client: httpx.AsyncClient, committed_database: Database
 ) -> None:
-    author = (await committed_client.post("/users", json={"email": "r@example.com", "name": "R"})).json()
+    author = await new_account(committed_client)
 
-    for url, payload in (
-        ("/users", {"email": "racer@example.com", "name": "Racer"}),
-        (f"/users/{author['id']}/posts", {"title": "t", "body": "b"}),
+    for url, payload, account in (
+        ("/users", member("racer@example.com"), None),
+        (f"/users/{author.id}/posts", {"title": "t", "body": "b"}, author),
     ):
         responses = await asyncio.gather(
-            *(committed_client.post(url, json=payload, headers=keyed(f"race-{url}")) for _ in range(RACERS))
+            *(
+                committed_client.post(url, json=payload, headers=keyed(f"race-{url}", account))
+                for _ in range(RACERS)
+            )
         )
 
         # Every racer either waited and got the first response, or was told to retry (409).
@@ -281,8 +316,10 @@ async def test_the_running_app_purges_expired_keys_in_the_background(
         assert await count(session, IdempotencyKey) == 0
 
 
-async def test_an_unreachable_database_only_skips_a_purge(caplog: pytest.LogCaptureFixture) -> None:
-    app = create_app(Settings(database_url="postgresql://nobody@127.0.0.1:9/none", _env_file=None))
+async def test_an_unreachable_database_only_skips_a_purge(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings.model_copy(update={"database_url": "postgresql://nobody@127.0.0.1:9/none"}))
 
     with caplog.at_level(logging.WARNING):
         async with app.router.lifespan_context(app):
@@ -305,9 +342,7 @@ async def test_a_key_whose_first_request_is_unfinished_is_409(
     session.add(IdempotencyKey(scope="anonymous", key="busy", fingerprint=fingerprint, expires_at=expires_at))
     await session.commit()
 
-    response = await client.post(
-        "/users", json={"email": "x@example.com", "name": "X"}, headers=keyed("busy")
-    )
+    response = await client.post("/users", json=member("x@example.com"), headers=keyed("busy"))
 
     assert response.status_code == 409
     assert response.json() == {"detail": "A request with this Idempotency-Key is in progress; retry shortly"}

@@ -26,12 +26,12 @@ def recorded_statements(engine: AsyncEngine) -> Iterator[list[str]]:
 
 
 async def test_patch_is_one_update_returning_where_the_database_has_it(
-    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+    open_client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
 ) -> None:
     user = await make_user(session, name="Before")
 
     with recorded_statements(engine) as statements:
-        response = await client.patch(f"/users/{user.id}", json={"name": "After"})
+        response = await open_client.patch(f"/users/{user.id}", json={"name": "After"})
 
     assert response.json()["name"] == "After"
     if engine.dialect.update_returning:
@@ -43,57 +43,57 @@ async def test_patch_is_one_update_returning_where_the_database_has_it(
 
 
 async def test_an_empty_patch_returns_the_user_unchanged(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     user = await make_user(session, name="Same")
-    before = (await client.get(f"/users/{user.id}")).json()
+    before = (await open_client.get(f"/users/{user.id}")).json()
 
-    response = await client.patch(f"/users/{user.id}", json={})
+    response = await open_client.patch(f"/users/{user.id}", json={})
 
     assert response.status_code == 200
     assert response.json() == before
 
 
 async def test_creating_a_post_does_not_look_the_author_up_first(
-    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+    open_client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
 ) -> None:
     author = await make_user(session)
 
     with recorded_statements(engine) as statements:
-        response = await client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"})
+        response = await open_client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"})
 
     assert response.status_code == 201
     assert [s.split()[0] for s in statements] == ["INSERT"]
 
 
-async def test_a_post_for_an_impossible_author_id_is_404(client: httpx.AsyncClient) -> None:
+async def test_a_post_for_an_impossible_author_id_is_404(open_client: httpx.AsyncClient) -> None:
     for user_id in ("0", "-3", str(2**31), "9" * 30):
-        response = await client.post(f"/users/{user_id}/posts", json={"title": "t", "body": "b"})
+        response = await open_client.post(f"/users/{user_id}/posts", json={"title": "t", "body": "b"})
 
         assert (response.status_code, response.json()) == (404, {"detail": "User not found"})
 
 
 async def test_a_users_posts_take_one_query_when_there_are_some(
-    client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
+    open_client: httpx.AsyncClient, session: AsyncSession, engine: AsyncEngine
 ) -> None:
     author = await make_user(session)
-    await client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"})
+    await open_client.post(f"/users/{author.id}/posts", json={"title": "t", "body": "b"})
 
     with recorded_statements(engine) as statements:
-        response = await client.get(f"/users/{author.id}/posts")
+        response = await open_client.get(f"/users/{author.id}/posts")
 
     assert len(response.json()) == 1
     assert len(statements) == 1
 
 
 async def test_a_user_without_posts_is_an_empty_list_and_a_missing_one_is_404(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     author = await make_user(session)
 
-    empty = await client.get(f"/users/{author.id}/posts")
-    missing = await client.get("/users/2147483647/posts")
-    impossible = await client.get("/users/0/posts")
+    empty = await open_client.get(f"/users/{author.id}/posts")
+    missing = await open_client.get("/users/2147483647/posts")
+    impossible = await open_client.get("/users/0/posts")
 
     assert (empty.status_code, empty.json()) == (200, [])
     assert (missing.status_code, missing.json()) == (404, {"detail": "User not found"})

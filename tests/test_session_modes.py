@@ -16,26 +16,28 @@ PAUSE = text("SELECT pg_sleep(0.01)")
 
 
 @pytest.fixture
-def probed_client(committed_app: FastAPI) -> httpx.AsyncClient:
-    @committed_app.api_route("/probe", methods=["GET", "POST"])
+def probed_client(committed_open_app: FastAPI) -> httpx.AsyncClient:
+    @committed_open_app.api_route("/probe", methods=["GET", "POST"])
     async def statements_are_own_transactions(session: SessionDep) -> bool:
         before = await session.scalar(NOW)
         await session.execute(PAUSE)
         return bool(before != await session.scalar(NOW))
 
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=committed_app), base_url="http://inkwell.test")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=committed_open_app), base_url="http://inkwell.test"
+    )
 
 
 @pytest.mark.backends("sqlite")  # SQLite's own read path
-async def test_sqlite_reads_send_no_begin_and_writes_do(committed_app: FastAPI) -> None:
+async def test_sqlite_reads_send_no_begin_and_writes_do(committed_open_app: FastAPI) -> None:
 
-    @committed_app.api_route("/in-transaction", methods=["GET", "POST"])
+    @committed_open_app.api_route("/in-transaction", methods=["GET", "POST"])
     async def in_transaction(session: SessionDep) -> bool:
         await session.execute(text("SELECT 1"))
         raw = await (await session.connection()).get_raw_connection()
         return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
 
-    transport = httpx.ASGITransport(app=committed_app)
+    transport = httpx.ASGITransport(app=committed_open_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
         read = await client.get("/in-transaction")
         write = await client.post("/in-transaction")
@@ -57,9 +59,9 @@ async def test_postgresql_reads_run_without_begin_and_writes_in_a_transaction(
 
 
 @pytest.mark.backends("postgresql", "mariadb")  # a SQLite file has no connection to lose
-def test_server_connections_are_not_pinged_unless_asked(settings: Settings) -> None:
-    default = create_engine(settings)
-    pinged = create_engine(settings.model_copy(update={"db_pre_ping": True}))
+def test_server_connections_are_not_pinged_unless_asked(open_settings: Settings) -> None:
+    default = create_engine(open_settings)
+    pinged = create_engine(open_settings.model_copy(update={"db_pre_ping": True}))
 
     assert default.pool._pre_ping is False
     assert pinged.pool._pre_ping is True

@@ -26,13 +26,13 @@ def _refuse(_connection: Connection) -> None:
 
 @pytest.fixture
 async def failing_commit_client(
-    settings: Settings, committed_database: Database
+    open_settings: Settings, committed_database: Database
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app on an engine of its own whose every commit fails (as a lost connection would); what the
     requests wrote is deleted after, with what `committed_database` saw."""
-    engine = create_engine(settings)
+    engine = create_engine(open_settings)
     event.listen(engine.sync_engine, "commit", _refuse)
-    app = create_app(settings, database=Database(engine))
+    app = create_app(open_settings, database=Database(engine))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
         yield client
@@ -51,25 +51,27 @@ async def test_a_failed_commit_never_follows_a_2xx(
 
 
 async def test_a_domain_error_rolls_back_the_request(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     await make_user(session, email="taken@example.com")
     user = await make_user(session, name="Before")
 
-    response = await client.patch(f"/users/{user.id}", json={"name": "After", "email": "taken@example.com"})
+    response = await open_client.patch(
+        f"/users/{user.id}", json={"name": "After", "email": "taken@example.com"}
+    )
 
     assert response.status_code == 409
-    assert (await client.get(f"/users/{user.id}")).json()["name"] == "Before"
+    assert (await open_client.get(f"/users/{user.id}")).json()["name"] == "Before"
 
 
 async def test_deleting_a_user_deletes_their_posts_in_the_database(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     user = await make_user(session)
     await make_post(session, user)
     await make_post(session, user)
 
-    await client.delete(f"/users/{user.id}")
+    await open_client.delete(f"/users/{user.id}")
 
     count = await session.scalar(select(func.count()).select_from(User).where(User.id == user.id))
     posts = await session.scalar(select(func.count()).select_from(Post).where(Post.author_id == user.id))

@@ -30,7 +30,7 @@ from inkwell.mail.sender import create_mailer
 from inkwell.orm import utcnow
 from inkwell.users import service as users
 from inkwell.users.schemas import UserFields
-from tests.accounts import PASSWORD, TEST_SECRET_KEY, Account, bearer, make_admin, new_account, sign_in
+from tests.accounts import PASSWORD, Account, bearer, make_admin, new_account, sign_in
 from tests.apps import app_on, asgi_client
 from tests.smtp import MailSink
 
@@ -40,27 +40,15 @@ REFUSED = {"detail": "Invalid or expired token"}
 TOKEN_LINE = re.compile(r"^Token: (\S+)", re.MULTILINE)
 
 
-def secure(settings: Settings, mail: MailSink) -> Settings:
-    """Sign-in on, mail to the test's SMTP server."""
-    return settings.model_copy(
-        update={
-            "auth": True,
-            "secret_key": SecretStr(TEST_SECRET_KEY),
-            "smtp_url": SecretStr(mail.url),
-            "public_url": PUBLIC_URL + "/",
-        }
-    )
+@pytest.fixture
+def settings(settings: Settings, mail: MailSink) -> Settings:
+    """Mail to the test's SMTP server."""
+    return settings.model_copy(update={"smtp_url": SecretStr(mail.url), "public_url": PUBLIC_URL + "/"})
 
 
 @pytest.fixture
-def secure_settings(settings: Settings, mail: MailSink) -> Settings:
-    """tests/auth/conftest.py's secure app, sending mail to the test's SMTP server."""
-    return secure(settings, mail)
-
-
-@pytest.fixture
-def ctx(secure_settings: Settings, database: Database) -> JobContext:
-    return JobContext(secure_settings, database, create_mailer(secure_settings), JOBS)
+def ctx(settings: Settings, database: Database) -> JobContext:
+    return JobContext(settings, database, create_mailer(settings), JOBS)
 
 
 async def run_jobs(ctx: JobContext) -> int:
@@ -181,12 +169,12 @@ async def expire_tokens(database: Database) -> None:
 
 
 async def test_a_verification_mail_verifies_the_address_once(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    assert await is_verified(secure_client, account) is False
+    account = await new_account(client)
+    assert await is_verified(client, account) is False
 
-    response = await secure_client.post("/auth/verify/request", headers=account.headers)
+    response = await client.post("/auth/verify/request", headers=account.headers)
 
     assert response.status_code == 202
     assert response.json() == {
@@ -201,29 +189,29 @@ async def test_a_verification_mail_verifies_the_address_once(
     assert f"curl -X POST {PUBLIC_URL}/auth/verify " in body_of(message)
     assert f'{{"token": "{token}"}}' in body_of(message)
 
-    first = await verify_email(secure_client, token)
-    second = await verify_email(secure_client, token)
+    first = await verify_email(client, token)
+    second = await verify_email(client, token)
 
     assert first.status_code == 204, first.text
     assert (second.status_code, second.json()) == (400, REFUSED)
-    assert await is_verified(secure_client, account) is True
-    public = (await secure_client.get(f"/users/{account.id}", headers=account.headers)).json()
+    assert await is_verified(client, account) is True
+    public = (await client.get(f"/users/{account.id}", headers=account.headers)).json()
     assert "email_verified" not in public
 
 
-async def test_a_verification_needs_a_signed_in_user(secure_client: httpx.AsyncClient) -> None:
-    response = await secure_client.post("/auth/verify/request")
+async def test_a_verification_needs_a_signed_in_user(client: httpx.AsyncClient) -> None:
+    response = await client.post("/auth/verify/request")
 
     assert response.status_code == 401
 
 
 async def test_a_reset_mail_sets_the_password_once_and_ends_every_session(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    other = (await sign_in(secure_client, account.email)).json()  # a second session, elsewhere
+    account = await new_account(client)
+    other = (await sign_in(client, account.email)).json()  # a second session, elsewhere
 
-    response = await secure_client.post("/auth/forgot-password", json={"email": account.email.upper()})
+    response = await client.post("/auth/forgot-password", json={"email": account.email.upper()})
 
     assert response.status_code == 202
     assert mail.messages == []
@@ -232,69 +220,69 @@ async def test_a_reset_mail_sets_the_password_once_and_ends_every_session(
     assert message["Subject"] == "Reset your Inkwell password"
     assert f"curl -X POST {PUBLIC_URL}/auth/reset-password " in body_of(message)
 
-    first = await reset(secure_client, token)
-    second = await reset(secure_client, token, "yet another passphrase")
+    first = await reset(client, token)
+    second = await reset(client, token, "yet another passphrase")
 
     assert first.status_code == 204, first.text
     assert (second.status_code, second.json()) == (400, REFUSED)
     for access_token in (account.access_token, other["access_token"]):
-        assert (await secure_client.get("/users/me", headers=bearer(access_token))).status_code == 401
+        assert (await client.get("/users/me", headers=bearer(access_token))).status_code == 401
     for refresh_token in (account.refresh_token, other["refresh_token"]):
-        refreshed = await secure_client.post("/auth/refresh", json={"refresh_token": refresh_token})
+        refreshed = await client.post("/auth/refresh", json={"refresh_token": refresh_token})
         assert refreshed.status_code == 401
-    assert (await sign_in(secure_client, account.email)).status_code == 401
-    assert (await sign_in(secure_client, account.email, NEW_PASSWORD)).status_code == 200
+    assert (await sign_in(client, account.email)).status_code == 401
+    assert (await sign_in(client, account.email, NEW_PASSWORD)).status_code == 200
 
 
 async def test_a_reset_to_a_common_password_is_422_and_leaves_the_token_unused(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    token = await reset_token(secure_client, ctx, mail, account.email)
+    account = await new_account(client)
+    token = await reset_token(client, ctx, mail, account.email)
 
-    refused = await reset(secure_client, token, "Trustno1")
+    refused = await reset(client, token, "Trustno1")
 
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "new_password"]
     assert "Trustno1" not in refused.text
-    assert (await reset(secure_client, token)).status_code == 204
+    assert (await reset(client, token)).status_code == 204
 
 
 async def test_a_reset_spends_the_other_reset_tokens_of_the_account(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    older = await reset_token(secure_client, ctx, mail, account.email)
-    newer = await reset_token(secure_client, ctx, mail, account.email)
+    account = await new_account(client)
+    older = await reset_token(client, ctx, mail, account.email)
+    newer = await reset_token(client, ctx, mail, account.email)
 
-    assert (await reset(secure_client, newer)).status_code == 204
-    assert (await reset(secure_client, older)).status_code == 400
+    assert (await reset(client, newer)).status_code == 204
+    assert (await reset(client, older)).status_code == 400
 
 
 async def test_a_password_change_spends_the_reset_tokens_mailed_before_it(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    token = await reset_token(secure_client, ctx, mail, account.email)
+    account = await new_account(client)
+    token = await reset_token(client, ctx, mail, account.email)
 
-    changed = await secure_client.put(
+    changed = await client.put(
         "/users/me/password",
         json={"current_password": account.password, "new_password": NEW_PASSWORD},
         headers=account.headers,
     )
 
     assert changed.status_code == 204
-    assert (await reset(secure_client, token, "what the thief wanted")).status_code == 400
-    assert (await sign_in(secure_client, account.email, NEW_PASSWORD)).status_code == 200
+    assert (await reset(client, token, "what the thief wanted")).status_code == 400
+    assert (await sign_in(client, account.email, NEW_PASSWORD)).status_code == 200
 
 
 async def test_forgot_password_answers_an_unknown_email_exactly_as_a_known_one(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
-    account = await new_account(secure_client)
+    account = await new_account(client)
 
-    known = await secure_client.post("/auth/forgot-password", json={"email": account.email})
-    unknown = await secure_client.post("/auth/forgot-password", json={"email": "nobody@example.com"})
+    known = await client.post("/auth/forgot-password", json={"email": account.email})
+    unknown = await client.post("/auth/forgot-password", json={"email": "nobody@example.com"})
 
     assert known.status_code == unknown.status_code == 202
     assert known.content == unknown.content
@@ -318,33 +306,33 @@ async def test_forgot_password_answers_an_unknown_email_exactly_as_a_known_one(
 
 @pytest.mark.parametrize("flow", ["verify", "reset"])
 async def test_an_expired_token_is_refused(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database, flow: str
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database, flow: str
 ) -> None:
-    account = await new_account(secure_client)
+    account = await new_account(client)
     if flow == "verify":
-        token = await verification_token(secure_client, ctx, mail, account)
+        token = await verification_token(client, ctx, mail, account)
     else:
-        token = await reset_token(secure_client, ctx, mail, account.email)
+        token = await reset_token(client, ctx, mail, account.email)
     await expire_tokens(database)
 
     if flow == "verify":
-        response = await verify_email(secure_client, token)
+        response = await verify_email(client, token)
     else:
-        response = await reset(secure_client, token)
+        response = await reset(client, token)
 
     assert (response.status_code, response.json()) == (400, REFUSED)
-    assert await is_verified(secure_client, account) is False
-    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 200
+    assert await is_verified(client, account) is False
+    assert (await client.get("/users/me", headers=account.headers)).status_code == 200
 
 
 async def test_tokens_expire_after_their_configured_lifetimes(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
-    account = await new_account(secure_client)
+    account = await new_account(client)
     before = utcnow()
-    await verification_token(secure_client, ctx, mail, account)
-    await reset_token(secure_client, ctx, mail, account.email)
-    await change_token(secure_client, ctx, mail, account, "new@example.com")
+    await verification_token(client, ctx, mail, account)
+    await reset_token(client, ctx, mail, account.email)
+    await change_token(client, ctx, mail, account, "new@example.com")
 
     async with database.transaction(writes=True) as tx:
         session = tx.session
@@ -364,38 +352,38 @@ async def test_tokens_expire_after_their_configured_lifetimes(
 
 
 async def test_a_token_is_refused_for_the_other_purpose_and_still_works_for_its_own(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    verify = await verification_token(secure_client, ctx, mail, account)
-    reset_with = await reset_token(secure_client, ctx, mail, account.email)
+    account = await new_account(client)
+    verify = await verification_token(client, ctx, mail, account)
+    reset_with = await reset_token(client, ctx, mail, account.email)
     # Another account's: a new email for this one would void its other two tokens.
-    other = await new_account(secure_client)
-    change = await change_token(secure_client, ctx, mail, other, "new@example.com")
+    other = await new_account(client)
+    change = await change_token(client, ctx, mail, other, "new@example.com")
 
     crossed = [
-        await reset(secure_client, verify),
-        await reset(secure_client, change),
-        await verify_email(secure_client, reset_with),
-        await verify_email(secure_client, change),
-        await confirm(secure_client, verify),
-        await confirm(secure_client, reset_with),
+        await reset(client, verify),
+        await reset(client, change),
+        await verify_email(client, reset_with),
+        await verify_email(client, change),
+        await confirm(client, verify),
+        await confirm(client, reset_with),
     ]
 
     assert [(answer.status_code, answer.json()) for answer in crossed] == [(400, REFUSED)] * 6
-    assert (await verify_email(secure_client, verify)).status_code == 204
-    assert (await reset(secure_client, reset_with)).status_code == 204
-    assert (await confirm(secure_client, change)).status_code == 204
+    assert (await verify_email(client, verify)).status_code == 204
+    assert (await reset(client, reset_with)).status_code == 204
+    assert (await confirm(client, change)).status_code == 204
 
 
 async def test_every_refused_token_gets_the_same_answer(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
-    account = await new_account(secure_client)
-    used = await verification_token(secure_client, ctx, mail, account)
-    wrong_purpose = await reset_token(secure_client, ctx, mail, account.email)
-    expired = await verification_token(secure_client, ctx, mail, account)
-    assert (await verify_email(secure_client, used)).status_code == 204
+    account = await new_account(client)
+    used = await verification_token(client, ctx, mail, account)
+    wrong_purpose = await reset_token(client, ctx, mail, account.email)
+    expired = await verification_token(client, ctx, mail, account)
+    assert (await verify_email(client, used)).status_code == 204
     async with database.transaction(writes=True) as tx:
         session = tx.session
         await session.execute(
@@ -405,8 +393,7 @@ async def test_every_refused_token_gets_the_same_answer(
         )
 
     answers = [
-        await verify_email(secure_client, token)
-        for token in ("never-issued", used, wrong_purpose, expired, "")
+        await verify_email(client, token) for token in ("never-issued", used, wrong_purpose, expired, "")
     ]
 
     assert {(answer.status_code, answer.content) for answer in answers} == {(400, answers[0].content)}
@@ -414,42 +401,42 @@ async def test_every_refused_token_gets_the_same_answer(
 
 
 async def test_every_refused_email_change_token_gets_the_same_answer(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
-    account = await new_account(secure_client)
-    verify = await verification_token(secure_client, ctx, mail, account)
-    expired = await change_token(secure_client, ctx, mail, account, "first@example.com")
+    account = await new_account(client)
+    verify = await verification_token(client, ctx, mail, account)
+    expired = await change_token(client, ctx, mail, account, "first@example.com")
     await expire_tokens(database)
-    used = await change_token(secure_client, ctx, mail, account, "second@example.com")
-    assert (await confirm(secure_client, used)).status_code == 204
+    used = await change_token(client, ctx, mail, account, "second@example.com")
+    assert (await confirm(client, used)).status_code == 204
 
-    answers = [await confirm(secure_client, token) for token in ("never-issued", verify, expired, used, "")]
+    answers = [await confirm(client, token) for token in ("never-issued", verify, expired, used, "")]
 
     assert {(answer.status_code, answer.content) for answer in answers} == {(400, answers[0].content)}
     assert answers[0].json() == REFUSED
 
 
 async def test_a_token_only_works_while_the_account_has_the_address_it_was_sent_to(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    verify = await verification_token(secure_client, ctx, mail, account)
-    reset_with = await reset_token(secure_client, ctx, mail, account.email)
+    account = await new_account(client)
+    verify = await verification_token(client, ctx, mail, account)
+    reset_with = await reset_token(client, ctx, mail, account.email)
 
-    account = await moved(secure_client, ctx, mail, account, "moved@example.com")
+    account = await moved(client, ctx, mail, account, "moved@example.com")
 
-    assert (await verify_email(secure_client, verify)).status_code == 400
-    assert (await reset(secure_client, reset_with)).status_code == 400
+    assert (await verify_email(client, verify)).status_code == 400
+    assert (await reset(client, reset_with)).status_code == 400
 
 
 async def test_a_confirmed_email_is_verified_and_sending_the_same_one_changes_nothing(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    token = await verification_token(secure_client, ctx, mail, account)
-    assert (await verify_email(secure_client, token)).status_code == 204
+    account = await new_account(client)
+    token = await verification_token(client, ctx, mail, account)
+    assert (await verify_email(client, token)).status_code == 204
 
-    same = await secure_client.patch(
+    same = await client.patch(
         f"/users/{account.id}",
         json={"email": account.email.upper(), "name": "Ada", "current_password": account.password},
         headers=account.headers,
@@ -457,16 +444,16 @@ async def test_a_confirmed_email_is_verified_and_sending_the_same_one_changes_no
 
     assert same.status_code == 200, same.text
     assert await run_jobs(ctx) == 0
-    assert await is_verified(secure_client, account) is True
-    account = await moved(secure_client, ctx, mail, account, "elsewhere@example.com")
-    assert await is_verified(secure_client, account) is True
+    assert await is_verified(client, account) is True
+    account = await moved(client, ctx, mail, account, "elsewhere@example.com")
+    assert await is_verified(client, account) is True
 
 
 async def test_no_mail_goes_to_an_address_the_account_left_before_the_job_ran(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
-    account = await new_account(secure_client)
-    assert (await secure_client.post("/auth/verify/request", headers=account.headers)).status_code == 202
+    account = await new_account(client)
+    assert (await client.post("/auth/verify/request", headers=account.headers)).status_code == 202
 
     async with database.transaction(writes=True) as tx:
         await users.update_user(tx, account.id, changes={"email": "later@example.com"})
@@ -479,13 +466,13 @@ async def test_no_mail_goes_to_an_address_the_account_left_before_the_job_ran(
 
 
 async def test_a_new_email_waits_for_the_token_mailed_to_it(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    other_session = (await sign_in(secure_client, account.email)).json()
-    before = await secure_client.get(f"/users/{account.id}", headers=account.headers)
+    account = await new_account(client)
+    other_session = (await sign_in(client, account.email)).json()
+    before = await client.get(f"/users/{account.id}", headers=account.headers)
 
-    asked = await ask_for_email(secure_client, account, "New@Example.com")
+    asked = await ask_for_email(client, account, "New@Example.com")
 
     assert asked.status_code == 202, asked.text
     assert asked.json()["email"] == account.email
@@ -495,33 +482,33 @@ async def test_a_new_email_waits_for_the_token_mailed_to_it(
     [message] = mail.messages
     assert message["Subject"] == "Confirm your new email address for Inkwell"
     assert f"curl -X POST {PUBLIC_URL}/auth/confirm-email " in body_of(message)
-    me = (await secure_client.get("/users/me", headers=account.headers)).json()
+    me = (await client.get("/users/me", headers=account.headers)).json()
     assert (me["email"], me["pending_email"]) == (account.email, "new@example.com")
 
     # Until it is confirmed, the new address neither signs in nor resets the password.
-    assert (await sign_in(secure_client, "new@example.com")).status_code == 401
-    forgot = await secure_client.post("/auth/forgot-password", json={"email": "new@example.com"})
+    assert (await sign_in(client, "new@example.com")).status_code == 401
+    forgot = await client.post("/auth/forgot-password", json={"email": "new@example.com"})
     assert forgot.status_code == 202
     assert await run_jobs(ctx) == 1
     assert len(mail.messages) == 1
 
-    first = await confirm(secure_client, token)
-    second = await confirm(secure_client, token)
+    first = await confirm(client, token)
+    second = await confirm(client, token)
 
     assert first.status_code == 204, first.text
     assert (second.status_code, second.json()) == (400, REFUSED)
     for access_token in (account.access_token, other_session["access_token"]):
-        assert (await secure_client.get("/users/me", headers=bearer(access_token))).status_code == 401
+        assert (await client.get("/users/me", headers=bearer(access_token))).status_code == 401
     for refresh_token in (account.refresh_token, other_session["refresh_token"]):
-        refreshed = await secure_client.post("/auth/refresh", json={"refresh_token": refresh_token})
+        refreshed = await client.post("/auth/refresh", json={"refresh_token": refresh_token})
         assert refreshed.status_code == 401
-    assert (await sign_in(secure_client, account.email)).status_code == 401
-    signed_in = await sign_in(secure_client, "new@example.com")
+    assert (await sign_in(client, account.email)).status_code == 401
+    signed_in = await sign_in(client, "new@example.com")
     assert signed_in.status_code == 200
     headers = bearer(signed_in.json()["access_token"])
-    me = (await secure_client.get("/users/me", headers=headers)).json()
+    me = (await client.get("/users/me", headers=headers)).json()
     assert (me["email"], me["email_verified"], me["pending_email"]) == ("new@example.com", True, None)
-    after = await secure_client.get(f"/users/{account.id}", headers=headers)
+    after = await client.get(f"/users/{account.id}", headers=headers)
     assert after.headers["ETag"] != before.headers["ETag"]  # a change like any other
 
     notice = await mailed_notice(ctx, mail, to=account.email)
@@ -532,112 +519,110 @@ async def test_a_new_email_waits_for_the_token_mailed_to_it(
 
 
 async def test_an_admin_moves_an_account_with_their_own_password(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, session: AsyncSession
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, session: AsyncSession
 ) -> None:
-    member = await new_account(secure_client)
-    admin = await make_admin(session, await new_account(secure_client, password="the admin's password"))
+    member = await new_account(client)
+    admin = await make_admin(session, await new_account(client, password="the admin's password"))
     body = {"email": "given@example.com", "current_password": admin.password}
 
-    asked = await secure_client.patch(f"/users/{member.id}", json=body, headers=admin.headers)
+    asked = await client.patch(f"/users/{member.id}", json=body, headers=admin.headers)
 
     assert asked.status_code == 202, asked.text
     token = await mailed_token(ctx, mail, to="given@example.com")
-    assert (await confirm(secure_client, token)).status_code == 204
+    assert (await confirm(client, token)).status_code == 204
     await mailed_notice(ctx, mail, to=member.email)
-    assert (await secure_client.get("/users/me", headers=member.headers)).status_code == 401
-    assert (await secure_client.get("/users/me", headers=admin.headers)).status_code == 200
-    assert (await sign_in(secure_client, "given@example.com")).status_code == 200
+    assert (await client.get("/users/me", headers=member.headers)).status_code == 401
+    assert (await client.get("/users/me", headers=admin.headers)).status_code == 200
+    assert (await sign_in(client, "given@example.com")).status_code == 200
 
 
 async def test_only_the_address_asked_for_last_can_be_confirmed(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    typo = await change_token(secure_client, ctx, mail, account, "typo@example.con")
-    meant = await change_token(secure_client, ctx, mail, account, "meant@example.com")
+    account = await new_account(client)
+    typo = await change_token(client, ctx, mail, account, "typo@example.con")
+    meant = await change_token(client, ctx, mail, account, "meant@example.com")
 
-    assert await pending_email(secure_client, account) == "meant@example.com"
-    assert (await confirm(secure_client, typo)).status_code == 400
-    assert (await confirm(secure_client, meant)).status_code == 204
+    assert await pending_email(client, account) == "meant@example.com"
+    assert (await confirm(client, typo)).status_code == 400
+    assert (await confirm(client, meant)).status_code == 204
 
 
 @pytest.mark.parametrize("how", ["change", "reset"])
 async def test_a_new_password_withdraws_a_pending_email_change(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, how: str
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, how: str
 ) -> None:
-    account = await new_account(secure_client)
-    token = await change_token(secure_client, ctx, mail, account, "thief@example.com")
+    account = await new_account(client)
+    token = await change_token(client, ctx, mail, account, "thief@example.com")
 
     if how == "change":
-        changed = await secure_client.put(
+        changed = await client.put(
             "/users/me/password",
             json={"current_password": account.password, "new_password": NEW_PASSWORD},
             headers=account.headers,
         )
         assert changed.status_code == 204
-        assert await pending_email(secure_client, account) is None
+        assert await pending_email(client, account) is None
     else:
-        assert (
-            await reset(secure_client, await reset_token(secure_client, ctx, mail, account.email))
-        ).status_code == 204
+        assert (await reset(client, await reset_token(client, ctx, mail, account.email))).status_code == 204
 
-    assert (await confirm(secure_client, token)).status_code == 400
-    assert (await sign_in(secure_client, account.email, NEW_PASSWORD)).status_code == 200
+    assert (await confirm(client, token)).status_code == 400
+    assert (await sign_in(client, account.email, NEW_PASSWORD)).status_code == 200
 
 
 async def test_an_address_taken_meanwhile_is_409_and_changes_nothing(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    token = await change_token(secure_client, ctx, mail, account, "contested@example.com")
-    taken = await secure_client.post(
+    account = await new_account(client)
+    token = await change_token(client, ctx, mail, account, "contested@example.com")
+    taken = await client.post(
         "/users", json={"email": "contested@example.com", "name": "First", "password": PASSWORD}
     )
     assert taken.status_code == 201
 
-    response = await confirm(secure_client, token)
+    response = await confirm(client, token)
 
     assert (response.status_code, response.json()) == (409, {"detail": "Email already registered"})
-    me = await secure_client.get("/users/me", headers=account.headers)
+    me = await client.get("/users/me", headers=account.headers)
     assert me.status_code == 200  # the sessions go on
     assert me.json()["email"] == account.email
     assert await run_jobs(ctx) == 0  # and the old address is told nothing
 
 
 async def test_no_token_goes_to_an_address_taken_before_the_job_ran(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    assert (await ask_for_email(secure_client, account, "quick@example.com")).status_code == 202
-    taken = await secure_client.post(
+    account = await new_account(client)
+    assert (await ask_for_email(client, account, "quick@example.com")).status_code == 202
+    taken = await client.post(
         "/users", json={"email": "quick@example.com", "name": "Quick", "password": PASSWORD}
     )
     assert taken.status_code == 201
 
     assert await run_jobs(ctx) == 1
     assert mail.messages == []
-    assert await pending_email(secure_client, account) is None
+    assert await pending_email(client, account) is None
 
 
 async def test_a_registered_address_is_409_at_once(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
 ) -> None:
-    account = await new_account(secure_client)
-    other = await new_account(secure_client)
+    account = await new_account(client)
+    other = await new_account(client)
 
-    response = await ask_for_email(secure_client, account, other.email)
+    response = await ask_for_email(client, account, other.email)
 
     assert (response.status_code, response.json()) == (409, {"detail": "Email already registered"})
     assert await run_jobs(ctx) == 0
 
 
 async def test_only_the_tokens_hash_is_stored(
-    secure_client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
+    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
-    account = await new_account(secure_client)
-    verify = await verification_token(secure_client, ctx, mail, account)
-    reset_with = await reset_token(secure_client, ctx, mail, account.email)
-    change = await change_token(secure_client, ctx, mail, account, "new@example.com")
+    account = await new_account(client)
+    verify = await verification_token(client, ctx, mail, account)
+    reset_with = await reset_token(client, ctx, mail, account.email)
+    change = await change_token(client, ctx, mail, account, "new@example.com")
 
     async with database.transaction(writes=True) as tx:
         session = tx.session
@@ -658,8 +643,8 @@ async def test_only_the_tokens_hash_is_stored(
 
 
 async def test_without_a_mail_server_a_reset_is_logged_without_its_token(
-    secure_client: httpx.AsyncClient,
-    secure_settings: Settings,
+    client: httpx.AsyncClient,
+    settings: Settings,
     database: Database,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -670,13 +655,13 @@ async def test_without_a_mail_server_a_reset_is_logged_without_its_token(
         return issued[-1]
 
     monkeypatch.setattr(auth, "new_account_token", new_account_token)
-    logged = secure_settings.model_copy(update={"smtp_url": None, "log_format": "json"})
+    logged = settings.model_copy(update={"smtp_url": None, "log_format": "json"})
     stream = io.StringIO()
     configure_logging(logged, stream)
     ctx = JobContext(logged, database, create_mailer(logged), JOBS)
-    account = await new_account(secure_client)
+    account = await new_account(client)
 
-    response = await secure_client.post("/auth/forgot-password", json={"email": account.email})
+    response = await client.post("/auth/forgot-password", json={"email": account.email})
 
     assert response.status_code == 202
     assert await run_jobs(ctx) == 1
@@ -688,13 +673,13 @@ async def test_without_a_mail_server_a_reset_is_logged_without_its_token(
     assert "body" not in mailed
 
 
-async def test_requests_are_validated(secure_client: httpx.AsyncClient) -> None:
+async def test_requests_are_validated(client: httpx.AsyncClient) -> None:
     answers = [
-        await secure_client.post("/auth/forgot-password", json={"email": "not an address"}),
-        await secure_client.post("/auth/forgot-password", json={}),
-        await secure_client.post("/auth/verify", json={}),
-        await secure_client.post("/auth/confirm-email", json={}),
-        await reset(secure_client, "some-token", "pw-1234"),
+        await client.post("/auth/forgot-password", json={"email": "not an address"}),
+        await client.post("/auth/forgot-password", json={}),
+        await client.post("/auth/verify", json={}),
+        await client.post("/auth/confirm-email", json={}),
+        await reset(client, "some-token", "pw-1234"),
     ]
 
     assert [answer.status_code for answer in answers] == [422, 422, 422, 422, 422]
@@ -702,7 +687,7 @@ async def test_requests_are_validated(secure_client: httpx.AsyncClient) -> None:
 
 
 async def test_a_wrong_token_costs_no_password_hashing(
-    secure_client: httpx.AsyncClient, secure_app: FastAPI, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hashed: list[str] = []
 
@@ -710,22 +695,22 @@ async def test_a_wrong_token_costs_no_password_hashing(
         hashed.append(password)
         return "never stored"
 
-    monkeypatch.setattr(secure_app.state.auth.passwords, "hash", record)
+    monkeypatch.setattr(app.state.auth.passwords, "hash", record)
 
-    response = await reset(secure_client, "never-issued")
+    response = await reset(client, "never-issued")
 
     assert (response.status_code, response.json()) == (400, REFUSED)
     assert hashed == []
 
 
-async def test_the_routes_exist_only_with_sign_in_on(client: httpx.AsyncClient) -> None:
+async def test_the_routes_exist_only_with_sign_in_on(open_client: httpx.AsyncClient) -> None:
     paths = ("/auth/verify/request", "/auth/verify", "/auth/forgot-password", "/auth/reset-password")
     for path in (*paths, "/auth/confirm-email"):
-        assert (await client.post(path, json={})).status_code == 404
+        assert (await open_client.post(path, json={})).status_code == 404
 
 
-async def test_the_openapi_document_describes_the_routes(secure_client: httpx.AsyncClient) -> None:
-    paths = (await secure_client.get("/openapi.json")).json()["paths"]
+async def test_the_openapi_document_describes_the_routes(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
 
     expected = {
         "/auth/verify/request": {"202", "401", "429", "503"},
@@ -749,8 +734,8 @@ async def test_the_openapi_document_describes_the_routes(secure_client: httpx.As
 
 
 @pytest.fixture
-def committed_secure_app(settings: Settings, mail: MailSink, committed_database: Database) -> FastAPI:
-    return app_on(secure(settings, mail), committed_database)
+def committed_app(settings: Settings, committed_database: Database) -> FastAPI:
+    return app_on(settings, committed_database)
 
 
 # An email change token is mailed to the new address; the others go to the account's own.
@@ -764,7 +749,7 @@ FLOWS = {
 
 @pytest.mark.parametrize("flow", list(FLOWS))
 async def test_of_two_concurrent_uses_of_a_token_one_succeeds(
-    committed_secure_app: FastAPI, committed_database: Database, flow: str
+    committed_app: FastAPI, committed_database: Database, flow: str
 ) -> None:
     purpose, path = FLOWS[flow]
     async with committed_database.transaction(writes=True) as tx:
@@ -777,7 +762,7 @@ async def test_of_two_concurrent_uses_of_a_token_one_succeeds(
         )
     body = {"token": token, "new_password": NEW_PASSWORD} if flow == "reset" else {"token": token}
 
-    async with asgi_client(committed_secure_app) as client:
+    async with asgi_client(committed_app) as client:
         answers = await asyncio.gather(*(client.post(path, json=body) for _ in range(2)))
 
     assert sorted(answer.status_code for answer in answers) == [204, 400]

@@ -164,14 +164,14 @@ FLOOD = 40
 
 
 @pytest.fixture
-def busy_app(secure_settings: Settings, committed_database: Database) -> FastAPI:
+def busy_app(settings: Settings, committed_database: Database) -> FastAPI:
     """Sign-in on, with one hashing at a time and two waiting, on committed data (the requests overlap).
 
     The requests all come from one address: its limits on sign-ups and password attempts are lifted, so
     that they reach the hashing.
     """
     unlimited = {"sign_up_limit_per_address", "login_max_failures", "login_max_failures_per_address"}
-    settings = secure_settings.model_copy(
+    settings = settings.model_copy(
         update={"password_hash_concurrency": 1, "password_hash_queue": 2, **dict.fromkeys(unlimited, 1000)}
     )
     return app_on(settings, committed_database)
@@ -232,8 +232,8 @@ async def test_a_flood_of_sign_ins_gets_503_and_the_refused_start_no_session(
     assert await count(committed_database, AuthSession) == signed_in
 
 
-async def test_the_routes_that_hash_document_the_busy_503(secure_client: httpx.AsyncClient) -> None:
-    paths = (await secure_client.get("/openapi.json")).json()["paths"]
+async def test_the_routes_that_hash_document_the_busy_503(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
     hashing = [
         paths["/users"]["post"],
         paths["/auth/token"]["post"],
@@ -256,16 +256,16 @@ async def always_busy(*_args: object) -> Verdict:
 
 
 async def test_an_attempt_refused_while_hashing_is_busy_does_not_count(
-    secure_app: FastAPI, session: AsyncSession
+    app: FastAPI, session: AsyncSession
 ) -> None:
     """A 503 checked no password: it must not bring an account, or its users' address, nearer to a 429."""
-    limit = secure_app.state.auth.settings.login_max_failures
-    async with asgi_client(secure_app, address="198.51.100.50") as client:
+    limit = app.state.auth.settings.login_max_failures
+    async with asgi_client(app, address="198.51.100.50") as client:
         email = "busy@example.com"
         created = await client.post("/users", json={"email": email, "name": "Busy", "password": PASSWORD})
-        secure_app.state.auth.passwords.verify = always_busy
+        app.state.auth.passwords.verify = always_busy
         refused = [(await sign_in(client, email)).status_code for _ in range(limit + 1)]
-        del secure_app.state.auth.passwords.verify
+        del app.state.auth.passwords.verify
         allowed = await sign_in(client, email)
 
     assert created.status_code == 201
@@ -273,14 +273,14 @@ async def test_an_attempt_refused_while_hashing_is_busy_does_not_count(
     assert allowed.status_code == 200
 
 
-async def test_a_sign_up_refused_while_hashing_is_busy_does_not_count(secure_app: FastAPI) -> None:
-    limit = secure_app.state.auth.settings.sign_up_limit_per_address
-    passwords = secure_app.state.auth.passwords
+async def test_a_sign_up_refused_while_hashing_is_busy_does_not_count(app: FastAPI) -> None:
+    limit = app.state.auth.settings.sign_up_limit_per_address
+    passwords = app.state.auth.passwords
 
     async def busy_hash(_password: str) -> str:
         raise HashingBusy
 
-    async with asgi_client(secure_app, address="198.51.100.51") as client:
+    async with asgi_client(app, address="198.51.100.51") as client:
         passwords.hash = busy_hash
         refused = [
             (

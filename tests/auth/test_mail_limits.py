@@ -25,15 +25,15 @@ async def forgot(client: httpx.AsyncClient, email: str) -> httpx.Response:
 
 @pytest.mark.parametrize("email", ["member@example.com", "nobody@example.com"])
 async def test_reset_mails_for_one_address_are_limited_whether_or_not_it_has_an_account(
-    secure_app: FastAPI, session: AsyncSession, email: str
+    app: FastAPI, session: AsyncSession, email: str
 ) -> None:
-    async with asgi_client(secure_app) as client:
+    async with asgi_client(app) as client:
         member = {"email": "member@example.com", "name": "M", "password": PASSWORD}
         assert (await client.post("/users", json=member)).status_code == 201
     answers = []
     for number in range(LIMIT + 2):
         # From a new client address each time: the limit on the address mailed to is what stops it.
-        async with asgi_client(secure_app, address=f"198.51.100.{number + 1}") as client:
+        async with asgi_client(app, address=f"198.51.100.{number + 1}") as client:
             answers.append(await forgot(client, email))
 
     # Everyone gets the same answer, the owner included, whatever others asked for before...
@@ -48,8 +48,8 @@ async def reset_jobs(session: AsyncSession) -> int:
     return await session.scalar(query) or 0
 
 
-async def test_one_client_may_not_ask_for_mail_to_many_addresses(secure_app: FastAPI) -> None:
-    async with asgi_client(secure_app, address="203.0.113.9") as client:
+async def test_one_client_may_not_ask_for_mail_to_many_addresses(app: FastAPI) -> None:
+    async with asgi_client(app, address="203.0.113.9") as client:
         answers = [await forgot(client, f"target{n}@example.com") for n in range(PER_CLIENT + 1)]
 
     assert [a.status_code for a in answers] == [202] * PER_CLIENT + [429]
@@ -58,9 +58,9 @@ async def test_one_client_may_not_ask_for_mail_to_many_addresses(secure_app: Fas
 
 
 async def test_concurrent_requests_never_send_more_than_the_limit(
-    committed_secure_app: FastAPI, committed_database: Database
+    committed_app: FastAPI, committed_database: Database
 ) -> None:
-    async with asgi_client(committed_secure_app, address="203.0.113.10") as client:
+    async with asgi_client(committed_app, address="203.0.113.10") as client:
         answers = await asyncio.gather(*(forgot(client, "raced@example.com") for _ in range(PER_CLIENT)))
 
     assert {a.status_code for a in answers} == {202}
@@ -69,22 +69,22 @@ async def test_concurrent_requests_never_send_more_than_the_limit(
         assert await reset_jobs(session) == LIMIT
 
 
-async def test_verification_mails_are_limited_too(secure_client: httpx.AsyncClient) -> None:
-    account = await new_account(secure_client)
+async def test_verification_mails_are_limited_too(client: httpx.AsyncClient) -> None:
+    account = await new_account(client)
 
     statuses = [
-        (await secure_client.post("/auth/verify/request", headers=account.headers)).status_code
+        (await client.post("/auth/verify/request", headers=account.headers)).status_code
         for _ in range(LIMIT + 1)
     ]
 
     assert statuses == [202] * LIMIT + [429]
 
 
-async def test_email_change_mails_are_limited_too(secure_app: FastAPI) -> None:
+async def test_email_change_mails_are_limited_too(app: FastAPI) -> None:
     statuses = []
     for number in range(LIMIT + 1):
         # A new account each time, from a new client address: the limit on the new address stops it.
-        async with asgi_client(secure_app, address=f"198.51.100.{number + 1}") as client:
+        async with asgi_client(app, address=f"198.51.100.{number + 1}") as client:
             account = await new_account(client)
             body = {"email": "wanted@example.com", "current_password": account.password}
             response = await client.patch(f"/users/{account.id}", json=body, headers=account.headers)
@@ -93,13 +93,13 @@ async def test_email_change_mails_are_limited_too(secure_app: FastAPI) -> None:
     assert statuses == [202] * LIMIT + [429]
 
 
-async def test_one_client_may_not_ask_for_many_email_changes(secure_client: httpx.AsyncClient) -> None:
-    account = await new_account(secure_client)
+async def test_one_client_may_not_ask_for_many_email_changes(client: httpx.AsyncClient) -> None:
+    account = await new_account(client)
     body = {"current_password": account.password}
 
     statuses = [
         (
-            await secure_client.patch(
+            await client.patch(
                 f"/users/{account.id}", json={**body, "email": f"new{n}@example.com"}, headers=account.headers
             )
         ).status_code

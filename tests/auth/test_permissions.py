@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.config import Settings
 from inkwell.main import create_app
-from tests.accounts import PASSWORD, Account, make_admin, new_account
+from tests.accounts import PASSWORD, Account, new_account
 
 PUBLIC_READS = ["/posts", "/posts/{post}", "/users/{owner}/posts"]
 # Deleting an account asks for the password of whoever is signed in (every account here has this one).
@@ -24,34 +24,27 @@ async def write_post(client: httpx.AsyncClient, author: Account) -> int:
 
 
 @pytest.fixture
-async def owner(secure_client: httpx.AsyncClient) -> Account:
-    return await new_account(secure_client)
+async def owner(client: httpx.AsyncClient) -> Account:
+    return await new_account(client)
 
 
 @pytest.fixture
-async def other(secure_client: httpx.AsyncClient) -> Account:
-    return await new_account(secure_client)
-
-
-@pytest.fixture
-async def admin(secure_client: httpx.AsyncClient, session: AsyncSession) -> Account:
-    return await make_admin(session, await new_account(secure_client))
+async def other(client: httpx.AsyncClient) -> Account:
+    return await new_account(client)
 
 
 # --- anonymous ---
 
 
-async def test_anyone_may_sign_up_and_sign_in(secure_client: httpx.AsyncClient) -> None:
-    account = await new_account(secure_client)
+async def test_anyone_may_sign_up_and_sign_in(client: httpx.AsyncClient) -> None:
+    account = await new_account(client)
 
     assert account.access_token
 
 
 @pytest.mark.parametrize("path", ["/users", "/users/{owner}"])
-async def test_anonymous_may_not_read_users(
-    secure_client: httpx.AsyncClient, owner: Account, path: str
-) -> None:
-    response = await secure_client.get(path.format(owner=owner.id))
+async def test_anonymous_may_not_read_users(client: httpx.AsyncClient, owner: Account, path: str) -> None:
+    response = await client.get(path.format(owner=owner.id))
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Not authenticated"}
@@ -59,10 +52,10 @@ async def test_anonymous_may_not_read_users(
 
 
 @pytest.mark.parametrize("path", PUBLIC_READS)
-async def test_anyone_may_read_posts(secure_client: httpx.AsyncClient, owner: Account, path: str) -> None:
-    post_id = await write_post(secure_client, owner)
+async def test_anyone_may_read_posts(client: httpx.AsyncClient, owner: Account, path: str) -> None:
+    post_id = await write_post(client, owner)
 
-    response = await secure_client.get(path.format(owner=owner.id, post=post_id))
+    response = await client.get(path.format(owner=owner.id, post=post_id))
 
     assert response.status_code == 200
 
@@ -78,20 +71,18 @@ async def test_anyone_may_read_posts(secure_client: httpx.AsyncClient, owner: Ac
     ],
 )
 async def test_anonymous_may_not_write(
-    secure_client: httpx.AsyncClient, owner: Account, method: str, path: str, body: object
+    client: httpx.AsyncClient, owner: Account, method: str, path: str, body: object
 ) -> None:
-    post_id = await write_post(secure_client, owner)
+    post_id = await write_post(client, owner)
 
-    response = await secure_client.request(method, path.format(owner=owner.id, post=post_id), json=body)
+    response = await client.request(method, path.format(owner=owner.id, post=post_id), json=body)
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-async def test_anonymous_is_401_before_the_body_is_checked(
-    secure_client: httpx.AsyncClient, owner: Account
-) -> None:
-    response = await secure_client.patch(f"/users/{owner.id}", json={"name": None})
+async def test_anonymous_is_401_before_the_body_is_checked(client: httpx.AsyncClient, owner: Account) -> None:
+    response = await client.patch(f"/users/{owner.id}", json={"name": None})
 
     assert response.status_code == 401
 
@@ -99,11 +90,9 @@ async def test_anonymous_is_401_before_the_body_is_checked(
 # --- a signed-in user ---
 
 
-async def test_a_member_may_read_users(
-    secure_client: httpx.AsyncClient, owner: Account, other: Account
-) -> None:
-    listed = await secure_client.get("/users", headers=other.headers)
-    one = await secure_client.get(f"/users/{owner.id}", headers=other.headers)
+async def test_a_member_may_read_users(client: httpx.AsyncClient, owner: Account, other: Account) -> None:
+    listed = await client.get("/users", headers=other.headers)
+    one = await client.get(f"/users/{owner.id}", headers=other.headers)
 
     assert listed.status_code == 200
     assert {user["id"] for user in listed.json()} >= {owner.id, other.id}
@@ -112,11 +101,11 @@ async def test_a_member_may_read_users(
 
 
 async def test_a_member_sees_no_email_in_the_user_records(
-    secure_client: httpx.AsyncClient, owner: Account, other: Account
+    client: httpx.AsyncClient, owner: Account, other: Account
 ) -> None:
-    listed = await secure_client.get("/users", headers=other.headers)
-    one = await secure_client.get(f"/users/{owner.id}", headers=other.headers)
-    own = await secure_client.get(f"/users/{other.id}", headers=other.headers)
+    listed = await client.get("/users", headers=other.headers)
+    one = await client.get(f"/users/{owner.id}", headers=other.headers)
+    own = await client.get(f"/users/{other.id}", headers=other.headers)
 
     for response in (listed, one, own):
         assert response.status_code == 200
@@ -125,28 +114,28 @@ async def test_a_member_sees_no_email_in_the_user_records(
     assert set(one.json()) == {"id", "name", "bio", "created_at", "updated_at"}
 
 
-async def test_the_account_sees_its_own_email(secure_client: httpx.AsyncClient) -> None:
-    created = await secure_client.post(
+async def test_the_account_sees_its_own_email(client: httpx.AsyncClient) -> None:
+    created = await client.post(
         "/users", json={"email": "self@example.com", "name": "Self", "password": PASSWORD}
     )
     tokens = (
-        await secure_client.post("/auth/token", data={"username": "self@example.com", "password": PASSWORD})
+        await client.post("/auth/token", data={"username": "self@example.com", "password": PASSWORD})
     ).json()
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-    me = await secure_client.get("/users/me", headers=headers)
-    changed = await secure_client.patch(f"/users/{created.json()['id']}", json={"bio": "Hi"}, headers=headers)
+    me = await client.get("/users/me", headers=headers)
+    changed = await client.patch(f"/users/{created.json()['id']}", json={"bio": "Hi"}, headers=headers)
 
     assert created.status_code == 201
     for response in (created, me, changed):
         assert response.json()["email"] == "self@example.com"
 
 
-async def test_a_replayed_sign_up_answers_the_same_body(secure_client: httpx.AsyncClient) -> None:
+async def test_a_replayed_sign_up_answers_the_same_body(client: httpx.AsyncClient) -> None:
     body = {"email": "twice@example.com", "name": "Twice", "password": PASSWORD}
     key = {"Idempotency-Key": "sign-up-twice"}
 
-    first = await secure_client.post("/users", json=body, headers=key)
-    again = await secure_client.post("/users", json=body, headers=key)
+    first = await client.post("/users", json=body, headers=key)
+    again = await client.post("/users", json=body, headers=key)
 
     assert first.status_code == again.status_code == 201
     assert again.headers["Idempotent-Replayed"] == "true"
@@ -154,13 +143,9 @@ async def test_a_replayed_sign_up_answers_the_same_body(secure_client: httpx.Asy
     assert again.json()["email"] == "twice@example.com"
 
 
-async def test_a_member_may_change_their_own_account(
-    secure_client: httpx.AsyncClient, owner: Account
-) -> None:
-    renamed = await secure_client.patch(f"/users/{owner.id}", json={"name": "Grace"}, headers=owner.headers)
-    deleted = await secure_client.request(
-        "DELETE", f"/users/{owner.id}", json=CONFIRMED, headers=owner.headers
-    )
+async def test_a_member_may_change_their_own_account(client: httpx.AsyncClient, owner: Account) -> None:
+    renamed = await client.patch(f"/users/{owner.id}", json={"name": "Grace"}, headers=owner.headers)
+    deleted = await client.request("DELETE", f"/users/{owner.id}", json=CONFIRMED, headers=owner.headers)
 
     assert renamed.status_code == 200
     assert renamed.json()["name"] == "Grace"
@@ -168,12 +153,12 @@ async def test_a_member_may_change_their_own_account(
 
 
 async def test_a_member_may_write_and_change_their_own_posts(
-    secure_client: httpx.AsyncClient, owner: Account
+    client: httpx.AsyncClient, owner: Account
 ) -> None:
-    post_id = await write_post(secure_client, owner)
+    post_id = await write_post(client, owner)
 
-    changed = await secure_client.patch(f"/posts/{post_id}", json={"title": "New"}, headers=owner.headers)
-    deleted = await secure_client.delete(f"/posts/{post_id}", headers=owner.headers)
+    changed = await client.patch(f"/posts/{post_id}", json={"title": "New"}, headers=owner.headers)
+    deleted = await client.delete(f"/posts/{post_id}", headers=owner.headers)
 
     assert changed.status_code == 200
     assert deleted.status_code == 204
@@ -195,7 +180,7 @@ async def test_a_member_may_write_and_change_their_own_posts(
     ],
 )
 async def test_a_member_may_not_change_what_is_not_theirs(
-    secure_client: httpx.AsyncClient,
+    client: httpx.AsyncClient,
     owner: Account,
     other: Account,
     method: str,
@@ -203,34 +188,34 @@ async def test_a_member_may_not_change_what_is_not_theirs(
     body: object,
     detail: str,
 ) -> None:
-    post_id = await write_post(secure_client, owner)
+    post_id = await write_post(client, owner)
 
-    response = await secure_client.request(
+    response = await client.request(
         method, path.format(owner=owner.id, post=post_id), json=body, headers=other.headers
     )
 
     assert response.status_code == 403
     assert response.json() == {"detail": detail}
-    unchanged = await secure_client.get(f"/posts/{post_id}")
+    unchanged = await client.get(f"/posts/{post_id}")
     assert unchanged.json()["title"] == "Mine"
 
 
 async def test_a_member_gets_403_not_404_for_an_account_that_does_not_exist(
-    secure_client: httpx.AsyncClient, other: Account
+    client: httpx.AsyncClient, other: Account
 ) -> None:
-    response = await secure_client.patch("/users/999999", json={"name": "X"}, headers=other.headers)
+    response = await client.patch("/users/999999", json={"name": "X"}, headers=other.headers)
 
     assert response.status_code == 403
 
 
 async def test_a_member_may_not_make_themselves_admin(
-    secure_client: httpx.AsyncClient, owner: Account, other: Account, session: AsyncSession
+    client: httpx.AsyncClient, owner: Account, other: Account, session: AsyncSession
 ) -> None:
-    response = await secure_client.patch(
+    response = await client.patch(
         f"/users/{owner.id}", json={"name": "Ada", "is_admin": True}, headers=owner.headers
     )
-    me = await secure_client.get("/users/me", headers=owner.headers)
-    trespass = await secure_client.delete(f"/users/{other.id}", headers=owner.headers)
+    me = await client.get("/users/me", headers=owner.headers)
+    trespass = await client.delete(f"/users/{other.id}", headers=owner.headers)
 
     assert response.status_code == 200
     assert "is_admin" not in response.json()
@@ -238,8 +223,8 @@ async def test_a_member_may_not_make_themselves_admin(
     assert trespass.status_code == 403
 
 
-async def test_signing_up_as_admin_is_ignored(secure_client: httpx.AsyncClient) -> None:
-    created = await secure_client.post(
+async def test_signing_up_as_admin_is_ignored(client: httpx.AsyncClient) -> None:
+    created = await client.post(
         "/users",
         json={
             "email": "sly@example.com",
@@ -248,12 +233,10 @@ async def test_signing_up_as_admin_is_ignored(secure_client: httpx.AsyncClient) 
             "is_admin": True,
         },
     )
-    tokens = await secure_client.post(
+    tokens = await client.post(
         "/auth/token", data={"username": "sly@example.com", "password": "sly fox in the henhouse"}
     )
-    me = await secure_client.get(
-        "/users/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
-    )
+    me = await client.get("/users/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"})
 
     assert created.status_code == 201
     assert me.json()["is_admin"] is False
@@ -273,7 +256,7 @@ async def test_signing_up_as_admin_is_ignored(secure_client: httpx.AsyncClient) 
     ],
 )
 async def test_an_admin_may_change_anything(
-    secure_client: httpx.AsyncClient,
+    client: httpx.AsyncClient,
     owner: Account,
     admin: Account,
     method: str,
@@ -281,9 +264,9 @@ async def test_an_admin_may_change_anything(
     body: object,
     expected: int,
 ) -> None:
-    post_id = await write_post(secure_client, owner)
+    post_id = await write_post(client, owner)
 
-    response = await secure_client.request(
+    response = await client.request(
         method, path.format(owner=owner.id, post=post_id), json=body, headers=admin.headers
     )
 
@@ -291,21 +274,19 @@ async def test_an_admin_may_change_anything(
 
 
 async def test_an_admin_sees_every_email(
-    secure_client: httpx.AsyncClient, owner: Account, other: Account, admin: Account
+    client: httpx.AsyncClient, owner: Account, other: Account, admin: Account
 ) -> None:
-    listed = await secure_client.get("/users", headers=admin.headers)
-    one = await secure_client.get(f"/users/{owner.id}", headers=admin.headers)
+    listed = await client.get("/users", headers=admin.headers)
+    one = await client.get(f"/users/{owner.id}", headers=admin.headers)
 
     emails = {user["id"]: user["email"] for user in listed.json()}
     assert {owner.id: owner.email, other.id: other.email, admin.id: admin.email}.items() <= emails.items()
     assert one.json()["email"] == owner.email
 
 
-async def test_an_admin_gets_404_for_what_does_not_exist(
-    secure_client: httpx.AsyncClient, admin: Account
-) -> None:
-    user = await secure_client.patch("/users/999999", json={"name": "X"}, headers=admin.headers)
-    post = await secure_client.delete("/posts/999999", headers=admin.headers)
+async def test_an_admin_gets_404_for_what_does_not_exist(client: httpx.AsyncClient, admin: Account) -> None:
+    user = await client.patch("/users/999999", json={"name": "X"}, headers=admin.headers)
+    post = await client.delete("/posts/999999", headers=admin.headers)
 
     assert user.status_code == 404
     assert post.status_code == 404
@@ -328,35 +309,35 @@ async def test_an_admin_gets_404_for_what_does_not_exist(
     ],
 )
 async def test_with_sign_in_off_anyone_may_do_anything(
-    client: httpx.AsyncClient, method: str, path: str, body: object, expected: int
+    open_client: httpx.AsyncClient, method: str, path: str, body: object, expected: int
 ) -> None:
-    owner = (await client.post("/users", json={"email": "open@example.com", "name": "Open"})).json()
-    post = (await client.post(f"/users/{owner['id']}/posts", json={"title": "T", "body": "B"})).json()
+    owner = (await open_client.post("/users", json={"email": "open@example.com", "name": "Open"})).json()
+    post = (await open_client.post(f"/users/{owner['id']}/posts", json={"title": "T", "body": "B"})).json()
 
-    response = await client.request(method, path.format(owner=owner["id"], post=post["id"]), json=body)
+    response = await open_client.request(method, path.format(owner=owner["id"], post=post["id"]), json=body)
 
     assert response.status_code == expected, response.text
 
 
-async def test_with_sign_in_off_every_user_record_has_the_email(client: httpx.AsyncClient) -> None:
-    created = await client.post("/users", json={"email": "open@example.com", "name": "Open"})
+async def test_with_sign_in_off_every_user_record_has_the_email(open_client: httpx.AsyncClient) -> None:
+    created = await open_client.post("/users", json={"email": "open@example.com", "name": "Open"})
     user_id = created.json()["id"]
 
-    listed = await client.get("/users")
-    one = await client.get(f"/users/{user_id}")
-    changed = await client.patch(f"/users/{user_id}", json={"bio": "Hi"})
+    listed = await open_client.get("/users")
+    one = await open_client.get(f"/users/{user_id}")
+    changed = await open_client.patch(f"/users/{user_id}", json={"bio": "Hi"})
 
     assert [user["email"] for user in listed.json()] == ["open@example.com"]
     for response in (created, one, changed):
         assert response.json()["email"] == "open@example.com"
-    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    schemas = (await open_client.get("/openapi.json")).json()["components"]["schemas"]
     assert "email" in schemas["UserRead"]["required"]
     assert "PublicUserRead" not in schemas
 
 
-async def test_with_sign_in_off_there_is_no_sign_in(client: httpx.AsyncClient) -> None:
-    token = await client.post("/auth/token", data={"username": "a@example.com", "password": PASSWORD})
-    document = (await client.get("/openapi.json")).json()
+async def test_with_sign_in_off_there_is_no_sign_in(open_client: httpx.AsyncClient) -> None:
+    token = await open_client.post("/auth/token", data={"username": "a@example.com", "password": PASSWORD})
+    document = (await open_client.get("/openapi.json")).json()
 
     assert token.status_code == 404
     assert "securitySchemes" not in document.get("components", {})
@@ -364,9 +345,9 @@ async def test_with_sign_in_off_there_is_no_sign_in(client: httpx.AsyncClient) -
 
 
 async def test_the_openapi_document_declares_the_oauth2_password_flow(
-    secure_client: httpx.AsyncClient,
+    client: httpx.AsyncClient,
 ) -> None:
-    document = (await secure_client.get("/openapi.json")).json()
+    document = (await client.get("/openapi.json")).json()
 
     scheme = document["components"]["securitySchemes"]["OAuth2PasswordBearer"]
     assert scheme == {"type": "oauth2", "flows": {"password": {"scopes": {}, "tokenUrl": "auth/token"}}}
@@ -395,9 +376,9 @@ async def test_the_openapi_document_declares_the_oauth2_password_flow(
 
 
 async def test_the_openapi_document_keeps_emails_out_of_the_public_user_record(
-    secure_client: httpx.AsyncClient,
+    client: httpx.AsyncClient,
 ) -> None:
-    document = (await secure_client.get("/openapi.json")).json()
+    document = (await client.get("/openapi.json")).json()
     paths, schemas = document["paths"], document["components"]["schemas"]
 
     def schema_of(method: str, path: str) -> dict[str, object]:
@@ -417,25 +398,25 @@ async def test_the_openapi_document_keeps_emails_out_of_the_public_user_record(
 
 
 def test_with_sign_in_off_the_server_warns_at_start(
-    settings: Settings, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    open_settings: Settings, capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        create_app(settings)
+        create_app(open_settings)
 
     assert "sign-in is off (INKWELL_AUTH=off)" in caplog.text + capfd.readouterr().err
 
 
 def test_with_sign_in_on_the_server_does_not_warn(
-    secure_settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING):
-        create_app(secure_settings)
+        create_app(settings)
 
     assert "sign-in is off" not in caplog.text
 
 
-async def test_every_operation_is_listed_under_one_tag(secure_client: httpx.AsyncClient) -> None:
-    paths = (await secure_client.get("/openapi.json")).json()["paths"]
+async def test_every_operation_is_listed_under_one_tag(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
 
     tags = {
         (method, path): operation["tags"]
@@ -446,9 +427,9 @@ async def test_every_operation_is_listed_under_one_tag(secure_client: httpx.Asyn
     assert tags[("get", "/users/me")] == tags[("put", "/users/me/password")] == ["users"]
 
 
-async def test_the_account_is_never_kept_by_a_cache_on_the_way(secure_client: httpx.AsyncClient) -> None:
-    account = await new_account(secure_client)
+async def test_the_account_is_never_kept_by_a_cache_on_the_way(client: httpx.AsyncClient) -> None:
+    account = await new_account(client)
 
-    response = await secure_client.get("/users/me", headers=account.headers)
+    response = await client.get("/users/me", headers=account.headers)
 
     assert response.headers["Cache-Control"] == "no-store"

@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from redis import Redis
-from tests.accounts import TEST_SECRET_KEY
 from tests.databases import Backend
 from tests.processes import INKWELL, inkwell, serving
 
@@ -22,11 +21,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def secure_env(server_env: dict[str, str]) -> dict[str, str]:
-    env = {**server_env, "INKWELL_AUTH": "on", "INKWELL_SECRET_KEY": TEST_SECRET_KEY}
-    migrated = inkwell(env, "db", "upgrade")
+def migrated_env(server_env: dict[str, str]) -> dict[str, str]:
+    migrated = inkwell(server_env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
-    return env
+    return server_env
 
 
 def sign_in(url: str, email: str, password: str) -> httpx.Response:
@@ -54,7 +52,7 @@ def test_serve_refuses_to_start_without_a_usable_key_on_a_server_database(
     if process_backend.name == "sqlite":
         pytest.skip("SQLite generates a key of its own")
     # Checked before the database is: the database here is not even migrated.
-    env = {**server_env, "INKWELL_AUTH": "on"}
+    env = {name: value for name, value in server_env.items() if name != "INKWELL_SECRET_KEY"}
     if key is not None:
         env["INKWELL_SECRET_KEY"] = key
 
@@ -90,10 +88,10 @@ def test_sqlite_keeps_a_generated_key_private_and_across_restarts(tmp_path: Path
 
 
 def test_admins_are_made_and_unmade_from_the_command_line(
-    process_backend: Backend, secure_env: dict[str, str], tmp_path: Path
+    process_backend: Backend, migrated_env: dict[str, str], tmp_path: Path
 ) -> None:
     def create_admin(email: str, password: str) -> subprocess.CompletedProcess[str]:
-        env = {**secure_env, "INKWELL_ADMIN_PASSWORD": password}
+        env = {**migrated_env, "INKWELL_ADMIN_PASSWORD": password}
         return inkwell(env, "users", "create-admin", "--email", email, "--name", "Root")
 
     created = create_admin("Root@Example.com", "a long password")
@@ -101,7 +99,7 @@ def test_admins_are_made_and_unmade_from_the_command_line(
     weak = create_admin("x@example.com", "short")
     common = create_admin("y@example.com", "Football")
 
-    with serving(secure_env, tmp_path) as server:
+    with serving(migrated_env, tmp_path) as server:
         sign_up(server.url, "member@example.com", "a long password")
         token = sign_in(server.url, "root@example.com", "a long password").json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -111,12 +109,12 @@ def test_admins_are_made_and_unmade_from_the_command_line(
         renamed = httpx.patch(
             f"{server.url}/users/{member_id}", json={"name": "Renamed"}, headers=headers, timeout=30
         )
-        revoked = inkwell(secure_env, "users", "set-admin", "root@example.com", "--revoke")
+        revoked = inkwell(migrated_env, "users", "set-admin", "root@example.com", "--revoke")
         refused = httpx.patch(
             f"{server.url}/users/{member_id}", json={"name": "Again"}, headers=headers, timeout=30
         )
-        granted = inkwell(secure_env, "users", "set-admin", "member@example.com")
-        unknown = inkwell(secure_env, "users", "set-admin", "nobody@example.com")
+        granted = inkwell(migrated_env, "users", "set-admin", "member@example.com")
+        unknown = inkwell(migrated_env, "users", "set-admin", "nobody@example.com")
 
     assert created.returncode == 0, created.stderr
     assert me["email"] == "root@example.com"
@@ -149,11 +147,11 @@ def test_create_admin_takes_no_password_on_the_command_line() -> None:
 
 
 def test_create_admin_reads_the_password_from_stdin_when_asked(
-    process_backend: Backend, secure_env: dict[str, str], tmp_path: Path
+    process_backend: Backend, migrated_env: dict[str, str], tmp_path: Path
 ) -> None:
     result = subprocess.run(
         [INKWELL, *create_admin_args("piped@example.com"), "--password-stdin"],
-        env=secure_env,
+        env=migrated_env,
         input="a piped password\n",
         capture_output=True,
         text=True,
@@ -163,16 +161,16 @@ def test_create_admin_reads_the_password_from_stdin_when_asked(
 
     assert result.returncode == 0, result.stderr
     assert "a piped password" not in result.stdout + result.stderr
-    with serving(secure_env, tmp_path) as server:
+    with serving(migrated_env, tmp_path) as server:
         assert sign_in(server.url, "piped@example.com", "a piped password").status_code == 200
 
 
 def test_create_admin_without_a_terminal_or_a_password_says_how_to_give_one(
-    process_backend: Backend, secure_env: dict[str, str]
+    process_backend: Backend, migrated_env: dict[str, str]
 ) -> None:
     result = subprocess.run(
         [INKWELL, *create_admin_args("untyped@example.com")],
-        env=secure_env,
+        env=migrated_env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -227,10 +225,10 @@ def read_terminal(terminal: int) -> bytes:
 
 
 def test_create_admin_asks_on_the_terminal_twice_without_showing_the_password(
-    process_backend: Backend, secure_env: dict[str, str]
+    process_backend: Backend, migrated_env: dict[str, str]
 ) -> None:
     status, shown = on_a_terminal(
-        secure_env, create_admin_args("typed@example.com"), ["a typed password", "a typed password"]
+        migrated_env, create_admin_args("typed@example.com"), ["a typed password", "a typed password"]
     )
 
     assert status == 0, shown
@@ -241,8 +239,8 @@ def test_create_admin_asks_on_the_terminal_twice_without_showing_the_password(
 
 
 @pytest.fixture(params=["database", "redis"])
-def throttled_env(request: pytest.FixtureRequest, secure_env: dict[str, str]) -> Iterator[dict[str, str]]:
-    env = {**secure_env, "INKWELL_LOGIN_MAX_FAILURES": "3"}
+def throttled_env(request: pytest.FixtureRequest, migrated_env: dict[str, str]) -> Iterator[dict[str, str]]:
+    env = {**migrated_env, "INKWELL_LOGIN_MAX_FAILURES": "3"}
     if request.param == "database":
         yield env
         return

@@ -14,11 +14,6 @@ from tests.apps import asgi_client
 WRONG = {"detail": "The current password is incorrect"}
 
 
-@pytest.fixture
-async def account(secure_client: httpx.AsyncClient) -> Account:
-    return await new_account(secure_client)
-
-
 async def change_email(
     client: httpx.AsyncClient, account: Account, email: str, **password: str
 ) -> httpx.Response:
@@ -36,20 +31,18 @@ async def email_of(client: httpx.AsyncClient, account: Account) -> str:
     return email
 
 
-async def test_a_new_email_needs_the_current_password(
-    secure_client: httpx.AsyncClient, account: Account
-) -> None:
-    missing = await change_email(secure_client, account, "mallory@example.com")
-    wrong = await change_email(secure_client, account, "mallory@example.com", current_password="guess")
+async def test_a_new_email_needs_the_current_password(client: httpx.AsyncClient, account: Account) -> None:
+    missing = await change_email(client, account, "mallory@example.com")
+    wrong = await change_email(client, account, "mallory@example.com", current_password="guess")
 
     assert missing.status_code == 422
     assert missing.json()["detail"][0]["type"] == "current_password_missing"
     assert (wrong.status_code, wrong.json()) == (403, WRONG)
-    assert await email_of(secure_client, account) == account.email
+    assert await email_of(client, account) == account.email
 
 
-async def test_other_changes_need_no_password(secure_client: httpx.AsyncClient, account: Account) -> None:
-    response = await secure_client.patch(
+async def test_other_changes_need_no_password(client: httpx.AsyncClient, account: Account) -> None:
+    response = await client.patch(
         f"/users/{account.id}", json={"name": "Grace", "bio": None}, headers=account.headers
     )
 
@@ -58,12 +51,12 @@ async def test_other_changes_need_no_password(secure_client: httpx.AsyncClient, 
 
 
 async def test_deleting_the_account_needs_the_current_password(
-    secure_client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account
 ) -> None:
-    missing = await secure_client.delete(f"/users/{account.id}", headers=account.headers)
-    wrong = await delete(secure_client, account, account, {"current_password": "guess"})
-    still_there = await secure_client.get("/users/me", headers=account.headers)
-    right = await delete(secure_client, account, account, {"current_password": account.password})
+    missing = await client.delete(f"/users/{account.id}", headers=account.headers)
+    wrong = await delete(client, account, account, {"current_password": "guess"})
+    still_there = await client.get("/users/me", headers=account.headers)
+    right = await delete(client, account, account, {"current_password": account.password})
 
     assert missing.status_code == 422
     assert (wrong.status_code, wrong.json()) == (403, WRONG)
@@ -72,54 +65,50 @@ async def test_deleting_the_account_needs_the_current_password(
 
 
 async def test_an_admin_gives_their_own_password_for_another_account(
-    secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
+    client: httpx.AsyncClient, account: Account, session: AsyncSession
 ) -> None:
-    admin = await make_admin(session, await new_account(secure_client, password="the admin's password"))
+    admin = await make_admin(session, await new_account(client, password="the admin's password"))
 
-    with_the_owners = await delete(secure_client, account, admin, {"current_password": account.password})
-    with_their_own = await delete(secure_client, account, admin, {"current_password": admin.password})
+    with_the_owners = await delete(client, account, admin, {"current_password": account.password})
+    with_their_own = await delete(client, account, admin, {"current_password": admin.password})
 
     assert (with_the_owners.status_code, with_the_owners.json()) == (403, WRONG)
     assert with_their_own.status_code == 204
 
 
 async def test_wrong_passwords_are_throttled_like_sign_ins(
-    secure_client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account
 ) -> None:
     statuses = [
-        (
-            await change_email(secure_client, account, "m@example.com", current_password=f"guess {n}")
-        ).status_code
+        (await change_email(client, account, "m@example.com", current_password=f"guess {n}")).status_code
         for n in range(2)
     ]
+    statuses.append((await delete(client, account, account, {"current_password": "guess"})).status_code)
     statuses.append(
-        (await delete(secure_client, account, account, {"current_password": "guess"})).status_code
-    )
-    statuses.append(
-        (await delete(secure_client, account, account, {"current_password": account.password})).status_code
+        (await delete(client, account, account, {"current_password": account.password})).status_code
     )
 
     # The limit is 3 here: the right password, fourth, is not even tried.
     assert statuses == [403, 403, 403, 429]
-    assert (await sign_in(secure_client, account.email)).status_code == 429
-    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 200
+    assert (await sign_in(client, account.email)).status_code == 429
+    assert (await client.get("/users/me", headers=account.headers)).status_code == 200
 
 
 async def test_the_password_is_checked_after_whose_account_it_is(
-    secure_client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account
 ) -> None:
-    other = await new_account(secure_client)
+    other = await new_account(client)
 
-    anonymous = await secure_client.delete(f"/users/{account.id}")
-    not_theirs = await delete(secure_client, account, other, None)
+    anonymous = await client.delete(f"/users/{account.id}")
+    not_theirs = await delete(client, account, other, None)
 
     assert anonymous.status_code == 401
     assert not_theirs.status_code == 403
     assert not_theirs.json() == {"detail": "Only the account's owner or an admin may do this"}
 
 
-async def test_a_password_is_never_echoed(secure_client: httpx.AsyncClient, account: Account) -> None:
-    response = await change_email(secure_client, account, "not an address", current_password="hunter2-x")
+async def test_a_password_is_never_echoed(client: httpx.AsyncClient, account: Account) -> None:
+    response = await change_email(client, account, "not an address", current_password="hunter2-x")
 
     assert response.status_code == 422
     assert "hunter2-x" not in response.text
@@ -127,9 +116,9 @@ async def test_a_password_is_never_echoed(secure_client: httpx.AsyncClient, acco
 
 @pytest.mark.parametrize("change", ["email", "delete"])
 async def test_the_password_is_verified_holding_no_connection(
-    committed_secure_app: FastAPI, engine: AsyncEngine, change: str
+    committed_app: FastAPI, engine: AsyncEngine, change: str
 ) -> None:
-    passwords = committed_secure_app.state.auth.passwords
+    passwords = committed_app.state.auth.passwords
     held: list[int] = []
     verify = passwords.verify
 
@@ -137,7 +126,7 @@ async def test_the_password_is_verified_holding_no_connection(
         held.append(engine.pool.checkedout())  # type: ignore[attr-defined]
         return await verify(password, password_hash)
 
-    async with asgi_client(committed_secure_app) as client:
+    async with asgi_client(committed_app) as client:
         account = await new_account(client)
         passwords.verify = verifying
         if change == "email":
@@ -151,19 +140,19 @@ async def test_the_password_is_verified_holding_no_connection(
     assert held == [0]
 
 
-async def test_with_sign_in_off_no_password_is_asked(client: httpx.AsyncClient) -> None:
-    user = (await client.post("/users", json={"email": "open@example.com", "name": "Open"})).json()
+async def test_with_sign_in_off_no_password_is_asked(open_client: httpx.AsyncClient) -> None:
+    user = (await open_client.post("/users", json={"email": "open@example.com", "name": "Open"})).json()
 
-    changed = await client.patch(f"/users/{user['id']}", json={"email": "moved@example.com"})
-    deleted = await client.delete(f"/users/{user['id']}")
+    changed = await open_client.patch(f"/users/{user['id']}", json={"email": "moved@example.com"})
+    deleted = await open_client.delete(f"/users/{user['id']}")
 
     assert changed.status_code == 200
     assert changed.json()["email"] == "moved@example.com"
     assert deleted.status_code == 204
 
 
-async def test_the_openapi_document_asks_for_the_password(secure_client: httpx.AsyncClient) -> None:
-    document = (await secure_client.get("/openapi.json")).json()
+async def test_the_openapi_document_asks_for_the_password(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
     user = document["paths"]["/users/{user_id}"]
     schemas = document["components"]["schemas"]
 

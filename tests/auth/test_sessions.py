@@ -18,19 +18,12 @@ from tests.accounts import Account, bearer, new_account, sign_in
 from tests.apps import app_on, asgi_client
 
 
-@pytest.fixture
-async def account(secure_client: httpx.AsyncClient) -> Account:
-    return await new_account(secure_client)
-
-
 async def refresh(client: httpx.AsyncClient, token: str) -> httpx.Response:
     return await client.post("/auth/refresh", json={"refresh_token": token})
 
 
-async def test_sign_in_answers_an_oauth2_token_pair(
-    secure_client: httpx.AsyncClient, account: Account
-) -> None:
-    response = await sign_in(secure_client, account.email)
+async def test_sign_in_answers_an_oauth2_token_pair(client: httpx.AsyncClient, account: Account) -> None:
+    response = await sign_in(client, account.email)
 
     body = response.json()
     assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
@@ -38,21 +31,19 @@ async def test_sign_in_answers_an_oauth2_token_pair(
     assert body["expires_in"] == 15 * 60
 
 
-async def test_refresh_rotates_the_pair(secure_client: httpx.AsyncClient, account: Account) -> None:
-    response = await refresh(secure_client, account.refresh_token)
+async def test_refresh_rotates_the_pair(client: httpx.AsyncClient, account: Account) -> None:
+    response = await refresh(client, account.refresh_token)
 
     assert response.status_code == 200
     pair = response.json()
     assert pair["refresh_token"] != account.refresh_token
-    assert (await secure_client.get("/users/me", headers=bearer(pair["access_token"]))).status_code == 200
-    assert (await refresh(secure_client, pair["refresh_token"])).status_code == 200
+    assert (await client.get("/users/me", headers=bearer(pair["access_token"]))).status_code == 200
+    assert (await refresh(client, pair["refresh_token"])).status_code == 200
 
 
-async def test_responses_with_tokens_are_never_cached(
-    secure_client: httpx.AsyncClient, account: Account
-) -> None:
-    signed_in = await sign_in(secure_client, account.email)
-    refreshed = await refresh(secure_client, account.refresh_token)
+async def test_responses_with_tokens_are_never_cached(client: httpx.AsyncClient, account: Account) -> None:
+    signed_in = await sign_in(client, account.email)
+    refreshed = await refresh(client, account.refresh_token)
 
     for response in (signed_in, refreshed):
         assert response.status_code == 200
@@ -67,48 +58,44 @@ async def test_refresh_tokens_are_stored_only_as_hashes(account: Account, sessio
 
 
 async def test_a_reused_refresh_token_ends_the_whole_session(
-    secure_client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account
 ) -> None:
-    rotated = (await refresh(secure_client, account.refresh_token)).json()
+    rotated = (await refresh(client, account.refresh_token)).json()
 
-    reused = await refresh(secure_client, account.refresh_token)
+    reused = await refresh(client, account.refresh_token)
 
     assert reused.status_code == 401
     assert reused.json() == {"detail": "Invalid or expired refresh token"}
     # Every token of that sign-in is dead now: the thief's and the owner's.
-    assert (await refresh(secure_client, rotated["refresh_token"])).status_code == 401
-    assert (await secure_client.get("/users/me", headers=bearer(rotated["access_token"]))).status_code == 401
-    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 401
+    assert (await refresh(client, rotated["refresh_token"])).status_code == 401
+    assert (await client.get("/users/me", headers=bearer(rotated["access_token"]))).status_code == 401
+    assert (await client.get("/users/me", headers=account.headers)).status_code == 401
 
 
-async def test_reuse_leaves_other_sessions_alone(secure_client: httpx.AsyncClient, account: Account) -> None:
-    elsewhere = (await sign_in(secure_client, account.email)).json()
-    await refresh(secure_client, account.refresh_token)
+async def test_reuse_leaves_other_sessions_alone(client: httpx.AsyncClient, account: Account) -> None:
+    elsewhere = (await sign_in(client, account.email)).json()
+    await refresh(client, account.refresh_token)
 
-    await refresh(secure_client, account.refresh_token)
+    await refresh(client, account.refresh_token)
 
-    assert (
-        await secure_client.get("/users/me", headers=bearer(elsewhere["access_token"]))
-    ).status_code == 200
+    assert (await client.get("/users/me", headers=bearer(elsewhere["access_token"]))).status_code == 200
 
 
 @pytest.mark.parametrize("token", ["", "x", "nonsense-token", "a" * 1024])
-async def test_an_unknown_refresh_token_is_401(secure_client: httpx.AsyncClient, token: str) -> None:
-    response = await refresh(secure_client, token)
+async def test_an_unknown_refresh_token_is_401(client: httpx.AsyncClient, token: str) -> None:
+    response = await refresh(client, token)
 
     assert response.status_code == 401
 
 
-async def test_an_access_token_is_not_a_refresh_token(
-    secure_client: httpx.AsyncClient, account: Account
-) -> None:
-    assert (await refresh(secure_client, account.access_token)).status_code == 401
+async def test_an_access_token_is_not_a_refresh_token(client: httpx.AsyncClient, account: Account) -> None:
+    assert (await refresh(client, account.access_token)).status_code == 401
 
 
 async def test_concurrent_refreshes_with_one_token_give_one_pair(
-    committed_database: Database, secure_settings: Settings
+    committed_database: Database, settings: Settings
 ) -> None:
-    async with asgi_client(app_on(secure_settings, committed_database)) as client:
+    async with asgi_client(app_on(settings, committed_database)) as client:
         account = await new_account(client)
         answers = await asyncio.gather(*(refresh(client, account.refresh_token) for _ in range(8)))
 
@@ -126,10 +113,10 @@ async def age_sessions(session: AsyncSession, *, seconds: int) -> None:
 
 
 async def test_refreshes_never_keep_a_session_past_its_maximum_age(
-    secure_settings: Settings, database: Database, session: AsyncSession
+    settings: Settings, database: Database, session: AsyncSession
 ) -> None:
     hour = 60 * 60
-    settings = secure_settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
+    settings = settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
     async with asgi_client(app_on(settings, database)) as client:
         account = await new_account(client)
         await age_sessions(session, seconds=50 * 60)
@@ -147,10 +134,10 @@ async def test_refreshes_never_keep_a_session_past_its_maximum_age(
 
 
 async def test_a_session_never_refreshed_ends_at_its_maximum_age_too(
-    secure_settings: Settings, database: Database, session: AsyncSession
+    settings: Settings, database: Database, session: AsyncSession
 ) -> None:
     hour = 60 * 60
-    settings = secure_settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
+    settings = settings.model_copy(update={"refresh_token_ttl": 24 * hour, "session_max_age": hour})
     async with asgi_client(app_on(settings, database)) as client:
         await new_account(client)
         [(created_at, expires_at)] = await session.execute(
@@ -161,49 +148,49 @@ async def test_a_session_never_refreshed_ends_at_its_maximum_age_too(
 
 
 async def test_sessions_last_30_days_at_most_by_default(
-    secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
+    client: httpx.AsyncClient, account: Account, session: AsyncSession
 ) -> None:
     await age_sessions(session, seconds=30 * 24 * 60 * 60)
 
-    assert (await refresh(secure_client, account.refresh_token)).status_code == 401
+    assert (await refresh(client, account.refresh_token)).status_code == 401
 
 
-async def test_logout_ends_the_session_at_once(secure_client: httpx.AsyncClient, account: Account) -> None:
-    response = await secure_client.post("/auth/logout", headers=account.headers)
+async def test_logout_ends_the_session_at_once(client: httpx.AsyncClient, account: Account) -> None:
+    response = await client.post("/auth/logout", headers=account.headers)
 
     assert response.status_code == 204
-    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 401
-    assert (await refresh(secure_client, account.refresh_token)).status_code == 401
+    assert (await client.get("/users/me", headers=account.headers)).status_code == 401
+    assert (await refresh(client, account.refresh_token)).status_code == 401
 
 
-async def test_logout_needs_a_token(secure_client: httpx.AsyncClient) -> None:
-    assert (await secure_client.post("/auth/logout")).status_code == 401
+async def test_logout_needs_a_token(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/auth/logout")).status_code == 401
 
 
 async def test_a_password_change_ends_every_other_session(
-    secure_client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account
 ) -> None:
-    other = (await sign_in(secure_client, account.email)).json()
+    other = (await sign_in(client, account.email)).json()
 
-    response = await secure_client.put(
+    response = await client.put(
         "/users/me/password",
         json={"current_password": account.password, "new_password": "a brand new secret"},
         headers=account.headers,
     )
 
     assert response.status_code == 204
-    assert (await secure_client.get("/users/me", headers=bearer(other["access_token"]))).status_code == 401
-    assert (await refresh(secure_client, other["refresh_token"])).status_code == 401
+    assert (await client.get("/users/me", headers=bearer(other["access_token"]))).status_code == 401
+    assert (await refresh(client, other["refresh_token"])).status_code == 401
     # The session that changed it goes on.
-    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 200
-    assert (await sign_in(secure_client, account.email, account.password)).status_code == 401
-    assert (await sign_in(secure_client, account.email, "a brand new secret")).status_code == 200
+    assert (await client.get("/users/me", headers=account.headers)).status_code == 200
+    assert (await sign_in(client, account.email, account.password)).status_code == 401
+    assert (await sign_in(client, account.email, "a brand new secret")).status_code == 200
 
 
 async def test_a_password_change_needs_the_current_password(
-    secure_client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account
 ) -> None:
-    response = await secure_client.put(
+    response = await client.put(
         "/users/me/password",
         json={"current_password": "not the password", "new_password": "a brand new secret"},
         headers=account.headers,
@@ -211,14 +198,14 @@ async def test_a_password_change_needs_the_current_password(
 
     assert response.status_code == 403
     assert response.json() == {"detail": "The current password is incorrect"}
-    assert (await sign_in(secure_client, account.email, account.password)).status_code == 200
+    assert (await sign_in(client, account.email, account.password)).status_code == 200
 
 
 async def test_wrong_current_passwords_are_throttled_like_sign_ins(
-    secure_client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account
 ) -> None:
     async def change(current: str) -> int:
-        response = await secure_client.put(
+        response = await client.put(
             "/users/me/password",
             json={"current_password": current, "new_password": "a brand new secret"},
             headers=account.headers,
@@ -229,13 +216,13 @@ async def test_wrong_current_passwords_are_throttled_like_sign_ins(
 
     # The limit is 3 here: the right password, fourth, is not even tried.
     assert statuses == [403, 403, 403, 429]
-    assert (await sign_in(secure_client, account.email, "a brand new secret")).status_code == 429
+    assert (await sign_in(client, account.email, "a brand new secret")).status_code == 429
 
 
 async def test_a_password_change_holds_no_connection_while_hashing(
-    committed_secure_app: FastAPI, engine: AsyncEngine
+    committed_app: FastAPI, engine: AsyncEngine
 ) -> None:
-    passwords = committed_secure_app.state.auth.passwords
+    passwords = committed_app.state.auth.passwords
     held: list[int] = []
     hash_password, verify = passwords.hash, passwords.verify
 
@@ -247,7 +234,7 @@ async def test_a_password_change_holds_no_connection_while_hashing(
         held.append(engine.pool.checkedout())  # type: ignore[attr-defined]
         return await verify(password, password_hash)
 
-    async with asgi_client(committed_secure_app) as client:
+    async with asgi_client(committed_app) as client:
         account = await new_account(client)
         passwords.hash, passwords.verify = hashing, verifying
         response = await client.put(
@@ -261,10 +248,10 @@ async def test_a_password_change_holds_no_connection_while_hashing(
 
 
 async def test_password_changes_leave_the_pool_to_other_requests_while_they_hash(
-    secure_settings: Settings, committed_database: Database
+    settings: Settings, committed_database: Database
 ) -> None:
     """Many changes at once on a pool of two: none holds a connection through its slow verification."""
-    settings = secure_settings.model_copy(
+    settings = settings.model_copy(
         # A read waits at most 1.5 s for a connection, and the verifications take 3 s: a change that held
         # its connection through one would make the reads fail; the margins leave room for a loaded machine.
         update={"db_pool_size": 2, "db_max_overflow": 0, "db_pool_timeout": 1.5}
@@ -306,9 +293,9 @@ async def test_password_changes_leave_the_pool_to_other_requests_while_they_hash
 
 @pytest.mark.parametrize("new_password", ["k9#Qz", "x" * 129, "with\x00nul", "Sunshine", "12345678"])
 async def test_a_new_password_must_follow_the_rules(
-    secure_client: httpx.AsyncClient, account: Account, new_password: str
+    client: httpx.AsyncClient, account: Account, new_password: str
 ) -> None:
-    response = await secure_client.put(
+    response = await client.put(
         "/users/me/password",
         json={"current_password": account.password, "new_password": new_password},
         headers=account.headers,
@@ -319,14 +306,14 @@ async def test_a_new_password_must_follow_the_rules(
 
 
 async def test_deleting_the_account_ends_its_sessions(
-    secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
+    client: httpx.AsyncClient, account: Account, session: AsyncSession
 ) -> None:
-    deleted = await secure_client.request(
+    deleted = await client.request(
         "DELETE", f"/users/{account.id}", json={"current_password": account.password}, headers=account.headers
     )
 
     assert deleted.status_code == 204
 
-    assert (await secure_client.get("/users/me", headers=account.headers)).status_code == 401
-    assert (await refresh(secure_client, account.refresh_token)).status_code == 401
+    assert (await client.get("/users/me", headers=account.headers)).status_code == 401
+    assert (await refresh(client, account.refresh_token)).status_code == 401
     assert await session.scalar(select(func.count()).select_from(RefreshToken)) == 0

@@ -18,17 +18,11 @@ from inkwell.users.models import User
 from tests.accounts import PASSWORD, Account, new_account, sign_in, sign_up
 from tests.apps import asgi_client
 
-
-@pytest.fixture
-async def account(secure_client: httpx.AsyncClient) -> Account:
-    return await new_account(secure_client)
-
-
 # --- sign-up ---
 
 
-async def test_sign_up_needs_a_password(secure_client: httpx.AsyncClient) -> None:
-    response = await secure_client.post("/users", json={"email": "ada@example.com", "name": "Ada"})
+async def test_sign_up_needs_a_password(client: httpx.AsyncClient) -> None:
+    response = await client.post("/users", json={"email": "ada@example.com", "name": "Ada"})
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "password"]
@@ -36,9 +30,9 @@ async def test_sign_up_needs_a_password(secure_client: httpx.AsyncClient) -> Non
 
 @pytest.mark.parametrize("password", ["7chars!", "x" * 129, "nul\x00inside", None, 12345678])
 async def test_a_password_outside_the_rules_is_422_and_never_echoed(
-    secure_client: httpx.AsyncClient, password: object
+    client: httpx.AsyncClient, password: object
 ) -> None:
-    response = await secure_client.post(
+    response = await client.post(
         "/users", json={"email": "ada@example.com", "name": "Ada", "password": password}
     )
 
@@ -46,16 +40,16 @@ async def test_a_password_outside_the_rules_is_422_and_never_echoed(
     assert all("input" not in error for error in response.json()["detail"])
 
 
-async def test_sign_ups_from_one_address_are_limited(secure_app: FastAPI, session: AsyncSession) -> None:
-    limit = secure_app.state.auth.settings.sign_up_limit_per_address
-    async with asgi_client(secure_app, address="198.51.100.40") as client:
+async def test_sign_ups_from_one_address_are_limited(app: FastAPI, session: AsyncSession) -> None:
+    limit = app.state.auth.settings.sign_up_limit_per_address
+    async with asgi_client(app, address="198.51.100.40") as client:
         answers = [
             await client.post(
                 "/users", json={"email": f"new{n}@example.com", "name": "New", "password": PASSWORD}
             )
             for n in range(limit + 1)
         ]
-    async with asgi_client(secure_app, address="198.51.100.41") as elsewhere:
+    async with asgi_client(app, address="198.51.100.41") as elsewhere:
         other = await elsewhere.post(
             "/users", json={"email": "other@example.com", "name": "Other", "password": PASSWORD}
         )
@@ -71,10 +65,8 @@ COMMON = "Value error, must not be one of the most common passwords"
 
 
 @pytest.mark.parametrize("password", ["password", "12345678", "PassWord", "iloveyou", "QWERTYUIOP"])
-async def test_a_common_password_is_422_and_never_echoed(
-    secure_client: httpx.AsyncClient, password: str
-) -> None:
-    response = await secure_client.post(
+async def test_a_common_password_is_422_and_never_echoed(client: httpx.AsyncClient, password: str) -> None:
+    response = await client.post(
         "/users", json={"email": "ada@example.com", "name": "Ada", "password": password}
     )
 
@@ -85,12 +77,10 @@ async def test_a_common_password_is_422_and_never_echoed(
 
 
 @pytest.mark.parametrize("length", [8, 128])
-async def test_a_password_of_8_to_128_characters_is_accepted(
-    secure_client: httpx.AsyncClient, length: int
-) -> None:
-    _, email = await sign_up(secure_client, password="p" * length)
+async def test_a_password_of_8_to_128_characters_is_accepted(client: httpx.AsyncClient, length: int) -> None:
+    _, email = await sign_up(client, password="p" * length)
 
-    assert (await sign_in(secure_client, email, "p" * length)).status_code == 200
+    assert (await sign_in(client, email, "p" * length)).status_code == 200
 
 
 async def test_the_password_is_stored_as_an_argon2id_hash(account: Account, session: AsyncSession) -> None:
@@ -102,10 +92,10 @@ async def test_the_password_is_stored_as_an_argon2id_hash(account: Account, sess
 
 
 async def test_with_sign_in_off_the_password_is_optional(
-    client: httpx.AsyncClient, session: AsyncSession
+    open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    without = await client.post("/users", json={"email": "open@example.com", "name": "Open"})
-    with_one = await client.post(
+    without = await open_client.post("/users", json={"email": "open@example.com", "name": "Open"})
+    with_one = await open_client.post(
         "/users", json={"email": "kept@example.com", "name": "Kept", "password": "kept for later"}
     )
 
@@ -120,10 +110,10 @@ async def test_with_sign_in_off_the_password_is_optional(
 
 
 async def test_a_wrong_password_and_an_unknown_email_get_the_same_401(
-    secure_client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account
 ) -> None:
-    wrong = await sign_in(secure_client, account.email, "not the password")
-    unknown = await sign_in(secure_client, "nobody@example.com", "not the password")
+    wrong = await sign_in(client, account.email, "not the password")
+    unknown = await sign_in(client, "nobody@example.com", "not the password")
 
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.json() == unknown.json() == {"detail": "Incorrect email or password"}
@@ -131,9 +121,9 @@ async def test_a_wrong_password_and_an_unknown_email_get_the_same_401(
 
 
 async def test_an_unknown_email_costs_a_hash_verification_too(
-    secure_app: FastAPI, secure_client: httpx.AsyncClient, account: Account, monkeypatch: pytest.MonkeyPatch
+    app: FastAPI, client: httpx.AsyncClient, account: Account, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    hasher = secure_app.state.passwords.hasher
+    hasher = app.state.passwords.hasher
     verified: list[str] = []
 
     def counting(name: str) -> Callable[..., object]:
@@ -148,26 +138,26 @@ async def test_an_unknown_email_costs_a_hash_verification_too(
     for name in ("verify", "verify_and_update"):
         monkeypatch.setattr(hasher, name, counting(name))
 
-    await sign_in(secure_client, account.email, "not the password")
-    await sign_in(secure_client, "nobody@example.com", "not the password")
+    await sign_in(client, account.email, "not the password")
+    await sign_in(client, "nobody@example.com", "not the password")
 
     # One Argon2 verification each: against the account's hash, then against a dummy one.
     assert verified == ["verify_and_update", "verify"]
 
 
 async def test_the_email_is_compared_without_regard_to_case(
-    secure_client: httpx.AsyncClient, account: Account
+    client: httpx.AsyncClient, account: Account
 ) -> None:
-    assert (await sign_in(secure_client, account.email.upper())).status_code == 200
+    assert (await sign_in(client, account.email.upper())).status_code == 200
 
 
 async def test_an_account_without_a_password_cannot_sign_in(
-    secure_client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     session.add(User(email="imported@example.com", name="Imported"))
     await session.commit()
 
-    response = await sign_in(secure_client, "imported@example.com", "anything at all")
+    response = await sign_in(client, "imported@example.com", "anything at all")
 
     assert response.status_code == 401
 
@@ -181,8 +171,8 @@ async def test_an_account_without_a_password_cannot_sign_in(
         {"username": "a", "password": "b", "grant_type": "code"},
     ],
 )
-async def test_an_incomplete_form_is_422(secure_client: httpx.AsyncClient, form: dict[str, str]) -> None:
-    response = await secure_client.post("/auth/token", data=form)
+async def test_an_incomplete_form_is_422(client: httpx.AsyncClient, form: dict[str, str]) -> None:
+    response = await client.post("/auth/token", data=form)
 
     assert response.status_code == 422
 
@@ -201,9 +191,9 @@ LONGEST_EMAIL = "a" * 64 + "@" + "b" * 63 + "." + "c" * 63 + "." + "d" * 61  # 2
     ids=["a 900 kB username", "a username of 255 characters", "a NUL in the username", "a long password"],
 )
 async def test_an_overlong_or_unstorable_sign_in_is_422_and_counts_no_failure(
-    secure_client: httpx.AsyncClient, session: AsyncSession, form: dict[str, str], field: str
+    client: httpx.AsyncClient, session: AsyncSession, form: dict[str, str], field: str
 ) -> None:
-    response = await secure_client.post("/auth/token", data=form)
+    response = await client.post("/auth/token", data=form)
 
     assert response.status_code == 422
     assert [error["loc"] for error in response.json()["detail"]] == [["body", field]]
@@ -213,42 +203,42 @@ async def test_an_overlong_or_unstorable_sign_in_is_422_and_counts_no_failure(
 
 
 async def test_the_longest_username_and_password_are_a_plain_401(
-    secure_client: httpx.AsyncClient, session: AsyncSession
+    client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    response = await sign_in(secure_client, LONGEST_EMAIL, "p" * 1024)
+    response = await sign_in(client, LONGEST_EMAIL, "p" * 1024)
 
     assert response.status_code == 401
     assert f"account:{LONGEST_EMAIL}" in list(await session.scalars(select(ThrottleCounter.key)))
 
 
-async def test_the_docs_authorize_form_signs_in(secure_client: httpx.AsyncClient, account: Account) -> None:
+async def test_the_docs_authorize_form_signs_in(client: httpx.AsyncClient, account: Account) -> None:
     # What Swagger UI's Authorize dialog sends: the grant type, an empty scope, and the client's fields.
     form = {"grant_type": "password", "username": account.email, "password": PASSWORD, "scope": ""}
     form |= {"client_id": "", "client_secret": ""}
 
-    response = await secure_client.post("/auth/token", data=form)
+    response = await client.post("/auth/token", data=form)
 
     assert response.status_code == 200
 
 
-async def test_sign_in_with_a_json_body_is_422(secure_client: httpx.AsyncClient, account: Account) -> None:
-    response = await secure_client.post("/auth/token", json={"username": account.email, "password": PASSWORD})
+async def test_sign_in_with_a_json_body_is_422(client: httpx.AsyncClient, account: Account) -> None:
+    response = await client.post("/auth/token", json={"username": account.email, "password": PASSWORD})
 
     assert response.status_code == 422
 
 
 async def test_a_hash_with_older_parameters_is_replaced_at_sign_in(
-    secure_app: FastAPI, secure_client: httpx.AsyncClient, account: Account, session: AsyncSession
+    app: FastAPI, client: httpx.AsyncClient, account: Account, session: AsyncSession
 ) -> None:
     from inkwell.auth.passwords import Passwords
 
     before = await session.scalar(select(User.password_hash).where(User.id == account.id))
-    stronger = secure_app.state.settings.model_copy(update={"password_time_cost": 2})
-    secure_app.state.auth = secure_app.state.auth.__class__(
-        settings=stronger, key=secure_app.state.auth.key, passwords=Passwords.from_settings(stronger)
+    stronger = app.state.settings.model_copy(update={"password_time_cost": 2})
+    app.state.auth = app.state.auth.__class__(
+        settings=stronger, key=app.state.auth.key, passwords=Passwords.from_settings(stronger)
     )
 
-    assert (await sign_in(secure_client, account.email)).status_code == 200
+    assert (await sign_in(client, account.email)).status_code == 200
 
     session.expire_all()
     after = await session.scalar(select(User.password_hash).where(User.id == account.id))
@@ -256,7 +246,7 @@ async def test_a_hash_with_older_parameters_is_replaced_at_sign_in(
     assert ",t=1," in before
     assert after is not None
     assert ",t=2," in after
-    assert (await sign_in(secure_client, account.email)).status_code == 200
+    assert (await sign_in(client, account.email)).status_code == 200
 
 
 # --- the throttle (3 failures in the test settings) ---
@@ -267,11 +257,11 @@ async def fail(client: httpx.AsyncClient, email: str, times: int) -> list[int]:
 
 
 async def test_repeated_failures_on_an_account_are_429_even_with_the_right_password(
-    secure_app: FastAPI, account: Account
+    app: FastAPI, account: Account
 ) -> None:
     async with (
-        asgi_client(secure_app, address="198.51.100.1") as one,
-        asgi_client(secure_app, address="198.51.100.2") as two,
+        asgi_client(app, address="198.51.100.1") as one,
+        asgi_client(app, address="198.51.100.2") as two,
     ):
         statuses = await fail(one, account.email, 2) + await fail(two, account.email, 1)
         blocked = await sign_in(two, account.email)
@@ -283,14 +273,14 @@ async def test_repeated_failures_on_an_account_are_429_even_with_the_right_passw
 
 
 async def test_repeated_failures_from_an_address_are_429_for_every_account(
-    secure_app: FastAPI, account: Account
+    app: FastAPI, account: Account
 ) -> None:
-    async with asgi_client(secure_app, address="198.51.100.7") as client:
+    async with asgi_client(app, address="198.51.100.7") as client:
         for number in range(6):
             await sign_in(client, f"guess{number}@example.com", "not the password")
         blocked = await sign_in(client, account.email)
 
-    async with asgi_client(secure_app, address="198.51.100.8") as elsewhere:
+    async with asgi_client(app, address="198.51.100.8") as elsewhere:
         allowed = await sign_in(elsewhere, account.email)
 
     assert blocked.status_code == 429
@@ -298,10 +288,10 @@ async def test_repeated_failures_from_an_address_are_429_for_every_account(
 
 
 async def test_one_accounts_failures_do_not_lock_out_the_others_at_its_address(
-    secure_app: FastAPI, account: Account
+    app: FastAPI, account: Account
 ) -> None:
     """An address stands for everyone behind one NAT or proxy: its limit is its own, and higher."""
-    async with asgi_client(secure_app, address="198.51.100.20") as client:
+    async with asgi_client(app, address="198.51.100.20") as client:
         _, mistyped = await sign_up(client)
         await fail(client, mistyped, 3)
         locked = await sign_in(client, mistyped)
@@ -312,9 +302,9 @@ async def test_one_accounts_failures_do_not_lock_out_the_others_at_its_address(
 
 
 async def test_sign_in_is_allowed_again_once_the_window_passes(
-    secure_app: FastAPI, account: Account, session: AsyncSession
+    app: FastAPI, account: Account, session: AsyncSession
 ) -> None:
-    async with asgi_client(secure_app, address="198.51.100.9") as client:
+    async with asgi_client(app, address="198.51.100.9") as client:
         await fail(client, account.email, 3)
         assert (await sign_in(client, account.email)).status_code == 429
         await end_windows(session)
@@ -328,12 +318,10 @@ async def end_windows(session: AsyncSession) -> None:
     await session.commit()
 
 
-async def test_a_successful_sign_in_clears_the_accounts_failures(
-    secure_app: FastAPI, account: Account
-) -> None:
+async def test_a_successful_sign_in_clears_the_accounts_failures(app: FastAPI, account: Account) -> None:
     async with (
-        asgi_client(secure_app, address="198.51.100.10") as one,
-        asgi_client(secure_app, address="198.51.100.11") as two,
+        asgi_client(app, address="198.51.100.10") as one,
+        asgi_client(app, address="198.51.100.11") as two,
     ):
         await fail(one, account.email, 2)
         assert (await sign_in(two, account.email)).status_code == 200
@@ -343,9 +331,9 @@ async def test_a_successful_sign_in_clears_the_accounts_failures(
 
 
 async def test_a_successful_sign_in_gives_the_address_its_attempt_back(
-    secure_app: FastAPI, account: Account
+    app: FastAPI, account: Account
 ) -> None:
-    async with asgi_client(secure_app, address="198.51.100.12") as client:
+    async with asgi_client(app, address="198.51.100.12") as client:
         for number in range(5):
             await sign_in(client, f"guess{number}@example.com", "not the password")
         successes = [(await sign_in(client, account.email)).status_code for _ in range(3)]
@@ -358,10 +346,10 @@ async def test_a_successful_sign_in_gives_the_address_its_attempt_back(
 
 
 async def test_concurrent_wrong_passwords_never_verify_more_than_the_limit(
-    committed_secure_app: FastAPI,
+    committed_app: FastAPI,
 ) -> None:
-    verified = count_verifications(committed_secure_app)
-    async with asgi_client(committed_secure_app, address="198.51.100.30") as client:
+    verified = count_verifications(committed_app)
+    async with asgi_client(committed_app, address="198.51.100.30") as client:
         _, email = await sign_up(client)
         answers = await asyncio.gather(*(sign_in(client, email, "not the password") for _ in range(15)))
 
@@ -388,20 +376,18 @@ def count_verifications(app: FastAPI) -> list[str]:
 
 
 async def test_no_password_or_token_reaches_the_logs(
-    secure_client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     with caplog.at_level(logging.INFO):
-        account = await new_account(secure_client, password="pa55word-for-logs")
-        await sign_in(secure_client, account.email, "wrong-pa55word-for-logs")
-        pair = (
-            await secure_client.post("/auth/refresh", json={"refresh_token": account.refresh_token})
-        ).json()
-        await secure_client.put(
+        account = await new_account(client, password="pa55word-for-logs")
+        await sign_in(client, account.email, "wrong-pa55word-for-logs")
+        pair = (await client.post("/auth/refresh", json={"refresh_token": account.refresh_token})).json()
+        await client.put(
             "/users/me/password",
             json={"current_password": "pa55word-for-logs", "new_password": "new-pa55word-for-logs"},
             headers={"Authorization": f"Bearer {pair['access_token']}"},
         )
-        await secure_client.post("/users", json={"email": "z@example.com", "name": "Z", "password": "bad"})
+        await client.post("/users", json={"email": "z@example.com", "name": "Z", "password": "bad"})
 
     captured = capfd.readouterr()
     output = captured.out + captured.err + caplog.text

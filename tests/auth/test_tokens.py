@@ -28,11 +28,6 @@ def forged(account: Account, *, key: str = TEST_SECRET_KEY, **changes: object) -
     return jwt.encode({k: v for k, v in claims.items() if v is not None}, key, algorithm="HS256")
 
 
-@pytest.fixture
-async def account(secure_client: httpx.AsyncClient) -> Account:
-    return await new_account(secure_client)
-
-
 async def test_the_access_token_names_its_user_session_and_purpose(account: Account) -> None:
     claims = claims_of(account)
     header = jwt.get_unverified_header(account.access_token)
@@ -45,8 +40,8 @@ async def test_the_access_token_names_its_user_session_and_purpose(account: Acco
     assert claims["exp"] - claims["iat"] == 15 * 60  # type: ignore[operator]
 
 
-async def test_a_valid_token_passes(secure_client: httpx.AsyncClient, account: Account) -> None:
-    response = await secure_client.get("/users/me", headers=account.headers)
+async def test_a_valid_token_passes(client: httpx.AsyncClient, account: Account) -> None:
+    response = await client.get("/users/me", headers=account.headers)
 
     assert response.status_code == 200
     assert response.json()["id"] == account.id
@@ -87,30 +82,28 @@ FORGERIES = {
 
 
 @pytest.mark.parametrize("forgery", FORGERIES.values(), ids=FORGERIES.keys())
-async def test_a_forged_token_is_401(secure_client: httpx.AsyncClient, account: Account, forgery) -> None:  # type: ignore[no-untyped-def]
-    response = await secure_client.get("/users/me", headers=bearer(forgery(account)))
+async def test_a_forged_token_is_401(client: httpx.AsyncClient, account: Account, forgery) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get("/users/me", headers=bearer(forgery(account)))
 
     assert response.status_code == 401
     assert response.json() == {"detail": "Could not validate credentials"}
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
-async def test_a_token_for_another_users_session_is_401(
-    secure_client: httpx.AsyncClient, account: Account
-) -> None:
-    other = await new_account(secure_client)
+async def test_a_token_for_another_users_session_is_401(client: httpx.AsyncClient, account: Account) -> None:
+    other = await new_account(client)
     # Signed with the right key, but pairs one user with another's session.
     token = issue_access_token(
         TEST_SECRET_KEY, user_id=other.id, session_id=str(claims_of(account)["sid"]), now=utcnow(), ttl=60
     )
 
-    response = await secure_client.get("/users/me", headers=bearer(token))
+    response = await client.get("/users/me", headers=bearer(token))
 
     assert response.status_code == 401
 
 
 @pytest.mark.parametrize("header", ["Bearer", "Basic abc", "bearer", "Token x"])
-async def test_a_malformed_authorization_header_is_401(secure_client: httpx.AsyncClient, header: str) -> None:
-    response = await secure_client.get("/users", headers={"Authorization": header})
+async def test_a_malformed_authorization_header_is_401(client: httpx.AsyncClient, header: str) -> None:
+    response = await client.get("/users", headers={"Authorization": header})
 
     assert response.status_code == 401

@@ -54,11 +54,11 @@ READS = ["/users/{id}", "/users/{id}/posts", "/users?limit=1", "/posts?limit=1"]
 
 @pytest.mark.parametrize("path", READS)
 async def test_the_ceiling_answers_reads_as_inkwell_does(
-    ceiling: httpx.AsyncClient, client: httpx.AsyncClient, author: User, path: str
+    ceiling: httpx.AsyncClient, open_client: httpx.AsyncClient, author: User, path: str
 ) -> None:
     url = path.format(id=author.id)
 
-    ours, theirs = await client.get(url), await ceiling.get(url)
+    ours, theirs = await open_client.get(url), await ceiling.get(url)
 
     assert theirs.status_code == ours.status_code == 200
     assert theirs.json() == ours.json()

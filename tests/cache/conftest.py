@@ -32,9 +32,9 @@ async def cache(redis_server: str, redis_prefix: str) -> AsyncIterator[Cache]:
 
 @pytest.fixture
 async def cached_client(
-    settings: Settings, connection: AsyncConnection, cache: Cache
+    open_settings: Settings, connection: AsyncConnection, cache: Cache
 ) -> AsyncIterator[httpx.AsyncClient]:
-    app = app_with_cache(settings, connection, cache)
+    app = app_with_cache(open_settings, connection, cache)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test"
     ) as client:

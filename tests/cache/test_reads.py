@@ -112,7 +112,7 @@ async def test_pages_past_the_first_ones_are_not_cached(
 
 
 async def test_cached_and_uncached_answers_are_the_same_bytes(
-    cached_client: httpx.AsyncClient, client: httpx.AsyncClient, session: AsyncSession
+    cached_client: httpx.AsyncClient, open_client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     user = await make_user(session, name="Zoë 🖋", bio=None)
     await make_post(session, user, title="Ünïcode 🖋", body="line\nbreak")
@@ -126,7 +126,7 @@ async def test_cached_and_uncached_answers_are_the_same_bytes(
     ]
 
     for path in paths:
-        plain = await client.get(path)
+        plain = await open_client.get(path)
         missed = await cached_client.get(path)
         hit = await cached_client.get(path)
         assert plain.content == missed.content == hit.content
@@ -225,14 +225,14 @@ async def test_a_rolled_back_write_invalidates_nothing(
 
 
 async def test_writes_outside_requests_invalidate_the_cache_too(
-    settings: Settings,
+    open_settings: Settings,
     engine: AsyncEngine,
     committed_sessionmaker: async_sessionmaker[AsyncSession],
     redis_server: str,
     redis_prefix: str,
 ) -> None:
     redis = {"redis_url": SecretStr(redis_server), "redis_prefix": redis_prefix}
-    with_redis = settings.model_copy(update=redis)
+    with_redis = open_settings.model_copy(update=redis)
     cache = create_cache(with_redis)
     assert cache is not None
     app = create_app(with_redis, database=Database(engine, cache=cache))

@@ -47,13 +47,16 @@ async def private_cache(private_redis: PrivateRedis) -> AsyncIterator[Cache]:
 
 
 async def test_with_no_redis_listening_every_request_is_served_from_the_database(
-    settings: Settings, connection: AsyncConnection, session: AsyncSession, caplog: pytest.LogCaptureFixture
+    open_settings: Settings,
+    connection: AsyncConnection,
+    session: AsyncSession,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     cache = cache_on(f"redis://127.0.0.1:{free_port()}/0", "inkwell")
     user = await make_user(session, name="Ada")
     post = await make_post(session, user)
 
-    async with client_for(settings, connection, cache) as client:
+    async with client_for(open_settings, connection, cache) as client:
         reads = [
             await client.get(path)
             for path in (f"/users/{user.id}", f"/posts/{post.id}", "/posts", f"/users/{user.id}/posts")
@@ -71,7 +74,7 @@ async def test_with_no_redis_listening_every_request_is_served_from_the_database
 
 
 async def test_a_write_while_redis_hangs_is_never_hidden_by_the_old_entry_afterwards(
-    settings: Settings,
+    open_settings: Settings,
     connection: AsyncConnection,
     session: AsyncSession,
     private_redis: PrivateRedis,
@@ -79,7 +82,7 @@ async def test_a_write_while_redis_hangs_is_never_hidden_by_the_old_entry_afterw
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     post = await make_post(session, await make_user(session), title="Before")
-    async with client_for(settings, connection, private_cache) as client:
+    async with client_for(open_settings, connection, private_cache) as client:
         assert (await client.get("/posts")).json()[0]["title"] == "Before"  # now cached
         with Redis.from_url(private_redis.url) as admin:
             admin.execute_command("CLIENT", "PAUSE", 1500, "ALL")  # Redis stops answering, keeps its data
@@ -98,7 +101,7 @@ async def test_a_write_while_redis_hangs_is_never_hidden_by_the_old_entry_afterw
 
 
 async def test_redis_stopped_and_started_again(
-    settings: Settings,
+    open_settings: Settings,
     connection: AsyncConnection,
     session: AsyncSession,
     private_redis: PrivateRedis,
@@ -107,7 +110,7 @@ async def test_redis_stopped_and_started_again(
     user = await make_user(session)
     post = await make_post(session, user)
     path = f"/users/{user.id}/posts"
-    async with client_for(settings, connection, private_cache) as client:
+    async with client_for(open_settings, connection, private_cache) as client:
         assert (await client.get(path)).status_code == 200
         private_redis.stop()
         while_stopped = [await client.get(path) for _ in range(3)]

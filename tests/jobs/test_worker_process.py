@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inkwell.db import WRITE_OPTION, Database
 from inkwell.jobs.models import JobStatus, OutboxJob
+from tests.accounts import SIGNED_IN_ENV
 from tests.databases import Backend
 from tests.jobs.helpers import enqueue_mail, outbox_row
 from tests.processes import INKWELL
@@ -42,7 +43,7 @@ def worker_env(
         DATABASE_URL=database_url,
         HOME=str(tmp_path),
         INKWELL_SMTP_URL=mail.url,
-        INKWELL_AUTH="off",
+        **SIGNED_IN_ENV,
         INKWELL_JOB_TIMEOUT="3",
         INKWELL_JOB_POLL_INTERVAL="0.1",
         INKWELL_JOB_RETRY_DELAY="0.1",

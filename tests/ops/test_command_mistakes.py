@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.accounts import SIGNED_IN_ENV
 from tests.processes import INKWELL, free_port
 
 pytestmark = pytest.mark.slow
@@ -54,6 +55,7 @@ def env_in(folder: Path, **settings: str) -> dict[str, str]:
         "HOME": str(folder),
         "DATABASE_URL": f"sqlite:///{folder}/inkwell.db",
         "INKWELL_LOG_FORMAT": "json",
+        **SIGNED_IN_ENV,
         **settings,
     }
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.accounts import SIGNED_IN_ENV
 from tests.databases import Backend
 from tests.processes import free_port, inkwell
 
@@ -31,7 +32,8 @@ def silent_server() -> Iterator[int]:
 
 
 def start_up_line(database_url: str, **settings: str) -> str:
-    result = inkwell({**os.environ, "DATABASE_URL": database_url, **settings}, "serve", "--port", "0")
+    env = {**os.environ, **SIGNED_IN_ENV, "DATABASE_URL": database_url, **settings}
+    result = inkwell(env, "serve", "--port", "0")
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1, result.stderr
     assert "Traceback" not in result.stderr

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from inkwell.config import Settings
 from inkwell.main import create_app
+from tests.accounts import Account
 
 EXPECTED = {
     "x-content-type-options": "nosniff",
@@ -27,11 +28,20 @@ def assert_secured(response: httpx.Response) -> None:
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/users"), ("GET", "/nowhere"), ("DELETE", "/users")])
-async def test_api_responses_carry_the_headers(client: httpx.AsyncClient, method: str, path: str) -> None:
-    response = await client.request(method, path)
+async def test_api_responses_carry_the_headers(
+    client: httpx.AsyncClient, account: Account, method: str, path: str
+) -> None:
+    response = await client.request(method, path, headers=account.headers)
 
     assert_secured(response)
     assert response.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+async def test_a_request_without_a_token_is_refused_with_them(client: httpx.AsyncClient) -> None:
+    response = await client.get("/users")
+
+    assert response.status_code == 401
+    assert_secured(response)
 
 
 async def test_a_server_error_carries_them_too(app: FastAPI) -> None:
@@ -63,8 +73,8 @@ async def test_doc_pages_allow_exactly_their_own_inline_scripts(client: httpx.As
     assert "connect-src 'self'" in policy
 
 
-async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
-    simple = await client.get("/users", headers={"Origin": "https://app.example.com"})
+async def test_cors_is_off_by_default(client: httpx.AsyncClient, account: Account) -> None:
+    simple = await client.get("/users", headers={"Origin": "https://app.example.com", **account.headers})
     preflight = await client.options(
         "/users",
         headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},

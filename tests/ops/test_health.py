@@ -22,12 +22,19 @@ async def test_readyz_is_ok_when_the_database_answers(client: httpx.AsyncClient)
     assert (response.status_code, response.json()) == (200, {"status": "ok"})
 
 
+async def test_with_sign_in_off_they_answer_alike(open_client: httpx.AsyncClient) -> None:
+    for path in ("/healthz", "/readyz"):
+        response = await open_client.get(path)
+
+        assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
 @pytest.fixture
-async def unreachable_client() -> AsyncIterator[httpx.AsyncClient]:
+async def unreachable_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The app on a PostgreSQL address where nothing listens (port 9, discard)."""
-    settings = Settings(database_url="postgresql://inkwell:secret@127.0.0.1:9/none", _env_file=None)
-    engine = create_engine(settings)
-    app = create_app(settings, database=Database(engine))
+    down = settings.model_copy(update={"database_url": "postgresql://inkwell:secret@127.0.0.1:9/none"})
+    engine = create_engine(down)
+    app = create_app(down, database=Database(engine))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test") as c:
         yield c
     await engine.dispose()

@@ -18,6 +18,11 @@ from inkwell.logs import configure_logging, redact_text
 from inkwell.main import create_app
 from inkwell.orm import utcnow
 from inkwell.users.models import User
+from tests.accounts import PASSWORD, Account, new_account
+
+
+def bytes_headers(account: Account) -> dict[bytes, bytes]:
+    return {name.encode(): value.encode() for name, value in account.headers.items()}
 
 
 class LogStream(io.StringIO):
@@ -37,11 +42,13 @@ def log(app: FastAPI, settings: Settings) -> LogStream:
 
 
 async def test_one_line_per_request_with_method_route_status_duration_and_id(
-    log: LogStream, client: httpx.AsyncClient
+    log: LogStream, client: httpx.AsyncClient, account: Account
 ) -> None:
-    response = await client.get("/users/12345")
+    response = await client.get("/users/12345", headers=account.headers)
 
-    [line] = log.requests()
+    # The account's sign-up and sign-in came first, a line each.
+    assert [line["route"] for line in log.requests()] == ["/users", "/auth/token", "/users/{user_id}"]
+    line = log.requests()[-1]
     assert line["method"] == "GET"
     assert line["route"] == "/users/{user_id}"
     assert line["status"] == 404
@@ -53,12 +60,12 @@ async def test_one_line_per_request_with_method_route_status_duration_and_id(
 
 
 async def test_a_valid_client_request_id_is_kept_and_returned(
-    log: LogStream, client: httpx.AsyncClient
+    log: LogStream, client: httpx.AsyncClient, account: Account
 ) -> None:
-    response = await client.get("/users", headers={"X-Request-ID": "edge-7f3a.2026:01_b"})
+    response = await client.get("/users", headers={"X-Request-ID": "edge-7f3a.2026:01_b", **account.headers})
 
     assert response.headers["x-request-id"] == "edge-7f3a.2026:01_b"
-    assert log.requests()[0]["request_id"] == "edge-7f3a.2026:01_b"
+    assert log.requests()[-1]["request_id"] == "edge-7f3a.2026:01_b"
 
 
 @pytest.mark.parametrize(
@@ -66,14 +73,14 @@ async def test_a_valid_client_request_id_is_kept_and_returned(
     ["x" * 129, "has space", 'quote"d', "<script>", "ünïcode", "ada@example.com", ""],
 )
 async def test_an_unsafe_client_request_id_is_replaced(
-    log: LogStream, client: httpx.AsyncClient, sent: str
+    log: LogStream, client: httpx.AsyncClient, account: Account, sent: str
 ) -> None:
-    response = await client.get("/users", headers={b"X-Request-ID": sent.encode()})
+    response = await client.get("/users", headers={b"X-Request-ID": sent.encode(), **bytes_headers(account)})
 
     returned = response.headers["x-request-id"]
     assert returned != sent
     assert len(returned) == 32
-    assert log.requests()[0]["request_id"] == returned
+    assert log.requests()[-1]["request_id"] == returned
 
 
 @pytest.fixture
@@ -92,7 +99,9 @@ async def test_lines_written_during_a_request_carry_its_id(
     stream = LogStream()
     configure_logging(settings.model_copy(update={"log_format": "json"}), stream)
 
-    response = await unreachable.get("/users/1", headers={"X-Request-ID": "trace-1"})
+    # A sign-up needs no token, and reaches the database.
+    sign_up = {"email": "a@example.com", "name": "A", "password": PASSWORD}
+    response = await unreachable.post("/users", json=sign_up, headers={"X-Request-ID": "trace-1"})
 
     assert response.status_code == 503
     warning = next(line for line in stream.lines() if line["level"] == "warning")
@@ -105,8 +114,10 @@ async def test_console_format_is_readable_text(
 ) -> None:
     stream = io.StringIO()
     configure_logging(settings.model_copy(update={"log_format": "console"}), stream)
+    # Signed up and in once the log is set up: the app's first request builds its logging middleware.
+    account = await new_account(client)
 
-    await client.get("/users", headers={"X-Request-ID": "readable-1"})
+    await client.get("/users", headers={"X-Request-ID": "readable-1", **account.headers})
 
     text = stream.getvalue()
     assert "request" in text

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inkwell.config import Settings
 from inkwell.main import create_app
+from tests.accounts import SIGNED_IN_ENV, Account
 from tests.apps import asgi_client
 from tests.processes import inkwell, serving
 
@@ -43,26 +44,31 @@ def labels(**values: str) -> frozenset[tuple[str, str]]:
     return frozenset(values.items())
 
 
-async def test_requests_are_counted_by_route_template_method_and_status(client: httpx.AsyncClient) -> None:
-    user = (await client.post("/users", json={"email": "m@example.com", "name": "M"})).json()
-    await client.get(f"/users/{user['id']}")
-    await client.get(f"/users/{user['id'] + 1000}")
+async def test_requests_are_counted_by_route_template_method_and_status(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    # The account was signed up (POST /users) and signed in (POST /auth/token).
+    await client.get(f"/users/{account.id}", headers=account.headers)
+    await client.get(f"/users/{account.id + 1000}", headers=account.headers)
     await client.get("/no/such/route")
 
     samples = await scrape(client)
 
     requests = "inkwell_http_requests_total"
     assert samples[(requests, labels(method="POST", route="/users", status="201"))] == 1
+    assert samples[(requests, labels(method="POST", route="/auth/token", status="200"))] == 1
     assert samples[(requests, labels(method="GET", route="/users/{user_id}", status="200"))] == 1
     assert samples[(requests, labels(method="GET", route="/users/{user_id}", status="404"))] == 1
     assert samples[(requests, labels(method="GET", route="<unmatched>", status="404"))] == 1
     # No label carries a concrete id or path.
-    assert not any(str(user["id"]) in dict(lbl).get("route", "") for _, lbl in samples)
+    assert not any(str(account.id) in dict(lbl).get("route", "") for _, lbl in samples)
 
 
-async def test_latency_is_a_histogram_by_method_and_route(client: httpx.AsyncClient) -> None:
+async def test_latency_is_a_histogram_by_method_and_route(
+    client: httpx.AsyncClient, account: Account
+) -> None:
     for _ in range(3):
-        await client.get("/users")
+        await client.get("/users", headers=account.headers)
 
     samples = await scrape(client)
 
@@ -208,6 +214,7 @@ def workers_env(tmp_path: Path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
         "INKWELL_DB_POOL_SIZE": str(POOL_SIZE),
         "INKWELL_LOG_LEVEL": "warning",  # a line per request would fill the pipe the log goes to
+        **SIGNED_IN_ENV,
     }
     upgraded = inkwell(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr

@@ -15,9 +15,10 @@ from sqlalchemy import select
 from inkwell.config import Settings
 from inkwell.db import create_engine
 from inkwell.users.models import User
-from tests.accounts import TEST_SECRET_KEY
+from tests.accounts import PASSWORD, SIGNED_IN_ENV, bearer
 from tests.databases import head_revision
 from tests.processes import Server, inkwell, serving
+from tests.servers import Server as LoggedServer
 
 pytestmark = pytest.mark.slow
 
@@ -31,8 +32,13 @@ def migrated_env(server_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def sqlite_env(tmp_path: Path) -> dict[str, str]:
-    """A migrated SQLite file, for behaviour that does not depend on the database."""
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db", "INKWELL_LOG_FORMAT": "json"}
+    """A migrated SQLite file, for behaviour that does not depend on the database; sign-in on."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path}/serve.db",
+        "INKWELL_LOG_FORMAT": "json",
+        **SIGNED_IN_ENV,
+    }
     upgraded = inkwell(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     return env
@@ -78,7 +84,7 @@ def read_response(conn: socket.socket) -> tuple[int, bytes]:
 async def test_sigterm_finishes_the_request_in_flight_then_exits_0(
     migrated_env: dict[str, str], tmp_path: Path
 ) -> None:
-    body = json.dumps({"email": "late@example.com", "name": "Late"}).encode()
+    body = json.dumps({"email": "late@example.com", "name": "Late", "password": PASSWORD}).encode()
     with serving(migrated_env, tmp_path) as server:
         conn = start_request(server, body, sent=10)
         server.process.send_signal(15)
@@ -128,12 +134,7 @@ def test_the_client_address_is_the_one_a_trusted_proxy_forwards(
     sqlite_env: dict[str, str], tmp_path: Path, options: list[str], forwarded_is_the_client: bool
 ) -> None:
     # One sign-up per client address: the address the server sees decides who gets a 429.
-    env = {
-        **sqlite_env,
-        "INKWELL_AUTH": "on",
-        "INKWELL_SECRET_KEY": TEST_SECRET_KEY,
-        "INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1",
-    }
+    env = {**sqlite_env, "INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1"}
 
     def sign_up(url: str, n: int, client: str) -> int:
         body = {"email": f"forwarded{n}@example.com", "name": "F", "password": "a long password"}
@@ -156,7 +157,7 @@ def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) ->
         f"sqlite:///{tmp_path}/no/such/folder/x.db": f"sqlite:///{tmp_path}/no/such/folder/x.db",
     }
     for url, shown in cases.items():
-        result = inkwell({**os.environ, "DATABASE_URL": url}, "serve", "--port", "0")
+        result = inkwell({**os.environ, **SIGNED_IN_ENV, "DATABASE_URL": url}, "serve", "--port", "0")
 
         assert result.returncode == 1
         assert result.stderr.count("\n") == 1, result.stderr
@@ -211,25 +212,27 @@ EMAILS = ["ada.lovelace@example.com", "grace@example.org"]
 def test_no_secret_password_token_or_email_reaches_the_log(
     sqlite_env: dict[str, str], tmp_path: Path
 ) -> None:
-    # Debug level and SQL echo: the log sees every statement (never its parameters).
+    # Debug level and SQL echo: the log sees every statement (never its parameters). Sign-in alone logs
+    # more than a pipe holds, so the log goes to a file (tests/servers.py).
     env = {**sqlite_env, "INKWELL_LOG_LEVEL": "debug", "INKWELL_DB_ECHO": "true"}
     password, token, cookie, query_token = SECRETS
-    with serving(env, tmp_path) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+    server = LoggedServer(env, tmp_path).start()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
         auth = {"Authorization": f"Bearer {token}", "Cookie": f"session={cookie}"}
         created = client.post(
             "/users", json={"email": EMAILS[0], "name": "Ada", "password": password}, headers=auth
         )
         client.patch(f"/users/{created.json()['id']}", json={"email": EMAILS[1]}, headers=auth)
-        client.post("/auth/token", data={"username": EMAILS[0], "password": password})
+        tokens = client.post("/auth/token", data={"username": EMAILS[0], "password": password}).json()
         client.get(f"/users?token={query_token}&email={EMAILS[0]}", headers=auth)
         client.get(f"/users/{EMAILS[1]}", headers=auth)
+        me = client.get("/users/me", headers=bearer(tokens["access_token"]))
         client.post("/users", json={"email": EMAILS[0], "name": "Again", "password": password})
-        server.stop()
+    log = server.stop()
 
-    log = server.stderr
-    assert created.status_code == 201
-    assert len(re.findall(r'"event": "request"', log)) == 7
+    assert (created.status_code, me.status_code) == (201, 200)
+    assert len(re.findall(r'"event": "request"', log)) == 8
     assert "INSERT INTO users" in log  # the statements are there; their secrets are not
-    for secret in [*SECRETS, *EMAILS]:
+    for secret in [*SECRETS, *EMAILS, tokens["access_token"], tokens["refresh_token"]]:
         assert secret not in log, secret
     assert "***@example.com" in log
