@@ -18,6 +18,7 @@ from inkwell.db import Database
 from inkwell.posts.models import Post
 from inkwell.seed import seed
 from inkwell.users.models import User
+from tests.accounts import new_account
 from tests.factories import make_post, make_user
 
 
@@ -269,7 +270,9 @@ async def test_author_filter_and_a_users_posts(
     assert missing.status_code == 404
 
 
-async def test_writes_are_searchable_at_once(committed_client: httpx.AsyncClient, author: User) -> None:
+async def test_writes_are_searchable_at_once(committed_client: httpx.AsyncClient) -> None:
+    author = await new_account(committed_client)
+    committed_client.headers.update(author.headers)
     created = await committed_client.post(
         f"/users/{author.id}/posts", json={"title": "Tamarind", "body": "Sour."}
     )
@@ -287,12 +290,17 @@ async def test_writes_are_searchable_at_once(committed_client: httpx.AsyncClient
     assert await found(committed_client, "turmeric") == []
 
 
-async def test_a_deleted_users_posts_leave_the_search(
-    committed_client: httpx.AsyncClient, write: Any, author: User
-) -> None:
-    await write("Caraway")
+async def test_a_deleted_users_posts_leave_the_search(committed_client: httpx.AsyncClient) -> None:
+    author = await new_account(committed_client)
+    posted = await committed_client.post(
+        f"/users/{author.id}/posts", json={"title": "Caraway", "body": "Seeds."}, headers=author.headers
+    )
+    assert await found(committed_client, "caraway") == ["Caraway"], posted.text
 
-    assert (await committed_client.delete(f"/users/{author.id}")).status_code == 204
+    deleted = await committed_client.request(
+        "DELETE", f"/users/{author.id}", json={"current_password": author.password}, headers=author.headers
+    )
+    assert deleted.status_code == 204
 
     assert await found(committed_client, "caraway") == []
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.tracing import Tracing
+from tests.accounts import PASSWORD, bearer
 from tests.databases import Backend
 from tests.jobs.helpers import enqueue_mail
 from tests.processes import INKWELL, free_port, inkwell, wait_until_serving
@@ -55,8 +56,12 @@ def test_a_server_traced_by_the_variables_writes_its_spans_when_it_stops(tmp_pat
         )
         try:
             wait_until_serving(url, process)
-            user = httpx.post(f"{url}/users", json={"email": "a@example.com", "name": "Ada"}).json()
-            httpx.get(f"{url}/users/{user['id']}", headers={"X-Request-ID": "from-the-test"})
+            account = {"email": "a@example.com", "name": "Ada", "password": PASSWORD}
+            user = httpx.post(f"{url}/users", json=account).json()
+            form = {"username": account["email"], "password": PASSWORD}
+            token = httpx.post(f"{url}/auth/token", data=form).json()["access_token"]
+            headers = {"X-Request-ID": "from-the-test", **bearer(token)}
+            httpx.get(f"{url}/users/{user['id']}", headers=headers)
         finally:
             stderr = stop(process)
 

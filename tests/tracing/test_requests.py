@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inkwell.config import Settings
 from inkwell.main import create_app
 from inkwell.tracing import REQUEST_ID, Tracing, start_tracing
+from tests.accounts import new_account
 from tests.apps import asgi_client
 from tests.tracing.conftest import children, everything_said, running, server_span
 
@@ -24,7 +25,7 @@ async def test_tracing_is_off_unless_an_otel_variable_asks_for_it(
     app = create_app(settings)
 
     async with app.router.lifespan_context(app), asgi_client(app) as client:
-        assert (await client.get("/users/1")).status_code == 404
+        assert (await client.get("/posts/1")).status_code == 404
         engine = app.state.engine
         assert not engine.sync_engine.dispatch.before_cursor_execute  # no statement is watched
 
@@ -36,10 +37,11 @@ async def test_a_request_span_is_named_by_its_route_and_holds_its_statements(
     settings: Settings, tracing: Tracing, spans: InMemorySpanExporter, committed_sessionmaker: Sessions
 ) -> None:
     async with running(settings, tracing) as client:
-        created = await client.post("/users", json={"email": "traced@example.com", "name": "Ada Lovelace"})
-        user_id = created.json()["id"]
+        account = await new_account(client)
         spans.clear()
-        response = await client.get(f"/users/{user_id}", headers={"X-Request-ID": "trace-me-1"})
+        response = await client.get(
+            f"/users/{account.id}", headers={"X-Request-ID": "trace-me-1", **account.headers}
+        )
 
     assert response.status_code == 200
     request = server_span(spans, "GET /users/{user_id}")
@@ -69,11 +71,11 @@ async def test_a_request_no_route_takes_is_named_by_its_method_alone(
 ) -> None:
     async with running(settings, tracing) as client:
         missing_route = await client.get("/nowhere/ada@example.com/42")
-        missing_user = await client.get("/users/987654321")
+        missing_post = await client.get("/posts/987654321")
 
-    assert (missing_route.status_code, missing_user.status_code) == (404, 404)
+    assert (missing_route.status_code, missing_post.status_code) == (404, 404)
     names = sorted(span.name for span in spans.get_finished_spans() if span.kind is SpanKind.SERVER)
-    assert names == ["GET", "GET /users/{user_id}"]
+    assert names == ["GET", "GET /posts/{post_id}"]
 
 
 async def test_probes_and_scrapes_are_not_traced(
@@ -89,8 +91,19 @@ async def test_probes_and_scrapes_are_not_traced(
 async def test_no_parameter_body_or_credential_reaches_a_span(
     settings: Settings, tracing: Tracing, spans: InMemorySpanExporter, committed_sessionmaker: Sessions
 ) -> None:
-    secrets = ["grace@example.com", "Grace Hopper", "a-bio-no-one-may-read", "Bearer sekrit-token-123"]
-    body = {"email": "grace@example.com", "name": "Grace Hopper", "bio": "a-bio-no-one-may-read"}
+    secrets = [
+        "grace@example.com",
+        "Grace Hopper",
+        "a-bio-no-one-may-read",
+        "a password no span may hold",
+        "Bearer sekrit-token-123",
+    ]
+    body = {
+        "email": "grace@example.com",
+        "name": "Grace Hopper",
+        "bio": "a-bio-no-one-may-read",
+        "password": "a password no span may hold",
+    }
     headers = {"Authorization": "Bearer sekrit-token-123", "Cookie": "session=sekrit-token-123"}
 
     async with running(settings, tracing) as client:
