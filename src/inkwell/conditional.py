@@ -1,6 +1,6 @@
 """Conditional requests (RFC 9110): an ETag per record, If-None-Match -> 304, If-Match -> 412.
 
-A record's ETag is built from its id and its version column, which the ORM increments on every change.
+A record's ETag is built from its id and its version column, which every write increments.
 Headers are parsed by Werkzeug, leniently: an unquoted tag counts as that tag, and a header that names no
 tag at all matches nothing, so If-Match answers 412 (nothing changes) and If-None-Match a full 200.
 """
@@ -11,7 +11,6 @@ from fastapi import Header, Response
 from starlette.exceptions import HTTPException
 from werkzeug.http import parse_etags, quote_etag
 
-from inkwell.errors import PreconditionFailed
 from inkwell.fields import not_null, valid_id
 
 IfMatchHeader = Annotated[
@@ -55,14 +54,6 @@ def with_etag(response: Response, record: VersionedT) -> VersionedT:
     """Send the record's ETag with the response, and hand the record back."""
     response.headers["ETag"] = etag_of(record)
     return record
-
-
-def require_if_match(if_match: str | None, record: Versioned) -> None:
-    """Raise PreconditionFailed unless If-Match is absent, `*`, or names the record's ETag (strongly)."""
-    if if_match is None:
-        return
-    if not parse_etags(if_match).contains(_opaque(record)):
-        raise PreconditionFailed
 
 
 def matching_versions(if_match: str | None, record_id: int) -> frozenset[int] | None:
