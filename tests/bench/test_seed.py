@@ -78,10 +78,9 @@ async def test_seeding_fills_a_migrated_database_and_its_search_index(
                 select(func.count()).select_from(text("posts")).where(text("author_id = 1"))
             )
         async with Database(engine).reads() as tx:
-            session = tx.session
             page = Page(limit=100, offset=0, after=None, url=URL("/posts"), max_offset=0)
-            topic = await posts_service.list_posts(session, page=page, search=parse_query("topic7"))
-            both = await posts_service.list_posts(session, page=page, search=parse_query("topic7 group7"))
+            topic = await posts_service.list_posts(tx, page=page, search=parse_query("topic7"))
+            both = await posts_service.list_posts(tx, page=page, search=parse_query("topic7 group7"))
     finally:
         await engine.dispose()
         if backend.name == "postgresql":

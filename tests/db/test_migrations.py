@@ -158,9 +158,8 @@ async def test_revision_four_adds_the_idempotency_keys_table(empty_engine: Async
 async def search_titles(engine: AsyncEngine, q: str) -> list[str]:
     """What the posts service finds for `q`, on the engine's database."""
     async with Database(engine).reads() as tx:
-        session = tx.session
         page = Page(limit=10, offset=0, after=None, url=URL("/posts"), max_offset=0)
-        found = await posts.list_posts(session, page=page, search=parse_query(q))
+        found = await posts.list_posts(tx, page=page, search=parse_query(q))
     return [post.title for post in found]
 
 

@@ -52,7 +52,7 @@ FULLTEXT_INDEX = "ix_posts_fulltext"
 
 SEARCH_INDEXES = frozenset({SEARCH_VECTOR_INDEX, FULLTEXT_INDEX})
 
-Statement = Select[Post]
+Statement = Select[Any]
 
 
 def search(statement: Statement, query: SearchQuery, dialect: str, *, offset: int, limit: int) -> Statement:

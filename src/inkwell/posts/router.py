@@ -51,7 +51,7 @@ async def list_user_posts(
     async def load() -> bytes:
         # A transaction only when the cache misses: a hit touches no database connection.
         async with database.reads() as tx:
-            found = await service.list_user_posts(tx.session, author_id=user_id, page=page, search=search)
+            found = await service.list_user_posts(tx, author_id=user_id, page=page, search=search)
         return encode_page(found, page)
 
     variant = f"{page.limit}:{page.offset}:"
@@ -77,7 +77,7 @@ async def list_posts(
     async def load() -> bytes:
         # A transaction only when the cache misses: a hit touches no database connection.
         async with database.reads() as tx:
-            found = await service.list_posts(tx.session, page=page, author_id=author_id, search=search)
+            found = await service.list_posts(tx, page=page, author_id=author_id, search=search)
         return encode_page(found, page)
 
     variant = f"{page.limit}:{page.offset}:{author_id or ''}"

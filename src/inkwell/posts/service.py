@@ -1,12 +1,12 @@
 """Post operations. A single-row read or write is one Core statement on the transaction's connection,
-built from the model's table; the lists use the ORM session. None of them commits: the caller's
+built from the model's table, and so are the lists. None of them commits: the caller's
 transaction does."""
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Delete, Select, Table, Update, bindparam, delete, false, insert, select, update
+from sqlalchemy import Delete, Row, Select, Table, Update, bindparam, delete, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,9 +26,12 @@ from inkwell.users.errors import UserNotFound
 from inkwell.users.models import User
 
 POSTS_TABLE = cast(Table, Post.__table__)
-_BY_ID = select(POSTS_TABLE).where(POSTS_TABLE.c.id == bindparam("post_id"))
+_ALL = select(POSTS_TABLE)
+_BY_ID = _ALL.where(POSTS_TABLE.c.id == bindparam("post_id"))
 # FOR NO KEY UPDATE on PostgreSQL, like the users' lock.
 _LOCKED_BY_ID = _BY_ID.with_for_update(key_share=True)
+_USERS_TABLE = cast(Table, User.__table__)
+_USER_EXISTS = select(_USERS_TABLE.c.id).where(_USERS_TABLE.c.id == bindparam("user_id"))
 
 
 async def create_post(tx: Transaction, *, author_id: int, data: PostCreate) -> PostRecord:
@@ -63,8 +66,8 @@ async def get_post(tx: Transaction, post_id: int, *, lock: bool = False) -> Post
 
 
 async def list_user_posts(
-    session: AsyncSession, *, author_id: int, page: Page, search: SearchQuery | None = None
-) -> Sequence[Post]:
+    tx: Transaction, *, author_id: int, page: Page, search: SearchQuery | None = None
+) -> Sequence[Row[Any]]:
     """A user's posts, oldest first (the order they were written in), or those matching `search`, best
     first; one more than the page holds.
 
@@ -72,38 +75,40 @@ async def list_user_posts(
     """
     if not valid_id(author_id):
         raise UserNotFound
-    query = select(Post).where(Post.author_id == author_id)
-    posts = (await session.scalars(_paged(session, query, page, search=search))).all()
-    if not posts and await session.get(User, author_id) is None:
+    query = _ALL.where(POSTS_TABLE.c.author_id == author_id)
+    posts: Sequence[Row[Any]] = (await tx.connection.execute(_paged(tx, query, page, search=search))).all()
+    if not posts and (await tx.connection.execute(_USER_EXISTS, {"user_id": author_id})).first() is None:
         raise UserNotFound
     return posts
 
 
 async def list_posts(
-    session: AsyncSession, *, page: Page, author_id: int | None = None, search: SearchQuery | None = None
-) -> Sequence[Post]:
+    tx: Transaction, *, page: Page, author_id: int | None = None, search: SearchQuery | None = None
+) -> Sequence[Row[Any]]:
     """All posts, newest first, or those matching `search`, best first; optionally of one author; one more
     than the page holds."""
-    query = select(Post)
+    query = _ALL
     if author_id is not None:
-        query = query.where(Post.author_id == author_id)
-    return (await session.scalars(_paged(session, query, page, search=search, descending=True))).all()
+        query = query.where(POSTS_TABLE.c.author_id == author_id)
+    statement = _paged(tx, query, page, search=search, descending=True)
+    posts: Sequence[Row[Any]] = (await tx.connection.execute(statement)).all()
+    return posts
 
 
 def _paged(
-    session: AsyncSession,
-    query: Select[Post],
+    tx: Transaction,
+    query: Select[Any],
     page: Page,
     *,
     search: SearchQuery | None,
     descending: bool = False,
-) -> Select[Post]:
+) -> Select[Any]:
     if search is None:
-        return paged_query(query, Post.id, page, descending=descending)
+        return paged_query(query, POSTS_TABLE.c.id, page, descending=descending)
     if search.matches_nothing:  # only exclusions, or no word at all
         return query.where(false())
     # Ranked results page by offset only: a cursor would need the rank too.
-    dialect = session.get_bind().dialect.name
+    dialect = tx.connection.dialect.name
     return fulltext.search(query, search, dialect, offset=page.offset, limit=page.limit + 1)
 
 
