@@ -2,21 +2,24 @@
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from inkwell.auth.models import ThrottleCounter
+from inkwell.cache.store import Cache
+from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.orm import utcnow
 from inkwell.users.models import User
-from tests.accounts import PASSWORD, Account, new_account, sign_in, sign_up
-from tests.apps import asgi_client
+from tests.accounts import PASSWORD, Account, count_verifications, new_account, sign_in, sign_up
+from tests.apps import app_on, asgi_client
 
 # --- sign-up ---
 
@@ -345,31 +348,32 @@ async def test_a_successful_sign_in_gives_the_address_its_attempt_back(
     assert blocked.status_code == 429
 
 
-async def test_concurrent_wrong_passwords_never_verify_more_than_the_limit(
-    committed_app: FastAPI,
-) -> None:
-    verified = count_verifications(committed_app)
-    async with asgi_client(committed_app, address="198.51.100.30") as client:
+@pytest.fixture(params=["database", "redis"])
+async def raced_app(
+    request: pytest.FixtureRequest, settings: Settings, engine: AsyncEngine, committed_database: Database
+) -> AsyncIterator[FastAPI]:
+    """The app on its real engine, counting password attempts in the database or in Redis."""
+    if request.param == "database":
+        yield app_on(settings, committed_database)
+        return
+    url, prefix = request.getfixturevalue("redis_server"), request.getfixturevalue("redis_prefix")
+    redis = Redis.from_url(url)
+    cache = Cache(redis, prefix=prefix, ttl=60)
+    yield app_on(settings.model_copy(update={"redis_prefix": prefix}), Database(engine, cache=cache))
+    # The attempts were counted in Redis, not in the database behind it.
+    assert [key async for key in redis.scan_iter(match=f"{prefix}:throttle:account:*")]
+    await redis.aclose()
+
+
+async def test_concurrent_wrong_passwords_never_verify_more_than_the_limit(raced_app: FastAPI) -> None:
+    verified = count_verifications(raced_app)
+    async with asgi_client(raced_app, address="198.51.100.30") as client:
         _, email = await sign_up(client)
         answers = await asyncio.gather(*(sign_in(client, email, "not the password") for _ in range(15)))
 
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [401] * 3 + [429] * 12
     assert len(verified) == 3
-
-
-def count_verifications(app: FastAPI) -> list[str]:
-    """Every password the app verifies from now on (the real verification still runs)."""
-    passwords = app.state.auth.passwords
-    verify = passwords.verify
-    verified: list[str] = []
-
-    async def counted(password: str, password_hash: str | None) -> Any:
-        verified.append(password)
-        return await verify(password, password_hash)
-
-    passwords.verify = counted
-    return verified
 
 
 # --- nothing secret in the logs ---
