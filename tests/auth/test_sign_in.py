@@ -67,6 +67,18 @@ async def test_sign_ups_from_one_address_are_limited(app: FastAPI, session: Asyn
 COMMON = "Value error, must not be one of the most common passwords"
 
 
+async def test_with_sign_in_off_sign_ups_are_not_limited(open_app: FastAPI) -> None:
+    """The tutorial's open API keeps its contract: no limit on sign-ups from one address."""
+    limit = open_app.state.settings.sign_up_limit_per_address
+    async with asgi_client(open_app, address="198.51.100.42") as client:
+        statuses = [
+            (await client.post("/users", json={"email": f"open{n}@example.com", "name": "Open"})).status_code
+            for n in range(limit + 1)
+        ]
+
+    assert statuses == [201] * (limit + 1)
+
+
 @pytest.mark.parametrize("password", ["password", "12345678", "PassWord", "iloveyou", "QWERTYUIOP"])
 async def test_a_common_password_is_422_and_never_echoed(client: httpx.AsyncClient, password: str) -> None:
     response = await client.post(
