@@ -57,16 +57,33 @@ async def test_one_client_may_not_ask_for_mail_to_many_addresses(app: FastAPI) -
     assert int(answers[-1].headers["Retry-After"]) > 0
 
 
-async def test_concurrent_requests_never_send_more_than_the_limit(
+async def test_concurrent_requests_from_many_clients_never_mail_one_inbox_more_than_its_share(
     committed_app: FastAPI, committed_database: Database
 ) -> None:
-    async with asgi_client(committed_app, address="203.0.113.10") as client:
-        answers = await asyncio.gather(*(forgot(client, "raced@example.com") for _ in range(PER_CLIENT)))
+    """Each from a client address of its own, so that nothing but the inbox's count stands between them."""
+
+    async def forgot_from(number: int) -> httpx.Response:
+        async with asgi_client(committed_app, address=f"203.0.113.{number + 20}") as client:
+            return await forgot(client, "raced@example.com")
+
+    answers = await asyncio.gather(*(forgot_from(number) for number in range(PER_CLIENT)))
 
     assert {a.status_code for a in answers} == {202}
     async with committed_database.transaction(writes=True) as tx:
-        session = tx.session
-        assert await reset_jobs(session) == LIMIT
+        assert await reset_jobs(tx.session) == LIMIT
+
+
+async def test_concurrent_requests_from_one_client_never_pass_its_limit(
+    committed_app: FastAPI, committed_database: Database
+) -> None:
+    async with asgi_client(committed_app, address="203.0.113.10") as client:
+        answers = await asyncio.gather(
+            *(forgot(client, f"target{number}@example.com") for number in range(PER_CLIENT + 5))
+        )
+
+    assert sorted(a.status_code for a in answers) == [202] * PER_CLIENT + [429] * 5
+    async with committed_database.transaction(writes=True) as tx:
+        assert await reset_jobs(tx.session) == PER_CLIENT
 
 
 async def test_verification_mails_are_limited_too(client: httpx.AsyncClient) -> None:
