@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from inkwell.auth.models import ThrottleCounter
 from inkwell.cache.store import Cache
@@ -20,6 +21,8 @@ from inkwell.orm import utcnow
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, Account, count_verifications, new_account, sign_in, sign_up
 from tests.apps import app_on, asgi_client
+
+ADA = {"email": "ada@example.com", "name": "Ada"}
 
 # --- sign-up ---
 
@@ -360,21 +363,63 @@ async def test_a_successful_sign_in_gives_the_address_its_attempt_back(
     assert blocked.status_code == 429
 
 
-@pytest.fixture(params=["database", "redis"])
-async def raced_app(
-    request: pytest.FixtureRequest, settings: Settings, engine: AsyncEngine, committed_database: Database
+# Not the address as typed, but what MariaDB's collation takes for it: it ignores accents and trailing spaces.
+@asynccontextmanager
+async def counting_in(
+    request: pytest.FixtureRequest, settings: Settings, bind: AsyncEngine | AsyncConnection
 ) -> AsyncIterator[FastAPI]:
-    """The app on its real engine, counting password attempts in the database or in Redis."""
+    """The app on `bind`, counting password attempts where the fixture's parameter says: in the database,
+    or in Redis."""
     if request.param == "database":
-        yield app_on(settings, committed_database)
+        yield app_on(settings, Database(bind))
         return
     url, prefix = request.getfixturevalue("redis_server"), request.getfixturevalue("redis_prefix")
     redis = Redis.from_url(url)
     cache = Cache(redis, prefix=prefix, ttl=60)
-    yield app_on(settings.model_copy(update={"redis_prefix": prefix}), Database(engine, cache=cache))
+    yield app_on(settings.model_copy(update={"redis_prefix": prefix}), Database(bind, cache=cache))
     # The attempts were counted in Redis, not in the database behind it.
     assert [key async for key in redis.scan_iter(match=f"{prefix}:throttle:account:*")]
     await redis.aclose()
+
+
+@pytest.fixture(params=["database", "redis"])
+async def throttled_app(
+    request: pytest.FixtureRequest, settings: Settings, connection: AsyncConnection
+) -> AsyncIterator[FastAPI]:
+    """The app in the test's rolled-back transaction, counting attempts in the database or in Redis."""
+    async with counting_in(request, settings, connection) as app:
+        yield app
+
+
+@pytest.fixture(params=["database", "redis"])
+async def raced_app(
+    request: pytest.FixtureRequest, settings: Settings, engine: AsyncEngine, committed_database: Database
+) -> AsyncIterator[FastAPI]:
+    """The app on its real engine (what it commits is deleted after), counting attempts in the database
+    or in Redis."""
+    async with counting_in(request, settings, engine) as app:
+        yield app
+
+
+# Other spellings of ada@example.com that MariaDB's collation takes for it: it ignores accents and
+# trailing spaces. Counted under each spelling, they would give the account one limit per spelling.
+OTHER_SPELLINGS = ["ádá@example.com", "ada@example.com ", "ada@éxample.com"]
+
+
+async def test_failures_under_other_spellings_of_the_email_count_against_the_account(
+    throttled_app: FastAPI, session: AsyncSession
+) -> None:
+    async with asgi_client(throttled_app, address="198.51.100.32") as client:
+        assert (await client.post("/users", json={**ADA, "password": PASSWORD})).status_code == 201
+        taken = [await session.scalar(select(User.id).where(User.email == s)) for s in OTHER_SPELLINGS]
+        failures = [
+            (await sign_in(client, spelling, "not the password")).status_code for spelling in OTHER_SPELLINGS
+        ]
+        after = await sign_in(client, ADA["email"])
+
+    assert failures == [401] * len(OTHER_SPELLINGS)
+    # The limit is 3 here: where the database takes every spelling for Ada's address, she is locked out.
+    assert after.status_code == (429 if all(taken) else 200)
 
 
 async def test_concurrent_wrong_passwords_never_verify_more_than_the_limit(raced_app: FastAPI) -> None:
