@@ -2,18 +2,21 @@
 and nobody keeps its owner from being answered."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from inkwell.auth.emails import SEND_PASSWORD_RESET
+from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.jobs.models import OutboxJob
+from inkwell.users.models import User
 from tests.accounts import PASSWORD, new_account
-from tests.apps import asgi_client
+from tests.apps import app_counting_in, asgi_client
 
 LIMIT = 3  # mails to one address an hour, by default
 PER_CLIENT = 10  # mails asked for from one client address an hour, by default
@@ -46,6 +49,35 @@ async def test_reset_mails_for_one_address_are_limited_whether_or_not_it_has_an_
 async def reset_jobs(session: AsyncSession) -> int:
     query = select(func.count()).select_from(OutboxJob).where(OutboxJob.name == SEND_PASSWORD_RESET)
     return await session.scalar(query) or 0
+
+
+@pytest.fixture(params=["database", "redis"])
+async def throttled_app(
+    request: pytest.FixtureRequest, settings: Settings, connection: AsyncConnection
+) -> AsyncIterator[FastAPI]:
+    async with app_counting_in(request, settings, connection) as app:
+        yield app
+
+
+# Other spellings of member@example.com that MariaDB's collation takes for it (it ignores accents).
+OTHER_SPELLINGS = ["mémber@example.com", "membér@example.com", "member@éxample.com", "mèmbèr@example.com"]
+
+
+async def test_other_spellings_of_an_inbox_share_its_limit(
+    throttled_app: FastAPI, session: AsyncSession
+) -> None:
+    async with asgi_client(throttled_app) as client:
+        member = {"email": "member@example.com", "name": "M", "password": PASSWORD}
+        assert (await client.post("/users", json=member)).status_code == 201
+    taken = [await session.scalar(select(User.id).where(User.email == s)) for s in OTHER_SPELLINGS]
+    answers = []
+    for number, spelling in enumerate(OTHER_SPELLINGS):
+        async with asgi_client(throttled_app, address=f"198.51.100.{number + 60}") as client:
+            answers.append(await forgot(client, spelling))
+
+    assert [a.status_code for a in answers] == [202] * len(OTHER_SPELLINGS)
+    # Where the database takes every spelling for the member's address, the inbox gets only its share.
+    assert await reset_jobs(session) == (LIMIT if all(taken) else len(OTHER_SPELLINGS))
 
 
 async def test_one_client_may_not_ask_for_mail_to_many_addresses(app: FastAPI) -> None:

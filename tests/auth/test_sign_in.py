@@ -3,24 +3,21 @@
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from inkwell.auth.models import ThrottleCounter
-from inkwell.cache.store import Cache
 from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.orm import utcnow
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, Account, count_verifications, new_account, sign_in, sign_up
-from tests.apps import app_on, asgi_client
+from tests.apps import app_counting_in, asgi_client
 
 ADA = {"email": "ada@example.com", "name": "Ada"}
 
@@ -364,30 +361,12 @@ async def test_a_successful_sign_in_gives_the_address_its_attempt_back(
 
 
 # Not the address as typed, but what MariaDB's collation takes for it: it ignores accents and trailing spaces.
-@asynccontextmanager
-async def counting_in(
-    request: pytest.FixtureRequest, settings: Settings, bind: AsyncEngine | AsyncConnection
-) -> AsyncIterator[FastAPI]:
-    """The app on `bind`, counting password attempts where the fixture's parameter says: in the database,
-    or in Redis."""
-    if request.param == "database":
-        yield app_on(settings, Database(bind))
-        return
-    url, prefix = request.getfixturevalue("redis_server"), request.getfixturevalue("redis_prefix")
-    redis = Redis.from_url(url)
-    cache = Cache(redis, prefix=prefix, ttl=60)
-    yield app_on(settings.model_copy(update={"redis_prefix": prefix}), Database(bind, cache=cache))
-    # The attempts were counted in Redis, not in the database behind it.
-    assert [key async for key in redis.scan_iter(match=f"{prefix}:throttle:account:*")]
-    await redis.aclose()
-
-
 @pytest.fixture(params=["database", "redis"])
 async def throttled_app(
     request: pytest.FixtureRequest, settings: Settings, connection: AsyncConnection
 ) -> AsyncIterator[FastAPI]:
     """The app in the test's rolled-back transaction, counting attempts in the database or in Redis."""
-    async with counting_in(request, settings, connection) as app:
+    async with app_counting_in(request, settings, connection) as app:
         yield app
 
 
@@ -397,7 +376,7 @@ async def raced_app(
 ) -> AsyncIterator[FastAPI]:
     """The app on its real engine (what it commits is deleted after), counting attempts in the database
     or in Redis."""
-    async with counting_in(request, settings, engine) as app:
+    async with app_counting_in(request, settings, engine) as app:
         yield app
 
 
