@@ -2,8 +2,10 @@
 
 from dataclasses import dataclass
 from itertools import count
+from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.users.models import User
@@ -69,3 +71,17 @@ async def make_admin(session: AsyncSession, account: Account) -> Account:
     user.is_admin = True
     await session.commit()
     return account
+
+
+def count_verifications(app: FastAPI) -> list[str]:
+    """Every password the app verifies from now on (the real verification still runs)."""
+    passwords = app.state.auth.passwords
+    verify = passwords.verify
+    verified: list[str] = []
+
+    async def counted(password: str, password_hash: str | None) -> Any:
+        verified.append(password)
+        return await verify(password, password_hash)
+
+    passwords.verify = counted
+    return verified

@@ -102,3 +102,12 @@ def test_a_weak_secret_key_is_refused_where_tokens_are_signed_only(key: str, say
 
     with pytest.raises(SecretKeyError, match=f"^INKWELL_SECRET_KEY {says}"):
         signing_key(settings)
+
+
+def test_a_client_address_may_fail_far_more_often_than_an_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Everyone behind one NAT or proxy shares an address: by default its limit is much the higher."""
+    defaults = Settings(_env_file=None)
+    monkeypatch.setenv("INKWELL_LOGIN_MAX_FAILURES_PER_ADDRESS", "250")
+
+    assert defaults.login_max_failures_per_address >= 10 * defaults.login_max_failures
+    assert Settings(_env_file=None).login_max_failures_per_address == 250

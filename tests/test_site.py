@@ -67,6 +67,18 @@ def test_the_pages_tables_of_settings_name_real_settings(site: Path) -> None:
         assert set(listed) <= variables, page
 
 
+def test_the_readmes_security_section_points_to_the_table_of_threats() -> None:
+    readme = (ROOT / "README.md").read_text()
+    security = (ROOT / "docs" / "security.md").read_text()
+    section = readme.split("\n## Security\n", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(INKWELL_[A-Z0-9_]+)`", security))
+
+    assert "(docs/security.md)" in section
+    assert "| Threat | Defence | Settings |" in security
+    assert named
+    assert named <= {variable(name) for name in Settings.model_fields}
+
+
 @pytest.mark.slow
 def test_the_front_page_is_the_readme_with_its_links_into_the_site(site: Path) -> None:
     front = (site / "index.html").read_text()

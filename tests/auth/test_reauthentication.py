@@ -1,6 +1,7 @@
 """A stolen access token alone cannot move an account to another email, nor delete it: both ask for the
 password of whoever is signed in, as a sign-in would, and count against the same limits."""
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -8,7 +9,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from tests.accounts import Account, make_admin, new_account, sign_in
+from tests.accounts import Account, count_verifications, make_admin, new_account, sign_in
 from tests.apps import asgi_client
 
 WRONG = {"detail": "The current password is incorrect"}
@@ -138,6 +139,31 @@ async def test_the_password_is_verified_holding_no_connection(
 
     assert response.status_code < 300, response.text
     assert held == [0]
+
+
+async def with_wrong_password(client: httpx.AsyncClient, account: Account, change: str) -> int:
+    wrong = {"current_password": "not the password"}
+    if change == "password":
+        body = {**wrong, "new_password": "a brand new secret"}
+        response = await client.put("/users/me/password", json=body, headers=account.headers)
+    elif change == "email":
+        response = await change_email(client, account, "new@example.com", **wrong)
+    else:
+        response = await delete(client, account, account, wrong)
+    return response.status_code
+
+
+@pytest.mark.parametrize("change", ["password", "email", "delete"])
+async def test_concurrent_wrong_passwords_never_verify_more_than_the_limit(
+    committed_app: FastAPI, change: str
+) -> None:
+    async with asgi_client(committed_app, address="198.51.100.31") as client:
+        account = await new_account(client)
+        verified = count_verifications(committed_app)
+        statuses = await asyncio.gather(*(with_wrong_password(client, account, change) for _ in range(15)))
+
+    assert sorted(statuses) == [403] * 3 + [429] * 12
+    assert len(verified) == 3
 
 
 async def test_with_sign_in_off_no_password_is_asked(open_client: httpx.AsyncClient) -> None:

@@ -39,12 +39,17 @@ async def sign_in(
     password: str,
     address: str,
 ) -> TokenPair:
-    """A token pair for the account, if the password is right and neither it nor the address is throttled."""
-    attempt = PasswordAttempt.of(auth.settings, email=email, address=address)
-    await attempt.count(throttle)
+    """A token pair for the account, if the password is right and neither it nor the address is throttled.
+
+    The attempt counts against the account as it is stored, not as it was typed: a database may take
+    other spellings for the same address (MariaDB's collation ignores accents and trailing spaces), and
+    each spelling must not get a limit of its own.
+    """
     async with database.reads() as tx:
         session = tx.session
         user = await service.find_account(session, email)
+    attempt = PasswordAttempt.of(auth.settings, email=email if user is None else user.email, address=address)
+    await attempt.count(throttle)
     verdict = await _verify(auth, throttle, attempt, password, None if user is None else user.password_hash)
     if user is None or not verdict.valid:
         raise InvalidCredentials
