@@ -2,21 +2,19 @@
 and nobody keeps its owner from being answered."""
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.emails import SEND_PASSWORD_RESET
-from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.jobs.models import OutboxJob
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, new_account
-from tests.apps import app_counting_in, asgi_client
+from tests.apps import asgi_client
 
 LIMIT = 3  # mails to one address an hour, by default
 PER_CLIENT = 10  # mails asked for from one client address an hour, by default
@@ -49,14 +47,6 @@ async def test_reset_mails_for_one_address_are_limited_whether_or_not_it_has_an_
 async def reset_jobs(session: AsyncSession) -> int:
     query = select(func.count()).select_from(OutboxJob).where(OutboxJob.name == SEND_PASSWORD_RESET)
     return await session.scalar(query) or 0
-
-
-@pytest.fixture(params=["database", "redis"])
-async def throttled_app(
-    request: pytest.FixtureRequest, settings: Settings, connection: AsyncConnection
-) -> AsyncIterator[FastAPI]:
-    async with app_counting_in(request, settings, connection) as app:
-        yield app
 
 
 # Other spellings of member@example.com that MariaDB's collation takes for it (it ignores accents).

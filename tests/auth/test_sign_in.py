@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from inkwell.auth.models import ThrottleCounter
 from inkwell.config import Settings
@@ -358,16 +358,6 @@ async def test_a_successful_sign_in_gives_the_address_its_attempt_back(
     assert successes == [200, 200, 200]
     assert last_failure.status_code == 401
     assert blocked.status_code == 429
-
-
-# Not the address as typed, but what MariaDB's collation takes for it: it ignores accents and trailing spaces.
-@pytest.fixture(params=["database", "redis"])
-async def throttled_app(
-    request: pytest.FixtureRequest, settings: Settings, connection: AsyncConnection
-) -> AsyncIterator[FastAPI]:
-    """The app in the test's rolled-back transaction, counting attempts in the database or in Redis."""
-    async with app_counting_in(request, settings, connection) as app:
-        yield app
 
 
 @pytest.fixture(params=["database", "redis"])
