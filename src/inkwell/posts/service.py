@@ -22,16 +22,14 @@ from inkwell.posts.errors import PostNotFound
 from inkwell.posts.models import Post, PostRecord
 from inkwell.posts.schemas import PostCreate
 from inkwell.posts.search import SearchQuery
+from inkwell.users import service as users
 from inkwell.users.errors import UserNotFound
-from inkwell.users.models import User
 
 POSTS_TABLE = cast(Table, Post.__table__)
 _ALL = select(POSTS_TABLE)
 _BY_ID = _ALL.where(POSTS_TABLE.c.id == bindparam("post_id"))
 # FOR NO KEY UPDATE on PostgreSQL, like the users' lock.
 _LOCKED_BY_ID = _BY_ID.with_for_update(key_share=True)
-_USERS_TABLE = cast(Table, User.__table__)
-_USER_EXISTS = select(_USERS_TABLE.c.id).where(_USERS_TABLE.c.id == bindparam("user_id"))
 
 
 async def create_post(tx: Transaction, *, author_id: int, data: PostCreate) -> PostRecord:
@@ -77,7 +75,7 @@ async def list_user_posts(
         raise UserNotFound
     query = _ALL.where(POSTS_TABLE.c.author_id == author_id)
     posts: Sequence[Row[Any]] = (await tx.connection.execute(_paged(tx, query, page, search=search))).all()
-    if not posts and (await tx.connection.execute(_USER_EXISTS, {"user_id": author_id})).first() is None:
+    if not posts and await users.get_user(tx, author_id) is None:
         raise UserNotFound
     return posts
 
