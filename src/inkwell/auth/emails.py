@@ -58,9 +58,19 @@ async def request_verification(session: AsyncSession, user: Addressed) -> None:
     await jobs.enqueue(session, SEND_EMAIL_VERIFICATION, {"user_id": user.id, "email": user.email})
 
 
-async def request_password_reset(session: AsyncSession, email: str) -> None:
-    """Mail a reset token to the account with `email`, if there is one, once the transaction commits."""
-    await jobs.enqueue(session, SEND_PASSWORD_RESET, {"email": email})
+async def request_password_reset(
+    session: AsyncSession, throttle: Throttle, settings: Settings, email: str, *, address: str
+) -> None:
+    """Mail a reset token to the account with `email`, if there is one, once the transaction commits;
+    nothing past the inbox's share of mails (TooManyMailRequests past the client address's).
+
+    Counted against the inbox as an account has it: a database may take other spellings for it (MariaDB
+    ignores accents), and each spelling must not get a share of its own.
+    """
+    account = await service.find_account(session, email)
+    inbox = email if account is None else account.email
+    if await count_mail_request(throttle, session, settings, email=inbox, address=address) is None:
+        await jobs.enqueue(session, SEND_PASSWORD_RESET, {"email": email})
 
 
 async def request_email_change(

@@ -189,13 +189,7 @@ async def forgot_password(
     of mails gets no more for a while, but the answer is the same: what others asked for never keeps
     the owner from being answered.
     """
-    # Counted against the inbox as an account has it: a database may take other spellings for it (MariaDB
-    # ignores accents), and each spelling must not get a share of its own.
-    account = await service.find_account(session, payload.email)
-    inbox = payload.email if account is None else account.email
-    wait = await emails.count_mail_request(throttle, session, auth.settings, email=inbox, address=address)
-    if wait is None:
-        await emails.request_password_reset(session, payload.email)
+    await emails.request_password_reset(session, throttle, auth.settings, payload.email, address=address)
     return Accepted(detail=RESET_SENT)
 
 
