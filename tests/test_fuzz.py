@@ -23,7 +23,7 @@ from tests.servers import Server
 PROJECT = Path(__file__).resolve().parents[1]
 SCHEMATHESIS = str(Path(sys.executable).with_name("schemathesis"))
 CI_SEED = "20261125"
-CI_EXAMPLES = "30"
+CI_EXAMPLES = "10"
 pytestmark = pytest.mark.slow
 
 

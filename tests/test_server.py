@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.accounts import PASSWORD, bearer
+from tests.commands import run_here
 from tests.databases import Backend, head_revision
 from tests.processes import inkwell, serving
 
@@ -58,11 +59,11 @@ def test_with_sign_in_off_serve_answers_the_open_api(
 
 
 def test_db_commands(server_env: dict[str, str]) -> None:
-    assert inkwell(server_env, "db", "upgrade").returncode == 0
-    current = inkwell(server_env, "db", "current")
-    check = inkwell(server_env, "db", "check")
-    down = inkwell(server_env, "db", "downgrade", "base")
-    stale_check = inkwell(server_env, "db", "check")
+    assert run_here(server_env, "db", "upgrade").returncode == 0
+    current = run_here(server_env, "db", "current")
+    check = run_here(server_env, "db", "check")
+    down = run_here(server_env, "db", "downgrade", "base")
+    stale_check = run_here(server_env, "db", "check")
 
     assert f"{head_revision()} (head)" in current.stdout
     assert check.returncode == 0, check.stderr

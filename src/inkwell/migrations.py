@@ -1,5 +1,6 @@
 """Alembic, driven from Python: the configuration the CLI and the tests share."""
 
+import sys
 from pathlib import Path
 
 from alembic.config import Config
@@ -17,7 +18,8 @@ def alembic_config(
     *, database_url: str | None = None, connection: Connection | None = None, log: bool = True
 ) -> Config:
     """Alembic's configuration for `database_url` (default: the settings'), or on an open connection."""
-    config = Config(ALEMBIC_INI)
+    # Alembic's default is the sys.stdout of the moment it was imported: this is the current one.
+    config = Config(ALEMBIC_INI, stdout=sys.stdout)
     config.attributes["database_url"] = database_url
     config.attributes["connection"] = connection
     config.attributes["configure_logger"] = log

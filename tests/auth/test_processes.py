@@ -6,7 +6,6 @@ import pty
 import select
 import signal
 import stat
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from redis import Redis
+from tests.commands import Ran, run_here
 from tests.databases import Backend
 from tests.processes import INKWELL, inkwell, serving
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def migrated_env(server_env: dict[str, str]) -> dict[str, str]:
-    migrated = inkwell(server_env, "db", "upgrade")
+    migrated = run_here(server_env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
     return server_env
 
@@ -90,9 +90,9 @@ def test_sqlite_keeps_a_generated_key_private_and_across_restarts(tmp_path: Path
 def test_admins_are_made_and_unmade_from_the_command_line(
     process_backend: Backend, migrated_env: dict[str, str], tmp_path: Path
 ) -> None:
-    def create_admin(email: str, password: str) -> subprocess.CompletedProcess[str]:
+    def create_admin(email: str, password: str) -> Ran:
         env = {**migrated_env, "INKWELL_ADMIN_PASSWORD": password}
-        return inkwell(env, "users", "create-admin", "--email", email, "--name", "Root")
+        return run_here(env, "users", "create-admin", "--email", email, "--name", "Root")
 
     created = create_admin("Root@Example.com", "a long password")
     again = create_admin("root@example.com", "a long password")
@@ -109,12 +109,12 @@ def test_admins_are_made_and_unmade_from_the_command_line(
         renamed = httpx.patch(
             f"{server.url}/users/{member_id}", json={"name": "Renamed"}, headers=headers, timeout=30
         )
-        revoked = inkwell(migrated_env, "users", "set-admin", "root@example.com", "--revoke")
+        revoked = run_here(migrated_env, "users", "set-admin", "root@example.com", "--revoke")
         refused = httpx.patch(
             f"{server.url}/users/{member_id}", json={"name": "Again"}, headers=headers, timeout=30
         )
-        granted = inkwell(migrated_env, "users", "set-admin", "member@example.com")
-        unknown = inkwell(migrated_env, "users", "set-admin", "nobody@example.com")
+        granted = run_here(migrated_env, "users", "set-admin", "member@example.com")
+        unknown = run_here(migrated_env, "users", "set-admin", "nobody@example.com")
 
     assert created.returncode == 0, created.stderr
     assert me["email"] == "root@example.com"
@@ -140,7 +140,7 @@ def create_admin_args(email: str) -> list[str]:
 
 def test_create_admin_takes_no_password_on_the_command_line() -> None:
     # Shell history and the process list would keep it.
-    result = inkwell(dict(os.environ), *create_admin_args("argv@example.com"), "--password", "in history")
+    result = run_here(os.environ, *create_admin_args("argv@example.com"), "--password", "in history")
 
     assert result.returncode == 2
     assert "No such option" in result.stderr
@@ -149,14 +149,8 @@ def test_create_admin_takes_no_password_on_the_command_line() -> None:
 def test_create_admin_reads_the_password_from_stdin_when_asked(
     process_backend: Backend, migrated_env: dict[str, str], tmp_path: Path
 ) -> None:
-    result = subprocess.run(
-        [INKWELL, *create_admin_args("piped@example.com"), "--password-stdin"],
-        env=migrated_env,
-        input="a piped password\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    result = run_here(
+        migrated_env, *create_admin_args("piped@example.com"), "--password-stdin", stdin="a piped password\n"
     )
 
     assert result.returncode == 0, result.stderr
@@ -168,15 +162,7 @@ def test_create_admin_reads_the_password_from_stdin_when_asked(
 def test_create_admin_without_a_terminal_or_a_password_says_how_to_give_one(
     process_backend: Backend, migrated_env: dict[str, str]
 ) -> None:
-    result = subprocess.run(
-        [INKWELL, *create_admin_args("untyped@example.com")],
-        env=migrated_env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_here(migrated_env, *create_admin_args("untyped@example.com"))
 
     assert result.returncode == 1
     assert "--password-stdin" in result.stderr

@@ -1,27 +1,23 @@
 """`inkwell jobs list` and `inkwell jobs retry`: the dead-letter state from the command line."""
 
+import asyncio
 import os
-import subprocess
 from pathlib import Path
-
-import pytest
 
 from inkwell.db import Database
 from inkwell.jobs import service
 from inkwell.jobs.models import JobStatus
-from tests.databases import Backend
+from tests.commands import Ran, run_here
 from tests.jobs.helpers import enqueue_mail, outbox_row
-from tests.processes import inkwell
-
-pytestmark = pytest.mark.slow
 
 
-def inkwell_on(database_url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return inkwell({**os.environ, "DATABASE_URL": database_url, "HOME": str(tmp_path)}, *args)
+async def inkwell_on(database_url: str, tmp_path: Path, *args: str) -> Ran:
+    """The command in this process, on a thread of its own: it runs its own event loop."""
+    env = {**os.environ, "DATABASE_URL": database_url, "HOME": str(tmp_path)}
+    return await asyncio.to_thread(run_here, env, *args)
 
 
 async def test_dead_jobs_are_listed_and_brought_back(
-    process_backend: Backend,
     database_url: str,
     committed_database: Database,
     tmp_path: Path,
@@ -32,9 +28,9 @@ async def test_dead_jobs_are_listed_and_brought_back(
         await service.mark_done(session, done)
         await service.mark_failed(session, dead, error="SMTPRecipientsRefused: 550", retry_at=None)
 
-    listed = inkwell_on(database_url, tmp_path, "jobs", "list", "--status", "dead")
-    retried = inkwell_on(database_url, tmp_path, "jobs", "retry", str(dead))
-    again = inkwell_on(database_url, tmp_path, "jobs", "retry", str(dead))
+    listed = await inkwell_on(database_url, tmp_path, "jobs", "list", "--status", "dead")
+    retried = await inkwell_on(database_url, tmp_path, "jobs", "retry", str(dead))
+    again = await inkwell_on(database_url, tmp_path, "jobs", "retry", str(dead))
 
     assert listed.stdout.splitlines() == [f"{dead}\tsend_email\tdead\t0  SMTPRecipientsRefused: 550"]
     assert retried.returncode == 0, retried.stderr

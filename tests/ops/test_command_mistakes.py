@@ -9,22 +9,16 @@ in this process, through the command's own entry point (click's test runner); ea
 once as a real `inkwell` process, to show that what a user's terminal gets is that one line.
 """
 
-import logging
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import chdir, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from inkwell.cli import app
-from inkwell.config import get_settings
 from tests.accounts import SIGNED_IN_ENV
+from tests.commands import Ran, run_here
 from tests.processes import INKWELL, free_port
 
 pytestmark = pytest.mark.slow
@@ -71,58 +65,20 @@ def env_in(folder: Path, **settings: str) -> dict[str, str]:
     }
 
 
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-def run(env: dict[str, str], folder: Path, *args: str) -> Ran:
+def run(env: dict[str, str], folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`inkwell ARGS` as a real process."""
-    done = subprocess.run(
+    return subprocess.run(
         [INKWELL, *args], env=env, cwd=folder, capture_output=True, text=True, timeout=60, check=False
     )
-    return Ran(done.returncode, done.stdout, done.stderr)
 
 
-def run_here(settings: dict[str, str], folder: Path, *args: str) -> Ran:
-    """`inkwell ARGS` in this process, with `settings` in its environment; an exception that escapes the
-    command (what a user would see as a traceback) fails the test."""
-    env = {key: value for key, value in env_in(folder, **settings).items() if os.environ.get(key) != value}
-    get_settings.cache_clear()  # read once per process: here, once per command
-    try:
-        with chdir(folder), logging_kept():
-            result = CliRunner().invoke(app, list(args), prog_name="inkwell", env=env)
-    finally:
-        get_settings.cache_clear()
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exc_info
-    return Ran(result.exit_code, result.stdout, result.stderr)
+def run_in_test(settings: dict[str, str], folder: Path, *args: str) -> Ran:
+    return run_here(env_in(folder, **settings), *args, cwd=folder)
 
 
-@contextmanager
-def logging_kept() -> Iterator[None]:
-    """Logging as it was: `db upgrade` configures it from alembic.ini, for a process of its own."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    levels = {name: (logger.level, logger.disabled) for name, logger in _loggers()}
-    try:
-        yield
-    finally:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-        for name, logger in _loggers():
-            logger.setLevel(levels.get(name, (logging.NOTSET, False))[0])
-            logger.disabled = levels.get(name, (logging.NOTSET, False))[1]
-
-
-def _loggers() -> Iterator[tuple[str, logging.Logger]]:
-    for name, logger in list(logging.Logger.manager.loggerDict.items()):
-        if isinstance(logger, logging.Logger):
-            yield name, logger
-
-
-def assert_one_line(result: Ran, command: tuple[str, ...], says: str) -> None:
+def assert_one_line(
+    result: Ran | subprocess.CompletedProcess[str], command: tuple[str, ...], says: str
+) -> None:
     named = "inkwell " + " ".join(word for word in command if word.isalpha())
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
@@ -139,7 +95,7 @@ def test_a_mistake_is_one_line_and_exit_status_1(
 ) -> None:
     settings, says = MISTAKES[mistake]
 
-    result = run_here(settings, tmp_path, *command)
+    result = run_in_test(settings, tmp_path, *command)
 
     assert_one_line(result, command, says)
 
@@ -155,17 +111,17 @@ def test_a_mistake_is_one_line_on_the_terminal_of_a_real_process(mistake: str, t
 
 def test_a_worker_whose_redis_does_not_answer_stops_with_one_line(tmp_path: Path) -> None:
     settings = {"INKWELL_REDIS_URL": f"redis://:hunter2@127.0.0.1:{free_port()}/0"}
-    assert run_here(settings, tmp_path, "db", "upgrade").returncode == 0
+    assert run_in_test(settings, tmp_path, "db", "upgrade").returncode == 0
 
-    result = run_here(settings, tmp_path, "worker")
+    result = run_in_test(settings, tmp_path, "worker")
 
     assert_one_line(result, ("worker",), "cannot reach Redis at redis://:[redacted]@127.0.0.1:")
 
 
 def test_a_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
-    assert run_here({}, tmp_path, "db", "upgrade").returncode == 0
+    assert run_in_test({}, tmp_path, "db", "upgrade").returncode == 0
 
-    result = run_here({}, tmp_path, "users", "export", "no/such/folder/users.jsonl")
+    result = run_in_test({}, tmp_path, "users", "export", "no/such/folder/users.jsonl")
 
     assert_one_line(result, ("users", "export"), "no/such/folder/users.jsonl: No such file or directory")
 
@@ -175,7 +131,7 @@ def test_only_serve_needs_a_strong_secret_key(tmp_path: Path) -> None:
 
     # Migrations, the data tools and the worker sign no token: they run.
     for command in [args for args in COMMANDS if args[0] not in ("worker", "serve")]:
-        result = run_here({"INKWELL_AUTH": "on", "INKWELL_SECRET_KEY": "short"}, tmp_path, *command)
+        result = run_in_test({"INKWELL_AUTH": "on", "INKWELL_SECRET_KEY": "short"}, tmp_path, *command)
         assert result.returncode == 0, (command, result.stderr)
         assert "SECRET_KEY" not in result.stderr
     assert_worker_starts(env, tmp_path)
@@ -222,7 +178,7 @@ def test_a_data_command_on_a_database_not_migrated_says_to_upgrade_it(tmp_path: 
     command, settings = DATA_COMMANDS[name]
     (tmp_path / "users.jsonl").write_text('{"email": "b@example.com", "name": "B"}\n')
 
-    result = run_here(settings, tmp_path, *command)
+    result = run_in_test(settings, tmp_path, *command)
 
     assert result.returncode == 1, result.stdout + result.stderr
     [line] = result.stderr.splitlines()

@@ -19,8 +19,9 @@ from inkwell.posts.models import Post
 from inkwell.seed import seed
 from inkwell.users.models import User
 from inkwell.users.transfer import FIELDS, FileFormat, ImportReport, export_users, import_users, read_lines
+from tests.commands import run_here
 from tests.databases import migrate
-from tests.processes import INKWELL, inkwell
+from tests.processes import INKWELL
 
 
 @pytest.fixture
@@ -275,25 +276,24 @@ async def test_export_and_import_memory_does_not_grow_with_the_rows(
     assert len((tmp_path / "large.jsonl").read_text().splitlines()) == large
 
 
-# --- the commands, as processes ---
+# --- the commands ---
 
 
 @pytest.fixture
 def sqlite_env(tmp_path: Path) -> dict[str, str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path}/tools.db"}
-    assert inkwell(env, "db", "upgrade").returncode == 0
+    assert run_here(env, "db", "upgrade").returncode == 0
     return env
 
 
-@pytest.mark.slow
 def test_the_commands_report_in_plain_lines_off_a_terminal(
     sqlite_env: dict[str, str], tmp_path: Path
 ) -> None:
-    seeded = inkwell(sqlite_env, "seed", "--users", "30", "--posts-per-user", "2", "--batch-size", "10")
-    exported = inkwell(sqlite_env, "users", "export", str(tmp_path / "users.csv"))
+    seeded = run_here(sqlite_env, "seed", "--users", "30", "--posts-per-user", "2", "--batch-size", "10")
+    exported = run_here(sqlite_env, "users", "export", str(tmp_path / "users.csv"))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"email": "fresh@example.com", "name": "F"}\n{"email": "x", "name": "X"}\n')
-    imported = inkwell(sqlite_env, "users", "import", str(bad))
+    imported = run_here(sqlite_env, "users", "import", str(bad))
 
     assert seeded.returncode == 0, seeded.stderr
     assert seeded.stdout == "Created 30 users and 60 posts.\n"
@@ -306,7 +306,7 @@ def test_the_commands_report_in_plain_lines_off_a_terminal(
     assert imported.stdout == f"Imported 0 users from {bad}.\n"
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a real process, on a terminal of its own
 def test_the_commands_draw_a_progress_bar_on_a_terminal(sqlite_env: dict[str, str]) -> None:
     leader, follower = pty.openpty()
     process = subprocess.Popen(
