@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.accounts import OPEN_ENV, SIGNED_IN_ENV
+from tests.commands import run_here
 from tests.databases import Backend
 from tests.processes import inkwell
 from tests.servers import Server
@@ -31,7 +32,7 @@ ADMIN_PASSWORD = "fuzzing admin password"
 
 
 def serve_fuzzed(env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
-    migrated = inkwell(env, "db", "upgrade")
+    migrated = run_here(env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
     server = Server(env, tmp_path).start()
     try:

@@ -10,14 +10,14 @@ import pytest
 from tests.accounts import PASSWORD, bearer
 from tests.commands import run_here
 from tests.databases import Backend, head_revision
-from tests.processes import inkwell, serving
+from tests.processes import serving
 
 pytestmark = pytest.mark.slow
 
 
 @contextmanager
 def migrated_and_served(env: dict[str, str], tmp_path: Path) -> Iterator[httpx.Client]:
-    migrated = inkwell(env, "db", "upgrade")
+    migrated = run_here(env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
     with serving(env, tmp_path) as running, httpx.Client(base_url=running.url, timeout=10) as client:
         yield client

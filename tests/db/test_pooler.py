@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.accounts import PASSWORD, bearer, sign_in
+from tests.commands import run_here
 from tests.databases import Backend
 from tests.pgbouncer import POOL_SIZE, PgBouncer
 from tests.processes import inkwell, serving
@@ -38,7 +39,7 @@ def pgbouncer(backend: Backend, tmp_path: Path) -> Iterator[PgBouncer]:
 @pytest.fixture
 def pooled_env(server_env: dict[str, str], pgbouncer: PgBouncer) -> dict[str, str]:
     """The server's environment, through PgBouncer, on a database migrated straight on PostgreSQL."""
-    migrated = inkwell(server_env, "db", "upgrade")
+    migrated = run_here(server_env, "db", "upgrade")
     assert migrated.returncode == 0, migrated.stderr
     database = server_env["DATABASE_URL"].rsplit("/", 1)[1]
     asyncio.run(leave_statements_behind(pgbouncer.url(database)))

@@ -16,7 +16,8 @@ import pytest
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-from tests.processes import inkwell, serving
+from tests.commands import run_here
+from tests.processes import serving
 
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,7 @@ def serve_docs(tmp_path: Path, *, auth: str) -> Iterator[str]:
         "INKWELL_AUTH": auth,
         "INKWELL_LOG_FORMAT": "json",
     }
-    assert inkwell(env, "db", "upgrade").returncode == 0
+    assert run_here(env, "db", "upgrade").returncode == 0
     with serving(env, tmp_path) as server:
         yield server.url
     assert server.process.returncode == 0, server.stderr

@@ -20,7 +20,8 @@ from inkwell.config import Settings
 from inkwell.main import create_app
 from tests.accounts import SIGNED_IN_ENV, Account
 from tests.apps import asgi_client
-from tests.processes import inkwell, serving
+from tests.commands import run_here
+from tests.processes import serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -216,7 +217,7 @@ def workers_env(tmp_path: Path) -> dict[str, str]:
         "INKWELL_LOG_LEVEL": "warning",  # a line per request would fill the pipe the log goes to
         **SIGNED_IN_ENV,
     }
-    upgraded = inkwell(env, "db", "upgrade")
+    upgraded = run_here(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     return env
 

@@ -16,6 +16,7 @@ from inkwell.config import Settings
 from inkwell.db import create_engine
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, SIGNED_IN_ENV, bearer
+from tests.commands import run_here
 from tests.databases import head_revision
 from tests.processes import Server, inkwell, serving
 from tests.servers import Server as LoggedServer
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def migrated_env(server_env: dict[str, str]) -> dict[str, str]:
-    upgraded = inkwell(server_env, "db", "upgrade")
+    upgraded = run_here(server_env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     return server_env
 
@@ -39,7 +40,7 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
         "INKWELL_LOG_FORMAT": "json",
         **SIGNED_IN_ENV,
     }
-    upgraded = inkwell(env, "db", "upgrade")
+    upgraded = run_here(env, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
     return env
 

@@ -18,9 +18,10 @@ from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.tracing import Tracing
 from tests.accounts import PASSWORD, bearer
+from tests.commands import run_here
 from tests.databases import Backend
 from tests.jobs.helpers import enqueue_mail
-from tests.processes import INKWELL, free_port, inkwell, wait_until_serving
+from tests.processes import INKWELL, free_port, wait_until_serving
 from tests.smtp import MailSink
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def stop(process: subprocess.Popen[str]) -> str:
 
 def test_a_server_traced_by_the_variables_writes_its_spans_when_it_stops(tmp_path: Path) -> None:
     env = {**os.environ, "HOME": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/inkwell.db", **CONSOLE}
-    assert inkwell(env, "db", "upgrade").returncode == 0
+    assert run_here(env, "db", "upgrade").returncode == 0
     port, output = free_port(), tmp_path / "spans.jsonl"
     url = f"http://127.0.0.1:{port}"
     with output.open("w") as out:
