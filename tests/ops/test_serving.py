@@ -18,7 +18,7 @@ from inkwell.users.models import User
 from tests.accounts import PASSWORD, SIGNED_IN_ENV, bearer
 from tests.commands import run_here
 from tests.databases import head_revision
-from tests.processes import Server, inkwell, serving
+from tests.processes import Server, serving
 from tests.servers import Server as LoggedServer
 
 pytestmark = pytest.mark.slow
@@ -158,7 +158,7 @@ def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) ->
         f"sqlite:///{tmp_path}/no/such/folder/x.db": f"sqlite:///{tmp_path}/no/such/folder/x.db",
     }
     for url, shown in cases.items():
-        result = inkwell({**os.environ, **SIGNED_IN_ENV, "DATABASE_URL": url}, "serve", "--port", "0")
+        result = run_here({**os.environ, **SIGNED_IN_ENV, "DATABASE_URL": url}, "serve", "--port", "0")
 
         assert result.returncode == 1
         assert result.stderr.count("\n") == 1, result.stderr
@@ -168,7 +168,7 @@ def test_an_unreachable_database_stops_start_up_with_one_line(tmp_path: Path) ->
 
 
 def test_an_unmigrated_database_stops_start_up_saying_run_db_upgrade(server_env: dict[str, str]) -> None:
-    result = inkwell(server_env, "serve", "--port", "0")
+    result = run_here(server_env, "serve", "--port", "0")
 
     assert result.returncode == 1
     assert result.stderr == (
@@ -178,9 +178,9 @@ def test_an_unmigrated_database_stops_start_up_saying_run_db_upgrade(server_env:
 
 
 def test_a_database_behind_the_code_stops_start_up_saying_run_db_upgrade(sqlite_env: dict[str, str]) -> None:
-    inkwell(sqlite_env, "db", "downgrade", "0001")
+    run_here(sqlite_env, "db", "downgrade", "0001")
 
-    result = inkwell(sqlite_env, "serve", "--port", "0")
+    result = run_here(sqlite_env, "serve", "--port", "0")
 
     assert result.returncode == 1
     assert result.stderr == (
@@ -194,7 +194,7 @@ def test_a_database_ahead_of_the_code_stops_start_up_with_one_line(sqlite_env: d
     with sqlite3.connect(database) as db:
         db.execute("UPDATE alembic_version SET version_num = '9999'")
 
-    result = inkwell(sqlite_env, "serve", "--port", "0")
+    result = run_here(sqlite_env, "serve", "--port", "0")
 
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
