@@ -30,18 +30,21 @@ _ALL = select(POSTS_TABLE)
 _BY_ID = _ALL.where(POSTS_TABLE.c.id == bindparam("post_id"))
 # FOR NO KEY UPDATE on PostgreSQL, like the users' lock.
 _LOCKED_BY_ID = _BY_ID.with_for_update(key_share=True)
+# Statements built once: their values are the parameters each execution passes.
+_INSERT = insert(POSTS_TABLE)
+_INSERT_RETURNING = _INSERT.returning(*POSTS_TABLE.c)
 
 
 async def create_post(tx: Transaction, *, author_id: int, data: PostCreate) -> PostRecord:
     """Insert the post; the foreign key, not a SELECT before it, says whether the author exists."""
     if not valid_id(author_id):
         raise UserNotFound
-    statement = insert(POSTS_TABLE).values(author_id=author_id, title=data.title, body=data.body)
+    values = {"author_id": author_id, "title": data.title, "body": data.body}
     try:
         if tx.connection.dialect.insert_returning:
-            row = (await tx.connection.execute(statement.returning(*POSTS_TABLE.c))).one()
+            row = (await tx.connection.execute(_INSERT_RETURNING, values)).one()
         else:
-            new_id = (await tx.connection.execute(statement)).lastrowid
+            new_id = (await tx.connection.execute(_INSERT, values)).lastrowid
             row = (await tx.connection.execute(_BY_ID, {"post_id": new_id})).one()
     except IntegrityError as exc:
         raise UserNotFound from exc
