@@ -4,11 +4,14 @@ transaction does."""
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
+from datetime import datetime
+from functools import lru_cache
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Delete, Row, Select, Table, Update, bindparam, delete, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningDelete
 
 from inkwell.auth.errors import NotYourPost
 from inkwell.cache.invalidation import POSTS, invalidate_after_commit, user_posts_key
@@ -127,9 +130,11 @@ async def update_post(
     if not valid_id(post_id):
         raise PostNotFound
     if changes and tx.connection.dialect.update_returning:
-        statement = _where(update(POSTS_TABLE), post_id, author_id, versions)
-        statement = statement.values(**changes, version=POSTS_TABLE.c.version + 1, updated_at=utcnow())
-        row = (await tx.connection.execute(statement.returning(*POSTS_TABLE.c))).first()
+        statement = _update_statement(
+            tuple(changes), by_author=author_id is not None, versioned=versions is not None, returning=True
+        )
+        parameters = {**_conditions(post_id, author_id, versions), **_new_values(changes, now=utcnow())}
+        row = (await tx.connection.execute(statement, parameters)).first()
         if row is None:
             raise await _why_nothing_matched(tx, post_id, author_id)
         post = PostRecord.of(row)
@@ -138,10 +143,8 @@ async def update_post(
         if not changes:
             return post
         now = utcnow()
-        statement = update(POSTS_TABLE).where(POSTS_TABLE.c.id == post_id)
-        await tx.connection.execute(
-            statement.values(**changes, version=POSTS_TABLE.c.version + 1, updated_at=now)
-        )
+        statement = _update_statement(tuple(changes), by_author=False, versioned=False, returning=False)
+        await tx.connection.execute(statement, {**_conditions(post_id), **_new_values(changes, now=now)})
         post = replace(post, **changes, version=post.version + 1, updated_at=now)
     invalidate_after_commit(tx, POSTS, user_posts_key(post.author_id))
     return post
@@ -154,29 +157,61 @@ async def delete_post(
     if not valid_id(post_id):
         raise PostNotFound
     if tx.connection.dialect.delete_returning:
-        statement = _where(delete(POSTS_TABLE), post_id, author_id, versions)
-        deleted = (await tx.connection.execute(statement.returning(POSTS_TABLE.c.author_id))).first()
+        statement = _delete_statement(by_author=author_id is not None, versioned=versions is not None)
+        deleted = (await tx.connection.execute(statement, _conditions(post_id, author_id, versions))).first()
         if deleted is None:
             raise await _why_nothing_matched(tx, post_id, author_id)
         owner = deleted.author_id
     else:
         owner = (await _checked(tx, post_id, author_id, versions)).author_id
-        await tx.connection.execute(delete(POSTS_TABLE).where(POSTS_TABLE.c.id == post_id))
+        await tx.connection.execute(_DELETE_BY_ID, _conditions(post_id))
     invalidate_after_commit(tx, POSTS, user_posts_key(owner))
 
 
+# The writes, built once for each shape and reused (see users.service._update_statement): their values
+# and conditions are parameters.
+_DELETE_BY_ID = delete(POSTS_TABLE).where(POSTS_TABLE.c.id == bindparam("post_id"))
 StatementT = TypeVar("StatementT", Update, Delete)
 
 
-def _where(
-    statement: StatementT, post_id: int, author_id: int | None, versions: Collection[int] | None
-) -> StatementT:
-    statement = statement.where(POSTS_TABLE.c.id == post_id)
-    if author_id is not None:
-        statement = statement.where(POSTS_TABLE.c.author_id == author_id)
-    if versions is not None:
-        statement = statement.where(POSTS_TABLE.c.version.in_(versions))
+@lru_cache(maxsize=64)
+def _update_statement(
+    columns: tuple[str, ...], *, by_author: bool, versioned: bool, returning: bool
+) -> Update:
+    statement = _where(update(POSTS_TABLE), by_author=by_author, versioned=versioned)
+    statement = statement.values({column: bindparam(f"new_{column}") for column in columns})
+    statement = statement.values(version=POSTS_TABLE.c.version + 1, updated_at=bindparam("now"))
+    return statement.returning(*POSTS_TABLE.c) if returning else statement
+
+
+@lru_cache(maxsize=4)
+def _delete_statement(*, by_author: bool, versioned: bool) -> ReturningDelete[Any]:
+    statement = _where(delete(POSTS_TABLE), by_author=by_author, versioned=versioned)
+    return statement.returning(POSTS_TABLE.c.author_id)
+
+
+def _where(statement: StatementT, *, by_author: bool, versioned: bool) -> StatementT:
+    statement = statement.where(POSTS_TABLE.c.id == bindparam("post_id"))
+    if by_author:
+        statement = statement.where(POSTS_TABLE.c.author_id == bindparam("by_author_id"))
+    if versioned:
+        statement = statement.where(POSTS_TABLE.c.version.in_(bindparam("versions", expanding=True)))
     return statement
+
+
+def _conditions(
+    post_id: int, author_id: int | None = None, versions: Collection[int] | None = None
+) -> dict[str, Any]:
+    conditions: dict[str, Any] = {"post_id": post_id}
+    if author_id is not None:
+        conditions["by_author_id"] = author_id
+    if versions is not None:
+        conditions["versions"] = list(versions)
+    return conditions
+
+
+def _new_values(changes: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    return {**{f"new_{column}": value for column, value in changes.items()}, "now": now}
 
 
 async def _checked(
