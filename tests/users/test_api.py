@@ -6,8 +6,11 @@ import re
 import httpx
 import pytest
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inkwell.orm import utcnow
+from inkwell.users.models import User
 from inkwell.users.schemas import Name
 from tests.factories import make_post, make_user
 
@@ -290,3 +293,18 @@ async def test_addresses_that_cannot_be_mail_are_422(open_client: httpx.AsyncCli
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["msg"].startswith("value is not a valid email address")
+
+
+async def test_a_new_email_is_unverified_and_the_same_one_keeps_its_verification(
+    open_client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    user = await make_user(session, email="kept@example.com", email_verified_at=utcnow())
+
+    async def verified_after(email: str) -> bool:
+        response = await open_client.patch(f"/users/{user.id}", json={"email": email})
+        assert response.status_code == 200, response.text
+        stored = await session.scalar(select(User.email_verified_at).where(User.id == user.id))
+        return stored is not None
+
+    assert await verified_after("kept@example.com") is True
+    assert await verified_after("moved@example.com") is False

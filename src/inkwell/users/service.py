@@ -118,16 +118,15 @@ async def _update_returning(
 def _update_statement(columns: tuple[str, ...], *, versioned: bool, returning: bool) -> Update:
     """The UPDATE of these columns, built once and reused: a statement built anew for every request cost
     more CPU than running it. Its values are parameters (`_update_parameters`)."""
-    statement = (
-        update(USERS)
-        .where(USERS.c.id == bindparam("user_id"))
-        .values({column: bindparam(f"new_{column}") for column in columns})
-        .values(version=USERS.c.version + 1, updated_at=bindparam("now"))
-    )
+    assignments: list[tuple[Any, Any]] = []
     if "email" in columns:
-        # A new address is unverified; the same one sent again keeps its verification.
-        same = USERS.c.email == bindparam("same_email")
-        statement = statement.values(email_verified_at=case((same, USERS.c.email_verified_at), else_=null()))
+        # A new address is unverified; the same one sent again keeps its verification. Set before the
+        # email: MariaDB evaluates SET from left to right, and would compare the address just written.
+        same = USERS.c.email == bindparam("new_email")
+        assignments.append((USERS.c.email_verified_at, case((same, USERS.c.email_verified_at), else_=null())))
+    assignments += [(USERS.c[column], bindparam(f"new_{column}")) for column in columns]
+    assignments += [(USERS.c.version, USERS.c.version + 1), (USERS.c.updated_at, bindparam("now"))]
+    statement = update(USERS).where(USERS.c.id == bindparam("user_id")).ordered_values(*assignments)
     if versioned:
         statement = statement.where(USERS.c.version.in_(bindparam("versions", expanding=True)))
     return statement.returning(*USERS.c) if returning else statement
@@ -138,8 +137,6 @@ def _update_parameters(
 ) -> dict[str, Any]:
     parameters = {f"new_{column}": value for column, value in changes.items()}
     parameters.update(user_id=user_id, now=now)
-    if "email" in changes:
-        parameters["same_email"] = changes["email"]
     if versions is not None:
         parameters["versions"] = list(versions)
     return parameters
