@@ -89,6 +89,18 @@ async def test_the_next_link_keeps_the_filters_and_drops_the_offset(
     assert [p["id"] for p in first.json()] == [posts[2]]
 
 
+async def test_the_next_link_keeps_repeated_and_empty_parameters_in_their_order(
+    client: httpx.AsyncClient, session: AsyncSession, account: Account
+) -> None:
+    await make_user(session)
+
+    response = await client.get(
+        "/users?tag=a&limit=1&tag=b%20c&empty=&after=0&offset=0", headers=account.headers
+    )
+
+    assert next_link(response) == f"/users?tag=a&limit=1&tag=b+c&empty=&after={account.id}"
+
+
 @pytest.mark.parametrize("path", ["/users", "/posts"])
 async def test_the_next_link_is_relative_whatever_host_the_client_names(
     client: httpx.AsyncClient, session: AsyncSession, account: Account, path: str

@@ -7,11 +7,12 @@ next page exists, so no list ever counts its table.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, TypeVar
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import ColumnElement, Select
+from sqlalchemy import ColumnElement, Integer, Select, bindparam
 from sqlalchemy.orm import InstrumentedAttribute
 from starlette.datastructures import URL
 
@@ -86,19 +87,40 @@ LINK_HEADER = {
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
 
+_OFFSET = bindparam("page_offset", type_=Integer)
+_SIZE = bindparam("page_size", type_=Integer)
+_AFTER = bindparam("page_after", type_=Integer)
+
+
+@dataclass(frozen=True, slots=True)
+class PagedQuery(Generic[SelectT]):
+    """A list's statement, built once: ordered by its key and one row longer than the page, from the
+    start (`offset=`) or from a cursor (`after=`). Building it for every request cost more CPU than
+    running it; `for_page` gives the statement and the page's parameters."""
+
+    unpaged: SelectT
+    from_start: SelectT
+    from_cursor: SelectT
+
+    def for_page(self, page: Page) -> tuple[SelectT, dict[str, int]]:
+        parameters = {"page_offset": page.offset, "page_size": page.limit + 1}
+        if page.after is None:
+            return self.from_start, parameters
+        parameters["page_after"] = page.after
+        return self.from_cursor, parameters
+
 
 def paged_query(
-    query: SelectT,
-    key: InstrumentedAttribute[int] | ColumnElement[int],
-    page: Page,
-    *,
-    descending: bool = False,
-) -> SelectT:
-    """`query` ordered by `key`, from the page's cursor on, one row longer than the page."""
-    if page.after is not None:
-        query = query.where(key < page.after if descending else key > page.after)
+    query: SelectT, key: InstrumentedAttribute[int] | ColumnElement[int], *, descending: bool = False
+) -> PagedQuery[SelectT]:
+    """`query` paged by `key`, ascending or descending; `query`'s own parameters stay the caller's."""
     order = key.desc() if descending else key.asc()
-    return query.order_by(order).offset(page.offset).limit(page.limit + 1)
+    cursor = key < _AFTER if descending else key > _AFTER
+    return PagedQuery(
+        unpaged=query,
+        from_start=query.order_by(order).offset(_OFFSET).limit(_SIZE),
+        from_cursor=query.where(cursor).order_by(order).offset(_OFFSET).limit(_SIZE),
+    )
 
 
 class HasId(Protocol):
@@ -124,8 +146,7 @@ def next_page_link(page: Page, last_id: int) -> str:
     request's scheme and host are whatever the client (or a proxy) sent, `Host: evil.example` included:
     echoed back, they would point the next page at another site.
     """
-    next_url = page.url.remove_query_params("offset").include_query_params(after=last_id)
-    return f'<{next_url.path}?{next_url.query}>; rel="next"'
+    return _next_link(page, dropped="offset", after=last_id)
 
 
 def next_offset_link(page: Page) -> str | None:
@@ -134,5 +155,16 @@ def next_offset_link(page: Page) -> str | None:
     offset = page.offset + page.limit
     if offset > page.max_offset:
         return None
-    next_url = page.url.include_query_params(offset=offset)
-    return f'<{next_url.path}?{next_url.query}>; rel="next"'
+    return _next_link(page, offset=offset)
+
+
+def _next_link(page: Page, *, dropped: str = "", **changed: int) -> str:
+    # The request's query with `dropped` left out and `changed` set (last); starlette's URL methods do the
+    # same, at three parses and encodings of the URL where this takes one of the query alone.
+    kept = [
+        (name, value)
+        for name, value in parse_qsl(page.url.query, keep_blank_values=True)
+        if name != dropped and name not in changed
+    ]
+    query = urlencode(kept + [(name, str(value)) for name, value in changed.items()])
+    return f'<{page.url.path}?{query}>; rel="next"'

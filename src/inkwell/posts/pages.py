@@ -6,15 +6,14 @@ the `Link` header.
 """
 
 from collections.abc import Sequence
-from typing import Any
 
 from fastapi import Response
 from pydantic import TypeAdapter
-from sqlalchemy import Row
 
 from inkwell.cache.reads import CACHED_DEPTH
 from inkwell.cache.store import Cache
 from inkwell.pagination import Page, next_offset_link, next_page_link
+from inkwell.posts.models import PostRecord
 from inkwell.posts.schemas import PostRead
 from inkwell.posts.search import SearchQuery
 
@@ -27,7 +26,7 @@ def cache_for(cache: Cache | None, page: Page, search: SearchQuery | None) -> Ca
     return cache if cached else None
 
 
-def encode_page(rows: Sequence[Row[Any]], page: Page) -> bytes:
+def encode_page(rows: Sequence[PostRecord], page: Page) -> bytes:
     items = rows[: page.limit]
     following = str(items[-1].id).encode() if len(rows) > page.limit else b""
     return following + b"\n" + _POST_LIST.dump_json(_POST_LIST.validate_python(items, from_attributes=True))

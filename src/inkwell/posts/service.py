@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Delete, Row, Select, Table, Update, bindparam, delete, false, insert, select, update
+from sqlalchemy import Delete, Select, Table, Update, bindparam, delete, false, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningDelete
@@ -18,8 +18,8 @@ from inkwell.cache.invalidation import POSTS, invalidate_after_commit, user_post
 from inkwell.db import Transaction
 from inkwell.errors import InkwellError, PreconditionFailed
 from inkwell.fields import valid_id
-from inkwell.orm import utcnow
-from inkwell.pagination import Page, paged_query
+from inkwell.orm import records, utcnow
+from inkwell.pagination import Page, PagedQuery, paged_query
 from inkwell.posts import fulltext
 from inkwell.posts.errors import PostNotFound
 from inkwell.posts.models import Post, PostRecord
@@ -36,6 +36,11 @@ _LOCKED_BY_ID = _BY_ID.with_for_update(key_share=True)
 # Statements built once: their values are the parameters each execution passes.
 _INSERT = insert(POSTS_TABLE)
 _INSERT_RETURNING = _INSERT.returning(*POSTS_TABLE.c)
+_DELETE_BY_ID = delete(POSTS_TABLE).where(POSTS_TABLE.c.id == bindparam("post_id"))
+_BY_AUTHOR = _ALL.where(POSTS_TABLE.c.author_id == bindparam("author_id"))
+_NEWEST_FIRST = paged_query(_ALL, POSTS_TABLE.c.id, descending=True)
+_NEWEST_FIRST_BY_AUTHOR = paged_query(_BY_AUTHOR, POSTS_TABLE.c.id, descending=True)
+_OLDEST_FIRST_BY_AUTHOR = paged_query(_BY_AUTHOR, POSTS_TABLE.c.id)
 
 
 async def create_post(tx: Transaction, *, author_id: int, data: PostCreate) -> PostRecord:
@@ -71,7 +76,7 @@ async def get_post(tx: Transaction, post_id: int, *, lock: bool = False) -> Post
 
 async def list_user_posts(
     tx: Transaction, *, author_id: int, page: Page, search: SearchQuery | None = None
-) -> Sequence[Row[Any]]:
+) -> list[PostRecord]:
     """A user's posts, oldest first (the order they were written in), or those matching `search`, best
     first; one more than the page holds.
 
@@ -79,8 +84,9 @@ async def list_user_posts(
     """
     if not valid_id(author_id):
         raise UserNotFound
-    query = _ALL.where(POSTS_TABLE.c.author_id == author_id)
-    posts: Sequence[Row[Any]] = (await tx.connection.execute(_paged(tx, query, page, search=search))).all()
+    statement, parameters = _paged(tx, _OLDEST_FIRST_BY_AUTHOR, page, search)
+    result = await tx.connection.execute(statement, {**parameters, "author_id": author_id})
+    posts = records(result, PostRecord)
     if not posts and await users.get_user(tx, author_id) is None:
         raise UserNotFound
     return posts
@@ -88,32 +94,29 @@ async def list_user_posts(
 
 async def list_posts(
     tx: Transaction, *, page: Page, author_id: int | None = None, search: SearchQuery | None = None
-) -> Sequence[Row[Any]]:
+) -> list[PostRecord]:
     """All posts, newest first, or those matching `search`, best first; optionally of one author; one more
     than the page holds."""
-    query = _ALL
-    if author_id is not None:
-        query = query.where(POSTS_TABLE.c.author_id == author_id)
-    statement = _paged(tx, query, page, search=search, descending=True)
-    posts: Sequence[Row[Any]] = (await tx.connection.execute(statement)).all()
-    return posts
+    if author_id is None:
+        statement, parameters = _paged(tx, _NEWEST_FIRST, page, search)
+    else:
+        statement, parameters = _paged(tx, _NEWEST_FIRST_BY_AUTHOR, page, search)
+        parameters["author_id"] = author_id
+    return records(await tx.connection.execute(statement, parameters), PostRecord)
 
 
 def _paged(
-    tx: Transaction,
-    query: Select[Any],
-    page: Page,
-    *,
-    search: SearchQuery | None,
-    descending: bool = False,
-) -> Select[Any]:
+    tx: Transaction, pages: PagedQuery[Select[Any]], page: Page, search: SearchQuery | None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """The statement of a list's page and its parameters: by the list's own order, or by relevance."""
     if search is None:
-        return paged_query(query, POSTS_TABLE.c.id, page, descending=descending)
+        return pages.for_page(page)
+    query = pages.unpaged
     if search.matches_nothing:  # only exclusions, or no word at all
-        return query.where(false())
+        return query.where(false()), {}
     # Ranked results page by offset only: a cursor would need the rank too.
     dialect = tx.connection.dialect.name
-    return fulltext.search(query, search, dialect, offset=page.offset, limit=page.limit + 1)
+    return fulltext.search(query, search, dialect, offset=page.offset, limit=page.limit + 1), {}
 
 
 async def update_post(
@@ -170,7 +173,6 @@ async def delete_post(
 
 # The writes, built once for each shape and reused (see users.service._update_statement): their values
 # and conditions are parameters.
-_DELETE_BY_ID = delete(POSTS_TABLE).where(POSTS_TABLE.c.id == bindparam("post_id"))
 StatementT = TypeVar("StatementT", Update, Delete)
 
 

@@ -17,7 +17,7 @@ from inkwell.cache.invalidation import POSTS, invalidate_after_commit, user_post
 from inkwell.db import Transaction, rowcount
 from inkwell.errors import PreconditionFailed
 from inkwell.fields import valid_id
-from inkwell.orm import utcnow
+from inkwell.orm import records, utcnow
 from inkwell.pagination import Page, paged_query
 from inkwell.users.errors import EmailTaken, UserNotFound
 from inkwell.users.models import User, UserRecord
@@ -30,6 +30,9 @@ _LOCKED_BY_ID = _BY_ID.with_for_update(key_share=True)
 # Statements built once: their values are the parameters each execution passes.
 _INSERT = insert(USERS)
 _INSERT_RETURNING = _INSERT.returning(*USERS.c)
+_PAGE = paged_query(select(USERS), USERS.c.id)
+_DELETE = delete(USERS).where(USERS.c.id == bindparam("user_id"))
+_DELETE_VERSIONED = _DELETE.where(USERS.c.version.in_(bindparam("versions", expanding=True)))
 
 
 async def get_user(tx: Transaction, user_id: int, *, lock: bool = False) -> UserRecord | None:
@@ -154,10 +157,13 @@ async def _why_nothing_matched(
 async def delete_user(tx: Transaction, user_id: int, *, versions: Collection[int] | None = None) -> None:
     """Delete the user, with `versions` only at one of them; the database deletes their posts (ON DELETE
     CASCADE) in the same transaction."""
-    statement = delete(USERS).where(USERS.c.id == user_id)
-    if versions is not None:
-        statement = statement.where(USERS.c.version.in_(versions))
-    if not valid_id(user_id) or rowcount(await tx.connection.execute(statement)) == 0:
+    parameters: dict[str, Any] = {"user_id": user_id}
+    if versions is None:
+        statement = _DELETE
+    else:
+        statement = _DELETE_VERSIONED
+        parameters["versions"] = list(versions)
+    if not valid_id(user_id) or rowcount(await tx.connection.execute(statement, parameters)) == 0:
         raise await _why_nothing_matched(tx, user_id, versions)
     invalidate_after_commit(tx, POSTS, user_posts_key(user_id))
 
@@ -171,8 +177,7 @@ async def load_user(session: AsyncSession, user_id: int, *, lock: bool = False) 
 
 async def list_users(tx: Transaction, *, page: Page) -> list[UserRecord]:
     """Users in id order, one more than the page holds (see `paged_query`)."""
-    result = await tx.connection.execute(paged_query(select(USERS), USERS.c.id, page))
-    return [UserRecord.of(row) for row in result]
+    return records(await tx.connection.execute(*_PAGE.for_page(page)), UserRecord)
 
 
 async def confirm_email(session: AsyncSession, user: User, *, email: str, now: datetime) -> None:
