@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from opentelemetry.trace import Tracer
+from sqlalchemy.pool import Pool
 from starlette.types import ASGIApp
 
 from inkwell import __version__
@@ -132,7 +133,9 @@ def create_app(
             expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed"],
         )
     observe = (
-        install_metrics(app, token=settings.metrics_token, shared_dir=settings.metrics_dir).observe
+        install_metrics(
+            app, pool_of=lambda: _pool_of(app), token=settings.metrics_token, shared_dir=settings.metrics_dir
+        ).observe
         if settings.metrics
         else None
     )
@@ -184,7 +187,13 @@ def _serve(app: FastAPI, database: Database | None) -> None:
     """Make `database` (and its cache) the one the requests use."""
     app.state.database = database
     app.state.cache = None if database is None else database.cache
-    app.state.engine = None if database is None else database.engine  # the pool, for the metrics
+
+
+def _pool_of(app: FastAPI) -> Pool | None:
+    """The pool of the database the requests use, for the metrics; None before start-up."""
+    database: Database | None = app.state.database
+    engine = None if database is None else database.engine
+    return None if engine is None else engine.pool
 
 
 def _purges(settings: Settings, database: Database) -> list[Callable[[], Awaitable[int]]]:

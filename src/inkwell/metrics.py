@@ -7,7 +7,7 @@ to files in one directory, and a scrape, whichever worker answers it, adds up th
 
 import hmac
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from pydantic import SecretStr
-from sqlalchemy.pool import QueuePool
+from sqlalchemy.pool import Pool, QueuePool
 
 from inkwell.errors import NotAuthenticated
 
@@ -58,17 +58,21 @@ class HttpMetrics:
         children[1].observe(seconds)
 
 
+PoolOf = Callable[[], Pool | None]
+"""The app's database pool, None before start-up (the metrics are installed before the pool opens)."""
+
+
 class PoolCollector(Collector):
     """The database pool's connections, read when Prometheus scrapes (nothing is counted per request)."""
 
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, pool_of: PoolOf) -> None:
+        self.pool_of = pool_of
 
     def describe(self) -> list[Metric]:
         return []  # nothing to check at registration; the pool does not exist until start-up
 
     def collect(self) -> Iterator[Metric]:
-        pool = getattr(getattr(self.app.state, "engine", None), "pool", None)
+        pool = self.pool_of()
         if not isinstance(pool, QueuePool):
             return
         connections = GaugeMetricFamily(
@@ -94,9 +98,9 @@ class SharedHttpMetrics(HttpMetrics):
     every request (the figures when it ends), and a scrape adds up those of the live workers.
     """
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, pool_of: PoolOf) -> None:
         super().__init__(registry=None)
-        self.app = app
+        self.pool_of = pool_of
         self.connections = Gauge(
             "inkwell_db_pool_connections",
             "Database connections held by the pools of the live workers, by state.",
@@ -123,7 +127,7 @@ class SharedHttpMetrics(HttpMetrics):
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         super().observe(method, route, status, seconds)
-        pool = getattr(getattr(self.app.state, "engine", None), "pool", None)
+        pool = self.pool_of()
         if not isinstance(pool, QueuePool):
             return
         # Each write to the files costs a lock and a copy: only the figures that changed are written.
@@ -201,9 +205,10 @@ def _is_running(pid: int) -> bool:
 
 
 def install_metrics(
-    app: FastAPI, *, token: SecretStr | None = None, shared_dir: Path | None = None
+    app: FastAPI, *, pool_of: PoolOf, token: SecretStr | None = None, shared_dir: Path | None = None
 ) -> HttpMetrics:
-    """Serve /metrics; the request middleware records into what this returns.
+    """Serve /metrics; the request middleware records into what this returns, and `pool_of()` is the
+    database pool whose connections it reports.
 
     Without `shared_dir`, from a registry of the app's own. With it, from the files every worker of the
     server writes there (prometheus_client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR must name the
@@ -214,11 +219,11 @@ def install_metrics(
     http: HttpMetrics
     if shared_dir is None:
         ProcessCollector(registry=registry)
-        registry.register(PoolCollector(app))
+        registry.register(PoolCollector(pool_of))
         http = HttpMetrics(registry)
     else:
         registry.register(SharedCollector(shared_dir))
-        http = SharedHttpMetrics(app)
+        http = SharedHttpMetrics(pool_of)
     expected = None if token is None else token.get_secret_value().encode()
 
     async def metrics(request: Request) -> Response:

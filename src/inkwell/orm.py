@@ -7,7 +7,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, MetaData, Row
+from sqlalchemy import Column, DateTime, MetaData, Row, Table, bindparam
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect, Result
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -80,6 +80,26 @@ def versioned(version: Mapped[int]) -> dict[str, Any]:
     the statement matches nothing and SQLAlchemy raises `StaleDataError`.
     """
     return {"version_id_col": version}
+
+
+def changed_values(table: Table, columns: Iterable[str]) -> list[tuple[Column[Any], Any]]:
+    """The SET list of an UPDATE of `columns` on a versioned, timestamped table, for `ordered_values`: each
+    column to the parameter `new_<column>`, `version` one up, `updated_at` to the parameter `now`.
+
+    A parameter may not share a column's name in an UPDATE (SQLAlchemy refuses it), hence `new_`.
+    `change_parameters` gives the values.
+    """
+    assignments: list[tuple[Column[Any], Any]] = [
+        (table.c[column], bindparam(f"new_{column}")) for column in columns
+    ]
+    return [*assignments, (table.c.version, table.c.version + 1), (table.c.updated_at, bindparam("now"))]
+
+
+def change_parameters(changes: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """The parameters of a `changed_values` UPDATE that writes `changes` at `now`."""
+    parameters = {f"new_{column}": value for column, value in changes.items()}
+    parameters["now"] = now
+    return parameters
 
 
 RecordT = TypeVar("RecordT", bound=Hashable)

@@ -10,16 +10,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inkwell.config import Settings
+from inkwell.db import Database
 from inkwell.main import create_app
 from tests.accounts import SIGNED_IN_ENV, Account
-from tests.apps import asgi_client
+from tests.apps import app_on, asgi_client
 from tests.commands import run_here
 from tests.processes import serving
 
@@ -99,16 +99,14 @@ async def test_plain_routes_and_mounts_are_labelled_by_template(client: httpx.As
     assert samples[(requests, labels(method="GET", route=mount, status="404"))] == 1
 
 
-async def test_database_pool_use_is_reported(
-    app: FastAPI, client: httpx.AsyncClient, engine: AsyncEngine
-) -> None:
-    app.state.engine = engine  # what the lifespan sets in a running server
-    async with engine.connect():
+async def test_database_pool_use_is_reported(settings: Settings, engine: AsyncEngine) -> None:
+    app = app_on(settings, Database(engine))  # the app's requests on the engine's pool, as in a server
+    async with asgi_client(app) as client, engine.connect():
         samples = await scrape(client)
 
     assert samples[("inkwell_db_pool_connections", labels(state="in_use"))] >= 1
     assert ("inkwell_db_pool_connections", labels(state="idle")) in samples
-    assert samples[("inkwell_db_pool_size", labels())] == app.state.settings.db_pool_size
+    assert samples[("inkwell_db_pool_size", labels())] == settings.db_pool_size
 
 
 async def test_the_pool_is_left_out_before_start_up(client: httpx.AsyncClient) -> None:

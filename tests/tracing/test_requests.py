@@ -26,7 +26,7 @@ async def test_tracing_is_off_unless_an_otel_variable_asks_for_it(
 
     async with app.router.lifespan_context(app), asgi_client(app) as client:
         assert (await client.get("/posts/1")).status_code == 404
-        engine = app.state.engine
+        engine = app.state.database.engine
         assert not engine.sync_engine.dispatch.before_cursor_execute  # no statement is watched
 
     assert not getattr(app, "_is_instrumented_by_opentelemetry", False)

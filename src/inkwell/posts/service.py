@@ -4,7 +4,6 @@ transaction does."""
 
 from collections.abc import Collection, Sequence
 from dataclasses import replace
-from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
@@ -18,7 +17,7 @@ from inkwell.cache.invalidation import POSTS, invalidate_after_commit, user_post
 from inkwell.db import Transaction
 from inkwell.errors import InkwellError, PreconditionFailed
 from inkwell.fields import valid_id
-from inkwell.orm import records, utcnow
+from inkwell.orm import change_parameters, changed_values, records, utcnow
 from inkwell.pagination import Page, PagedQuery, paged_query
 from inkwell.posts import fulltext
 from inkwell.posts.errors import PostNotFound
@@ -136,7 +135,7 @@ async def update_post(
         statement = _update_statement(
             tuple(changes), by_author=author_id is not None, versioned=versions is not None, returning=True
         )
-        parameters = {**_conditions(post_id, author_id, versions), **_new_values(changes, now=utcnow())}
+        parameters = {**_conditions(post_id, author_id, versions), **change_parameters(changes, now=utcnow())}
         row = (await tx.connection.execute(statement, parameters)).first()
         if row is None:
             raise await _why_nothing_matched(tx, post_id, author_id)
@@ -147,7 +146,9 @@ async def update_post(
             return post
         now = utcnow()
         statement = _update_statement(tuple(changes), by_author=False, versioned=False, returning=False)
-        await tx.connection.execute(statement, {**_conditions(post_id), **_new_values(changes, now=now)})
+        await tx.connection.execute(
+            statement, {**_conditions(post_id), **change_parameters(changes, now=now)}
+        )
         post = replace(post, **changes, version=post.version + 1, updated_at=now)
     invalidate_after_commit(tx, POSTS, user_posts_key(post.author_id))
     return post
@@ -181,8 +182,7 @@ def _update_statement(
     columns: tuple[str, ...], *, by_author: bool, versioned: bool, returning: bool
 ) -> Update:
     statement = _where(update(POSTS_TABLE), by_author=by_author, versioned=versioned)
-    statement = statement.values({column: bindparam(f"new_{column}") for column in columns})
-    statement = statement.values(version=POSTS_TABLE.c.version + 1, updated_at=bindparam("now"))
+    statement = statement.ordered_values(*changed_values(POSTS_TABLE, columns))
     return statement.returning(*POSTS_TABLE.c) if returning else statement
 
 
@@ -210,10 +210,6 @@ def _conditions(
     if versions is not None:
         conditions["versions"] = list(versions)
     return conditions
-
-
-def _new_values(changes: dict[str, Any], *, now: datetime) -> dict[str, Any]:
-    return {**{f"new_{column}": value for column, value in changes.items()}, "now": now}
 
 
 async def _checked(

@@ -17,7 +17,7 @@ from inkwell.cache.invalidation import POSTS, invalidate_after_commit, user_post
 from inkwell.db import Transaction, rowcount
 from inkwell.errors import PreconditionFailed
 from inkwell.fields import valid_id
-from inkwell.orm import records, utcnow
+from inkwell.orm import change_parameters, changed_values, records, utcnow
 from inkwell.pagination import Page, paged_query
 from inkwell.users.errors import EmailTaken, UserNotFound
 from inkwell.users.models import User, UserRecord
@@ -125,10 +125,9 @@ def _update_statement(columns: tuple[str, ...], *, versioned: bool, returning: b
     if "email" in columns:
         # A new address is unverified; the same one sent again keeps its verification. Set before the
         # email: MariaDB evaluates SET from left to right, and would compare the address just written.
-        same = USERS.c.email == bindparam("new_email")
+        same = USERS.c.email == bindparam("new_email")  # the new address's parameter (`changed_values`)
         assignments.append((USERS.c.email_verified_at, case((same, USERS.c.email_verified_at), else_=null())))
-    assignments += [(USERS.c[column], bindparam(f"new_{column}")) for column in columns]
-    assignments += [(USERS.c.version, USERS.c.version + 1), (USERS.c.updated_at, bindparam("now"))]
+    assignments += changed_values(USERS, columns)
     statement = update(USERS).where(USERS.c.id == bindparam("user_id")).ordered_values(*assignments)
     if versioned:
         statement = statement.where(USERS.c.version.in_(bindparam("versions", expanding=True)))
@@ -138,8 +137,8 @@ def _update_statement(columns: tuple[str, ...], *, versioned: bool, returning: b
 def _update_parameters(
     user_id: int, changes: dict[str, Any], *, now: datetime, versions: Collection[int] | None = None
 ) -> dict[str, Any]:
-    parameters = {f"new_{column}": value for column, value in changes.items()}
-    parameters.update(user_id=user_id, now=now)
+    parameters = change_parameters(changes, now=now)
+    parameters["user_id"] = user_id
     if versions is not None:
         parameters["versions"] = list(versions)
     return parameters
