@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.keys import Auth
 from inkwell.auth.passwords import Passwords
-from inkwell.auth.throttle import DatabaseThrottle, RedisThrottle, Throttle
+from inkwell.auth.throttle import Throttle
 from inkwell.cache.store import Cache
 from inkwell.config import Settings
 from inkwell.db import Database, Transaction
@@ -20,7 +20,8 @@ from inkwell.db import Database, Transaction
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Every provider is `async def`: FastAPI runs a plain `def` dependency in its thread pool, a hop that
-# costs more than the provider itself.
+# costs more than the provider itself. And each reads its object from the request alone: every
+# dependency FastAPI solves costs a request about as much as a provider's work.
 
 
 async def get_settings(request: Request) -> Settings:
@@ -48,9 +49,16 @@ async def get_optional_auth(request: Request) -> Auth | None:
     return auth
 
 
-async def get_auth(auth: Annotated[Auth | None, Depends(get_optional_auth)]) -> Auth:
+async def get_auth(request: Request) -> Auth:
+    auth: Auth | None = request.app.state.auth
     assert auth is not None, "sign-in routes are only mounted when sign-in is on"
     return auth
+
+
+async def get_throttle(request: Request) -> Throttle:
+    """Built with the database it counts in (`auth.throttle.throttle_for`)."""
+    throttle: Throttle = request.app.state.throttle
+    return throttle
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -59,16 +67,6 @@ CacheDep = Annotated[Cache | None, Depends(get_cache)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 OptionalAuthDep = Annotated[Auth | None, Depends(get_optional_auth)]
 AuthDep = Annotated[Auth, Depends(get_auth)]
-
-
-async def get_throttle(database: DatabaseDep, cache: CacheDep, settings: SettingsDep) -> Throttle:
-    """Counts in Redis when it is configured, in the database otherwise (and while Redis fails)."""
-    in_database = DatabaseThrottle(database)
-    if cache is None:
-        return in_database
-    return RedisThrottle(cache.redis, prefix=settings.redis_prefix, fallback=in_database)
-
-
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
 
 

@@ -23,6 +23,7 @@ from inkwell.auth.keys import Auth, signing_key
 from inkwell.auth.passwords import Passwords
 from inkwell.auth.router import account_router
 from inkwell.auth.router import router as auth_router
+from inkwell.auth.throttle import throttle_for
 from inkwell.cache.invalidation import create_cache
 from inkwell.config import Settings, get_settings
 from inkwell.db import Database, create_engine
@@ -84,7 +85,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = database is None
         db = database or _open_database(settings, tracing)
-        _serve(app, db)
+        _serve(app, db, settings)
         purger = asyncio.create_task(
             purge_periodically(_purges(settings, db), interval=settings.purge_interval)
         )
@@ -119,7 +120,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.passwords = Passwords.from_settings(settings)
-    _serve(app, database)
+    _serve(app, database, settings)
     app.state.auth = _auth(settings, app.state.passwords)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
@@ -183,10 +184,11 @@ def _open_database(settings: Settings, tracing: Tracing | None) -> Database:
     return Database(engine, cache=cache)
 
 
-def _serve(app: FastAPI, database: Database | None) -> None:
-    """Make `database` (and its cache) the one the requests use."""
+def _serve(app: FastAPI, database: Database | None, settings: Settings) -> None:
+    """Make `database` (its cache, and the throttle counting in them) the one the requests use."""
     app.state.database = database
     app.state.cache = None if database is None else database.cache
+    app.state.throttle = None if database is None else throttle_for(database, settings)
 
 
 def _pool_of(app: FastAPI) -> Pool | None:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from tests.accounts import Account, count_verifications, make_admin, new_account, sign_in
@@ -106,6 +107,47 @@ async def test_the_password_is_checked_after_whose_account_it_is(
     assert anonymous.status_code == 401
     assert not_theirs.status_code == 403
     assert not_theirs.json() == {"detail": "Only the account's owner or an admin may do this"}
+
+
+async def test_a_new_email_for_another_account_is_refused_before_any_password_is_tried(
+    app: FastAPI, client: httpx.AsyncClient, account: Account
+) -> None:
+    other = await new_account(client)
+    verified = count_verifications(app)
+
+    response = await client.patch(
+        f"/users/{account.id}",
+        json={"email": "mallory@example.com", "current_password": other.password},
+        headers=other.headers,
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Only the account's owner or an admin may do this"}
+    assert verified == []
+    assert await email_of(client, account) == account.email
+
+
+async def test_a_change_without_a_new_email_takes_one_connection(
+    committed_app: FastAPI, engine: AsyncEngine
+) -> None:
+    """The viewer is read in the request's own transaction when no password is to be verified first."""
+    checkouts: list[object] = []
+
+    def taken(*connection: object) -> None:
+        checkouts.append(connection)
+
+    async with asgi_client(committed_app) as client:
+        account = await new_account(client)
+        event.listen(engine.sync_engine.pool, "checkout", taken)
+        try:
+            response = await client.patch(
+                f"/users/{account.id}", json={"bio": "one connection"}, headers=account.headers
+            )
+        finally:
+            event.remove(engine.sync_engine.pool, "checkout", taken)
+
+    assert response.status_code == 200
+    assert len(checkouts) == 1
 
 
 async def test_a_password_is_never_echoed(client: httpx.AsyncClient, account: Account) -> None:

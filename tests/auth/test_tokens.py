@@ -10,7 +10,14 @@ import jwt
 import pytest
 from jwt.warnings import InsecureKeyLengthWarning
 
-from inkwell.auth.tokens import ACCESS_AUDIENCE, ISSUER, issue_access_token
+from inkwell.auth.tokens import (
+    ACCESS_AUDIENCE,
+    ISSUER,
+    AccessClaims,
+    InvalidToken,
+    VerifiedAccessTokens,
+    issue_access_token,
+)
 from inkwell.orm import utcnow
 from tests.accounts import TEST_SECRET_KEY, Account, bearer, new_account
 
@@ -107,3 +114,69 @@ async def test_a_malformed_authorization_header_is_401(client: httpx.AsyncClient
     response = await client.get("/users", headers={"Authorization": header})
 
     assert response.status_code == 401
+
+
+def access_token(*, user_id: int = 7, ttl: int = 60, key: str = TEST_SECRET_KEY) -> str:
+    return issue_access_token(key, user_id=user_id, session_id="s" * 32, now=utcnow(), ttl=ttl)
+
+
+def counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counted(token: str, *args: object, **kwargs: object) -> object:
+        decoded.append(token)
+        return decode(token, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    return decoded
+
+
+def test_a_token_seen_again_is_not_verified_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens, token = VerifiedAccessTokens(TEST_SECRET_KEY), access_token()
+    decoded = counting_decodes(monkeypatch)
+
+    first, second = tokens.read(token), tokens.read(token)
+
+    assert first == second == AccessClaims(user_id=7, session_id="s" * 32)
+    assert decoded == [token]
+
+
+def test_a_remembered_token_stops_passing_when_it_expires() -> None:
+    tokens, token = VerifiedAccessTokens(TEST_SECRET_KEY), access_token(ttl=60)
+    expires = int(claims_of_token(token)["exp"])  # type: ignore[call-overload]
+    tokens.read(token)
+
+    assert tokens.read(token, now=expires - 1).user_id == 7
+    with pytest.raises(InvalidToken):
+        tokens.read(token, now=expires)
+
+
+def test_invalid_tokens_are_never_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = VerifiedAccessTokens(TEST_SECRET_KEY)
+    wrong_key = access_token(key="another-key-of-at-least-32-bytes-0123456789")
+    decoded = counting_decodes(monkeypatch)
+
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            tokens.read(wrong_key)
+
+    assert decoded == [wrong_key, wrong_key]
+    assert len(tokens) == 0
+
+
+def test_the_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = VerifiedAccessTokens(TEST_SECRET_KEY, size=2)
+    oldest, middle, newest = (access_token(user_id=user_id) for user_id in (1, 2, 3))
+    for token in (oldest, middle, newest):
+        tokens.read(token)
+    decoded = counting_decodes(monkeypatch)
+
+    assert tokens.read(oldest).user_id == 1
+
+    assert len(tokens) == 2
+    assert decoded == [oldest]
+
+
+def claims_of_token(token: str) -> dict[str, object]:
+    return jwt.decode(token, options={"verify_signature": False})

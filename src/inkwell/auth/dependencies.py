@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from inkwell.auth import service
 from inkwell.auth.errors import InvalidAccessToken
 from inkwell.auth.keys import Auth
-from inkwell.auth.tokens import InvalidToken, read_access_token
+from inkwell.auth.tokens import InvalidToken
+from inkwell.db import Database
 from inkwell.deps import DatabaseDep, OptionalAuthDep, TransactionDep
 from inkwell.errors import NotAuthenticated
 from inkwell.idempotency.dependencies import IdempotentRequest, idempotency_in
@@ -56,8 +57,11 @@ async def current_viewer(
     return await _signed_in_viewer(auth, tx.connection, token)
 
 
+BearerTokenDep = Annotated[str | None, Depends(bearer_token)]
+
+
 async def viewer_before_transaction(
-    auth: OptionalAuthDep, database: DatabaseDep, token: Annotated[str | None, Depends(bearer_token)]
+    auth: OptionalAuthDep, database: DatabaseDep, token: BearerTokenDep
 ) -> Viewer:
     """The viewer, read in a session that ends before the request's own transaction (if any) begins.
 
@@ -66,6 +70,12 @@ async def viewer_before_transaction(
     """
     if auth is None:
         return OPEN_VIEWER
+    return await read_viewer_apart(auth, database, token)
+
+
+async def read_viewer_apart(auth: Auth, database: Database, token: str | None) -> Viewer:
+    """The signed-in viewer, read on a connection of its own (`viewer_before_transaction`), for a
+    dependency that needs it only for some requests."""
     async with database.reads() as tx:
         return await _signed_in_viewer(auth, tx.connection, token)
 
@@ -74,7 +84,7 @@ async def _signed_in_viewer(auth: Auth, connection: AsyncConnection, token: str 
     if token is None:
         raise NotAuthenticated
     try:
-        claims = read_access_token(auth.key, token)
+        claims = auth.access_tokens.read(token)
     except InvalidToken:
         raise InvalidAccessToken from None
     user = await service.signed_in_user(connection, claims, now=utcnow())

@@ -3,12 +3,13 @@
 import logging
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from inkwell.auth.passwords import Passwords
+from inkwell.auth.tokens import VerifiedAccessTokens
 from inkwell.config import Settings, refuse_weak_secret
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,10 @@ class Auth:
     settings: Settings
     key: str
     passwords: Passwords
+    access_tokens: VerifiedAccessTokens = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "access_tokens", VerifiedAccessTokens(self.key))
 
 
 class SecretKeyError(Exception):

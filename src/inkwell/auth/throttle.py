@@ -254,3 +254,12 @@ class RedisThrottle:
             await self.redis.eval(_REFUND_SCRIPT, 1, self._key(key))  # type: ignore[misc]
         except RedisError:
             await self.fallback.refund(key, session=session)
+
+
+def throttle_for(database: Database, settings: Settings) -> Throttle:
+    """The app's throttle: counting in Redis when it is configured, in the database otherwise (and while
+    Redis fails)."""
+    in_database = DatabaseThrottle(database)
+    if database.cache is None:
+        return in_database
+    return RedisThrottle(database.cache.redis, prefix=settings.redis_prefix, fallback=in_database)

@@ -5,9 +5,11 @@ from fastapi import Depends, Response
 
 from inkwell.auth.dependencies import (
     AddressDep,
+    BearerTokenDep,
     Viewer,
     ViewerBeforeTransactionDep,
     ViewerDep,
+    read_viewer_apart,
 )
 from inkwell.auth.errors import HashingBusy, NotYourAccount, TooManySignUps
 from inkwell.auth.keys import Auth
@@ -16,7 +18,7 @@ from inkwell.auth.schemas import AccountUpdate, CurrentPassword
 from inkwell.auth.signin import check_password
 from inkwell.auth.throttle import Throttle, sign_up_limit
 from inkwell.conditional import IfNoneMatchHeader, answer_if_none_match
-from inkwell.deps import AuthDep, PasswordsDep, ThrottleDep, TransactionDep
+from inkwell.deps import AuthDep, DatabaseDep, PasswordsDep, ThrottleDep, TransactionDep
 from inkwell.users import service
 from inkwell.users.errors import UserNotFound
 from inkwell.users.models import UserRecord
@@ -65,7 +67,6 @@ class AccountChange:
     """A PATCH with sign-in on, its password (if it needed one) confirmed: the fields to change at once,
     and a new email, which changes only once the token mailed to it comes back."""
 
-    user_id: int
     changes: dict[str, Any]
     email: str | None
 
@@ -73,20 +74,28 @@ class AccountChange:
 # The password is verified before the request's transaction begins (these come before TransactionDep),
 # as at sign-in: no connection or lock is held while Argon2 runs.
 async def account_change(
-    user_id: ManagedAccountId,
+    user_id: int,
     payload: AccountUpdate,
-    viewer: ViewerBeforeTransactionDep,
     auth: AuthDep,
+    database: DatabaseDep,
+    token: BearerTokenDep,
     throttle: ThrottleDep,
     address: AddressDep,
 ) -> AccountChange:
     """The change asked for. A new email needs the current password of whoever is signed in: a stolen
-    access token alone must not be able to move the account (and its password resets) elsewhere."""
+    access token alone must not be able to move the account (and its password resets) elsewhere.
+
+    Only then is the viewer read here, on a connection of its own; the route checks who may change the
+    account in its transaction (`ManagedUserId`) in every case.
+    """
     changes = payload.model_dump(exclude_unset=True, exclude={"email", "current_password"})
     email = payload.email if "email" in payload.model_fields_set else None
     if email is not None:
+        viewer = await read_viewer_apart(auth, database, token)
+        # Whose password is asked for is the viewer's own, but a user may not try it on other accounts.
+        await managed_user_id(user_id, viewer)
         await _reauthenticate(auth, throttle, viewer, payload.current_password, address=address)
-    return AccountChange(user_id, changes, email)
+    return AccountChange(changes, email)
 
 
 async def account_to_delete_id(

@@ -16,6 +16,7 @@ from inkwell.users import service
 from inkwell.users.dependencies import (
     AccountChangeDep,
     AccountToDeleteId,
+    ManagedUserId,
     NewAccount,
     OpenSignUpDep,
     SignUpDep,
@@ -106,6 +107,7 @@ async def read_user(viewer: ViewerDep, user: UserToRead) -> PublicUserRead:
 async def update_user(
     change: AccountChangeDep,
     tx: TransactionDep,
+    user_id: ManagedUserId,
     auth: AuthDep,
     throttle: ThrottleDep,
     address: AddressDep,
@@ -117,8 +119,8 @@ async def update_user(
     A new `email` needs `current_password`, the password of whoever is signed in, and changes only once
     the token mailed to it is sent to `POST /auth/confirm-email`: the answer is then 202.
     """
-    versions = matching_versions(if_match, change.user_id)
-    user = await service.update_user(tx, change.user_id, changes=change.changes, versions=versions)
+    versions = matching_versions(if_match, user_id)
+    user = await service.update_user(tx, user_id, changes=change.changes, versions=versions)
     if change.email is not None and await emails.request_email_change(
         tx.session, throttle, auth.settings, user, change.email, address=address
     ):
