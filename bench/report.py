@@ -62,6 +62,8 @@ class Results:
     measurements: list[Measurement] = field(default_factory=list)
     memory: dict[str, Any] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
+    # CPU microseconds per read of one user, by layer under the request (bench/layers.py).
+    layers: dict[str, float] = field(default_factory=dict)
 
     def find(self, target: str, database: str, scenario: str, users: int | None = None) -> Measurement | None:
         for m in self.measurements:
@@ -297,6 +299,9 @@ def table(results: Results) -> str:
             f"{m.requests_per_second:>9,.0f} {m.p50_ms:>7.2f} {m.p99_ms:>7.2f} {m.errors:>6} "
             f"{cpu:>7} {_ratio(m.ratio):>5} {_ratio(m.vs_ceiling):>5} {_ratio(m.vs_seed):>5}"
         )
+    if results.layers:
+        lines += ["", "Layers under GET /users/{id} (CPU us per read, in the benchmark's process):"]
+        lines += [f"  {name:<20} {figure:>7.1f}" for name, figure in results.layers.items()]
     if results.checks:
         lines += ["", "Targets:"]
         for check in results.checks:

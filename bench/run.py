@@ -26,6 +26,7 @@ import psutil
 
 import redis
 from bench import report, seed
+from bench.layers import measure_layers
 from bench.otlp import otlp_sink
 from bench.report import Measurement, Results
 from bench.scenarios import (
@@ -315,6 +316,7 @@ class Bench:
     def run_postgresql(self) -> None:
         size = self.options.size
         with self.postgresql_database("inkwell_bench", size) as url:
+            self.measure_layers(url)
             scenario = ceiling_scenario(size)
             for which in ("raw", "bare"):
                 with self.ceiling(which, url) as server:
@@ -338,6 +340,15 @@ class Bench:
             self.run_cached(url, "postgresql")
             self.run_signed_in(url)
             self.run_flood(url)
+
+    def measure_layers(self, url: str) -> None:
+        """The layers under GET /users/{id}, each timed alone in this process (bench/layers.py)."""
+        reads = 300 if self.options.quick else 3000
+        user_ids = range(1, self.options.size.users + 1)
+        layers = asyncio.run(measure_layers(url, seed.asyncpg_dsn(url), reads=reads, user_ids=user_ids))
+        self.results.layers = layers
+        for name, figure in layers.items():
+            print(f"  layers   postgresql {name:<28} {figure:>7.1f} us CPU per read", flush=True)
 
     def run_signed_in(self, url: str) -> None:
         """Requests again with sign-in on, as an admin with a bearer token (target `auth`): what each
