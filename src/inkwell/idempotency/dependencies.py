@@ -123,7 +123,7 @@ def without_secrets(value: Any) -> Any:
     return value
 
 
-def idempotency_scope() -> str:
+async def idempotency_scope() -> str:
     """Whose keys these are, for requests made without signing in (sign-up): keys of different scopes
     never meet."""
     return ANONYMOUS_SCOPE
