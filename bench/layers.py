@@ -21,12 +21,13 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bench.peers import SELECT_USERS
 from inkwell.config import Settings
 from inkwell.db import Database, create_engine
 from inkwell.users import service
 
 LAYERS = ("asyncpg pool", "asyncpg connection", "Core execute", "checkout and return", "Inkwell read")
-SELECT_USER = "SELECT id, email, name, bio, created_at, updated_at FROM users WHERE id = $1"
+SELECT_USER = SELECT_USERS + " WHERE id = $1"  # the ceiling's own statement
 
 
 async def measure_layers(database_url: str, dsn: str, *, reads: int, user_ids: range) -> dict[str, float]:

@@ -1,13 +1,13 @@
 """The declarative base, its naming convention and the column types shared by every model."""
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import fields
 from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Column, DateTime, MetaData, Row, Table, bindparam
+from sqlalchemy import Column, ColumnElement, DateTime, MetaData, Row, Table, bindparam
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect, Result
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -100,6 +100,17 @@ def change_parameters(changes: dict[str, Any], *, now: datetime) -> dict[str, An
     parameters = {f"new_{column}": value for column, value in changes.items()}
     parameters["now"] = now
     return parameters
+
+
+def version_in(table: Table) -> ColumnElement[bool]:
+    """The If-Match condition of a write on a versioned table: its version is one of those the header
+    names, given as the parameter `versions` (`version_parameters`)."""
+    return table.c.version.in_(bindparam("versions", expanding=True))
+
+
+def version_parameters(versions: Collection[int]) -> dict[str, Any]:
+    """The parameter of a `version_in` condition."""
+    return {"versions": list(versions)}
 
 
 RecordT = TypeVar("RecordT", bound=Hashable)

@@ -159,8 +159,9 @@ def next_offset_link(page: Page) -> str | None:
 
 
 def _next_link(page: Page, *, dropped: str = "", **changed: int) -> str:
-    # The request's query with `dropped` left out and `changed` set (last); starlette's URL methods do the
-    # same, at three parses and encodings of the URL where this takes one of the query alone.
+    # The request's query with `dropped` left out and `changed` set (last), as starlette's
+    # `remove_query_params` and `include_query_params` would give it; each of those parses and encodes the
+    # whole URL again, where this parses and encodes the query once.
     kept = [
         (name, value)
         for name, value in parse_qsl(page.url.query, keep_blank_values=True)

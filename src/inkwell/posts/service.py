@@ -17,7 +17,7 @@ from inkwell.cache.invalidation import POSTS, invalidate_after_commit, user_post
 from inkwell.db import Transaction
 from inkwell.errors import InkwellError, PreconditionFailed
 from inkwell.fields import valid_id
-from inkwell.orm import change_parameters, changed_values, records, utcnow
+from inkwell.orm import change_parameters, changed_values, records, utcnow, version_in, version_parameters
 from inkwell.pagination import Page, PagedQuery, paged_query
 from inkwell.posts import fulltext
 from inkwell.posts.errors import PostNotFound
@@ -197,7 +197,7 @@ def _where(statement: StatementT, *, by_author: bool, versioned: bool) -> Statem
     if by_author:
         statement = statement.where(POSTS_TABLE.c.author_id == bindparam("by_author_id"))
     if versioned:
-        statement = statement.where(POSTS_TABLE.c.version.in_(bindparam("versions", expanding=True)))
+        statement = statement.where(version_in(POSTS_TABLE))
     return statement
 
 
@@ -208,7 +208,7 @@ def _conditions(
     if author_id is not None:
         conditions["by_author_id"] = author_id
     if versions is not None:
-        conditions["versions"] = list(versions)
+        conditions.update(version_parameters(versions))
     return conditions
 
 

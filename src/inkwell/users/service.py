@@ -17,7 +17,7 @@ from inkwell.cache.invalidation import POSTS, invalidate_after_commit, user_post
 from inkwell.db import Transaction, rowcount
 from inkwell.errors import PreconditionFailed
 from inkwell.fields import valid_id
-from inkwell.orm import change_parameters, changed_values, records, utcnow
+from inkwell.orm import change_parameters, changed_values, records, utcnow, version_in, version_parameters
 from inkwell.pagination import Page, paged_query
 from inkwell.users.errors import EmailTaken, UserNotFound
 from inkwell.users.models import User, UserRecord
@@ -32,7 +32,7 @@ _INSERT = insert(USERS)
 _INSERT_RETURNING = _INSERT.returning(*USERS.c)
 _PAGE = paged_query(select(USERS), USERS.c.id)
 _DELETE = delete(USERS).where(USERS.c.id == bindparam("user_id"))
-_DELETE_VERSIONED = _DELETE.where(USERS.c.version.in_(bindparam("versions", expanding=True)))
+_DELETE_VERSIONED = _DELETE.where(version_in(USERS))
 
 
 async def get_user(tx: Transaction, user_id: int, *, lock: bool = False) -> UserRecord | None:
@@ -130,7 +130,7 @@ def _update_statement(columns: tuple[str, ...], *, versioned: bool, returning: b
     assignments += changed_values(USERS, columns)
     statement = update(USERS).where(USERS.c.id == bindparam("user_id")).ordered_values(*assignments)
     if versioned:
-        statement = statement.where(USERS.c.version.in_(bindparam("versions", expanding=True)))
+        statement = statement.where(version_in(USERS))
     return statement.returning(*USERS.c) if returning else statement
 
 
@@ -140,7 +140,7 @@ def _update_parameters(
     parameters = change_parameters(changes, now=now)
     parameters["user_id"] = user_id
     if versions is not None:
-        parameters["versions"] = list(versions)
+        parameters.update(version_parameters(versions))
     return parameters
 
 
@@ -161,7 +161,7 @@ async def delete_user(tx: Transaction, user_id: int, *, versions: Collection[int
         statement = _DELETE
     else:
         statement = _DELETE_VERSIONED
-        parameters["versions"] = list(versions)
+        parameters.update(version_parameters(versions))
     if not valid_id(user_id) or rowcount(await tx.connection.execute(statement, parameters)) == 0:
         raise await _why_nothing_matched(tx, user_id, versions)
     invalidate_after_commit(tx, POSTS, user_posts_key(user_id))
