@@ -1,6 +1,5 @@
 """The engine, and `Database`: the one way to run a transaction, for requests, the CLI and workers."""
 
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -178,7 +177,11 @@ class Transaction:
         if self._session is not None:
             await self._session.flush()
 
-    async def _close(self) -> None:
+    async def __aenter__(self) -> "Transaction":
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        """The ORM session, if one was made, is closed; the transaction itself is its caller's."""
         if self._session is not None:
             await self._session.close()
 
@@ -229,27 +232,30 @@ class Database:
     async def transaction(self, *, writes: bool = False) -> AsyncIterator[Transaction]:
         """A transaction committed when the block ends (rolled back if it raises); then the callbacks
         registered with `after_commit` run. With `writes`, SQLite takes its write lock at BEGIN."""
-        async with self._connect(self._writer if writes else self.engine) as connection:
-            tx = Transaction(connection, self._sessionmaker, self.cache)
-            async with self._begin(connection):
-                try:
-                    yield tx
-                    await tx._flush()
-                finally:
-                    await tx._close()
+        async with (
+            self._connect(self._writer if writes else self.engine) as connection,
+            self._begin(connection),
+            self._transaction_on(connection) as tx,
+        ):
+            yield tx
+            await tx._flush()
         await tx._committed()
 
     @asynccontextmanager
     async def reads(self) -> AsyncIterator[Transaction]:
         """A transaction that only reads, without BEGIN and COMMIT where the database allows it."""
-        async with self._connect(self._reader) as connection:
-            tx = Transaction(connection, self._sessionmaker, self.cache)
-            async with self._begin(connection) if self.engine is None else contextlib.nullcontext():
-                # On an engine, the first statement begins what the database needs, if anything.
-                try:
-                    yield tx
-                finally:
-                    await tx._close()
+        if self._reader is None:  # on a test's connection: a savepoint, as every transaction there
+            assert isinstance(self.bind, AsyncConnection)
+            async with self.bind.begin_nested(), self._transaction_on(self.bind) as tx:
+                yield tx
+            return
+        # On an engine, the first statement begins what the database needs, if anything. No context
+        # manager here but Inkwell's own and the connection's: each layer is paid by every read.
+        async with self._reader.connect() as connection, self._transaction_on(connection) as tx:
+            yield tx
+
+    def _transaction_on(self, connection: AsyncConnection) -> Transaction:
+        return Transaction(connection, self._sessionmaker, self.cache)
 
     @asynccontextmanager
     async def _connect(self, engine: AsyncEngine | None) -> AsyncIterator[AsyncConnection]:
