@@ -18,7 +18,8 @@ SEED = "seed"
 @dataclass
 class Measurement:
     # inkwell; bare (FastAPI, no database), raw (asyncpg, no framework); asyncpg (Inkwell's routes and
-    # models on the bare driver) and seed (the tutorial's async variant); auth, cached, flood: Inkwell again.
+    # models on the bare driver) and seed (the tutorial's async variant); auth, cached, flood: Inkwell again,
+    # and open: Inkwell with sign-in off, measured beside `auth`.
     target: str
     database: str
     users: int
@@ -113,7 +114,10 @@ def ratio_check(
 def signed_in_check(results: Results, scenario: str, *, floor: float = 0.8) -> Check | None:
     """A request with sign-in on (a token read and its session checked) against the same without."""
     signed_in = results.find("auth", "postgresql", scenario)
-    plain = results.find("inkwell", "postgresql", scenario, results.settings["users"])
+    # Sign-in off as measured beside it (`open`), else as in the main run.
+    plain = results.find("open", "postgresql", scenario) or results.find(
+        "inkwell", "postgresql", scenario, results.settings["users"]
+    )
     if signed_in is None or plain is None or not plain.requests_per_second:
         return None
     ratio = signed_in.requests_per_second / plain.requests_per_second

@@ -14,7 +14,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from itertools import count
@@ -313,7 +313,9 @@ class Bench:
 
     # The runs.
 
-    def run_postgresql(self) -> None:
+    def run_postgresql(self, sqlite_url: str | None = None) -> None:
+        """Every request on Inkwell, the ceiling and the tutorial; with `sqlite_url`, on Inkwell on SQLite
+        too (`run_sqlite` then measures only what is SQLite's own)."""
         size = self.options.size
         with self.postgresql_database("inkwell_bench", size) as url:
             self.measure_layers(url)
@@ -321,18 +323,22 @@ class Bench:
             for which in ("raw", "bare"):
                 with self.ceiling(which, url) as server:
                     self.measure(server, scenario, target=which, database="postgresql", users=size.users)
-            # Every request also on FastAPI with hand-written SQL (the ceiling) and on the tutorial.
-            for which in ("asyncpg", "seed"):
-                with self.peer(which, url) as server:
-                    for peer_scenario in self.selected(user_scenarios(size)):
-                        self.measure(
-                            server, peer_scenario, target=which, database="postgresql", users=size.users
-                        )
-            with self.inkwell(url) as server:
-                for scenario in self.selected(user_scenarios(size)):
-                    self.measure(server, scenario, target="inkwell", database="postgresql", users=size.users)
+            # The tutorial on its own: its pool and the two below would pass PostgreSQL's 100 connections.
+            with self.peer("seed", url) as server:
+                for peer_scenario in self.selected(user_scenarios(size)):
+                    self.measure(
+                        server, peer_scenario, target="seed", database="postgresql", users=size.users
+                    )
+            with ExitStack() as servers:
+                ceiling = servers.enter_context(self.peer("asyncpg", url))
+                inkwell = servers.enter_context(self.inkwell(url))
+                side_by_side = [(ceiling, "asyncpg", "postgresql"), (inkwell, "inkwell", "postgresql")]
+                if sqlite_url is not None:
+                    on_sqlite = servers.enter_context(self.inkwell(sqlite_url))
+                    side_by_side.append((on_sqlite, "inkwell", "sqlite"))
+                self.measure_side_by_side(self.selected(user_scenarios(size)), side_by_side)
                 if self.options.soak_seconds:
-                    self.soak(server)
+                    self.soak(inkwell)
             self.run_more_workers(url)
             self.run_with_request_log(url)
             self.run_as_if_pooled(url)
@@ -340,6 +346,30 @@ class Bench:
             self.run_cached(url, "postgresql")
             self.run_signed_in(url)
             self.run_flood(url)
+
+    def measure_side_by_side(
+        self,
+        scenarios: list[Scenario],
+        servers: list[tuple[Server, str, str]],
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Each scenario on each server (with its target and database) in turn, all of them started first.
+
+        On a machine shared with other work, the load changes over minutes: a ratio compares figures
+        taken seconds apart this way, not one server's whole run against another's. `headers` are sent
+        to the servers whose target is `auth`.
+        """
+        for scenario in scenarios:
+            for server, target, database in servers:
+                self.measure(
+                    server,
+                    scenario,
+                    target=target,
+                    database=database,
+                    users=self.options.size.users,
+                    headers=headers if target == "auth" else None,
+                )
 
     def measure_layers(self, url: str) -> None:
         """The layers under GET /users/{id}, each timed alone in this process (bench/layers.py)."""
@@ -357,12 +387,11 @@ class Bench:
         scenarios = [s for s in self.selected(user_scenarios(size)) if s.name in SIGNED_IN_SCENARIOS]
         if not scenarios:
             return
-        with self.inkwell(url, auth=True) as server:
+        # Beside a server with sign-in off (target `open`), each request on one then the other.
+        with self.inkwell(url) as open_server, self.inkwell(url, auth=True) as server:
             headers = {"Authorization": f"Bearer {self.admin_token(server, url)}"}
-            for scenario in scenarios:
-                self.measure(
-                    server, scenario, target="auth", database="postgresql", users=size.users, headers=headers
-                )
+            side_by_side = [(open_server, "open", "postgresql"), (server, "auth", "postgresql")]
+            self.measure_side_by_side(scenarios, side_by_side, headers=headers)
 
     def run_flood(self, url: str) -> None:
         """GET /posts alone, then while as many connections again sign up, on one server with sign-in on
@@ -525,16 +554,23 @@ class Bench:
                     server, selected, target="inkwell", database="postgresql", users=self.options.size.users
                 )
 
-    def run_sqlite(self) -> None:
+    def seeded_sqlite(self) -> str:
         size = self.options.size
         path = self.workdir / "bench.db"
         print(f"SQLite: seeding {size.users:,} users and {size.posts:,} posts", flush=True)
         url = seed.sqlite_url(path)
         seed.migrate(url)
         seed.seed_sqlite(url, size)
+        return url
+
+    def run_sqlite(self, url: str, *, requests_measured: bool = False) -> None:
+        """The requests on SQLite, unless `run_postgresql` measured them beside PostgreSQL's; then 64
+        concurrent writers and the cached reads."""
+        size = self.options.size
         with self.inkwell(url) as server:
-            for scenario in self.selected(user_scenarios(size)):
-                self.measure(server, scenario, target="inkwell", database="sqlite", users=size.users)
+            if not requests_measured:
+                for scenario in self.selected(user_scenarios(size)):
+                    self.measure(server, scenario, target="inkwell", database="sqlite", users=size.users)
             writers = replace(
                 user_scenarios(size)[5],
                 name="concurrent_writers",
@@ -629,12 +665,14 @@ class Bench:
 
     def run(self) -> Results:
         try:
+            databases = self.options.databases
+            sqlite_url = self.seeded_sqlite() if "sqlite" in databases and not self.options.search else None
             if self.options.search:
                 self.run_search()
-            elif "postgresql" in self.options.databases:
-                self.run_postgresql()
-            if "sqlite" in self.options.databases and not self.options.search:
-                self.run_sqlite()
+            elif "postgresql" in databases:
+                self.run_postgresql(sqlite_url)
+            if sqlite_url is not None:
+                self.run_sqlite(sqlite_url, requests_measured="postgresql" in databases)
             if self.options.growth is not None and not self.options.search:
                 self.run_growth(self.options.growth)
         finally:

@@ -94,6 +94,16 @@ def test_sign_in_may_cost_a_fifth_of_the_request() -> None:
     assert checks["Signed in patch signed in"] is False
 
 
+def test_sign_in_is_compared_with_sign_in_off_measured_beside_it() -> None:
+    run = results(
+        measurement("inkwell", "get_user", 3000),  # minutes earlier, on a quieter machine
+        measurement("open", "get_user", 2000),
+        measurement("auth", "get_user", 1700, label="get signed in"),
+    )
+
+    assert checks_by_name(run)["Signed in get signed in"] is True
+
+
 def test_growth_compares_the_same_request_at_both_sizes() -> None:
     flat = results(
         measurement("inkwell", "list_users_deep", 2000),
