@@ -522,8 +522,6 @@ class Bench:
         if not self.selected([off, on]):
             return
         users = self.options.size.users
-        with self.inkwell(url) as server:
-            self.measure(server, off, target="tracing", database="postgresql", users=users)
         with otlp_sink() as (endpoint, received):
             traced = {
                 "OTEL_SDK_DISABLED": "false",
@@ -531,7 +529,9 @@ class Bench:
                 "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
                 "OTEL_TRACES_SAMPLER": "always_on",
             }
-            with self.inkwell(url, settings=traced) as server:
+            # Side by side, one after the other, as the servers of `measure_side_by_side`.
+            with self.inkwell(url) as untraced, self.inkwell(url, settings=traced) as server:
+                self.measure(untraced, off, target="tracing", database="postgresql", users=users)
                 self.measure(server, on, target="tracing", database="postgresql", users=users)
         # Spans that never left the server would make the figure a measure of nothing.
         if not received.exports:

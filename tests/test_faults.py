@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
-from inkwell.db import Database, create_engine
+from inkwell.db import Database, create_engine, write_timeout
 from inkwell.main import create_app
 from tests.databases import migrate
 from tests.factories import make_user
@@ -194,17 +194,17 @@ def pool_of_two(open_settings: Settings) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def app_on(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """The app on an engine of its own, built from `settings`, over committed data."""
-    engine = create_engine(settings)
-    app: FastAPI = create_app(settings, database=Database(engine))
+async def app_on(settings: Settings, database: Database | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """The app on an engine of its own, built from `settings` (or on `database`), over committed data."""
+    database = database or Database(create_engine(settings))
+    app: FastAPI = create_app(settings, database=database)
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://inkwell.test"
         ) as client:
             yield client
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 @contextlib.asynccontextmanager
@@ -236,6 +236,25 @@ async def test_more_requests_than_connections_get_503_within_the_pool_timeout(
     assert statuses == [200, 200, 503, 503, 503, 503]
     assert len(done) == 4  # the 503s came while the lock was still held: nothing waited past the timeout
     assert all(r.headers["retry-after"] == "1" for r in responses if r.status_code == 503)
+
+
+@pytest.mark.backends("sqlite")
+async def test_a_write_that_waits_its_turn_past_sqlites_busy_timeout_gets_503(
+    open_settings: Settings, committed_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    async with committed_sessionmaker() as session:
+        user = await make_user(session)
+    impatient = open_settings.model_copy(update={"sqlite_busy_timeout_ms": 200})
+    database = Database(create_engine(impatient), write_timeout=write_timeout(impatient))
+
+    async with app_on(impatient, database) as client:
+        async with database.transaction(writes=True):  # another write holds the turn
+            waited = await client.patch(f"/users/{user.id}", json={"bio": "later"})
+        after = await client.patch(f"/users/{user.id}", json={"bio": "now"})
+
+    assert waited.status_code == 503
+    assert waited.headers["retry-after"] == "1"
+    assert after.status_code == 200
 
 
 @pytest.mark.backends("postgresql", "mariadb")

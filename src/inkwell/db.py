@@ -1,7 +1,8 @@
 """The engine, and `Database`: the one way to run a transaction, for requests, the CLI and workers."""
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -76,6 +77,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
 
 
+def write_timeout(settings: Settings) -> float:
+    """How long a write waits for its turn where writers take turns (SQLite): its busy timeout."""
+    return settings.sqlite_busy_timeout_ms / 1000
+
+
 def _timeouts(url: URL, settings: Settings) -> dict[str, Any]:
     """Driver timeouts, so that a server that stops answering costs a request seconds, never a hang."""
     if url.get_backend_name() == "postgresql":
@@ -143,6 +149,7 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
 
 
 AfterCommit = Callable[[], Awaitable[None]]
+_NO_TURN = nullcontext()
 TRANSACTION = "inkwell.transaction"
 
 
@@ -208,10 +215,19 @@ class Database:
         bind: AsyncEngine | AsyncConnection,
         *,
         cache: Cache | None = None,
+        write_timeout: float = 30.0,
     ) -> None:
+        """`write_timeout`: the longest a write waits for its turn where writers take turns (SQLite)."""
         self.bind = bind
         self.cache = cache
         self.dialect = bind.dialect
+        # SQLite lets one writer in at a time. The others wait in its busy handler, which retries after
+        # sleeps growing to 100 ms, in no order: under load a write could wait seconds while newer ones
+        # went first. This process's writers take turns in the order they asked instead, and only the one
+        # whose turn it is asks SQLite for the lock (other processes still meet SQLite's busy timeout).
+        on_sqlite_engine = self.dialect.name == "sqlite" and isinstance(bind, AsyncEngine)
+        self._write_turns = asyncio.Lock() if on_sqlite_engine else None
+        self._write_timeout = write_timeout
         # Sessions join the transaction as it is: they never commit it, nor open savepoints of their own.
         self._sessionmaker = async_sessionmaker(
             expire_on_commit=False, autoflush=False, join_transaction_mode="rollback_only"
@@ -231,8 +247,10 @@ class Database:
     @asynccontextmanager
     async def transaction(self, *, writes: bool = False) -> AsyncIterator[Transaction]:
         """A transaction committed when the block ends (rolled back if it raises); then the callbacks
-        registered with `after_commit` run. With `writes`, SQLite takes its write lock at BEGIN."""
+        registered with `after_commit` run. With `writes`, SQLite takes its write lock at BEGIN, once it
+        is the transaction's turn (a TimeoutError after `write_timeout` seconds of waiting)."""
         async with (
+            self._write_turn() if writes and self._write_turns is not None else _NO_TURN,
             self._connect(self._writer if writes else self.engine) as connection,
             self._begin(connection),
             self._transaction_on(connection) as tx,
@@ -253,6 +271,17 @@ class Database:
         # manager here but Inkwell's own and the connection's: each layer is paid by every read.
         async with self._reader.connect() as connection, self._transaction_on(connection) as tx:
             yield tx
+
+    @asynccontextmanager
+    async def _write_turn(self) -> AsyncIterator[None]:
+        assert self._write_turns is not None
+        # A TimeoutError, like a pool that has no connection to give: a 503 for a request.
+        async with asyncio.timeout(self._write_timeout):
+            await self._write_turns.acquire()
+        try:
+            yield
+        finally:
+            self._write_turns.release()
 
     def _transaction_on(self, connection: AsyncConnection) -> Transaction:
         return Transaction(connection, self._sessionmaker, self.cache)
@@ -283,7 +312,7 @@ async def open_database(
     engine = create_engine(settings)
     if tracing is not None:
         tracing.instrument_engine(engine)
-    database = Database(engine, cache=cache)
+    database = Database(engine, cache=cache, write_timeout=write_timeout(settings))
     try:
         yield database
     finally:

@@ -26,7 +26,7 @@ from inkwell.auth.router import router as auth_router
 from inkwell.auth.throttle import throttle_for
 from inkwell.cache.invalidation import create_cache
 from inkwell.config import Settings, get_settings
-from inkwell.db import Database, create_engine
+from inkwell.db import Database, create_engine, write_timeout
 from inkwell.error_handlers import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
@@ -181,7 +181,7 @@ def _open_database(settings: Settings, tracing: Tracing | None) -> Database:
         tracing.instrument_engine(engine)
         if cache is not None:
             tracing.instrument_redis(cache.redis)
-    return Database(engine, cache=cache)
+    return Database(engine, cache=cache, write_timeout=write_timeout(settings))
 
 
 def _serve(app: FastAPI, database: Database | None, settings: Settings) -> None:
