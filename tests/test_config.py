@@ -1,5 +1,9 @@
 """Settings and database URLs."""
 
+import re
+import secrets
+from collections.abc import Callable
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -95,13 +99,27 @@ def test_a_database_url_inkwell_cannot_use_is_refused_without_repeating_it(url: 
     [
         ("short", "must be at least 32 bytes"),
         ("change-me-change-me-change-me-change-me", "looks like a placeholder"),
+        # Long enough and no placeholder word, but a sequence twice: about 15 bits by zxcvbn's estimate.
+        ("0123456789abcdef0123456789abcdef", "is too easy to guess (about 15 bits"),
+        ("qwertyuiopasdfghjklzxcvbnm1234567890", "is too easy to guess"),
+        ("Password1234567890Password1234567890", "is too easy to guess"),
     ],
 )
 def test_a_weak_secret_key_is_refused_where_tokens_are_signed_only(key: str, says: str) -> None:
     settings = Settings(_env_file=None, secret_key=SecretStr(key))  # the settings of any command
 
-    with pytest.raises(SecretKeyError, match=f"^INKWELL_SECRET_KEY {says}"):
+    with pytest.raises(SecretKeyError, match=f"^INKWELL_SECRET_KEY {re.escape(says)}"):
         signing_key(settings)
+
+
+@pytest.mark.parametrize(
+    "new_key",
+    [lambda: secrets.token_hex(16), lambda: secrets.token_hex(32), lambda: secrets.token_urlsafe(32)],
+    ids=["16 random bytes in hex", "openssl rand -hex 32", "32 random bytes in base64"],
+)
+def test_random_keys_of_32_characters_or_more_are_taken(new_key: Callable[[], str]) -> None:
+    for key in (new_key() for _ in range(20)):
+        assert signing_key(Settings(_env_file=None, secret_key=SecretStr(key))) == key
 
 
 def test_a_client_address_may_fail_far_more_often_than_an_account(monkeypatch: pytest.MonkeyPatch) -> None:

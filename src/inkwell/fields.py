@@ -13,14 +13,20 @@ from pydantic_core import CoreSchema, PydanticCustomError
 MAX_ID = 2**31 - 1
 
 
+def invalid(message: str) -> PydanticCustomError:
+    """A validation error that says `message` as it is: a ValueError raised in a validator would say
+    "Value error, " first."""
+    return PydanticCustomError("value_error", message)
+
+
 def _storable(value: str) -> str:
     # PostgreSQL refuses NUL in text and every driver refuses lone surrogates: say so as a 422.
     if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
+        raise invalid("must not contain a NUL character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError("must be valid Unicode text") from None
+        raise invalid("must be valid Unicode text") from None
     return value
 
 
@@ -73,7 +79,7 @@ def _one_line(value: str) -> str:
     # Names are written into mails: a line break would let one forge lines of the message, and an
     # invisible or bidirectional character would let one name pass for another.
     if any(unicodedata.category(character) in _NOT_ON_ONE_LINE for character in value):
-        raise ValueError("must not contain line breaks, control characters or invisible format characters")
+        raise invalid("must not contain line breaks, control characters or invisible format characters")
     return value
 
 

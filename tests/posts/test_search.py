@@ -334,6 +334,7 @@ async def test_bad_queries_are_422(
         [error] = response.json()["detail"]
         assert error["loc"] == ["query", parameter]
         assert message in error["msg"]
+        assert not error["msg"].startswith("Value error")
 
 
 @pytest.mark.parametrize("q", ["-salt", '-salt -"black pepper"', "?!…", "-", '""', "*"])

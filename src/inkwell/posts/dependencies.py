@@ -64,7 +64,7 @@ def _invalid(parameter: str, message: str, value: object) -> dict[str, Any]:
     return {
         "type": "value_error",
         "loc": ("query", parameter),
-        "msg": f"Value error, {message}",
+        "msg": message,
         "input": value,
         "ctx": {"error": message},
     }

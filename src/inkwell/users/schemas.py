@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from inkwell.fields import Email, OneLineStr, StorableStr, not_null, omittable
+from inkwell.fields import Email, OneLineStr, StorableStr, invalid, not_null, omittable
 from inkwell.users.models import BIO_LENGTH, NAME_LENGTH, User, UserRecord
 
 
@@ -22,7 +22,7 @@ def _common_passwords() -> frozenset[str]:
 def _uncommon(value: str) -> str:
     # The message never repeats the password.
     if value.lower() in _common_passwords():
-        raise ValueError("must not be one of the most common passwords")
+        raise invalid("must not be one of the most common passwords")
     return value
 
 
