@@ -67,6 +67,8 @@ def test_db_commands(server_env: dict[str, str]) -> None:
 
     assert f"{head_revision()} (head)" in current.stdout
     assert check.returncode == 0, check.stderr
+    # One line, as every other answer: none of Alembic's log lines.
+    assert (check.stdout, check.stderr) == ("The models and the migrations agree.\n", "")
     assert down.returncode == 0, down.stderr
     assert stale_check.returncode == 1
     assert "inkwell db check:" in stale_check.stderr

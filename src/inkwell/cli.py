@@ -1,6 +1,7 @@
 """The `inkwell` command: serve the API and manage the database."""
 
 import asyncio
+import io
 import os
 import re
 import shutil
@@ -35,6 +36,7 @@ from inkwell.startup import (
     NotReady,
     auth_problem,
     database_problem,
+    listen_problem,
     missing_folder_problem,
     problem_with,
     redis_problem,
@@ -138,7 +140,7 @@ def serve(
     """Serve the API with uvicorn (after checking that the database is reachable and migrated)."""
     settings = get_settings()
     # The key first: the only command that signs tokens is the only one that needs it.
-    _stop_if(auth_problem(settings) or asyncio.run(database_problem(settings)))
+    _stop_if(auth_problem(settings) or listen_problem(host, port) or asyncio.run(database_problem(settings)))
     configure_logging(settings)
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found:
     # make that handler a clean exit, so a stopped server reports success.
@@ -395,7 +397,11 @@ def current() -> None:
 @db_app.command()
 def check() -> None:
     """Fail when the models and the migrations disagree (the database must be at the newest revision)."""
-    command.check(alembic_config())  # a difference is a CommandError: one line, exit 1
+    # Without Alembic's log lines and its own "No new upgrade operations detected.": the answer is one
+    # line either way (a difference is a CommandError: one line, exit 1).
+    config = alembic_config(log=False)
+    config.stdout = io.StringIO()
+    command.check(config)
     typer.echo("The models and the migrations agree.")
 
 

@@ -2,6 +2,8 @@
 before they start, and the mistakes any command runs into (a bad setting, a database it cannot reach)."""
 
 import asyncio
+import errno
+import socket
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import cast
@@ -220,4 +222,31 @@ def auth_problem(settings: Settings) -> str | None:
         signing_key(settings)
     except (SecretKeyError, OSError) as exc:
         return str(exc)
+    return None
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why `inkwell serve` cannot listen on host:port (taken by another program, say), or None.
+
+    Tried with the socket options uvicorn binds with, then let go: uvicorn itself would say it in log lines
+    around the bare OS error.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        match exc.errno:
+            case errno.EADDRINUSE:
+                return (
+                    f"{where} is in use by another program (an inkwell serve still running?); stop it, "
+                    "or serve on another port: --port 8001 (with make: `PORT=8001 make run`)"
+                )
+            case errno.EACCES:
+                return f"cannot listen on {where}: ports below 1024 need root; use --port 1024 or above"
+            case errno.EADDRNOTAVAIL:
+                return f"cannot listen on {where}: {host} is not an address of this machine; check --host"
+        return f"cannot listen on {where} ({exc.strerror or exc}); check --host and --port"
     return None

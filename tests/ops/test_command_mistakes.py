@@ -11,6 +11,7 @@ once as a real `inkwell` process, to show that what a user's terminal gets is th
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -124,6 +125,19 @@ def test_a_file_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     result = run_in_test({}, tmp_path, "users", "export", "no/such/folder/users.jsonl")
 
     assert_one_line(result, ("users", "export"), "no/such/folder/users.jsonl: No such file or directory")
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    assert run_in_test({}, tmp_path, "db", "upgrade").returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = run(env_in(tmp_path), tmp_path, "serve", "--port", str(port))
+
+    assert_one_line(result, ("serve",), f"127.0.0.1:{port} is in use by another program")
+    assert "PORT=8001 make run" in result.stderr
 
 
 def test_only_serve_needs_a_strong_secret_key(tmp_path: Path) -> None:

@@ -210,9 +210,7 @@ def test_an_import_refuses_a_name_that_does_not_stay_on_one_line() -> None:
 
     lines = [*read_lines(io.StringIO(jsonl), FileFormat.jsonl), *read_lines(io.StringIO(csv), FileFormat.csv)]
 
-    problem = (
-        "name: must not contain line breaks, control characters or invisible format characters"
-    )
+    problem = "name: must not contain line breaks, control characters or invisible format characters"
     assert [(line.number, line.problem) for line in lines] == [
         (1, problem),
         (2, problem),
