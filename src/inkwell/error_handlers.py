@@ -5,7 +5,7 @@ import json
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, Request, params, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -21,9 +21,27 @@ logger = logging.getLogger(__name__)
 DATABASE_RETRY_AFTER_SECONDS = 1
 
 
-async def handle_inkwell_error(_request: Request, exc: Exception) -> JSONResponse:
+# The OAuth2 token endpoint (RFC 6749, section 5.2): its errors also carry `error` and `error_description`,
+# which OAuth2 clients read; Swagger UI's Authorize dialog shows them after its "Error: Unauthorized".
+OAUTH2_TOKEN_PATH = "/auth/token"  # noqa: S105 (a path, not a password)
+_OAUTH2_ERRORS = {
+    status.HTTP_401_UNAUTHORIZED: "invalid_grant",  # an unknown email or a wrong password
+    status.HTTP_429_TOO_MANY_REQUESTS: "invalid_grant",  # too many of them: refused for a while
+    status.HTTP_503_SERVICE_UNAVAILABLE: "temporarily_unavailable",
+}
+
+
+def _oauth2_fields(request: Request, status_code: int, description: str) -> dict[str, str]:
+    """`error` and `error_description` on the token endpoint's answers; nothing elsewhere."""
+    if getattr(request.scope.get("route"), "path", None) != OAUTH2_TOKEN_PATH:
+        return {}
+    return {"error": _OAUTH2_ERRORS.get(status_code, "invalid_request"), "error_description": description}
+
+
+async def handle_inkwell_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InkwellError)
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    body = {"detail": exc.detail, **_oauth2_fields(request, exc.status_code, exc.detail)}
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
@@ -48,12 +66,49 @@ def _allowed_methods(request: Request) -> str:
     )
 
 
-async def handle_validation_error(_request: Request, exc: Exception) -> Response:
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    errors = [_without_secret_input(error) for error in exc.errors()]
+    if (hint := _media_type_hint(request)) is not None:
+        # A form where JSON is taken, or JSON where a form is: the fields it lacks would not say why.
+        errors: list[Any] = [{"type": "media_type", "loc": ["body"], "msg": hint}]
+    else:
+        errors = [_without_secret_input(error) for error in exc.errors()]
+    summary = "; ".join(f"{_field_of(error)}: {error['msg']}" for error in errors)
+    body = {"detail": jsonable_encoder(errors), **_oauth2_fields(request, 422, summary)}
     # ASCII-escaped, so that input echoed back with lone surrogates or NULs still renders.
-    content = json.dumps({"detail": jsonable_encoder(errors)}, ensure_ascii=True)
+    content = json.dumps(body, ensure_ascii=True)
     return Response(content, status_code=422, media_type="application/json")
+
+
+FORM = "application/x-www-form-urlencoded"
+_FORMS = frozenset({FORM, "multipart/form-data"})
+
+
+def _media_type_hint(request: Request) -> str | None:
+    """What to send instead, when the body is a form and the route takes JSON, or the other way round."""
+    field = getattr(request.scope.get("route"), "body_field", None)
+    if field is None:
+        return None
+    sent = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    sent_json = sent == "application/json" or sent.endswith("+json")
+    required = [name for name, info in _model_fields(field.field_info.annotation) if info.is_required()]
+    route = f"{request.method} {request.url.path}"
+    if isinstance(field.field_info, params.Form) and sent_json:
+        fields = "&".join(f"{name}=..." for name in required)
+        return f"{route} takes a form (content-type: {FORM}), not JSON: send {fields}"
+    if not isinstance(field.field_info, params.Form) and sent in _FORMS:
+        fields = ", ".join(f'"{name}": ...' for name in required)
+        return f"{route} takes JSON (content-type: application/json), not a form: send {{{fields}}}"
+    return None
+
+
+def _model_fields(annotation: Any) -> list[tuple[str, Any]]:
+    return list(getattr(annotation, "model_fields", {}).items())
+
+
+def _field_of(error: Any) -> str:
+    location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "header")]
+    return ".".join(location) or "body"
 
 
 # Fields whose value a 422 never echoes back: a response must not carry a password or a token (a
@@ -73,11 +128,12 @@ def _without_secret_input(error: Any) -> Any:
     return error
 
 
-async def handle_database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+async def handle_database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     # The database is down, restarting or saturated: nothing the client did, and worth a retry.
     logger.warning("database unavailable: %s", type(exc).__name__)
+    detail = "The database is unavailable; try again shortly"
     return JSONResponse(
-        {"detail": "The database is unavailable; try again shortly"},
+        {"detail": detail, **_oauth2_fields(request, status.HTTP_503_SERVICE_UNAVAILABLE, detail)},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )

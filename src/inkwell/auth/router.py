@@ -24,6 +24,7 @@ from inkwell.auth.schemas import (
     TokenPair,
 )
 from inkwell.deps import AuthDep, DatabaseDep, SessionDep, ThrottleDep
+from inkwell.error_handlers import OAUTH2_TOKEN_PATH
 from inkwell.orm import utcnow
 from inkwell.responses import ErrorBody, responses
 
@@ -47,7 +48,7 @@ TOKEN_REFUSED: dict[int | str, dict[str, Any]] = {
 
 
 @router.post(
-    "/auth/token",
+    OAUTH2_TOKEN_PATH,
     response_model=TokenPair,
     responses=responses(400, 401, 413, 422, 429, 503, hashes_passwords=True),
 )
