@@ -107,3 +107,13 @@ async def test_links_lead_from_created_records_to_what_uses_them(client: httpx.A
         "DeletePost",
         "ReadAuthor",
     }
+
+
+async def test_the_address_the_server_prints_leads_to_the_docs(client: httpx.AsyncClient) -> None:
+    response = await client.get("/")
+
+    assert response.status_code == 307
+    assert response.headers["location"] == "/docs"
+    docs = await client.get("/", follow_redirects=True)
+    assert docs.status_code == 200
+    assert "swagger-ui" in docs.text

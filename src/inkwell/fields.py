@@ -9,6 +9,8 @@ from pydantic import AfterValidator, Field, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
+from inkwell import examples as example
+
 # Primary keys are 32-bit signed integers on every supported database.
 MAX_ID = 2**31 - 1
 
@@ -104,6 +106,7 @@ Email = Annotated[
         max_length=MAX_EMAIL_LENGTH,
         description="Compared without regard to case. Addresses at .arpa, .invalid, .local, .localhost "
         "and .onion are refused.",
+        examples=[example.EMAIL],
     ),
     AfterValidator(_email),
     Documented("format", "email"),

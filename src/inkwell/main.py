@@ -27,6 +27,7 @@ from inkwell.auth.throttle import throttle_for
 from inkwell.cache.invalidation import create_cache
 from inkwell.config import Settings, get_settings
 from inkwell.db import Database, create_engine, write_timeout
+from inkwell.docs_pages import install_docs_pages
 from inkwell.error_handlers import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
@@ -108,8 +109,10 @@ def create_app(
             if own_tracing is not None:
                 own_tracing.shutdown()
 
-    # Swagger UI and ReDoc assets are served by Inkwell itself (fastapi-offline), so /docs works offline.
+    # Swagger UI and ReDoc assets are served by Inkwell itself (fastapi-offline), so /docs works offline;
+    # /docs itself is Inkwell's (docs_pages), with a sign-in dialog of its own.
     app = FastAPIOffline(
+        docs_url=None,
         title="Inkwell",
         version=__version__,
         description="Users and their posts, over HTTP.",
@@ -140,6 +143,7 @@ def create_app(
         if settings.metrics
         else None
     )
+    install_docs_pages(app)
     app.include_router(health_router)
     if app.state.auth is not None:
         # Before the users routes, so that /users/me is not taken for /users/{user_id}.

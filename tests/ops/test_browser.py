@@ -4,6 +4,7 @@ Against a real `inkwell serve` on a fresh SQLite database: /docs creates a user 
 shows the 201, then /redoc renders; the Content-Security-Policy must block nothing either page needs.
 """
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -128,6 +129,44 @@ def test_docs_sign_up_then_authorize_and_call_as_the_new_user(chromium: str, sec
         me = try_it_out(page, "users-read_account")
         expect(response_status(me)).to_have_text("200", timeout=15_000)
         expect(response_body(me)).to_contain_text("signed@example.com")
+        browser.close()
+
+
+def test_the_authorize_dialog_asks_for_an_email_and_says_why_a_sign_in_failed(
+    chromium: str, secure_server_url: str
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(secure_server_url)  # `/`, the address the server prints, leads to the docs
+        sign_up = try_it_out(page, "users-create_user")  # the example body, as it is
+        expect(response_status(sign_up)).to_have_text("201", timeout=15_000)
+        example = json.loads(sign_up.locator("textarea.body-param__text").input_value())
+
+        page.locator(".auth-wrapper .authorize").click()
+        dialog = page.locator(".auth-container")
+        # An email and a password: no client id, secret or "client credentials location" to wonder about.
+        expect(dialog.get_by_label("Email")).to_be_visible(timeout=15_000)
+        expect(dialog.locator("input:visible, select:visible")).to_have_count(2)
+        expect(dialog).not_to_contain_text("client")
+        expect(dialog).not_to_contain_text("username")
+
+        dialog.get_by_label("Email").fill(example["email"])
+        dialog.get_by_label("Password").fill("not the password at all")
+        dialog.get_by_role("button", name="Authorize").click()
+        expect(dialog.locator(".errors")).to_contain_text("Incorrect email or password", timeout=15_000)
+
+        dialog.get_by_label("Password").fill(example["password"])
+        dialog.get_by_role("button", name="Authorize").click()
+        expect(dialog).to_contain_text("Authorized", timeout=15_000)
+        expect(dialog.locator(".errors")).to_have_count(0)
+        dialog.get_by_role("button", name="Close").click()
+
+        me = try_it_out(page, "users-read_account")
+        expect(response_status(me)).to_have_text("200", timeout=15_000)
+        expect(response_body(me)).to_contain_text(example["email"])
         browser.close()
 
 

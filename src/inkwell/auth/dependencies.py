@@ -19,7 +19,11 @@ from inkwell.orm import utcnow
 from inkwell.users.models import UserRecord
 
 # auto_error off: a missing token is Inkwell's own 401, rendered like every other error.
-bearer_token = OAuth2PasswordBearer(tokenUrl="auth/token", auto_error=False)
+bearer_token = OAuth2PasswordBearer(
+    tokenUrl="auth/token",
+    auto_error=False,
+    description="The email and password of an account (sign up with `POST /users` first).",
+)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from fastapi import Form
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from inkwell import examples as example
 from inkwell.fields import MAX_EMAIL_LENGTH, Email, StorableStr, omittable
 from inkwell.users.models import UserRecord
 from inkwell.users.schemas import Password, UserRead, UserUpdate
@@ -14,6 +15,8 @@ MAX_SECRET_LENGTH = 1024
 
 # What a client sends back: never checked for length, only compared (so any string is a wrong one).
 PresentedSecret = Annotated[str, Field(max_length=MAX_SECRET_LENGTH)]
+CurrentPasswordField = Annotated[PresentedSecret, Field(examples=[example.PASSWORD])]
+NewPassword = Annotated[Password, Field(examples=[example.NEW_PASSWORD])]
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,19 @@ class SignInForm:
     a 422 before anything looks it up or counts it as a password attempt.
     """
 
-    username: Annotated[StorableStr, Form(max_length=MAX_EMAIL_LENGTH, description="The account's email.")]
-    password: Annotated[str, Form(max_length=MAX_SECRET_LENGTH, json_schema_extra={"format": "password"})]
-    grant_type: Annotated[str | None, Form(pattern="^password$")] = None
+    username: Annotated[
+        StorableStr,
+        Form(max_length=MAX_EMAIL_LENGTH, description="The account's email.", examples=[example.EMAIL]),
+    ]
+    password: Annotated[
+        str,
+        Form(
+            max_length=MAX_SECRET_LENGTH,
+            json_schema_extra={"format": "password"},
+            examples=[example.PASSWORD],
+        ),
+    ]
+    grant_type: Annotated[str | None, Form(pattern="^password$", examples=["password"])] = None
 
 
 class TokenPair(BaseModel):
@@ -38,19 +51,19 @@ class TokenPair(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: PresentedSecret
+    refresh_token: Annotated[PresentedSecret, Field(examples=[example.REFRESH_TOKEN])]
 
 
 class PasswordChange(BaseModel):
-    current_password: PresentedSecret
-    new_password: Password
+    current_password: CurrentPasswordField
+    new_password: NewPassword
 
 
 class CurrentPassword(BaseModel):
     """The password of whoever is signed in, asked again before a change that a stolen access token must
     not make alone (an admin acting on another account gives their own)."""
 
-    current_password: PresentedSecret
+    current_password: CurrentPasswordField
 
 
 class AccountUpdate(UserUpdate):
@@ -62,7 +75,8 @@ class AccountUpdate(UserUpdate):
         PresentedSecret,
         Field(
             description="Required with `email`: the password of whoever is signed in (an admin acting on "
-            "another account gives their own)."
+            "another account gives their own).",
+            examples=[example.PASSWORD],
         ),
     ] = omittable()
 
@@ -101,11 +115,15 @@ class Accepted(BaseModel):
 
 
 class EmailVerification(BaseModel):
-    token: PresentedSecret = Field(description="The token from the verification mail.")
+    token: PresentedSecret = Field(
+        description="The token from the verification mail.", examples=[example.MAILED_TOKEN]
+    )
 
 
 class EmailConfirmation(BaseModel):
-    token: PresentedSecret = Field(description="The token from the mail sent to the new address.")
+    token: PresentedSecret = Field(
+        description="The token from the mail sent to the new address.", examples=[example.MAILED_TOKEN]
+    )
 
 
 class ForgottenPassword(BaseModel):
@@ -113,5 +131,7 @@ class ForgottenPassword(BaseModel):
 
 
 class PasswordReset(BaseModel):
-    token: PresentedSecret = Field(description="The token from the password reset mail.")
-    new_password: Password
+    token: PresentedSecret = Field(
+        description="The token from the password reset mail.", examples=[example.MAILED_TOKEN]
+    )
+    new_password: NewPassword

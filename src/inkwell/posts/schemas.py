@@ -3,11 +3,12 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inkwell import examples as example
 from inkwell.fields import StorableStr, omittable
 from inkwell.posts.models import BODY_LENGTH, TITLE_LENGTH
 
-Title = Annotated[StorableStr, Field(min_length=1, max_length=TITLE_LENGTH)]
-Body = Annotated[StorableStr, Field(max_length=BODY_LENGTH)]
+Title = Annotated[StorableStr, Field(min_length=1, max_length=TITLE_LENGTH, examples=[example.TITLE])]
+Body = Annotated[StorableStr, Field(max_length=BODY_LENGTH, examples=[example.BODY])]
 
 
 class PostCreate(BaseModel):

@@ -4,6 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from inkwell import examples as example
 from inkwell.fields import Email, OneLineStr, StorableStr, invalid, not_null, omittable
 from inkwell.users.models import BIO_LENGTH, NAME_LENGTH, User, UserRecord
 
@@ -26,8 +27,8 @@ def _uncommon(value: str) -> str:
     return value
 
 
-Name = Annotated[OneLineStr, Field(min_length=1, max_length=NAME_LENGTH)]
-Bio = Annotated[StorableStr, Field(max_length=BIO_LENGTH)]
+Name = Annotated[OneLineStr, Field(min_length=1, max_length=NAME_LENGTH, examples=[example.NAME])]
+Bio = Annotated[StorableStr, Field(max_length=BIO_LENGTH, examples=[example.BIO])]
 # Wherever a password is set: sign-up, a change, a reset, an admin made from the command line.
 Password = Annotated[
     StorableStr,
@@ -36,6 +37,7 @@ Password = Annotated[
         max_length=128,
         description="8 to 128 characters, any but NUL, and not one of the 30,000 most common passwords "
         "(compared without regard to case).",
+        examples=[example.PASSWORD],
     ),
     AfterValidator(_uncommon),
 ]
