@@ -2,6 +2,7 @@
 
 import asyncio
 import io
+import logging
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ from inkwell.db import open_database
 from inkwell.jobs import service as jobs_service
 from inkwell.jobs.models import JobStatus, OutboxJob
 from inkwell.logs import configure_logging
+from inkwell.mail.catcher import DEFAULT_PORT, MissingServer, catch
 from inkwell.migrations import alembic_config
 from inkwell.progress import progress
 from inkwell.seed import seed as seed_database
@@ -112,6 +114,8 @@ FileFormatOption = Annotated[
 ]
 jobs_app = Commands(help="Background jobs in the outbox.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+mail_app = Commands(help="Mail in development.", no_args_is_help=True)
+app.add_typer(mail_app, name="mail")
 
 
 @app.command()
@@ -140,8 +144,17 @@ def serve(
     """Serve the API with uvicorn (after checking that the database is reachable and migrated)."""
     settings = get_settings()
     # The key first: the only command that signs tokens is the only one that needs it.
-    _stop_if(auth_problem(settings) or listen_problem(host, port) or asyncio.run(database_problem(settings)))
+    _stop_if(
+        auth_problem(settings)
+        or listen_problem(host, port, elsewhere="--port 8001 (with make: `PORT=8001 make run`)")
+        or asyncio.run(database_problem(settings))
+    )
     configure_logging(settings)
+    if settings.dev_mode:
+        logging.getLogger("inkwell").warning(
+            "INKWELL_DEV_MODE is on: the sign-in, sign-up and mail limits pass in a minute; "
+            "use it for development only"
+        )
     # uvicorn shuts down gracefully on SIGTERM, then raises the signal again for the handler it found:
     # make that handler a clean exit, so a stopped server reports success.
     signal.signal(signal.SIGTERM, _exit_cleanly)
@@ -325,6 +338,29 @@ async def _set_admin(settings: Settings, email: str, *, admin: bool) -> bool:
 def _count_lines(path: Path) -> int:
     with path.open("rb") as source:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: source.read(1 << 20), b""))
+
+
+@mail_app.command("catch")
+def catch_mail(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+) -> None:
+    """Catch the mail Inkwell sends, and print each message whole (tokens included); deliver nothing.
+
+    Serve with INKWELL_SMTP_URL=smtp://127.0.0.1:1025 (this port) to read the mails of verification, password
+    reset and a new email. For development only: anyone who can read this terminal can use the tokens.
+    """
+    _stop_if(listen_problem(host, port, elsewhere=f"--port {port + 1}"))
+    typer.echo(
+        f"Catching mail on {host}:{port} (Ctrl-C stops): serve with INKWELL_SMTP_URL=smtp://{host}:{port}",
+        err=True,
+    )
+    try:
+        asyncio.run(catch(host, port, sys.stdout))
+    except MissingServer as exc:
+        raise NotReady(str(exc)) from None
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()

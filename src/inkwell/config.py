@@ -4,9 +4,17 @@ import math
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -176,6 +184,11 @@ class Settings(BaseSettings):
     """Sign-ups from one client address within the window, with sign-in on."""
     sign_up_window: PositiveInt = 60 * 60
     """Seconds over which sign-ups are counted."""
+    # Learning the mail flows means asking for mails, and mistyping passwords, more often than anyone
+    # would in use: the counts stay, the time they take to pass is a minute (unless a window is set).
+    dev_mode: bool = False
+    """Development: the sign-in, sign-up and mail limits count over a minute instead of their windows, so
+    that reaching one while trying the flows costs a minute, not an hour. Never in production."""
     verify_token_ttl: PositiveInt = 24 * 60 * 60
     """Seconds an email verification token lasts."""
     reset_token_ttl: PositiveInt = 60 * 60
@@ -258,6 +271,14 @@ class Settings(BaseSettings):
     )
     """The share of traces the `traceidratio` samplers keep."""
 
+    @model_validator(mode="after")
+    def _dev_windows(self) -> Self:
+        if self.dev_mode:
+            for window in DEV_WINDOWS:
+                if window not in self.model_fields_set:
+                    setattr(self, window, DEV_WINDOW_SECONDS)
+        return self
+
     @property
     def hashing_concurrency(self) -> int:
         """Hashings allowed at once: the setting, or as many as the cores keep busy."""
@@ -335,6 +356,9 @@ class Settings(BaseSettings):
         return value
 
 
+# The windows INKWELL_DEV_MODE shortens, and to what.
+DEV_WINDOWS = ("login_failure_window", "mail_request_window", "sign_up_window")
+DEV_WINDOW_SECONDS = 60
 _DATABASE_EXAMPLE = "postgresql://user:password@host:5432/inkwell"
 MIN_SECRET_BYTES = 32
 _PLACEHOLDERS = ("change", "secret", "example", "placeholder", "replace", "your", "xxx", "todo")

@@ -225,8 +225,9 @@ def auth_problem(settings: Settings) -> str | None:
     return None
 
 
-def listen_problem(host: str, port: int) -> str | None:
-    """Why `inkwell serve` cannot listen on host:port (taken by another program, say), or None.
+def listen_problem(host: str, port: int, *, elsewhere: str = "--port 8001") -> str | None:
+    """Why a command cannot listen on host:port (taken by another program, say), or None; `elsewhere` says
+    how to choose another port.
 
     Tried with the socket options uvicorn binds with, then let go: uvicorn itself would say it in log lines
     around the bare OS error.
@@ -241,8 +242,8 @@ def listen_problem(host: str, port: int) -> str | None:
         match exc.errno:
             case errno.EADDRINUSE:
                 return (
-                    f"{where} is in use by another program (an inkwell serve still running?); stop it, "
-                    "or serve on another port: --port 8001 (with make: `PORT=8001 make run`)"
+                    f"{where} is in use by another program (an earlier one still running?); stop it, "
+                    f"or choose another port: {elsewhere}"
                 )
             case errno.EACCES:
                 return f"cannot listen on {where}: ports below 1024 need root; use --port 1024 or above"

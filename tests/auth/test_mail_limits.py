@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.emails import SEND_PASSWORD_RESET
+from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.jobs.models import OutboxJob
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, new_account
-from tests.apps import asgi_client
+from tests.apps import app_on, asgi_client
 
 LIMIT = 3  # mails to one address an hour, by default
 PER_CLIENT = 10  # mails asked for from one client address an hour, by default
@@ -146,3 +147,29 @@ async def test_one_client_may_not_ask_for_many_email_changes(client: httpx.Async
     ]
 
     assert statuses == [202] * PER_CLIENT + [429]
+
+
+@pytest.mark.parametrize(("dev_mode", "longest_wait"), [(False, 60 * 60), (True, 60)])
+async def test_in_dev_mode_a_limit_reached_while_learning_the_flows_passes_in_a_minute(
+    settings: Settings, database: Database, dev_mode: bool, longest_wait: int
+) -> None:
+    configured = Settings(_env_file=None, **{**settings.model_dump(exclude_unset=True), "dev_mode": dev_mode})
+    app = app_on(configured, database)
+    async with asgi_client(app, address="203.0.113.10") as client:
+        account = await new_account(client)
+        answers = [
+            await client.post("/auth/verify/request", headers=account.headers) for _ in range(LIMIT + 1)
+        ]
+
+    assert [a.status_code for a in answers] == [202] * LIMIT + [429]
+    wait = int(answers[-1].headers["Retry-After"])
+    assert longest_wait - 5 <= wait <= longest_wait
+
+
+def test_dev_mode_shortens_only_the_windows_left_unset() -> None:
+    assert Settings(_env_file=None).mail_request_window == 60 * 60  # what a deployment gets
+    dev = Settings(_env_file=None, dev_mode=True, login_failure_window=300)
+
+    assert (dev.mail_request_window, dev.sign_up_window, dev.login_failure_window) == (60, 60, 300)
+    # The counts stay: only the time they take to pass is shorter.
+    assert dev.mail_request_limit == Settings(_env_file=None).mail_request_limit

@@ -84,6 +84,13 @@ class SmtpMailer:
             raise
 
 
+# What to do is in the line: the mail catcher shows every mail whole, tokens included, on its terminal.
+NOT_SENT = (
+    "mail not sent: INKWELL_SMTP_URL is unset; to read mail in development, run `inkwell mail catch` and "
+    "serve with INKWELL_SMTP_URL=smtp://127.0.0.1:1025"
+)
+
+
 class LogMailer:
     """Development without a mail server: each message is logged instead of sent.
 
@@ -99,7 +106,7 @@ class LogMailer:
         fields: dict[str, str] = {"to": str(message["To"]), "subject": str(message["Subject"])}
         if self.with_body:
             fields["body"] = Unredacted(message.get_content())
-        structlog.get_logger().warning("mail not sent: INKWELL_SMTP_URL is unset", logger=__name__, **fields)
+        structlog.get_logger().warning(NOT_SENT, logger=__name__, **fields)
 
 
 def create_mailer(settings: Settings, *, tracer: Tracer = NO_TRACER) -> Mailer:
