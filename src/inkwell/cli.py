@@ -5,6 +5,7 @@ import io
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import sys
@@ -27,6 +28,7 @@ from inkwell.auth.passwords import Passwords
 from inkwell.cache.invalidation import open_cached_database
 from inkwell.config import Settings, get_settings
 from inkwell.db import open_database
+from inkwell.demo_text import DemoRun
 from inkwell.jobs import service as jobs_service
 from inkwell.jobs.models import JobStatus, OutboxJob
 from inkwell.logs import configure_logging
@@ -183,10 +185,13 @@ def seed(
     posts_per_user: Annotated[int, typer.Option(min=0, help="Posts for each user.")] = 10,
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Users per transaction.")] = 1000,
 ) -> None:
-    """Fill the database with demo users and posts, in bulk."""
+    """Fill the database with demo users and posts, in bulk; the users share a password, printed once."""
     settings = _ready_settings()
+    password = secrets.token_urlsafe(12)
 
-    async def run() -> None:
+    async def run() -> DemoRun:
+        # One hashing for every demo user: they share the password, and so its hash.
+        demo = DemoRun(password_hash=await Passwords.from_settings(settings).hash(password))
         async with open_cached_database(settings) as database:
             with progress("seeding users", users, unit="users") as advance:
                 await seed_database(
@@ -195,10 +200,17 @@ def seed(
                     posts_per_user=posts_per_user,
                     batch_size=batch_size,
                     on_batch=advance,
+                    demo=demo,
                 )
+        return demo
 
-    asyncio.run(run())
+    demo = asyncio.run(run())
     typer.echo(f"Created {users} users and {users * posts_per_user} posts.")
+    last = f" to {demo.email(users - 1)}" if users > 1 else ""
+    typer.echo(
+        f"Sign in as {demo.email(0)}{last} with the password {password} "
+        "(shown only now: keep it, or seed again)."
+    )
 
 
 @users_app.command("export")

@@ -1,15 +1,18 @@
-"""Demo data: many users with posts each, inserted in bulk."""
+"""Demo data: many users with posts each, inserted in bulk.
 
-import secrets
+The users have names, and the posts titles and bodies on a dozen subjects (inkwell.demo_text), so that
+search finds some and not others. Given a password's hash (`inkwell seed` makes one password and prints
+it), every demo user signs in with that password.
+"""
+
 from collections.abc import Callable
 from typing import Any
 
 from inkwell.db import Database
+from inkwell.demo_text import DemoRun, PostWriter, person_name
 from inkwell.orm import utcnow
 from inkwell.posts import service as posts
 from inkwell.users import service as users
-
-POST_BODY = "A demonstration post. " * 8
 
 
 async def seed(
@@ -19,10 +22,10 @@ async def seed(
     posts_per_user: int,
     batch_size: int,
     on_batch: Callable[[int], None],
+    demo: DemoRun | None = None,
 ) -> None:
     """Insert `user_count` users with `posts_per_user` posts each; one transaction per batch of users."""
-    # A tag of this run keeps its emails apart from every earlier run's.
-    run = secrets.token_hex(4)
+    run = demo or DemoRun()
     for first in range(0, user_count, batch_size):
         numbers = range(first, min(first + batch_size, user_count))
         async with database.transaction(writes=True) as tx:
@@ -33,11 +36,12 @@ async def seed(
         on_batch(len(numbers))
 
 
-def _user(run: str, number: int) -> dict[str, Any]:
+def _user(run: DemoRun, number: int) -> dict[str, Any]:
     now = utcnow()
     return {
-        "email": f"demo-{run}-{number}@example.com",
-        "name": f"Demo User {number}",
+        "email": run.email(number),
+        "name": person_name(f"{run.tag}:{number}"),
+        "password_hash": run.password_hash,
         "created_at": now,
         "updated_at": now,
     }
@@ -45,8 +49,19 @@ def _user(run: str, number: int) -> dict[str, Any]:
 
 def _posts(author_ids: list[int], per_user: int) -> list[dict[str, Any]]:
     now = utcnow()
-    return [
-        {"author_id": author, "title": f"Post {n}", "body": POST_BODY, "created_at": now, "updated_at": now}
-        for author in author_ids
-        for n in range(1, per_user + 1)
-    ]
+    # Seeded by the batch's first author: the same users get the same posts.
+    writer = PostWriter(min(author_ids, default=0))
+    rows = []
+    for author in author_ids:
+        for _ in range(per_user):
+            text = writer.post()
+            rows.append(
+                {
+                    "author_id": author,
+                    "title": text.title,
+                    "body": text.body,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+    return rows

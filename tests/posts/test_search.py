@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.db import Database
+from inkwell.demo_text import SUBJECTS
 from inkwell.posts.models import Post
 from inkwell.seed import seed
 from inkwell.users.models import User
@@ -308,9 +309,30 @@ async def test_a_deleted_users_posts_leave_the_search(committed_client: httpx.As
 async def test_seeded_posts_are_searchable(
     committed_client: httpx.AsyncClient, committed_database: Database
 ) -> None:
-    await seed(committed_database, user_count=3, posts_per_user=2, batch_size=2, on_batch=lambda _: None)
+    await seed(committed_database, user_count=3, posts_per_user=4, batch_size=2, on_batch=lambda _: None)
+    seeded = (await committed_client.get("/posts", params={"limit": 100})).json()
 
-    assert len(await found(committed_client, "demonstration post", limit=100)) == 6
+    # Each subject's words find its posts, and only them.
+    for subject in SUBJECTS:
+        expected = sorted(post["title"] for post in seeded if post_subject(post) == subject.name)
+        assert sorted(await found(committed_client, subject_query(subject.name), limit=100)) == expected
+    assert len(seeded) == 12
+
+
+def subject_query(name: str) -> str:
+    """Every word of the subject, in web-search syntax: a post on it has at least one."""
+    [subject] = [subject for subject in SUBJECTS if subject.name == name]
+    return " OR ".join(f'"{phrase}"' for phrase in (*subject.things, *subject.doings))
+
+
+def post_subject(post: dict[str, Any]) -> str:
+    text = f"{post['title']} {post['body']}".lower()
+    [name] = [
+        subject.name
+        for subject in SUBJECTS
+        if any(phrase in text for phrase in (*subject.things, *subject.doings))
+    ]
+    return name
 
 
 @pytest.mark.parametrize(
