@@ -9,6 +9,7 @@ import os
 import re
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -101,4 +102,20 @@ def test_the_catcher_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> Non
     assert result.stderr == (
         f"inkwell mail catch: 127.0.0.1:{port} is in use by another program (an earlier one still "
         f"running?); stop it, or choose another port: --port {port + 1}\n"
+    )
+
+
+def test_without_aiosmtpd_the_catcher_says_where_it_comes_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "aiosmtpd.smtp", None)  # as if it were not installed
+
+    result = run_here(
+        {**os.environ, **SIGNED_IN_ENV}, "mail", "catch", "--port", str(free_port()), cwd=tmp_path
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "inkwell mail catch: aiosmtpd is not installed; it comes with the development dependencies "
+        "(`make install`)"
     )
