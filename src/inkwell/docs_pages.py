@@ -54,6 +54,10 @@ def _swagger_ui_page(app: FastAPI, root: str, parameters: dict[str, Any]) -> str
 <link type="text/css" rel="stylesheet" href="{root}{ASSETS_URL}/swagger-ui.css">
 <link rel="shortcut icon" href="{root}{ASSETS_URL}/favicon.png">
 <title>{html.escape(app.title)} - Swagger UI</title>
+<style>
+/* The Authorize dialog's words on OAuth2 scopes: Inkwell has none to grant. */
+.scope-def {{ display: none; }}
+</style>
 </head>
 <body>
 <div id="swagger-ui"></div>

@@ -152,6 +152,7 @@ def test_the_authorize_dialog_asks_for_an_email_and_says_why_a_sign_in_failed(
         expect(dialog.locator("input:visible, select:visible")).to_have_count(2)
         expect(dialog).not_to_contain_text("client")
         expect(dialog).not_to_contain_text("username")
+        expect(page.locator(".modal-ux").get_by_text("scopes", exact=False).first).to_be_hidden()
 
         dialog.get_by_label("Email").fill(example["email"])
         dialog.get_by_label("Password").fill("not the password at all")
