@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
@@ -242,6 +243,22 @@ async def test_the_docs_authorize_form_signs_in(client: httpx.AsyncClient, accou
     response = await client.post("/auth/token", data=form)
 
     assert response.status_code == 200
+
+
+async def test_an_empty_grant_type_is_one_left_out_and_documented_so(
+    client: httpx.AsyncClient, account: Account
+) -> None:
+    response = await client.post(
+        "/auth/token", data={"username": account.email, "password": PASSWORD, "grant_type": ""}
+    )
+    document = (await client.get("/openapi.json")).json()
+
+    assert response.status_code == 200
+    grant_type = document["components"]["schemas"]["Body_sign_in"]["properties"]["grant_type"]
+    [pattern] = [branch["pattern"] for branch in grant_type["anyOf"] if "pattern" in branch]
+    assert re.fullmatch(pattern, "")
+    assert re.fullmatch(pattern, "password")
+    assert not re.search(pattern, "code")
 
 
 async def test_sign_in_with_a_json_body_is_422(client: httpx.AsyncClient, account: Account) -> None:

@@ -40,7 +40,8 @@ class SignInForm:
             examples=[example.PASSWORD],
         ),
     ]
-    grant_type: Annotated[str | None, Form(pattern="^password$", examples=["password"])] = None
+    # An empty form field is a field left out (FastAPI reads it as None): the pattern says so.
+    grant_type: Annotated[str | None, Form(pattern="^(password)?$", examples=["password"])] = None
 
 
 class TokenPair(BaseModel):
