@@ -294,7 +294,9 @@ def test_the_commands_report_in_plain_lines_off_a_terminal(
     imported = run_here(sqlite_env, "users", "import", str(bad))
 
     assert seeded.returncode == 0, seeded.stderr
-    assert seeded.stdout == "Created 30 users and 60 posts.\n"
+    created, sign_in = seeded.stdout.splitlines()
+    assert created == "Created 30 users and 60 posts."
+    assert sign_in.startswith("Sign in as demo-")
     assert seeded.stderr.splitlines() == [f"seeding users: {n}/30 users" for n in (10, 20, 30)]
     assert exported.returncode == 0, exported.stderr
     assert len((tmp_path / "users.csv").read_text().splitlines()) == 31
