@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inkwell.conditional import IfMatch
 from inkwell.db import Transaction
 from inkwell.orm import record, table_of, utcnow
 from inkwell.posts.models import Post, PostRecord
@@ -39,3 +40,8 @@ async def _insert(target: AsyncSession | Transaction, statement: Insert, values:
     row = (await target.execute(statement, values)).one()
     await target.commit()
     return row
+
+
+def tags(record_id: int, *versions: int) -> IfMatch:
+    """An If-Match header naming these versions of the record, as a route receives it."""
+    return IfMatch(frozenset((record_id, version) for version in versions))

@@ -18,7 +18,7 @@ from inkwell.main import create_app
 from inkwell.posts import service as posts_service
 from inkwell.users import service as users_service
 from tests.accounts import PASSWORD, Account, make_admin, new_account
-from tests.factories import make_post, make_user
+from tests.factories import make_post, make_user, tags
 
 RACERS = 8
 
@@ -276,10 +276,12 @@ async def test_a_user_update_names_the_versions_it_accepts(
 
     async with committed_database.transaction() as tx:
         with pytest.raises(PreconditionFailed):
-            await users_service.update_user(tx, user.id, changes={"name": "Late"}, versions={seen})
+            await users_service.update_user(
+                tx, user.id, changes={"name": "Late"}, if_match=tags(user.id, seen)
+            )
     async with committed_database.transaction() as tx:
         updated = await users_service.update_user(
-            tx, user.id, changes={"name": "On time"}, versions={seen + 1}
+            tx, user.id, changes={"name": "On time"}, if_match=tags(user.id, seen + 1)
         )
     assert (updated.name, updated.version) == ("On time", seen + 2)
 
@@ -298,7 +300,9 @@ async def test_the_version_check_is_in_the_write_itself(committed_database: Data
         await change_elsewhere(committed_database, user.id, post.id)
         assert stale_post is not None
         with pytest.raises(PreconditionFailed):
-            await posts_service.delete_post(tx, post.id, author_id=None, versions={stale_post.version})
+            await posts_service.delete_post(
+                tx, post.id, author_id=None, if_match=tags(post.id, stale_post.version)
+            )
 
 
 async def change_elsewhere(database: Database, user_id: int, post_id: int) -> None:

@@ -16,6 +16,7 @@ from inkwell.posts.schemas import PostCreate
 from inkwell.users import service as users
 from inkwell.users.errors import EmailTaken, UserNotFound
 from inkwell.users.schemas import UserFields
+from tests.factories import tags
 
 RETURNING = ("insert_returning", "update_returning", "delete_returning")
 
@@ -86,13 +87,15 @@ async def test_if_match_is_checked_in_the_write(database: Database) -> None:
     async with database.transaction() as tx:
         user_id = await new_user(tx)
         with pytest.raises(PreconditionFailed):
-            await users.update_user(tx, user_id, changes={"name": "Late"}, versions={7})
+            await users.update_user(tx, user_id, changes={"name": "Late"}, if_match=tags(user_id, 7))
         with pytest.raises(PreconditionFailed):
-            await users.update_user(tx, user_id, changes={}, versions={7})
-        on_time = await users.update_user(tx, user_id, changes={"name": "On time"}, versions={1, 7})
+            await users.update_user(tx, user_id, changes={}, if_match=tags(user_id, 7))
+        on_time = await users.update_user(
+            tx, user_id, changes={"name": "On time"}, if_match=tags(user_id, 1, 7)
+        )
         with pytest.raises(PreconditionFailed):
-            await users.delete_user(tx, user_id, versions={1})
-        await users.delete_user(tx, user_id, versions={2})
+            await users.delete_user(tx, user_id, if_match=tags(user_id, 1))
+        await users.delete_user(tx, user_id, if_match=tags(user_id, 2))
         gone = await users.get_user(tx, user_id)
 
     assert (on_time.name, on_time.version, gone) == ("On time", 2, None)
@@ -109,16 +112,16 @@ async def test_a_write_that_matches_nothing_says_why(database: Database) -> None
         with pytest.raises(NotYourPost):
             await posts.update_post(tx, post.id, author_id=other, changes=change)
         with pytest.raises(NotYourPost):
-            await posts.update_post(tx, post.id, author_id=other, versions={7}, changes=change)
+            await posts.update_post(tx, post.id, author_id=other, if_match=tags(post.id, 7), changes=change)
         with pytest.raises(PreconditionFailed):
-            await posts.update_post(tx, post.id, author_id=author, versions={7}, changes=change)
+            await posts.update_post(tx, post.id, author_id=author, if_match=tags(post.id, 7), changes=change)
         with pytest.raises(NotYourPost):
             await posts.update_post(tx, post.id, author_id=other, changes={})
         with pytest.raises(NotYourPost):
             await posts.delete_post(tx, post.id, author_id=other)
         with pytest.raises(PostNotFound):
             await posts.delete_post(tx, 0, author_id=None)
-        await posts.delete_post(tx, post.id, author_id=author, versions={1})
+        await posts.delete_post(tx, post.id, author_id=author, if_match=tags(post.id, 1))
         with pytest.raises(PostNotFound):
             await posts.delete_post(tx, post.id, author_id=author)
 

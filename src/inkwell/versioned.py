@@ -22,6 +22,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Delete, Select, Table, Update, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from inkwell.conditional import IfMatch
 from inkwell.db import Transaction, rowcount
 from inkwell.errors import Forbidden, InkwellError, PreconditionFailed
 from inkwell.fields import valid_id
@@ -103,13 +104,14 @@ class VersionedTable(Generic[RecordT]):
         changes: Mapping[str, Any],
         *,
         owner: int | None = None,
-        versions: Collection[int] | None = None,
+        if_match: IfMatch | None = None,
         also: Sequence[Assignment] = (),
     ) -> RecordT:
         """Apply `changes` (column: value) to the row, and `also` before them; only if `owner` (when given)
-        owns it and, with `versions`, only at one of them. The row as it is after."""
+        owns it and, with `if_match`, only at a version it names. The row as it is after."""
         if not valid_id(row_id):
             raise self.not_found
+        versions = None if if_match is None else if_match.versions_of(row_id)
         if not changes and not also:
             return await self._checked(tx, row_id, owner, versions)
         connection = tx.connection
@@ -135,12 +137,13 @@ class VersionedTable(Generic[RecordT]):
         row_id: int,
         *,
         owner: int | None = None,
-        versions: Collection[int] | None = None,
+        if_match: IfMatch | None = None,
     ) -> None:
         """Delete the row, under the same conditions as `update`; what refers to it goes with it (the
         foreign keys' ON DELETE CASCADE)."""
         if not valid_id(row_id):
             raise self.not_found
+        versions = None if if_match is None else if_match.versions_of(row_id)
         statement = self._delete_statement(owner is not None, versions is not None)
         deleted = rowcount(await tx.connection.execute(statement, self._conditions(row_id, owner, versions)))
         if deleted == 0:

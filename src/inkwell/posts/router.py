@@ -2,7 +2,7 @@ from fastapi import APIRouter, Response, status
 
 from inkwell.auth.dependencies import ViewerDep, ViewerIdempotencyDep
 from inkwell.cache.reads import cached_body
-from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
+from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, with_etag
 from inkwell.deps import CacheDep, DatabaseDep, TransactionDep
 from inkwell.links import post_links
 from inkwell.pagination import LINK_HEADER, PageDep
@@ -112,9 +112,8 @@ async def update_post(
 ) -> PostRecord:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
     changes = payload.model_dump(exclude_unset=True)
-    versions = matching_versions(if_match, post_id)
     post = await service.update_post(
-        tx, post_id, changes=changes, author_id=viewer.only_author, versions=versions
+        tx, post_id, changes=changes, author_id=viewer.only_author, if_match=if_match
     )
     return with_etag(response, post)
 
@@ -128,5 +127,4 @@ async def delete_post(
     post_id: int, viewer: ViewerDep, tx: TransactionDep, if_match: IfMatchHeader = None
 ) -> None:
     """Delete a post; with If-Match, only if unchanged."""
-    versions = matching_versions(if_match, post_id)
-    await service.delete_post(tx, post_id, author_id=viewer.only_author, versions=versions)
+    await service.delete_post(tx, post_id, author_id=viewer.only_author, if_match=if_match)

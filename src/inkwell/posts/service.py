@@ -2,11 +2,12 @@
 reads and versioned, owned writes go through `POSTS` (inkwell.versioned). None of them commits: the
 caller's transaction does."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, bindparam, false, select
 
+from inkwell.conditional import IfMatch
 from inkwell.db import Transaction
 from inkwell.fields import valid_id
 from inkwell.orm import records, table_of
@@ -49,18 +50,18 @@ async def update_post(
     *,
     changes: dict[str, Any],
     author_id: int | None,
-    versions: Collection[int] | None = None,
+    if_match: IfMatch | None = None,
 ) -> PostRecord:
-    """Apply `changes` to the post, only if `author_id` (when given) wrote it, and with `versions` only at
-    one of them: PostNotFound, NotYourPost or PreconditionFailed, in that order, otherwise."""
-    return await POSTS.update(tx, post_id, changes, owner=author_id, versions=versions)
+    """Apply `changes` to the post, only if `author_id` (when given) wrote it, and with `if_match` only at
+    a version it names: PostNotFound, NotYourPost or PreconditionFailed, in that order, otherwise."""
+    return await POSTS.update(tx, post_id, changes, owner=author_id, if_match=if_match)
 
 
 async def delete_post(
-    tx: Transaction, post_id: int, *, author_id: int | None, versions: Collection[int] | None = None
+    tx: Transaction, post_id: int, *, author_id: int | None, if_match: IfMatch | None = None
 ) -> None:
     """Delete the post, under the same conditions as `update_post`."""
-    await POSTS.delete(tx, post_id, owner=author_id, versions=versions)
+    await POSTS.delete(tx, post_id, owner=author_id, if_match=if_match)
 
 
 async def insert_posts(tx: Transaction, rows: Sequence[dict[str, Any]]) -> None:

@@ -5,7 +5,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from inkwell.auth import emails
 from inkwell.auth.dependencies import AddressDep, ViewerDep
-from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
+from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, with_etag
 from inkwell.db import Transaction
 from inkwell.deps import AuthDep, ThrottleDep, TransactionDep
 from inkwell.idempotency.dependencies import IdempotencyDep, IdempotentRequest
@@ -119,8 +119,7 @@ async def update_user(
     A new `email` needs `current_password`, the password of whoever is signed in, and changes only once
     the token mailed to it is sent to `POST /auth/confirm-email`: the answer is then 202.
     """
-    versions = matching_versions(if_match, user_id)
-    user = await service.update_user(tx, user_id, changes=change.changes, versions=versions)
+    user = await service.update_user(tx, user_id, changes=change.changes, if_match=if_match)
     if change.email is not None and await emails.request_email_change(
         tx, throttle, auth.settings, user, change.email, address=address
     ):
@@ -134,7 +133,7 @@ async def delete_user(user_id: AccountToDeleteId, tx: TransactionDep, if_match: 
 
     The body gives `current_password`, the password of whoever is signed in.
     """
-    await service.delete_user(tx, user_id, versions=matching_versions(if_match, user_id))
+    await service.delete_user(tx, user_id, if_match=if_match)
 
 
 # --- sign-in off: the tutorial's open API ---
@@ -166,15 +165,14 @@ async def update_open_user(
 ) -> UserRecord:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
     changes = payload.model_dump(exclude_unset=True)
-    versions = matching_versions(if_match, user_id)
-    user = await service.update_user(tx, user_id, changes=changes, versions=versions)
+    user = await service.update_user(tx, user_id, changes=changes, if_match=if_match)
     return with_etag(response, user)
 
 
 @open_router.delete(USER, name="delete_user", status_code=status.HTTP_204_NO_CONTENT, responses=USER_DELETED)
 async def delete_open_user(user_id: int, tx: TransactionDep, if_match: IfMatchHeader = None) -> None:
     """Delete a user and all of their posts; with If-Match, only if unchanged."""
-    await service.delete_user(tx, user_id, versions=matching_versions(if_match, user_id))
+    await service.delete_user(tx, user_id, if_match=if_match)
 
 
 async def _create_user(account: NewAccount, tx: Transaction, idempotency: IdempotentRequest) -> Response:

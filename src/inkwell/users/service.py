@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, case, func, insert, null, select
 
+from inkwell.conditional import IfMatch
 from inkwell.db import Transaction
 from inkwell.orm import record, records, table_of
 from inkwell.pagination import Page, paged_query
@@ -54,18 +55,18 @@ async def create_user(
 
 
 async def update_user(
-    tx: Transaction, user_id: int, *, changes: dict[str, Any], versions: Collection[int] | None = None
+    tx: Transaction, user_id: int, *, changes: dict[str, Any], if_match: IfMatch | None = None
 ) -> UserRecord:
-    """Apply `changes` to the user; with `versions`, only at one of them (PreconditionFailed otherwise).
-    A new email is unverified; EmailTaken when another account has it."""
+    """Apply `changes` to the user; with `if_match`, only at a version it names (PreconditionFailed
+    otherwise). A new email is unverified; EmailTaken when another account has it."""
     also = (_UNVERIFIED_IF_NEW,) if "email" in changes and "email_verified_at" not in changes else ()
-    return await USERS.update(tx, user_id, changes, versions=versions, also=also)
+    return await USERS.update(tx, user_id, changes, if_match=if_match, also=also)
 
 
-async def delete_user(tx: Transaction, user_id: int, *, versions: Collection[int] | None = None) -> None:
-    """Delete the user, with `versions` only at one of them; what is theirs goes with them (ON DELETE
-    CASCADE): posts, sessions, tokens, idempotency keys, pending mail."""
-    await USERS.delete(tx, user_id, versions=versions)
+async def delete_user(tx: Transaction, user_id: int, *, if_match: IfMatch | None = None) -> None:
+    """Delete the user, with `if_match` only at a version it names; what is theirs goes with them (ON
+    DELETE CASCADE): posts, sessions, tokens, idempotency keys, pending mail."""
+    await USERS.delete(tx, user_id, if_match=if_match)
 
 
 async def list_users(tx: Transaction, *, page: Page) -> list[UserRecord]:
