@@ -1,4 +1,5 @@
-"""The documentation's generated tables, and the MkDocs hooks that put the README on the site's front page.
+"""The documentation's generated tables, and the MkDocs hook that puts the README on the site's front page
+and fails the build when a page's generated table no longer matches the code.
 
 The tables of settings (drawn from `inkwell.config.Settings`) and of migrations (drawn from the revisions
 in `migrations/versions/`) are written into the pages themselves, so that they read on the repository's
@@ -38,7 +39,7 @@ FIX = "make docs-tables"
 # A generated table: its opening line, then (once written) the table and the closing line.
 BLOCK = re.compile(
     r"^<!-- (?P<kind>settings|revisions)(?::(?P<names>[^>\n]*))? -->\n"
-    r"(?:(?P<table>(?:(?!<!-- ).*\n)*?)<!-- end (?P=kind) -->\n)?",
+    r"(?:(?:(?!<!-- ).*\n)*?<!-- end (?P=kind) -->\n)?",
     re.MULTILINE,
 )
 # The README links into the site as `docs/PAGE.md`; on the site, pages are beside the front page.
