@@ -63,7 +63,7 @@ async def _per_read(step: Callable[[int], Awaitable[object]], *, reads: int, use
 
 
 async def _execute(connection: AsyncConnection, user_id: int) -> object:
-    return (await connection.execute(service._BY_ID, {"user_id": user_id})).first()
+    return (await connection.execute(service.USERS.by_id, {"row_id": user_id})).first()
 
 
 async def _checkout(database: Database) -> None:

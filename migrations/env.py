@@ -6,6 +6,8 @@ A caller that already holds a connection (the tests, the CLI inside an event loo
 
 import asyncio
 import logging.config
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from alembic import context
 from alembic.runtime.environment import NameFilterParentNames, NameFilterType
@@ -44,8 +46,29 @@ def run_migrations(connection: Connection) -> None:
     context.configure(
         connection=connection, target_metadata=metadata, compare_type=True, include_name=modelled
     )
-    with context.begin_transaction():
+    with sqlite_foreign_keys_off(connection), context.begin_transaction():
         context.run_migrations()
+
+
+@contextmanager
+def sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite's foreign keys off while migrations run, as SQLite's procedure for rebuilding a table asks:
+    with them on, dropping the old copy of a table deletes every row that refers to it. The pragma only
+    takes effect outside a transaction: it is sent on the driver's connection before Alembic begins its
+    own. Revisions that rebuild tables check that it took effect, and check the keys after."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    cursor = connection.connection.cursor()
+    cursor.execute("PRAGMA foreign_keys")
+    enforced = cursor.fetchone()[0]
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    try:
+        yield
+    finally:
+        if enforced:
+            cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
 
 
 async def run_async_migrations() -> None:

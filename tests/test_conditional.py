@@ -268,17 +268,16 @@ async def test_a_user_update_names_the_versions_it_accepts(
 ) -> None:
     # PATCH /users checks If-Match in the UPDATE itself (WHERE version IN ...), or under the row's lock
     # where the database has no UPDATE ... RETURNING.
-    async with committed_database.transaction(writes=True) as tx:
-        setup = tx.session
-        user = await make_user(setup)
-        post = await make_post(setup, user)
+    async with committed_database.transaction() as tx:
+        user = await make_user(tx)
+        post = await make_post(tx, user)
     seen = user.version
     await change_elsewhere(committed_database, user.id, post.id)
 
-    async with committed_database.transaction(writes=True) as tx:
+    async with committed_database.transaction() as tx:
         with pytest.raises(PreconditionFailed):
             await users_service.update_user(tx, user.id, changes={"name": "Late"}, versions={seen})
-    async with committed_database.transaction(writes=True) as tx:
+    async with committed_database.transaction() as tx:
         updated = await users_service.update_user(
             tx, user.id, changes={"name": "On time"}, versions={seen + 1}
         )
@@ -290,12 +289,11 @@ async def test_a_user_update_names_the_versions_it_accepts(
 async def test_the_version_check_is_in_the_write_itself(committed_database: Database) -> None:
     # Even without the row lock, a post changed by another transaction after this one read it is not
     # overwritten: the DELETE names the version that was read, and matches nothing.
-    async with committed_database.transaction(writes=True) as tx:
-        setup = tx.session
-        user = await make_user(setup)
-        post = await make_post(setup, user)
+    async with committed_database.transaction() as tx:
+        user = await make_user(tx)
+        post = await make_post(tx, user)
 
-    async with committed_database.transaction(writes=True) as tx:
+    async with committed_database.transaction() as tx:
         stale_post = await posts_service.get_post(tx, post.id)
         await change_elsewhere(committed_database, user.id, post.id)
         assert stale_post is not None
@@ -305,7 +303,7 @@ async def test_the_version_check_is_in_the_write_itself(committed_database: Data
 
 async def change_elsewhere(database: Database, user_id: int, post_id: int) -> None:
     """Change the user and the post in a transaction of its own, and commit."""
-    async with database.transaction(writes=True) as tx:
+    async with database.transaction() as tx:
         user = await users_service.get_user(tx, user_id)
         post = await posts_service.get_post(tx, post_id)
         assert user is not None

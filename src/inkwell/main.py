@@ -24,9 +24,8 @@ from inkwell.auth.passwords import Passwords
 from inkwell.auth.router import account_router
 from inkwell.auth.router import router as auth_router
 from inkwell.auth.throttle import throttle_for
-from inkwell.cache.invalidation import create_cache
 from inkwell.config import Settings, get_settings
-from inkwell.db import Database, create_engine, write_timeout
+from inkwell.db import Database, database_for
 from inkwell.error_handlers import install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
@@ -84,7 +83,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = database is None
-        db = database or _open_database(settings, tracing)
+        db = database or database_for(settings, tracing)
         _serve(app, db, settings)
         purger = asyncio.create_task(
             purge_periodically(_purges(settings, db), interval=settings.purge_interval)
@@ -101,8 +100,6 @@ def create_app(
             if jobs is not None:
                 await jobs.stop()
             if own:
-                if db.cache is not None:
-                    await db.cache.redis.aclose()
                 await db.dispose()
                 logger.info("database pool closed")
             if own_tracing is not None:
@@ -171,17 +168,6 @@ def operation_id(route: APIRoute) -> str:
     another in one mode (the open sign-up) takes the other's name, so the id is the same in every mode.
     """
     return route.name
-
-
-def _open_database(settings: Settings, tracing: Tracing | None) -> Database:
-    """The app's own database (and cache), traced when `tracing` is given."""
-    engine = create_engine(settings)
-    cache = create_cache(settings)
-    if tracing is not None:
-        tracing.instrument_engine(engine)
-        if cache is not None:
-            tracing.instrument_redis(cache.redis)
-    return Database(engine, cache=cache, write_timeout=write_timeout(settings))
 
 
 def _serve(app: FastAPI, database: Database | None, settings: Settings) -> None:

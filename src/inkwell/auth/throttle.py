@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.errors import TooManyFailures
 from inkwell.auth.models import ThrottleCounter
 from inkwell.config import Settings
-from inkwell.db import Database, rowcount
-from inkwell.orm import UTCDateTime, utcnow
+from inkwell.db import Database, Transaction, rowcount
+from inkwell.orm import UTCDateTime, table_of, utcnow
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -70,10 +69,10 @@ class PasswordAttempt:
         await throttle.refund(self.account.key)
         await throttle.refund(self.address.key)
 
-    async def succeeded(self, throttle: "Throttle", *, session: AsyncSession | None = None) -> None:
+    async def succeeded(self, throttle: "Throttle", *, tx: Transaction | None = None) -> None:
         """The password was right: the account's count starts again, and the address gets its try back."""
-        await throttle.forget(self.account.key, session=session)
-        await throttle.refund(self.address.key, session=session)
+        await throttle.forget(self.account.key, tx=tx)
+        await throttle.refund(self.address.key, tx=tx)
 
 
 def mailbox_limit(settings: Settings, email: str) -> Limit:
@@ -94,17 +93,17 @@ def sign_up_limit(settings: Settings, address: str) -> Limit:
 
 
 class Throttle(Protocol):
-    async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
+    async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
         """Count one attempt against each limit; the seconds to wait when this attempt is past any of
         them (it must then be refused), or None.
 
-        Counted in a transaction of its own, committed before this returns, unless `session` is given.
+        Counted in a transaction of its own, committed before this returns, unless `tx` is given.
         """
 
-    async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
+    async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
         """Clear the attempts counted against `key` (an account that just proved its password)."""
 
-    async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
+    async def refund(self, key: str, *, tx: Transaction | None = None) -> None:
         """Take back one attempt counted against `key` (a client address whose attempt succeeded)."""
 
 
@@ -119,10 +118,10 @@ class DatabaseThrottle:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
+    async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
         now = utcnow()
         waits = []
-        async with self._writing(session) as writing:
+        async with self._writing(tx) as writing:
             # Always in the same order, so that two requests sharing keys never wait on each other's locks.
             for limit in sorted(limits, key=lambda limit: limit.key):
                 hits, window_ends = await _bump(writing, limit, now)
@@ -130,58 +129,58 @@ class DatabaseThrottle:
                     waits.append(seconds_until(window_ends, now))
         return max(waits, default=None)
 
-    async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
-        async with self._writing(session) as writing:
-            await writing.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
+    async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
+        async with self._writing(tx) as writing:
+            await writing.connection.execute(delete(_COUNTERS).where(_COUNTERS.c.key == key))
 
-    async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
-        async with self._writing(session) as writing:
-            await writing.execute(
-                update(ThrottleCounter)
-                .where(ThrottleCounter.key == key, ThrottleCounter.hits > 0)
-                .values(hits=ThrottleCounter.hits - 1)
+    async def refund(self, key: str, *, tx: Transaction | None = None) -> None:
+        async with self._writing(tx) as writing:
+            await writing.connection.execute(
+                update(_COUNTERS)
+                .where(_COUNTERS.c.key == key, _COUNTERS.c.hits > 0)
+                .values(hits=_COUNTERS.c.hits - 1)
             )
 
     @asynccontextmanager
-    async def _writing(self, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
-        """`session`, or a write transaction of its own, committed when the block ends."""
-        if session is not None:
-            yield session
+    async def _writing(self, tx: Transaction | None) -> AsyncIterator[Transaction]:
+        """`tx`, or a transaction of its own, committed when the block ends."""
+        if tx is not None:
+            yield tx
             return
-        async with self.database.transaction(writes=True) as own:
-            yield own.session
+        async with self.database.transaction() as own:
+            yield own
 
 
-async def _bump(session: AsyncSession, limit: Limit, now: datetime) -> tuple[int, datetime]:
+_COUNTERS = table_of(ThrottleCounter)
+
+
+async def _bump(tx: Transaction, limit: Limit, now: datetime) -> tuple[int, datetime]:
     """Add one to the key's count (starting a new window if the last one ended); the count and the
     window's end after it. The upsert locks the row, so the read that follows sees this count."""
-    await session.execute(_upsert(session.get_bind().dialect.name, limit, now))
-    row = (
-        await session.execute(
-            select(ThrottleCounter.hits, ThrottleCounter.window_ends).where(ThrottleCounter.key == limit.key)
-        )
-    ).one()
+    await tx.connection.execute(_upsert(tx.connection.dialect.name, limit, now))
+    query = select(_COUNTERS.c.hits, _COUNTERS.c.window_ends).where(_COUNTERS.c.key == limit.key)
+    row = (await tx.connection.execute(query)).one()
     return row.hits, row.window_ends
 
 
 def _upsert(dialect: str, limit: Limit, now: datetime) -> Any:
     """INSERT the key's first attempt, or count one more on the row that exists: one statement."""
     new_end = now + timedelta(seconds=limit.window)
-    ended = ThrottleCounter.window_ends <= _at(now)
+    ended = _COUNTERS.c.window_ends <= _at(now)
     # MariaDB assigns left to right, each assignment seeing the ones before it: `hits` must be set
     # while `window_ends` still holds the old value. PostgreSQL and SQLite read the old row for both.
     assignments = [
-        ("hits", case((ended, 1), else_=ThrottleCounter.hits + 1)),
-        ("window_ends", case((ended, _at(new_end)), else_=ThrottleCounter.window_ends)),
+        ("hits", case((ended, 1), else_=_COUNTERS.c.hits + 1)),
+        ("window_ends", case((ended, _at(new_end)), else_=_COUNTERS.c.window_ends)),
     ]
     row = {"key": limit.key, "hits": 1, "window_ends": new_end}
     if dialect in ("mysql", "mariadb"):
-        return mysql.insert(ThrottleCounter).values(row).on_duplicate_key_update(assignments)
+        return mysql.insert(_COUNTERS).values(row).on_duplicate_key_update(assignments)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(ThrottleCounter)
+        insert(_COUNTERS)
         .values(row)
-        .on_conflict_do_update(index_elements=[ThrottleCounter.key], set_=dict(assignments))
+        .on_conflict_do_update(index_elements=[_COUNTERS.c.key], set_=dict(assignments))
     )
 
 
@@ -189,10 +188,9 @@ def _at(moment: datetime) -> Any:
     return literal(moment, UTCDateTime())
 
 
-async def purge_ended_windows(session: AsyncSession, *, now: datetime) -> int:
+async def purge_ended_windows(tx: Transaction, *, now: datetime) -> int:
     """Delete the counts whose window has ended (they count nothing any more); how many."""
-    result = await session.execute(delete(ThrottleCounter).where(ThrottleCounter.window_ends <= now))
-    return rowcount(result)
+    return rowcount(await tx.connection.execute(delete(_COUNTERS).where(_COUNTERS.c.window_ends <= now)))
 
 
 # INCR, and the window's expiry set by the first attempt only: one round trip, atomic in Redis.
@@ -221,7 +219,7 @@ class RedisThrottle:
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"
 
-    async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
+    async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
         from redis.exceptions import RedisError
 
         try:
@@ -231,7 +229,7 @@ class RedisThrottle:
                 replies = await pipe.execute()
         except RedisError as exc:
             logger.warning("throttle: Redis unavailable (%s), counting in the database", exc)
-            return await self.fallback.hit(limits, session=session)
+            return await self.fallback.hit(limits, tx=tx)
         waits = [
             max(1, int(ttl))
             for limit, (hits, ttl) in zip(limits, replies, strict=True)
@@ -239,21 +237,21 @@ class RedisThrottle:
         ]
         return max(waits, default=None)
 
-    async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
+    async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
         from redis.exceptions import RedisError
 
         try:
             await self.redis.delete(self._key(key))
         except RedisError:
-            await self.fallback.forget(key, session=session)
+            await self.fallback.forget(key, tx=tx)
 
-    async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
+    async def refund(self, key: str, *, tx: Transaction | None = None) -> None:
         from redis.exceptions import RedisError
 
         try:
             await self.redis.eval(_REFUND_SCRIPT, 1, self._key(key))  # type: ignore[misc]
         except RedisError:
-            await self.fallback.refund(key, session=session)
+            await self.fallback.refund(key, tx=tx)
 
 
 def throttle_for(database: Database, settings: Settings) -> Throttle:

@@ -1,7 +1,6 @@
 from fastapi import APIRouter, Response, status
 
 from inkwell.auth.dependencies import ViewerDep, ViewerIdempotencyDep
-from inkwell.cache.invalidation import POSTS, user_posts_key
 from inkwell.cache.reads import cached_body
 from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
 from inkwell.deps import CacheDep, DatabaseDep, TransactionDep
@@ -10,7 +9,7 @@ from inkwell.pagination import LINK_HEADER, PageDep
 from inkwell.posts import service
 from inkwell.posts.dependencies import AuthorFilter, PostToRead, SearchDep
 from inkwell.posts.models import PostRecord
-from inkwell.posts.pages import cache_for, encode_page, page_response
+from inkwell.posts.pages import CACHE_NAMESPACE, cache_for, encode_page, page_response
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
 from inkwell.responses import responses
 from inkwell.users.dependencies import ManagedUserId
@@ -34,7 +33,7 @@ async def create_post(
     if replay := await idempotency.replay_or_claim():
         return replay
     post = await service.create_post(tx, author_id=user_id, data=payload)
-    return idempotency.respond(PostRead.model_validate(post), status_code=201, etag=etag_of(post))
+    return await idempotency.respond(PostRead.model_validate(post), status_code=201, etag=etag_of(post))
 
 
 @router.get(
@@ -54,8 +53,8 @@ async def list_user_posts(
             found = await service.list_user_posts(tx, author_id=user_id, page=page, search=search)
         return encode_page(found, page)
 
-    variant = f"{page.limit}:{page.offset}:"
-    body = await cached_body(cache_for(cache, page, search), user_posts_key(user_id), variant, load)
+    variant = f"user:{user_id}:{page.limit}:{page.offset}"
+    body = await cached_body(cache_for(cache, page, search), CACHE_NAMESPACE, variant, load)
     return page_response(body, page, search)
 
 
@@ -80,8 +79,8 @@ async def list_posts(
             found = await service.list_posts(tx, page=page, author_id=author_id, search=search)
         return encode_page(found, page)
 
-    variant = f"{page.limit}:{page.offset}:{author_id or ''}"
-    body = await cached_body(cache_for(cache, page, search), POSTS, variant, load)
+    variant = f"all:{page.limit}:{page.offset}:{author_id or ''}"
+    body = await cached_body(cache_for(cache, page, search), CACHE_NAMESPACE, variant, load)
     return page_response(body, page, search)
 
 

@@ -122,7 +122,7 @@ async def update_user(
     versions = matching_versions(if_match, user_id)
     user = await service.update_user(tx, user_id, changes=change.changes, versions=versions)
     if change.email is not None and await emails.request_email_change(
-        tx.session, throttle, auth.settings, user, change.email, address=address
+        tx, throttle, auth.settings, user, change.email, address=address
     ):
         response.status_code = status.HTTP_202_ACCEPTED
     return with_etag(response, user)
@@ -181,4 +181,4 @@ async def _create_user(account: NewAccount, tx: Transaction, idempotency: Idempo
     if replay := await idempotency.replay_or_claim():
         return replay
     user = await service.create_user(tx, data=account.fields, password_hash=account.password_hash)
-    return idempotency.respond(UserRead.model_validate(user), status_code=201, etag=etag_of(user))
+    return await idempotency.respond(UserRead.model_validate(user), status_code=201, etag=etag_of(user))
