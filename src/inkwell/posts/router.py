@@ -2,7 +2,7 @@ from fastapi import APIRouter, Response, status
 
 from inkwell.auth.dependencies import ViewerDep, ViewerIdempotencyDep
 from inkwell.cache.reads import cached_body
-from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, with_etag
+from inkwell.conditional import IfMatchHeader, etag_of, with_etag
 from inkwell.deps import CacheDep, DatabaseDep, TransactionDep
 from inkwell.links import post_links
 from inkwell.pagination import LINK_HEADER, PageDep
@@ -11,7 +11,7 @@ from inkwell.posts.dependencies import AuthorFilter, PostToRead, SearchDep
 from inkwell.posts.models import PostRecord
 from inkwell.posts.pages import CACHE_NAMESPACE, cache_for, encode_page, page_response
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
-from inkwell.responses import responses
+from inkwell.responses import CHANGE_ERRORS, DELETE_ERRORS, answers, responses
 from inkwell.users.dependencies import ManagedUserId
 
 router = APIRouter(tags=["posts"])
@@ -21,10 +21,7 @@ router = APIRouter(tags=["posts"])
     "/users/{user_id}/posts",
     response_model=PostRead,
     status_code=status.HTTP_201_CREATED,
-    responses={
-        **responses(400, 401, 403, 404, 409, 413, 422, 503),
-        201: {"links": post_links(), "headers": ETAG_HEADER},
-    },
+    responses=answers(201, 400, 401, 403, 404, 409, 413, 422, 503, links=post_links()),
 )
 async def create_post(
     user_id: ManagedUserId, payload: PostCreate, tx: TransactionDep, idempotency: ViewerIdempotencyDep
@@ -87,7 +84,7 @@ async def list_posts(
 @router.get(
     "/posts/{post_id}",
     response_model=PostRead,
-    responses={**responses(304, 404, 422, 503), 200: {"links": post_links(), "headers": ETAG_HEADER}},
+    responses=answers(200, 304, 404, 422, 503, links=post_links()),
 )
 async def read_post(post: PostToRead) -> PostRecord:
     """Fetch one post, with its ETag; 304 when If-None-Match names it."""
@@ -97,10 +94,7 @@ async def read_post(post: PostToRead) -> PostRecord:
 @router.patch(
     "/posts/{post_id}",
     response_model=PostRead,
-    responses={
-        **responses(400, 401, 403, 404, 412, 413, 422, 503),
-        200: {"links": post_links(), "headers": ETAG_HEADER},
-    },
+    responses=answers(200, *CHANGE_ERRORS, links=post_links()),
 )
 async def update_post(
     post_id: int,
@@ -121,7 +115,7 @@ async def update_post(
 @router.delete(
     "/posts/{post_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(401, 403, 404, 412, 422, 503),
+    responses=responses(*DELETE_ERRORS),
 )
 async def delete_post(
     post_id: int, viewer: ViewerDep, tx: TransactionDep, if_match: IfMatchHeader = None

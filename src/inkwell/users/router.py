@@ -11,7 +11,7 @@ from inkwell.deps import AuthDep, ThrottleDep, TransactionDep
 from inkwell.idempotency.dependencies import IdempotencyDep, IdempotentRequest
 from inkwell.links import user_links
 from inkwell.pagination import PageDep, page_of
-from inkwell.responses import responses
+from inkwell.responses import CHANGE_ERRORS, DELETE_ERRORS, answers, responses
 from inkwell.users import service
 from inkwell.users.dependencies import (
     AccountChangeDep,
@@ -50,17 +50,11 @@ SIGN_UP: dict[str, Any] = {
     "name": "create_user",
     "response_model": UserRead,
     "status_code": status.HTTP_201_CREATED,
-    "responses": {
-        **responses(400, 409, 413, 422, 429, 503, hashes_passwords=True),
-        201: {"links": user_links(), "headers": ETAG_HEADER},
-    },
+    "responses": answers(201, 400, 409, 413, 422, 429, 503, links=user_links(), hashes_passwords=True),
 }
-USER_READ = {**responses(304, 401, 404, 422, 503), 200: {"links": user_links(), "headers": ETAG_HEADER}}
-USER_CHANGED = {
-    **responses(400, 401, 403, 404, 409, 412, 413, 422, 503),
-    200: {"links": user_links(), "headers": ETAG_HEADER},
-}
-USER_DELETED = responses(401, 403, 404, 412, 422, 503)
+USER_READ = answers(200, 304, 401, 404, 422, 503, links=user_links())
+USER_CHANGED = answers(200, *CHANGE_ERRORS, 409, links=user_links())
+USER_DELETED = responses(*DELETE_ERRORS)
 # With sign-in on, a new email and a deletion ask for the password again: 403 when it is wrong, 429
 # past the sign-in throttle's limits (or the mail limits, for a new email), 503 while hashing is busy.
 ACCOUNT_CHANGED = {
