@@ -73,4 +73,4 @@ async def _checkout(database: Database) -> None:
 
 async def _inkwell_read(database: Database, user_id: int) -> object:
     async with database.reads() as tx:
-        return await service.get_user(tx, user_id)
+        return await service.USERS.get(tx, user_id)

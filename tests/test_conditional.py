@@ -296,24 +296,22 @@ async def test_the_version_check_is_in_the_write_itself(committed_database: Data
         post = await make_post(tx, user)
 
     async with committed_database.transaction() as tx:
-        stale_post = await posts_service.get_post(tx, post.id)
+        stale_post = await posts_service.POSTS.get(tx, post.id)
         await change_elsewhere(committed_database, user.id, post.id)
         assert stale_post is not None
         with pytest.raises(PreconditionFailed):
-            await posts_service.delete_post(
-                tx, post.id, author_id=None, if_match=tags(post.id, stale_post.version)
-            )
+            await posts_service.POSTS.delete(tx, post.id, if_match=tags(post.id, stale_post.version))
 
 
 async def change_elsewhere(database: Database, user_id: int, post_id: int) -> None:
     """Change the user and the post in a transaction of its own, and commit."""
     async with database.transaction() as tx:
-        user = await users_service.get_user(tx, user_id)
-        post = await posts_service.get_post(tx, post_id)
+        user = await users_service.USERS.get(tx, user_id)
+        post = await posts_service.POSTS.get(tx, post_id)
         assert user is not None
         assert post is not None
         await users_service.update_user(tx, user_id, changes={"name": f"{user.name}!"})
-        await posts_service.update_post(tx, post_id, changes={"title": f"{post.title}!"}, author_id=None)
+        await posts_service.POSTS.update(tx, post_id, {"title": f"{post.title}!"})
 
 
 async def test_browsers_may_read_the_etag_when_cors_is_on(

@@ -59,11 +59,11 @@ async def test_a_refused_insert_is_the_tables_own_error(database: Database) -> N
 
 async def test_a_change_to_what_is_shown_moves_the_version_and_the_time(database: Database) -> None:
     async with database.transaction() as tx:
-        created = await users.get_user(tx, await new_user(tx))
+        created = await users.USERS.get(tx, await new_user(tx))
         assert created is not None
         changed = await users.update_user(tx, created.id, changes={"name": "Grace"})
         await users.set_password_hash(tx, created.id, "a hash")
-        hidden = await users.get_user(tx, created.id)
+        hidden = await users.USERS.get(tx, created.id)
 
     assert (changed.name, changed.version) == ("Grace", 2)
     assert changed.updated_at > created.updated_at
@@ -94,9 +94,9 @@ async def test_if_match_is_checked_in_the_write(database: Database) -> None:
             tx, user_id, changes={"name": "On time"}, if_match=tags(user_id, 1, 7)
         )
         with pytest.raises(PreconditionFailed):
-            await users.delete_user(tx, user_id, if_match=tags(user_id, 1))
-        await users.delete_user(tx, user_id, if_match=tags(user_id, 2))
-        gone = await users.get_user(tx, user_id)
+            await users.USERS.delete(tx, user_id, if_match=tags(user_id, 1))
+        await users.USERS.delete(tx, user_id, if_match=tags(user_id, 2))
+        gone = await users.USERS.get(tx, user_id)
 
     assert (on_time.name, on_time.version, gone) == ("On time", 2, None)
 
@@ -108,22 +108,22 @@ async def test_a_write_that_matches_nothing_says_why(database: Database) -> None
         change = {"title": "X"}
 
         with pytest.raises(PostNotFound):
-            await posts.update_post(tx, post.id + 1000, author_id=None, changes=change)
+            await posts.POSTS.update(tx, post.id + 1000, change)
         with pytest.raises(NotYourPost):
-            await posts.update_post(tx, post.id, author_id=other, changes=change)
+            await posts.POSTS.update(tx, post.id, change, owner=other)
         with pytest.raises(NotYourPost):
-            await posts.update_post(tx, post.id, author_id=other, if_match=tags(post.id, 7), changes=change)
+            await posts.POSTS.update(tx, post.id, change, owner=other, if_match=tags(post.id, 7))
         with pytest.raises(PreconditionFailed):
-            await posts.update_post(tx, post.id, author_id=author, if_match=tags(post.id, 7), changes=change)
+            await posts.POSTS.update(tx, post.id, change, owner=author, if_match=tags(post.id, 7))
         with pytest.raises(NotYourPost):
-            await posts.update_post(tx, post.id, author_id=other, changes={})
+            await posts.POSTS.update(tx, post.id, {}, owner=other)
         with pytest.raises(NotYourPost):
-            await posts.delete_post(tx, post.id, author_id=other)
+            await posts.POSTS.delete(tx, post.id, owner=other)
         with pytest.raises(PostNotFound):
-            await posts.delete_post(tx, 0, author_id=None)
-        await posts.delete_post(tx, post.id, author_id=author, if_match=tags(post.id, 1))
+            await posts.POSTS.delete(tx, 0)
+        await posts.POSTS.delete(tx, post.id, owner=author, if_match=tags(post.id, 1))
         with pytest.raises(PostNotFound):
-            await posts.delete_post(tx, post.id, author_id=author)
+            await posts.POSTS.delete(tx, post.id, owner=author)
 
 
 async def test_a_taken_email_refuses_a_change(database: Database) -> None:

@@ -28,7 +28,7 @@ async def seed(
         async with database.transaction() as tx:
             ids = await users.insert_users(tx, [_user(run, n) for n in numbers])
             if posts_per_user:
-                await posts.insert_posts(tx, _posts(ids, posts_per_user))
+                await posts.POSTS.insert_many(tx, _posts(ids, posts_per_user))
         on_batch(len(numbers))
 
 

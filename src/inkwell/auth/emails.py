@@ -99,7 +99,7 @@ async def confirm_email_change(tx: Transaction, settings: Settings, token: str, 
     when another account took the address meanwhile (the token then stays unused).
     """
     redeemed = await service.redeem_account_token(tx, token, purpose=TokenPurpose.CHANGE_EMAIL, now=now)
-    before = None if redeemed is None else await users.get_user(tx, redeemed.user_id, lock=True)
+    before = None if redeemed is None else await users.USERS.get(tx, redeemed.user_id, lock=True)
     if redeemed is None or before is None:
         raise InvalidAccountToken
     user = await users.confirm_email(tx, before.id, email=redeemed.email, now=now)
@@ -113,7 +113,7 @@ async def send_email_verification(ctx: JobContext, payload: dict[str, Any]) -> N
     now = utcnow()
     ttl = ctx.settings.verify_token_ttl
     async with ctx.database.transaction() as tx:
-        user = await users.get_user(tx, payload["user_id"])
+        user = await users.USERS.get(tx, payload["user_id"])
         if user is None or user.email != payload["email"]:
             return  # the account is gone, or has another address since: its own request will follow
         token = await service.issue_account_token(
@@ -143,7 +143,7 @@ async def send_email_change(ctx: JobContext, payload: dict[str, Any]) -> None:
     ttl = ctx.settings.reset_token_ttl
     email = payload["email"]
     async with ctx.database.transaction() as tx:
-        user = await users.get_user(tx, payload["user_id"])
+        user = await users.USERS.get(tx, payload["user_id"])
         if user is None or user.email == email or await users.find_user(tx, email) is not None:
             return  # the account is gone, has the address already, or another account took it since
         # Only the address asked for last can be confirmed.

@@ -106,9 +106,7 @@ async def update_post(
 ) -> PostRecord:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
     changes = payload.model_dump(exclude_unset=True)
-    post = await service.update_post(
-        tx, post_id, changes=changes, author_id=viewer.only_author, if_match=if_match
-    )
+    post = await service.POSTS.update(tx, post_id, changes, owner=viewer.only_author, if_match=if_match)
     return with_etag(response, post)
 
 
@@ -121,4 +119,4 @@ async def delete_post(
     post_id: int, viewer: ViewerDep, tx: TransactionDep, if_match: IfMatchHeader = None
 ) -> None:
     """Delete a post; with If-Match, only if unchanged."""
-    await service.delete_post(tx, post_id, author_id=viewer.only_author, if_match=if_match)
+    await service.POSTS.delete(tx, post_id, owner=viewer.only_author, if_match=if_match)

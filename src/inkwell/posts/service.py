@@ -2,12 +2,10 @@
 reads and versioned, owned writes go through `POSTS` (inkwell.versioned). None of them commits: the
 caller's transaction does."""
 
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Select, bindparam, false, select
 
-from inkwell.conditional import IfMatch
 from inkwell.db import Transaction
 from inkwell.fields import valid_id
 from inkwell.orm import records, table_of
@@ -40,35 +38,6 @@ async def create_post(tx: Transaction, *, author_id: int, data: PostCreate) -> P
     return await POSTS.insert(tx, {"author_id": author_id, "title": data.title, "body": data.body})
 
 
-async def get_post(tx: Transaction, post_id: int) -> PostRecord | None:
-    return await POSTS.get(tx, post_id)
-
-
-async def update_post(
-    tx: Transaction,
-    post_id: int,
-    *,
-    changes: dict[str, Any],
-    author_id: int | None,
-    if_match: IfMatch | None = None,
-) -> PostRecord:
-    """Apply `changes` to the post, only if `author_id` (when given) wrote it, and with `if_match` only at
-    a version it names: PostNotFound, NotYourPost or PreconditionFailed, in that order, otherwise."""
-    return await POSTS.update(tx, post_id, changes, owner=author_id, if_match=if_match)
-
-
-async def delete_post(
-    tx: Transaction, post_id: int, *, author_id: int | None, if_match: IfMatch | None = None
-) -> None:
-    """Delete the post, under the same conditions as `update_post`."""
-    await POSTS.delete(tx, post_id, owner=author_id, if_match=if_match)
-
-
-async def insert_posts(tx: Transaction, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many posts in a few statements."""
-    await POSTS.insert_many(tx, rows)
-
-
 async def list_user_posts(
     tx: Transaction, *, author_id: int, page: Page, search: SearchQuery | None = None
 ) -> list[PostRecord]:
@@ -82,7 +51,7 @@ async def list_user_posts(
     statement, parameters = _paged(tx, _OLDEST_FIRST_BY_AUTHOR, page, search)
     result = await tx.connection.execute(statement, {**parameters, "author_id": author_id})
     posts = records(result, PostRecord)
-    if not posts and await users.get_user(tx, author_id) is None:
+    if not posts and await users.USERS.get(tx, author_id) is None:
         raise UserNotFound
     return posts
 

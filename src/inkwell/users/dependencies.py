@@ -30,7 +30,7 @@ async def user_to_read(
 ) -> UserRecord:
     """The user with its ETag; 404 when there is none, 304 when the client's copy (If-None-Match) is
     current."""
-    user = await service.get_user(tx, user_id)
+    user = await service.USERS.get(tx, user_id)
     if user is None:
         raise UserNotFound
     return answer_if_none_match(if_none_match, user, response)

@@ -127,7 +127,7 @@ async def delete_user(user_id: AccountToDeleteId, tx: TransactionDep, if_match: 
 
     The body gives `current_password`, the password of whoever is signed in.
     """
-    await service.delete_user(tx, user_id, if_match=if_match)
+    await service.USERS.delete(tx, user_id, if_match=if_match)
 
 
 # --- sign-in off: the tutorial's open API ---
@@ -166,7 +166,7 @@ async def update_open_user(
 @open_router.delete(USER, name="delete_user", status_code=status.HTTP_204_NO_CONTENT, responses=USER_DELETED)
 async def delete_open_user(user_id: int, tx: TransactionDep, if_match: IfMatchHeader = None) -> None:
     """Delete a user and all of their posts; with If-Match, only if unchanged."""
-    await service.delete_user(tx, user_id, if_match=if_match)
+    await service.USERS.delete(tx, user_id, if_match=if_match)
 
 
 async def _create_user(account: NewAccount, tx: Transaction, idempotency: IdempotentRequest) -> Response:

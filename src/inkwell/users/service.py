@@ -29,11 +29,6 @@ _UNVERIFIED_IF_NEW = (
 )
 
 
-async def get_user(tx: Transaction, user_id: int, *, lock: bool = False) -> UserRecord | None:
-    """The user, or None; with `lock`, locked against other writers until the transaction ends."""
-    return await USERS.get(tx, user_id, lock=lock)
-
-
 async def find_user(tx: Transaction, email: str) -> UserRecord | None:
     """The user with this email (compared without regard to case), or None."""
     row = (await tx.connection.execute(_BY_EMAIL, {"email": email.lower()})).first()
@@ -61,12 +56,6 @@ async def update_user(
     otherwise). A new email is unverified; EmailTaken when another account has it."""
     also = (_UNVERIFIED_IF_NEW,) if "email" in changes and "email_verified_at" not in changes else ()
     return await USERS.update(tx, user_id, changes, if_match=if_match, also=also)
-
-
-async def delete_user(tx: Transaction, user_id: int, *, if_match: IfMatch | None = None) -> None:
-    """Delete the user, with `if_match` only at a version it names; what is theirs goes with them (ON
-    DELETE CASCADE): posts, sessions, tokens, idempotency keys, pending mail."""
-    await USERS.delete(tx, user_id, if_match=if_match)
 
 
 async def list_users(tx: Transaction, *, page: Page) -> list[UserRecord]:
