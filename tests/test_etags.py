@@ -28,7 +28,7 @@ from inkwell.orm import table_of, utcnow
 from inkwell.users.models import User
 from tests.accounts import SIGNED_IN_ENV, Account, new_account, sign_in
 from tests.apps import app_on, asgi_client
-from tests.auth.test_email_flows import token_in
+from tests.auth.mail.test_email_flows import token_in
 from tests.commands import run_here
 from tests.smtp import MailSink
 

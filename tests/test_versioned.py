@@ -62,7 +62,7 @@ async def test_a_change_to_what_is_shown_moves_the_version_and_the_time(database
         created = await users.USERS.get(tx, await new_user(tx))
         assert created is not None
         changed = await users.update_user(tx, created.id, changes={"name": "Grace"})
-        await users.set_password_hash(tx, created.id, "a hash")
+        await users.rehash_password(tx, created.id, "a hash")
         hidden = await users.USERS.get(tx, created.id)
 
     assert (changed.name, changed.version) == ("Grace", 2)

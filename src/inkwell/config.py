@@ -159,7 +159,9 @@ class Settings(BaseSettings):
     """Steps below the server's own CPU priority that hashing runs at, on Linux (0: the same priority)."""
     # An address is shared by everyone behind one NAT or proxy: its limit is much higher.
     login_max_failures: PositiveInt = 5
-    """Password attempts per account within the window, before a 429."""
+    """Password attempts per account from one client address within the window, before a 429."""
+    login_max_failures_per_account: PositiveInt = 20
+    """Password attempts per account from all client addresses within the window, before a 429."""
     login_max_failures_per_address: PositiveInt = 100
     """Password attempts per client address within the window, before a 429."""
     login_failure_window: PositiveInt = 15 * 60

@@ -19,7 +19,6 @@ from inkwell.jobs.context import JobContext
 from inkwell.jobs.mail import deliver, enqueue_email
 from inkwell.orm import utcnow
 from inkwell.users import service as users
-from inkwell.users.errors import EmailTaken
 from inkwell.users.models import UserRecord
 
 SEND_EMAIL_VERIFICATION = "send_email_verification"
@@ -41,11 +40,14 @@ async def count_mail_request(
     return await throttle.hit([mailbox_limit(settings, email)], tx=tx)
 
 
+# The account mail a change of the account withdraws: each was asked for under its old security stamp.
+ACCOUNT_MAIL = (SEND_EMAIL_VERIFICATION, SEND_PASSWORD_RESET, SEND_EMAIL_CHANGE)
+
+
 async def request_verification(tx: Transaction, user: UserRecord) -> None:
     """Mail the user a verification token at their current email, once the transaction commits."""
-    await jobs.enqueue(
-        tx, SEND_EMAIL_VERIFICATION, {"user_id": user.id, "email": user.email}, user_id=user.id
-    )
+    payload = {"user_id": user.id, "email": user.email, "stamp": user.security_stamp}
+    await jobs.enqueue(tx, SEND_EMAIL_VERIFICATION, payload, user_id=user.id)
 
 
 async def request_password_reset(
@@ -59,9 +61,14 @@ async def request_password_reset(
     """
     account = await users.find_user(tx, email)
     inbox = email if account is None else account.email
-    if await count_mail_request(throttle, tx, settings, email=inbox, address=address) is None:
-        user_id = None if account is None else account.id
-        await jobs.enqueue(tx, SEND_PASSWORD_RESET, {"email": email}, user_id=user_id)
+    if await count_mail_request(throttle, tx, settings, email=inbox, address=address) is not None:
+        return
+    if account is None:
+        # The same write as for an account, so that the answer (and its time) tells nothing either way.
+        await jobs.enqueue(tx, SEND_PASSWORD_RESET, {"email": email})
+        return
+    payload = {"email": email, "user_id": account.id, "stamp": account.security_stamp}
+    await jobs.enqueue(tx, SEND_PASSWORD_RESET, payload, user_id=account.id)
 
 
 async def request_email_change(
@@ -73,30 +80,38 @@ async def request_email_change(
     *,
     address: str,
 ) -> bool:
-    """Mail `email` a token that makes it the user's address once redeemed; whether one is on its way
+    """Mail `email` a token that makes it the user's address once redeemed; whether a mail is asked for
     (not when `email` is the user's already). Until then the user keeps the address they have.
 
-    EmailTaken when another account has `email`; TooManyMailRequests past the limits of the address
-    mailed to or of the client's.
+    Counted first, against the address mailed to and the client's (TooManyMailRequests past either), and
+    asked for whether or not another account has `email`: the job mails nothing to a taken address, so
+    the answer tells no one which addresses are registered.
     """
     if email == user.email:
         return False
-    if await users.find_user(tx, email) is not None:
-        raise EmailTaken
     wait = await count_mail_request(throttle, tx, settings, email=email, address=address)
     if wait is not None:
         raise TooManyMailRequests(wait)
-    await jobs.enqueue(tx, SEND_EMAIL_CHANGE, {"user_id": user.id, "email": email}, user_id=user.id)
+    payload = {"user_id": user.id, "email": email, "stamp": user.security_stamp}
+    await jobs.enqueue(tx, SEND_EMAIL_CHANGE, payload, user_id=user.id)
     return True
 
 
-async def confirm_email_change(tx: Transaction, settings: Settings, token: str, *, now: datetime) -> None:
-    """Redeem a `change_email` token: the address it was mailed to becomes the account's email, verified.
+async def withdraw_account_mail(tx: Transaction, user_id: int) -> None:
+    """The account changed under the mail asked for it (a new password, a reset, a new email): none of it
+    is sent (each job also checks the account's stamp when it runs, should one be running now)."""
+    await jobs.withdraw(tx, user_id=user_id, names=ACCOUNT_MAIL)
 
-    The account's other such tokens are spent and every session of it ends: the sessions signed in
-    under the old address, which the request that confirms (it has none of its own) cannot tell from a
-    thief's. The old address is told. InvalidAccountToken for a token that does not work; EmailTaken
-    when another account took the address meanwhile (the token then stays unused).
+
+async def confirm_email_change(tx: Transaction, settings: Settings, token: str, *, now: datetime) -> None:
+    """Redeem a `change_email` token: the address it was mailed to becomes the account's email, verified,
+    under a new security stamp.
+
+    The account's other such tokens are spent, the mail still to be sent for it withdrawn, and every
+    session of it ends: the sessions signed in under the old address, which the request that confirms
+    (it has none of its own) cannot tell from a thief's. The old address is told. InvalidAccountToken for
+    a token that does not work; EmailTaken when another account took the address meanwhile (the token
+    then stays unused).
     """
     redeemed = await service.redeem_account_token(tx, token, purpose=TokenPurpose.CHANGE_EMAIL, now=now)
     before = None if redeemed is None else await users.USERS.get(tx, redeemed.user_id, lock=True)
@@ -105,17 +120,28 @@ async def confirm_email_change(tx: Transaction, settings: Settings, token: str, 
     user = await users.confirm_email(tx, before.id, email=redeemed.email, now=now)
     await service.spend_account_tokens(tx, user.id, purposes=[TokenPurpose.CHANGE_EMAIL], now=now)
     await service.end_other_sessions(tx, user.id, keep=None, now=now)
+    await withdraw_account_mail(tx, user.id)
     body = email_changed_message(settings, user, old_email=before.email, now=now)
     await enqueue_email(tx, to=before.email, subject="Your Inkwell email address was changed", body=body)
+
+
+async def _account_as_asked(tx: Transaction, payload: dict[str, Any]) -> UserRecord | None:
+    """The account a job was asked for, locked, if it is still as it was then (its security stamp the
+    same); None when it is gone or changed since (a new password, a reset, a new email)."""
+    user_id = payload.get("user_id")
+    user = None if not isinstance(user_id, int) else await users.USERS.get(tx, user_id, lock=True)
+    if user is None or user.security_stamp != payload.get("stamp"):
+        return None
+    return user
 
 
 async def send_email_verification(ctx: JobContext, payload: dict[str, Any]) -> None:
     now = utcnow()
     ttl = ctx.settings.verify_token_ttl
     async with ctx.database.transaction() as tx:
-        user = await users.USERS.get(tx, payload["user_id"])
+        user = await _account_as_asked(tx, payload)
         if user is None or user.email != payload["email"]:
-            return  # the account is gone, or has another address since: its own request will follow
+            return  # gone, or changed since: a request of its own would follow
         token = await service.issue_account_token(
             tx, user, purpose=TokenPurpose.VERIFY_EMAIL, now=now, ttl=ttl
         )
@@ -127,9 +153,9 @@ async def send_password_reset(ctx: JobContext, payload: dict[str, Any]) -> None:
     now = utcnow()
     ttl = ctx.settings.reset_token_ttl
     async with ctx.database.transaction() as tx:
-        user = await users.find_user(tx, payload["email"])
+        user = await _account_as_asked(tx, payload)
         if user is None:
-            return  # no such account: nothing to send, and the client was told nothing different
+            return  # no such account (the client was told nothing different), or changed since
         token = await service.issue_account_token(
             tx, user, purpose=TokenPurpose.RESET_PASSWORD, now=now, ttl=ttl
         )
@@ -143,9 +169,9 @@ async def send_email_change(ctx: JobContext, payload: dict[str, Any]) -> None:
     ttl = ctx.settings.reset_token_ttl
     email = payload["email"]
     async with ctx.database.transaction() as tx:
-        user = await users.USERS.get(tx, payload["user_id"])
+        user = await _account_as_asked(tx, payload)
         if user is None or user.email == email or await users.find_user(tx, email) is not None:
-            return  # the account is gone, has the address already, or another account took it since
+            return  # gone or changed since, the address is its own already, or another account's
         # Only the address asked for last can be confirmed.
         purpose = TokenPurpose.CHANGE_EMAIL
         await service.spend_account_tokens(tx, user.id, purposes=[purpose], now=now)

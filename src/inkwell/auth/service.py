@@ -147,8 +147,8 @@ async def issue_account_token(
     ttl: int,
     email: str | None = None,
 ) -> str:
-    """A new token for `purpose`, bound to the address it is mailed to: the user's current email, or
-    `email` (a new address to confirm). Only its hash is stored.
+    """A new token for `purpose`, bound to the address it is mailed to (the user's current email, or
+    `email`, a new address to confirm) and to the user's security stamp. Only its hash is stored.
 
     The user's spent tokens (used or expired) are deleted on the way, so that they never pile up.
     """
@@ -160,6 +160,7 @@ async def issue_account_token(
         "user_id": user.id,
         "purpose": purpose,
         "email": user.email if email is None else email,
+        "stamp": user.security_stamp,
         "created_at": now,
         "expires_at": now + timedelta(seconds=ttl),
     }
@@ -177,18 +178,20 @@ async def redeem_account_token(
     tx: Transaction, token: str, *, purpose: TokenPurpose, now: datetime
 ) -> RedeemedToken | None:
     """Use up `token`: its user and address, or None when it is unknown, used, expired, for another
-    purpose, or its account's email changed since it was sent (but for a `change_email` token, sent to
-    the new address).
+    purpose, asked for under another security stamp of its account, or its account's email changed since
+    it was sent (but for a `change_email` token, sent to the new address).
 
     One conditional UPDATE decides, so of two requests racing with the same token only one succeeds.
     """
     tokens = _ACCOUNT_TOKENS
     digest = token_digest(token)
-    current_email = select(_USERS.c.email).where(_USERS.c.id == tokens.c.user_id).scalar_subquery()
+    of_owner = _USERS.c.id == tokens.c.user_id
+    current = (
+        select(_USERS.c.email).where(of_owner).scalar_subquery(),
+        select(_USERS.c.security_stamp).where(of_owner).scalar_subquery(),
+    )
     claimed = await tx.connection.execute(
-        update(tokens)
-        .where(*_redeemable(digest, purpose, now, current_email=current_email))
-        .values(used_at=now)
+        update(tokens).where(*_redeemable(digest, purpose, now, current=current)).values(used_at=now)
     )
     if rowcount(claimed) != 1:
         return None
@@ -203,26 +206,33 @@ async def redeem_account_token(
 async def is_redeemable(tx: Transaction, token: str, *, purpose: TokenPurpose, now: datetime) -> bool:
     """Whether `token` would be accepted now (redeeming it still decides)."""
     tokens = _ACCOUNT_TOKENS
+    current = (_USERS.c.email, _USERS.c.security_stamp)
     query = (
         select(tokens.c.token_hash)
         .join(_USERS, _USERS.c.id == tokens.c.user_id)
-        .where(*_redeemable(token_digest(token), purpose, now, current_email=_USERS.c.email))
+        .where(*_redeemable(token_digest(token), purpose, now, current=current))
     )
     return await tx.connection.scalar(query) is not None
 
 
 def _redeemable(
-    digest: str, purpose: TokenPurpose, now: datetime, *, current_email: SQLColumnExpression[str]
+    digest: str,
+    purpose: TokenPurpose,
+    now: datetime,
+    *,
+    current: tuple[SQLColumnExpression[str], SQLColumnExpression[str]],
 ) -> tuple[ColumnElement[bool], ...]:
-    """The token, for `purpose`, unused, unexpired, and sent to the address its account still has.
+    """The token, for `purpose`, unused, unexpired, asked for under the security stamp its account still
+    has, and sent to the address the account still has (`current`: the account's email and stamp).
 
-    A `change_email` token was sent to the address the account is to have: nothing to compare. It is
-    spent instead by whatever makes it stale (another change, a new password).
+    A `change_email` token was sent to the address the account is to have: only its stamp is compared.
     """
-    conditions = (_ACCOUNT_TOKENS.c.token_hash == digest, *_usable(purpose, now))
+    email, stamp = current
+    tokens = _ACCOUNT_TOKENS
+    conditions = (tokens.c.token_hash == digest, tokens.c.stamp == stamp, *_usable(purpose, now))
     if purpose is TokenPurpose.CHANGE_EMAIL:
         return conditions
-    return (*conditions, _ACCOUNT_TOKENS.c.email == current_email)
+    return (*conditions, tokens.c.email == email)
 
 
 def _usable(purpose: TokenPurpose, now: datetime) -> tuple[ColumnElement[bool], ...]:

@@ -6,7 +6,7 @@ first, in a transaction of its own committed before the verification, so that co
 cannot slip past the limit, and a refused one counts though its request fails.
 """
 
-from inkwell.auth import service
+from inkwell.auth import emails, service
 from inkwell.auth.dependencies import Viewer
 from inkwell.auth.errors import (
     HashingBusy,
@@ -48,7 +48,12 @@ async def sign_in(
     """
     async with database.reads() as tx:
         user = await users.find_user(tx, email)
-    attempt = PasswordAttempt.of(auth.settings, email=email if user is None else user.email, address=address)
+    attempt = PasswordAttempt.of(
+        auth.settings,
+        email=email if user is None else user.email,
+        address=address,
+        stamp=None if user is None else user.security_stamp,
+    )
     await attempt.count(throttle)
     verdict = await _verify(auth, throttle, attempt, password, None if user is None else user.password_hash)
     if user is None or not verdict.valid:
@@ -56,7 +61,7 @@ async def sign_in(
     async with database.transaction() as tx:
         if verdict.new_hash is not None:
             # Hashed with older parameters: stored again with the current ones.
-            await users.set_password_hash(tx, user.id, verdict.new_hash)
+            await users.rehash_password(tx, user.id, verdict.new_hash)
         # A session ends at its maximum age even when it is never refreshed.
         ttl = min(auth.settings.refresh_token_ttl, auth.settings.session_max_age)
         tokens = await service.start_session(tx, user.id, now=utcnow(), ttl=ttl)
@@ -73,7 +78,9 @@ async def check_password(
     For the changes a stolen access token must not be able to make alone. The attempt counts against
     the same limits as sign-in's, before the verification, and no transaction is open meanwhile.
     """
-    attempt = PasswordAttempt.of(auth.settings, email=account.email, address=address)
+    attempt = PasswordAttempt.of(
+        auth.settings, email=account.email, address=address, stamp=account.security_stamp
+    )
     await attempt.count(throttle)
     if not (await _verify(auth, throttle, attempt, password, account.password_hash)).valid:
         raise WrongPassword
@@ -124,9 +131,10 @@ async def reset_password(auth: Auth, database: Database, *, token: str, new_pass
         if redeemed is None:
             raise InvalidAccountToken
         user_id = redeemed.user_id
-        await users.set_password_hash(tx, user_id, password_hash)
+        await users.set_password(tx, user_id, password_hash)
         await service.end_other_sessions(tx, user_id, keep=None, now=now)
         await service.spend_account_tokens(tx, user_id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
+        await emails.withdraw_account_mail(tx, user_id)
 
 
 async def change_password(
@@ -147,9 +155,10 @@ async def change_password(
     password_hash = await auth.passwords.hash(new)
     async with database.transaction() as tx:
         now = utcnow()
-        await users.set_password_hash(tx, account.id, password_hash)
+        await users.set_password(tx, account.id, password_hash)
         await service.end_other_sessions(tx, account.id, keep=viewer.session_id, now=now)
         await service.spend_account_tokens(tx, account.id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
+        await emails.withdraw_account_mail(tx, account.id)
 
 
 def token_pair(auth: Auth, tokens: SessionTokens) -> TokenPair:

@@ -7,6 +7,7 @@ sees the same counts. A window is fixed: it starts with the first attempt and la
 attempts past the limit do not extend it.
 """
 
+import hashlib
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -42,36 +43,56 @@ class Limit:
 class PasswordAttempt:
     """One try of a password (a sign-in, or a password confirmed before a sensitive change).
 
-    Limited per account, and much less strictly per client address (which many people may share: an
-    office, a proxy), so that one mistyping user or one attacked account never locks out the rest. Every
-    attempt is counted before the password is verified; one that succeeds is taken back, so the counts
-    are of failures (and of attempts still in flight).
+    Limited per account from one client address, less strictly per account from all of them, and much
+    less strictly per client address (which many people may share: an office, a proxy). So a stranger
+    who tries an account's password from one address locks out that address, not the owner elsewhere;
+    one who tries from many gets few tries all told; and no one address locks out the rest.
+
+    The account's counts are kept under its security stamp, which a reset or a confirmed new email
+    replaces: an owner who proves themselves that way gets the account back at once, however many
+    failures a stranger piled up. Every attempt is counted before the password is verified; one that
+    succeeds is taken back, so the counts are of failures (and of attempts still in flight).
     """
 
+    from_address: Limit
     account: Limit
     address: Limit
 
     @classmethod
-    def of(cls, settings: Settings, *, email: str, address: str) -> "PasswordAttempt":
+    def of(cls, settings: Settings, *, email: str, address: str, stamp: str | None) -> "PasswordAttempt":
+        """An attempt on the account with `email` (and `stamp`; None for an address no account has)."""
         window = settings.login_failure_window
+        # The address by its digest: the key stays short whatever the email, and no count names it.
+        account = f"account:{hashlib.sha256(email.lower().encode()).hexdigest()}:{stamp or ''}"
         return cls(
-            Limit(f"account:{email.lower()}", settings.login_max_failures, window),
+            Limit(f"{account}:{address}", settings.login_max_failures, window),
+            Limit(account, settings.login_max_failures_per_account, window),
             Limit(f"address:{address}", settings.login_max_failures_per_address, window),
         )
 
+    @property
+    def limits(self) -> list[Limit]:
+        return [self.from_address, self.account, self.address]
+
     async def count(self, throttle: "Throttle") -> None:
-        """Count it (committed at once); TooManyFailures when the account or the address is past its limit."""
-        if (wait := await throttle.hit([self.account, self.address])) is not None:
+        """Count it (committed at once); TooManyFailures when the account (from this address, or from any)
+        or the address is past its limit."""
+        if (wait := await throttle.hit(self.limits)) is not None:
             raise TooManyFailures(wait)
 
     async def not_tried(self, throttle: "Throttle") -> None:
         """The password could not be checked (hashing was busy, a 503): the attempt does not count."""
-        await throttle.refund(self.account.key)
-        await throttle.refund(self.address.key)
+        for limit in self.limits:
+            await throttle.refund(limit.key)
 
     async def succeeded(self, throttle: "Throttle", *, tx: Transaction | None = None) -> None:
-        """The password was right: the account's count starts again, and the address gets its try back."""
-        await throttle.forget(self.account.key, tx=tx)
+        """The password was right: the account's counts start again, and the address gets its try back.
+
+        In the order `hit` locks the keys (sorted), so that a success and an attempt never wait on each
+        other's locks.
+        """
+        for key in sorted((self.account.key, self.from_address.key)):
+            await throttle.forget(key, tx=tx)
         await throttle.refund(self.address.key, tx=tx)
 
 

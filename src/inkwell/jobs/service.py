@@ -42,6 +42,12 @@ async def enqueue(tx: Transaction, name: str, payload: dict[str, Any], *, user_i
     return int(result.inserted_primary_key[0])
 
 
+async def withdraw(tx: Transaction, *, user_id: int, names: Sequence[str]) -> int:
+    """Delete the pending jobs of these names for the user's account: they are never run; how many."""
+    pending = (_JOBS.c.user_id == user_id, _JOBS.c.name.in_(names), _JOBS.c.status == JobStatus.PENDING)
+    return rowcount(await tx.connection.execute(delete(_JOBS).where(*pending)))
+
+
 def payload_of(job: OutboxJobRecord) -> dict[str, Any]:
     payload: dict[str, Any] = json.loads(job.payload)
     return payload

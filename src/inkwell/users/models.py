@@ -1,3 +1,4 @@
+import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,11 @@ EMAIL_LENGTH = 255
 NAME_LENGTH = 100
 BIO_LENGTH = 500
 PASSWORD_HASH_LENGTH = 255
+STAMP_LENGTH = 32
+
+
+def new_stamp() -> str:
+    return secrets.token_hex(STAMP_LENGTH // 2)
 
 
 class User(Timestamped, Base):
@@ -31,6 +37,10 @@ class User(Timestamped, Base):
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # One up with every change to what the API shows of the user (see inkwell.versioned): its ETag.
     version: Mapped[int] = mapped_column(server_default="1")
+    # Replaced whenever the owner proves themselves anew (a new password, a reset, a confirmed email):
+    # what was asked for under the old one (a mail still to be sent, a mailed token, a run of failed
+    # sign-ins) no longer counts.
+    security_stamp: Mapped[str] = mapped_column(String(STAMP_LENGTH), default=new_stamp, info=NOT_SHOWN)
 
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ from inkwell.db import Transaction
 from inkwell.orm import record, records, table_of
 from inkwell.pagination import Page, paged_query
 from inkwell.users.errors import EmailTaken, UserNotFound
-from inkwell.users.models import User, UserRecord
+from inkwell.users.models import User, UserRecord, new_stamp
 from inkwell.users.schemas import UserFields
 from inkwell.versioned import VersionedTable
 
@@ -64,9 +64,10 @@ async def list_users(tx: Transaction, *, page: Page) -> list[UserRecord]:
 
 
 async def confirm_email(tx: Transaction, user_id: int, *, email: str, now: datetime) -> UserRecord:
-    """Make `email` the user's address, verified now (a token mailed to it came back). EmailTaken when
-    another account has it."""
-    return await USERS.update(tx, user_id, {"email": email, "email_verified_at": now})
+    """Make `email` the user's address, verified now (a token mailed to it came back), under a new security
+    stamp. EmailTaken when another account has it."""
+    changes = {"email": email, "email_verified_at": now, "security_stamp": new_stamp()}
+    return await USERS.update(tx, user_id, changes)
 
 
 async def mark_email_verified(tx: Transaction, user_id: int, *, email: str, now: datetime) -> bool:
@@ -80,8 +81,14 @@ async def mark_email_verified(tx: Transaction, user_id: int, *, email: str, now:
     return True
 
 
-async def set_password_hash(tx: Transaction, user_id: int, password_hash: str) -> None:
-    """A new password hash: what the API shows of the user stays as it is, ETag included."""
+async def set_password(tx: Transaction, user_id: int, password_hash: str) -> None:
+    """A new password (its hash), under a new security stamp: what the API shows of the user stays as it
+    is, ETag included."""
+    await USERS.update(tx, user_id, {"password_hash": password_hash, "security_stamp": new_stamp()})
+
+
+async def rehash_password(tx: Transaction, user_id: int, password_hash: str) -> None:
+    """The same password hashed with the current parameters: nothing else changes."""
     await USERS.update(tx, user_id, {"password_hash": password_hash})
 
 

@@ -10,7 +10,6 @@ from email.message import Message
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,23 +31,12 @@ from inkwell.users import service as users
 from inkwell.users.schemas import UserFields
 from tests.accounts import PASSWORD, Account, bearer, make_admin, new_account, sign_in
 from tests.apps import app_on, asgi_client
+from tests.auth.mail.conftest import PUBLIC_URL
 from tests.smtp import MailSink
 
-PUBLIC_URL = "https://inkwell.example"
 NEW_PASSWORD = "a brand new passphrase"
 REFUSED = {"detail": "Invalid or expired token"}
 TOKEN_LINE = re.compile(r"^Token: (\S+)", re.MULTILINE)
-
-
-@pytest.fixture
-def settings(settings: Settings, mail: MailSink) -> Settings:
-    """Mail to the test's SMTP server."""
-    return settings.model_copy(update={"smtp_url": SecretStr(mail.url), "public_url": PUBLIC_URL + "/"})
-
-
-@pytest.fixture
-def ctx(settings: Settings, database: Database) -> JobContext:
-    return JobContext(settings, database, create_mailer(settings), JOBS)
 
 
 async def run_jobs(ctx: JobContext) -> int:
@@ -597,18 +585,6 @@ async def test_no_token_goes_to_an_address_taken_before_the_job_ran(
     assert await run_jobs(ctx) == 1
     assert mail.messages == []
     assert await pending_email(client, account) is None
-
-
-async def test_a_registered_address_is_409_at_once(
-    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
-) -> None:
-    account = await new_account(client)
-    other = await new_account(client)
-
-    response = await ask_for_email(client, account, other.email)
-
-    assert (response.status_code, response.json()) == (409, {"detail": "Email already registered"})
-    assert await run_jobs(ctx) == 0
 
 
 async def test_only_the_tokens_hash_is_stored(
