@@ -2,6 +2,7 @@
 and nothing a client sent that is secret."""
 
 import httpx
+import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import ProxyTracerProvider, SpanKind, StatusCode
@@ -143,6 +144,21 @@ async def test_the_cache_commands_of_a_request_are_inside_its_span(
     assert commands
     # Each command by name, its key and value left out.
     assert all(redis_prefix not in everything_said(span) for span in commands)
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["untraced", "traced"])
+async def test_no_method_of_the_app_is_replaced_on_the_app_itself(
+    settings: Settings, tracing: Tracing, traced: bool
+) -> None:
+    app = create_app(settings, tracing=tracing if traced else None)
+    async with asgi_client(app) as client:  # its middleware stack is built by the first request
+        assert (await client.get("/openapi.json")).status_code == 200
+
+    assert app.middleware_stack is not None
+    assert "build_middleware_stack" not in vars(app)
+    assert "openapi" not in vars(app)
+    shadowing = [name for name, value in vars(app).items() if callable(getattr(type(app), name, None))]
+    assert shadowing == []
 
 
 async def test_a_server_error_is_traced_inside_the_outermost_wrapping_with_its_message_redacted(
