@@ -1,8 +1,11 @@
 """Request spans: named by route template, with the request id, statements and Redis commands inside,
 and nothing a client sent that is secret."""
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
+from fastapi.responses import StreamingResponse
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import ProxyTracerProvider, SpanKind, StatusCode
@@ -181,6 +184,32 @@ async def test_a_server_error_is_traced_inside_the_outermost_wrapping_with_its_m
     assert (request.attributes or {})[REQUEST_ID] == response.headers["X-Request-ID"]
     said = everything_said(request)
     assert "RuntimeError" in said
+    assert "***@example.com" in said
+    assert "sekrit-token-123" not in said
+    assert "ada@example.com" not in said
+
+
+async def test_an_error_after_the_response_started_is_traced_with_its_message_redacted(
+    settings: Settings, tracing: Tracing, spans: InMemorySpanExporter
+) -> None:
+    async def halfway() -> AsyncIterator[bytes]:
+        yield b"["
+        raise RuntimeError("refresh_token=sekrit-token-123 for ada@example.com")
+
+    async def streaming() -> StreamingResponse:
+        return StreamingResponse(halfway(), media_type="application/json")
+
+    app = create_app(settings, tracing=tracing)
+    app.add_api_route("/streaming", streaming)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
+        response = await client.get("/streaming")
+
+    # The 200 had started: no 500 could follow, and no body-end ended the span.
+    assert response.status_code == 200
+    request = server_span(spans, "GET /streaming")
+    assert request.status.status_code is StatusCode.ERROR
+    said = everything_said(request)
     assert "***@example.com" in said
     assert "sekrit-token-123" not in said
     assert "ada@example.com" not in said
