@@ -20,7 +20,8 @@ def runs_in_thread_pool(dependant: Dependant) -> list[str]:
     found = []
     call = dependant.call
     if call is not None and call not in IN_THREAD_POOL_ON_PURPOSE:
-        awaited: object = call if inspect.isfunction(call) else type(call).__call__
+        plain = inspect.isfunction(call) or inspect.ismethod(call)
+        awaited: object = call if plain else type(call).__call__
         if not (inspect.iscoroutinefunction(awaited) or inspect.isasyncgenfunction(awaited)):
             found.append(getattr(call, "__qualname__", repr(call)))
     for sub in dependant.dependencies:
