@@ -3,6 +3,7 @@
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
@@ -19,6 +20,7 @@ from inkwell.orm import utcnow
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, Account, count_verifications, new_account, sign_in, sign_up
 from tests.apps import app_counting_in, asgi_client
+from tests.test_round_trips import recorded_statements
 
 ADA = {"email": "ada@example.com", "name": "Ada"}
 
@@ -63,6 +65,25 @@ async def test_sign_ups_from_one_address_are_limited(app: FastAPI, session: Asyn
     assert int(answers[-1].headers["Retry-After"]) > 0
     assert await session.scalar(select(User.id).where(User.email == f"new{limit}@example.com")) is None
     assert other.status_code == 201
+
+
+async def test_a_sign_up_past_its_addresses_limit_costs_no_statement_and_no_validation(
+    app: FastAPI, engine: AsyncEngine
+) -> None:
+    limit = app.state.auth.settings.sign_up_limit_per_address
+    async with asgi_client(app, address="198.51.100.43") as client:
+        for n in range(limit + 1):  # the last one refused: the app now knows the address is past it
+            await client.post(
+                "/users", json={"email": f"flood{n}@example.com", "name": "F", "password": PASSWORD}
+            )
+        with recorded_statements(engine) as statements:
+            valid = await client.post(
+                "/users", json={"email": "more@example.com", "name": "More", "password": PASSWORD}
+            )
+            invalid = await client.post("/users", json={"email": "not an email", "password": "short"})
+
+    assert (valid.status_code, invalid.status_code) == (429, 429)
+    assert statements == []
 
 
 COMMON = "Value error, must not be one of the most common passwords"
@@ -340,15 +361,18 @@ async def test_sign_in_is_allowed_again_once_the_window_passes(
     async with asgi_client(app, address="198.51.100.9") as client:
         await fail(client, account.email, 3)
         assert (await sign_in(client, account.email)).status_code == 429
-        await end_windows(session)
+        await end_windows(app, session)
 
         assert (await sign_in(client, account.email)).status_code == 200
 
 
-async def end_windows(session: AsyncSession) -> None:
-    """Move every throttle window into the past, as waiting would."""
+async def end_windows(app: FastAPI, session: AsyncSession) -> None:
+    """Move every throttle window into the past, as waiting would: in the database, and in what the app
+    remembers it refused."""
     await session.execute(update(ThrottleCounter).values(window_ends=utcnow() - timedelta(seconds=1)))
     await session.commit()
+    window = app.state.auth.settings.login_failure_window
+    app.state.throttle.clock = lambda: time.monotonic() + window + 1
 
 
 async def test_a_successful_sign_in_clears_the_accounts_failures(app: FastAPI, account: Account) -> None:

@@ -9,7 +9,9 @@ attempts past the limit do not extend it.
 
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -140,15 +142,19 @@ class DatabaseThrottle:
         self.database = database
 
     async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
+        return max((await self.exceeded(limits, tx=tx)).values(), default=None)
+
+    async def exceeded(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> dict[str, int]:
+        """Count one attempt against each limit; the seconds to wait for each key this attempt is past."""
         now = utcnow()
-        waits = []
+        waits = {}
         async with self._writing(tx) as writing:
             # Always in the same order, so that two requests sharing keys never wait on each other's locks.
             for limit in sorted(limits, key=lambda limit: limit.key):
                 hits, window_ends = await _bump(writing, limit, now)
                 if hits > limit.max_hits:
-                    waits.append(seconds_until(window_ends, now))
-        return max(waits, default=None)
+                    waits[limit.key] = seconds_until(window_ends, now)
+        return waits
 
     async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
         async with self._writing(tx) as writing:
@@ -241,6 +247,10 @@ class RedisThrottle:
         return f"{self.prefix}:{key}"
 
     async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
+        return max((await self.exceeded(limits, tx=tx)).values(), default=None)
+
+    async def exceeded(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> dict[str, int]:
+        """Count one attempt against each limit; the seconds to wait for each key this attempt is past."""
         from redis.exceptions import RedisError
 
         try:
@@ -250,13 +260,12 @@ class RedisThrottle:
                 replies = await pipe.execute()
         except RedisError as exc:
             logger.warning("throttle: Redis unavailable (%s), counting in the database", exc)
-            return await self.fallback.hit(limits, tx=tx)
-        waits = [
-            max(1, int(ttl))
+            return await self.fallback.exceeded(limits, tx=tx)
+        return {
+            limit.key: max(1, int(ttl))
             for limit, (hits, ttl) in zip(limits, replies, strict=True)
             if hits > limit.max_hits
-        ]
-        return max(waits, default=None)
+        }
 
     async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
         from redis.exceptions import RedisError
@@ -275,10 +284,58 @@ class RedisThrottle:
             await self.fallback.refund(key, tx=tx)
 
 
+class RefusalsRemembered:
+    """A throttle that remembers, in this process, the keys it found past their limit until their window
+    ends, and refuses an attempt on one of them at once: no write, no round trip, no wait for a turn.
+
+    Exact, because a window is fixed and attempts past the limit do not extend it: every attempt on such
+    a key until the window ends would be refused anyway. A flood from one address that is already refused
+    costs the server next to nothing. Other processes learn the same at their own first refusal.
+    """
+
+    def __init__(
+        self, throttle: "DatabaseThrottle | RedisThrottle", *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.throttle = throttle
+        self.clock = clock
+        self._refused_until: dict[str, float] = {}
+
+    async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
+        now = self.clock()
+        if waits := [math.ceil(until - now) for limit in limits if (until := self._until(limit.key, now))]:
+            return max(waits)
+        exceeded = await self.throttle.exceeded(limits, tx=tx)
+        if exceeded:
+            self._forget_ended(now)
+            for key, wait in exceeded.items():
+                self._refused_until[key] = now + wait
+        return max(exceeded.values(), default=None)
+
+    async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
+        self._refused_until.pop(key, None)
+        await self.throttle.forget(key, tx=tx)
+
+    async def refund(self, key: str, *, tx: Transaction | None = None) -> None:
+        await self.throttle.refund(key, tx=tx)
+
+    def _until(self, key: str, now: float) -> float | None:
+        until = self._refused_until.get(key)
+        return until if until is not None and until > now else None
+
+    def _forget_ended(self, now: float) -> None:
+        if len(self._refused_until) > REMEMBERED_REFUSALS:
+            self._refused_until = {key: until for key, until in self._refused_until.items() if until > now}
+
+
+# Past this many remembered keys, those whose window ended are dropped (at each new refusal).
+REMEMBERED_REFUSALS = 10_000
+
+
 def throttle_for(database: Database, settings: Settings) -> Throttle:
     """The app's throttle: counting in Redis when it is configured, in the database otherwise (and while
-    Redis fails)."""
+    Redis fails), and remembering in the process what it refused."""
     in_database = DatabaseThrottle(database)
     if database.cache is None:
-        return in_database
-    return RedisThrottle(database.cache.redis, prefix=settings.redis_prefix, fallback=in_database)
+        return RefusalsRemembered(in_database)
+    redis = RedisThrottle(database.cache.redis, prefix=settings.redis_prefix, fallback=in_database)
+    return RefusalsRemembered(redis)
