@@ -22,7 +22,7 @@ from inkwell.jobs.context import JobContext
 from inkwell.mail.sender import create_mailer
 from inkwell.main import create_app
 from tests.accounts import TEST_SECRET_KEY, bearer
-from tests.auth.test_email_flows import mailed_token
+from tests.auth.mail.test_email_flows import mailed_token
 from tests.smtp import MailSink
 
 SIGNED_IN = Settings(_env_file=None, secret_key=SecretStr(TEST_SECRET_KEY))

@@ -23,14 +23,12 @@ from pydantic import ValidationError
 from typer.core import TyperCommand
 from typer.models import CommandFunctionType
 
-from inkwell.auth import service as auth_service
 from inkwell.auth.passwords import Passwords
-from inkwell.cache.invalidation import open_cached_database
 from inkwell.config import Settings, get_settings
 from inkwell.db import open_database
 from inkwell.demo_text import DemoRun
 from inkwell.jobs import service as jobs_service
-from inkwell.jobs.models import JobStatus, OutboxJob
+from inkwell.jobs.models import JobStatus, OutboxJobRecord
 from inkwell.logs import configure_logging
 from inkwell.mail.catcher import DEFAULT_PORT, MissingServer, catch
 from inkwell.migrations import alembic_config
@@ -192,7 +190,7 @@ def seed(
     async def run() -> DemoRun:
         # One hashing for every demo user: they share the password, and so its hash.
         demo = DemoRun(password_hash=await Passwords.from_settings(settings).hash(password))
-        async with open_cached_database(settings) as database:
+        async with open_database(settings) as database:
             with progress("seeding users", users, unit="users") as advance:
                 await seed_database(
                     database,
@@ -248,7 +246,7 @@ def import_users(
     chosen = file_format or transfer.format_of(file)
 
     async def run() -> transfer.ImportReport:
-        async with open_cached_database(settings) as database:
+        async with open_database(settings) as database:
             with (
                 file.open(encoding="utf-8", newline="") as source,
                 progress("importing users", _count_lines(file), unit="lines") as advance,
@@ -320,8 +318,8 @@ def _admin_password(settings: Settings, *, from_stdin: bool) -> str:
 async def _create_admin(settings: Settings, fields: UserCreate) -> int:
     password_hash = await Passwords.from_settings(settings).hash(fields.password)
     async with (
-        open_cached_database(settings) as database,
-        database.transaction(writes=True) as tx,
+        open_database(settings) as database,
+        database.transaction() as tx,
     ):
         user = await users_service.create_user(tx, data=fields, password_hash=password_hash, is_admin=True)
         return user.id
@@ -341,10 +339,10 @@ def set_admin(
 
 async def _set_admin(settings: Settings, email: str, *, admin: bool) -> bool:
     async with (
-        open_cached_database(settings) as database,
-        database.transaction(writes=True) as tx,
+        open_database(settings) as database,
+        database.transaction() as tx,
     ):
-        return await auth_service.set_admin(tx.session, email, admin=admin) is not None
+        return await users_service.set_admin(tx, email, admin=admin) is not None
 
 
 def _count_lines(path: Path) -> int:
@@ -473,9 +471,9 @@ def list_jobs(
         typer.echo(f"{job.id}\t{job.name}\t{job.status}\t{job.attempts}{error}")
 
 
-async def _list_jobs(settings: Settings, status: JobStatus | None, limit: int) -> list[OutboxJob]:
-    async with open_database(settings) as database, database.transaction() as tx:
-        return list(await jobs_service.list_jobs(tx.session, status=status, limit=limit))
+async def _list_jobs(settings: Settings, status: JobStatus | None, limit: int) -> list[OutboxJobRecord]:
+    async with open_database(settings) as database, database.reads() as tx:
+        return list(await jobs_service.list_jobs(tx, status=status, limit=limit))
 
 
 @jobs_app.command("retry")
@@ -488,5 +486,5 @@ def retry_job(job_id: Annotated[int, typer.Argument(help="The id of a dead job."
 
 
 async def _revive(settings: Settings, job_id: int) -> bool:
-    async with open_database(settings) as database, database.transaction(writes=True) as tx:
-        return await jobs_service.revive(tx.session, job_id)
+    async with open_database(settings) as database, database.transaction() as tx:
+        return await jobs_service.revive(tx, job_id)
