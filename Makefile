@@ -10,14 +10,15 @@ SUPPORTED := import sys; sys.exit(sys.implementation.name != "cpython" or sys.ve
 ifeq ($(origin PYTHON),undefined)
 PYTHON = $(eval PYTHON := $(shell for python in $(PYTHONS); do \
 	$$python -c '$(SUPPORTED)' 2>/dev/null && { echo $$python; break; }; done))$(PYTHON)
-NO_PYTHON = none of $(PYTHONS) is CPython 3.11 or newer
+NO_PYTHON = none of $(PYTHONS) is one
 else
 SYNC_AGAIN := FORCE
-NO_PYTHON = PYTHON=$(PYTHON) is not CPython 3.11 or newer
+NO_PYTHON = PYTHON=$(PYTHON) is not one
 endif
 NEXT_STEP := install one (apt install python3.12, dnf install python3.13, brew install python@3.13 or \
-	pyenv install 3.13) and name it if it is not on the PATH under one of those names: make run PYTHON=python3.13
-CHECK_PYTHON = @$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { echo "make: $(NO_PYTHON): $(NEXT_STEP)" >&2; exit 1; }
+	pyenv install 3.13), or name the one you have: make run PYTHON=/path/to/python3.13
+CHECK_PYTHON = @[ -n "$(PYTHON)" ] && $(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || \
+	{ echo "make: Inkwell needs CPython 3.11 or newer, and $(NO_PYTHON): $(NEXT_STEP)" >&2; exit 1; }
 
 UV_VERSION := 0.13.9
 TOOLS := .tools
