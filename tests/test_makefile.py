@@ -23,7 +23,12 @@ pytestmark = pytest.mark.skipif(MAKE is None, reason="needs make")
 
 def make(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`make ARGS` in the checkout, with PATH=path alone, building a virtualenv that is the test's."""
-    env = {key: value for key, value in os.environ.items() if key not in {"PYTHON", "MAKEFLAGS", "MFLAGS"}}
+    # As from a shell: not as a make inside `make test`, whose variables it would take.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"PYTHON", "MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+    }
     env["PATH"] = str(path)
     return subprocess.run(
         [str(MAKE), "--no-print-directory", *args, f"VENV={path.parent / 'venv'}"],
