@@ -33,7 +33,7 @@ PORT ?= 8000
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: install run test coverage fuzz lint format check-migrations bench bench-quick docs clean FORCE
+.PHONY: install run test coverage fuzz lint format check-migrations bench bench-quick docs docs-tables clean FORCE
 
 install: $(INSTALLED)
 
@@ -92,9 +92,14 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The documentation site (docs/, mkdocs.yml) into site/; a broken link or anchor fails the build.
+# The documentation site (docs/, mkdocs.yml) into site/; a broken link or anchor, or a generated table
+# that no longer matches the code, fails the build. It reads from the disk too: open site/index.html.
 docs: install
 	$(BIN)/mkdocs build --strict
+
+# The tables that docs/hooks.py draws from the code (settings, schema revisions), written into the pages.
+docs-tables: install
+	$(BIN)/python docs/hooks.py
 
 # The load benchmark (needs wrk and a PostgreSQL server; see docs/benchmark.md). BENCH_* variables tune it.
 bench: install

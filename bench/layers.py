@@ -63,7 +63,7 @@ async def _per_read(step: Callable[[int], Awaitable[object]], *, reads: int, use
 
 
 async def _execute(connection: AsyncConnection, user_id: int) -> object:
-    return (await connection.execute(service._BY_ID, {"user_id": user_id})).first()
+    return (await connection.execute(service.USERS.by_id, {"row_id": user_id})).first()
 
 
 async def _checkout(database: Database) -> None:
@@ -73,4 +73,4 @@ async def _checkout(database: Database) -> None:
 
 async def _inkwell_read(database: Database, user_id: int) -> object:
     async with database.reads() as tx:
-        return await service.get_user(tx, user_id)
+        return await service.USERS.get(tx, user_id)

@@ -1,16 +1,29 @@
-"""MkDocs hooks: the README as the site's front page, and tables of settings drawn from the settings class.
+"""The documentation's generated tables, and the MkDocs hook that puts the README on the site's front page
+and fails the build when a page's generated table no longer matches the code.
 
-A page asks for a table with a line `<!-- settings -->` (every setting) or `<!-- settings: NAME ... -->`
-(those fields, in that order), so that the documented names, types, defaults and descriptions are the
-code's own and cannot drift from it.
+The tables of settings (drawn from `inkwell.config.Settings`) and of migrations (drawn from the revisions
+in `migrations/versions/`) are written into the pages themselves, so that they read on the repository's
+page as on the site, between two lines:
+
+    <!-- settings -->                     every setting; `<!-- settings: NAME ... -->` those, in that order
+    <!-- end settings -->
+
+    <!-- revisions -->                    every revision of the schema, oldest first
+    <!-- end revisions -->
+
+`python docs/hooks.py` (`make docs-tables`) writes every table anew; `--check` lists the pages whose tables
+no longer match the code, as the site's build and the test suite do.
 """
 
 import re
+import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
+from alembic.script import ScriptDirectory
 from mkdocs.config.defaults import MkDocsConfig
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import Files
@@ -21,28 +34,111 @@ from pydantic_core import PydanticUndefined
 
 from inkwell.config import Settings
 
-MARKER = re.compile(r"^<!-- settings(?::(?P<names>[^>]*))? -->$", re.MULTILINE)
+ROOT = Path(__file__).resolve().parents[1]
+FIX = "make docs-tables"
+# A generated table: its opening line, then (once written) the table and the closing line.
+BLOCK = re.compile(
+    r"^<!-- (?P<kind>settings|revisions)(?::(?P<names>[^>\n]*))? -->\n"
+    r"(?:(?:(?!<!-- ).*\n)*?<!-- end (?P=kind) -->\n)?",
+    re.MULTILINE,
+)
 # The README links into the site as `docs/PAGE.md`; on the site, pages are beside the front page.
 README_LINK = re.compile(r"\]\(docs/")
-HEADER = "| Variable | Type | Default | Description |\n|---|---|---|---|"
+SETTINGS_HEADER = "| Variable | Type | Default | Description |\n|---|---|---|---|"
+REVISIONS_HEADER = "| Revision | Created | What it does |\n|---|---|---|"
+CREATE_DATE = re.compile(r"^Create Date: (\S+)", re.MULTILINE)
+
+
+class UnknownName(Exception):
+    """A table names a setting the code does not have."""
 
 
 def on_page_markdown(markdown: str, /, *, page: Page, config: MkDocsConfig, files: Files) -> str:
     if page.file.src_uri == "index.md":
         readme = Path(config.config_file_path).parent / "README.md"
-        markdown = README_LINK.sub("](", readme.read_text(encoding="utf-8"))
-    for match in MARKER.finditer(markdown):
-        unknown = set(_names(match["names"]) or ()) - set(Settings.model_fields)
-        if unknown:
-            raise PluginError(f"{page.file.src_uri}: no setting named {', '.join(sorted(unknown))}")
-    return MARKER.sub(lambda match: settings_table(_names(match["names"])), markdown)
+        return README_LINK.sub("](", readme.read_text(encoding="utf-8"))
+    try:
+        current = with_tables(markdown, Path(config.config_file_path).parent)
+    except UnknownName as error:
+        raise PluginError(f"{page.file.src_uri}: {error}") from None
+    if current != markdown:
+        raise PluginError(f"{page.file.src_uri}: a generated table does not match the code; run `{FIX}`")
+    return markdown
+
+
+def with_tables(markdown: str, root: Path = ROOT) -> str:
+    """The page with each of its generated tables written anew from the code."""
+    tables: dict[str, Callable[[list[str] | None], str]] = {
+        "settings": settings_table,
+        "revisions": lambda _names: revisions_table(root / "migrations"),
+    }
+
+    def table(match: re.Match[str]) -> str:
+        kind, names = match["kind"], _names(match["names"])
+        return f"{match[0].splitlines()[0]}\n\n{tables[kind](names)}\n\n<!-- end {kind} -->\n"
+
+    return BLOCK.sub(table, markdown)
+
+
+def stale_pages(root: Path = ROOT) -> dict[Path, str]:
+    """Each page under `root`/docs whose generated tables do not match the code, with its text as it
+    should be."""
+    stale = {}
+    for page in sorted((root / "docs").rglob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        try:
+            current = with_tables(text, root)
+        except UnknownName as error:
+            raise UnknownName(f"{page.relative_to(root)}: {error}") from None
+        if current != text:
+            stale[page] = current
+    return stale
+
+
+def main(arguments: list[str], root: Path = ROOT) -> int:
+    """`make docs-tables`: write the tables that do not match the code; with `--check`, name their pages."""
+    if arguments not in ([], ["--check"]):
+        print("usage: python docs/hooks.py [--check]", file=sys.stderr)
+        return 2
+    try:
+        stale = stale_pages(root)
+    except UnknownName as error:
+        print(error, file=sys.stderr)
+        return 1
+    names = ", ".join(str(page.relative_to(root)) for page in stale)
+    if arguments:
+        if stale:
+            print(f"Generated tables do not match the code in {names}: run `{FIX}`", file=sys.stderr)
+        return 1 if stale else 0
+    for page, text in stale.items():
+        page.write_text(text, encoding="utf-8")
+    print(f"Wrote the tables of {names}" if stale else "Every generated table matches the code")
+    return 0
+
+
+def revisions_table(migrations: Path) -> str:
+    """A Markdown table of the schema's revisions, oldest first, each with the first paragraph of its
+    docstring."""
+    scripts = reversed(list(ScriptDirectory(str(migrations)).walk_revisions()))
+    rows = [_revision_row(script.revision, script.module.__doc__ or "") for script in scripts]
+    return "\n".join([REVISIONS_HEADER, *rows])
+
+
+def _revision_row(revision: str, docstring: str) -> str:
+    summary = " ".join(docstring.split("\n\n", 1)[0].split())
+    created = CREATE_DATE.search(docstring)
+    cells = [f"`{revision}`", created[1] if created else "", summary]
+    return "| " + " | ".join(cell.replace("|", r"\|") for cell in cells) + " |"
 
 
 def settings_table(names: list[str] | None = None) -> str:
     """A Markdown table of the named settings, or of every setting in the class's order."""
     fields = Settings.model_fields
+    unknown = sorted(set(names or ()) - set(fields))
+    if unknown:
+        raise UnknownName(f"no setting named {', '.join(unknown)}")
     rows = [_row(name, fields[name]) for name in (names or fields)]
-    return "\n".join([HEADER, *rows])
+    return "\n".join([SETTINGS_HEADER, *rows])
 
 
 def environment_variables(name: str, field: FieldInfo) -> list[str]:
@@ -112,3 +208,7 @@ def _default(field: FieldInfo) -> str:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return f"`{value}`"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

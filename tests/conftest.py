@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from inkwell.config import Settings
 from inkwell.db import Database, create_engine
-from inkwell.models import AuthSession, IdempotencyKey, OutboxJob, Post, ThrottleCounter, User
+from inkwell.models import metadata
 from tests.accounts import (
     CHEAP_HASHING_ENV,
     OPEN_ENV,
@@ -152,12 +152,9 @@ async def committed_sessionmaker(engine: AsyncEngine) -> AsyncIterator[async_ses
     """Sessions on the real engine whose commits are real; everything is deleted after the test."""
     yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     async with engine.begin() as conn:
-        await conn.execute(delete(IdempotencyKey))
-        await conn.execute(delete(ThrottleCounter))
-        await conn.execute(delete(AuthSession))
-        await conn.execute(delete(OutboxJob))
-        await conn.execute(delete(Post))
-        await conn.execute(delete(User))
+        # Every table the models know, those that refer to others first.
+        for table in reversed(metadata.sorted_tables):
+            await conn.execute(delete(table))
 
 
 @pytest.fixture

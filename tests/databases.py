@@ -79,8 +79,9 @@ async def drop_database(backend: Backend, name: str) -> None:
 
 
 async def migrate(engine: AsyncEngine, revision: str = "head", *, down: bool = False) -> None:
-    """Run Alembic on the engine's database, through its own migration scripts."""
-    async with engine.begin() as conn:
+    """Run Alembic on the engine's database, through its own migration scripts, in the transaction Alembic
+    begins (outside one, SQLite's foreign keys can be turned off for a rebuild: see migrations/env.py)."""
+    async with engine.connect() as conn:
         await conn.run_sync(_run_alembic, revision, down)
 
 

@@ -18,7 +18,7 @@ from inkwell.main import create_app
 from inkwell.posts import service as posts_service
 from inkwell.users import service as users_service
 from tests.accounts import PASSWORD, Account, make_admin, new_account
-from tests.factories import make_post, make_user
+from tests.factories import make_post, make_user, tags
 
 RACERS = 8
 
@@ -268,19 +268,20 @@ async def test_a_user_update_names_the_versions_it_accepts(
 ) -> None:
     # PATCH /users checks If-Match in the UPDATE itself (WHERE version IN ...), or under the row's lock
     # where the database has no UPDATE ... RETURNING.
-    async with committed_database.transaction(writes=True) as tx:
-        setup = tx.session
-        user = await make_user(setup)
-        post = await make_post(setup, user)
+    async with committed_database.transaction() as tx:
+        user = await make_user(tx)
+        post = await make_post(tx, user)
     seen = user.version
     await change_elsewhere(committed_database, user.id, post.id)
 
-    async with committed_database.transaction(writes=True) as tx:
+    async with committed_database.transaction() as tx:
         with pytest.raises(PreconditionFailed):
-            await users_service.update_user(tx, user.id, changes={"name": "Late"}, versions={seen})
-    async with committed_database.transaction(writes=True) as tx:
+            await users_service.update_user(
+                tx, user.id, changes={"name": "Late"}, if_match=tags(user.id, seen)
+            )
+    async with committed_database.transaction() as tx:
         updated = await users_service.update_user(
-            tx, user.id, changes={"name": "On time"}, versions={seen + 1}
+            tx, user.id, changes={"name": "On time"}, if_match=tags(user.id, seen + 1)
         )
     assert (updated.name, updated.version) == ("On time", seen + 2)
 
@@ -290,28 +291,27 @@ async def test_a_user_update_names_the_versions_it_accepts(
 async def test_the_version_check_is_in_the_write_itself(committed_database: Database) -> None:
     # Even without the row lock, a post changed by another transaction after this one read it is not
     # overwritten: the DELETE names the version that was read, and matches nothing.
-    async with committed_database.transaction(writes=True) as tx:
-        setup = tx.session
-        user = await make_user(setup)
-        post = await make_post(setup, user)
+    async with committed_database.transaction() as tx:
+        user = await make_user(tx)
+        post = await make_post(tx, user)
 
-    async with committed_database.transaction(writes=True) as tx:
-        stale_post = await posts_service.get_post(tx, post.id)
+    async with committed_database.transaction() as tx:
+        stale_post = await posts_service.POSTS.get(tx, post.id)
         await change_elsewhere(committed_database, user.id, post.id)
         assert stale_post is not None
         with pytest.raises(PreconditionFailed):
-            await posts_service.delete_post(tx, post.id, author_id=None, versions={stale_post.version})
+            await posts_service.POSTS.delete(tx, post.id, if_match=tags(post.id, stale_post.version))
 
 
 async def change_elsewhere(database: Database, user_id: int, post_id: int) -> None:
     """Change the user and the post in a transaction of its own, and commit."""
-    async with database.transaction(writes=True) as tx:
-        user = await users_service.get_user(tx, user_id)
-        post = await posts_service.get_post(tx, post_id)
+    async with database.transaction() as tx:
+        user = await users_service.USERS.get(tx, user_id)
+        post = await posts_service.POSTS.get(tx, post_id)
         assert user is not None
         assert post is not None
         await users_service.update_user(tx, user_id, changes={"name": f"{user.name}!"})
-        await posts_service.update_post(tx, post_id, changes={"title": f"{post.title}!"}, author_id=None)
+        await posts_service.POSTS.update(tx, post_id, {"title": f"{post.title}!"})
 
 
 async def test_browsers_may_read_the_etag_when_cors_is_on(

@@ -1,9 +1,16 @@
 """/docs and /redoc load every asset from Inkwell itself, so they work with no internet."""
 
 import re
+from typing import Annotated
 
 import httpx
 import pytest
+from fastapi import Depends, FastAPI
+from fastapi.security import OAuth2PasswordBearer
+
+from inkwell.config import Settings
+from inkwell.pagination import PageDep
+from tests.apps import asgi_client
 
 ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']|url:\s*["']([^"']+)["']""")
 
@@ -107,3 +114,24 @@ async def test_links_lead_from_created_records_to_what_uses_them(client: httpx.A
         "DeletePost",
         "ReadAuthor",
     }
+
+
+async def test_a_route_added_after_the_document_was_built_is_documented_by_the_same_settings(
+    open_app: FastAPI, open_settings: Settings
+) -> None:
+    async def later(
+        _page: PageDep, _token: Annotated[str | None, Depends(OAuth2PasswordBearer("t"))]
+    ) -> None:
+        """A route added once the document was served."""
+
+    async with asgi_client(open_app) as client:
+        before = (await client.get("/openapi.json")).json()
+        open_app.add_api_route("/later", later)
+        after = (await client.get("/openapi.json")).json()
+
+    assert "/later" not in before["paths"]
+    [offset] = [p for p in after["paths"]["/later"]["get"]["parameters"] if p["name"] == "offset"]
+    assert offset["schema"]["maximum"] == open_settings.max_offset
+    # Sign-in is off: no token is asked for, on the new route either.
+    assert "security" not in after["paths"]["/later"]["get"]
+    assert "securitySchemes" not in after.get("components", {})

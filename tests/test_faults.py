@@ -248,7 +248,7 @@ async def test_a_write_that_waits_its_turn_past_sqlites_busy_timeout_gets_503(
     database = Database(create_engine(impatient), write_timeout=write_timeout(impatient))
 
     async with app_on(impatient, database) as client:
-        async with database.transaction(writes=True):  # another write holds the turn
+        async with database.transaction():  # another write holds the turn
             waited = await client.patch(f"/users/{user.id}", json={"bio": "later"})
         after = await client.patch(f"/users/{user.id}", json={"bio": "now"})
 

@@ -38,8 +38,8 @@ async def test_patch_is_one_update_returning_where_the_database_has_it(
         assert len(statements) == 1
         assert statements[0].startswith("UPDATE USERS SET")
         assert " RETURNING " in statements[0]
-    else:  # MariaDB: no UPDATE ... RETURNING, so the user is loaded first
-        assert [s.split()[0] for s in statements] == ["SELECT", "UPDATE"]
+    else:  # MariaDB: no UPDATE ... RETURNING, so the row this transaction just wrote is read back
+        assert [s.split()[0] for s in statements] == ["UPDATE", "SELECT"]
 
 
 async def test_an_empty_patch_returns_the_user_unchanged(

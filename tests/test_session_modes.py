@@ -1,4 +1,4 @@
-"""How a request's session talks to the database: reads skip BEGIN/COMMIT where that saves round trips."""
+"""How a request's transaction talks to the database: reads skip BEGIN/COMMIT where that saves round trips."""
 
 import httpx
 import pytest
@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from inkwell.config import Settings
 from inkwell.db import create_engine
-from inkwell.deps import SessionDep
+from inkwell.deps import TransactionDep
 
 # PostgreSQL's now() is the time the transaction began: it moves between two statements only when
 # each is a transaction of its own (autocommit).
@@ -18,10 +18,10 @@ PAUSE = text("SELECT pg_sleep(0.01)")
 @pytest.fixture
 def probed_client(committed_open_app: FastAPI) -> httpx.AsyncClient:
     @committed_open_app.api_route("/probe", methods=["GET", "POST"])
-    async def statements_are_own_transactions(session: SessionDep) -> bool:
-        before = await session.scalar(NOW)
-        await session.execute(PAUSE)
-        return bool(before != await session.scalar(NOW))
+    async def statements_are_own_transactions(tx: TransactionDep) -> bool:
+        before = await tx.connection.scalar(NOW)
+        await tx.connection.execute(PAUSE)
+        return bool(before != await tx.connection.scalar(NOW))
 
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=committed_open_app), base_url="http://inkwell.test"
@@ -32,9 +32,9 @@ def probed_client(committed_open_app: FastAPI) -> httpx.AsyncClient:
 async def test_sqlite_reads_send_no_begin_and_writes_do(committed_open_app: FastAPI) -> None:
 
     @committed_open_app.api_route("/in-transaction", methods=["GET", "POST"])
-    async def in_transaction(session: SessionDep) -> bool:
-        await session.execute(text("SELECT 1"))
-        raw = await (await session.connection()).get_raw_connection()
+    async def in_transaction(tx: TransactionDep) -> bool:
+        await tx.connection.execute(text("SELECT 1"))
+        raw = await tx.connection.get_raw_connection()
         return bool(raw.driver_connection.in_transaction)  # type: ignore[union-attr]
 
     transport = httpx.ASGITransport(app=committed_open_app)

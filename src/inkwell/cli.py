@@ -27,7 +27,7 @@ from inkwell.users.formats import FileFormat
 
 if TYPE_CHECKING:
     from inkwell.config import Settings
-    from inkwell.jobs.models import OutboxJob
+    from inkwell.jobs.models import OutboxJobRecord
     from inkwell.users import transfer
     from inkwell.users.schemas import UserCreate
 
@@ -175,14 +175,14 @@ def seed(
     """Fill the database with demo users and posts, in bulk."""
     import asyncio
 
-    from inkwell.cache.invalidation import open_cached_database
+    from inkwell.db import open_database
     from inkwell.progress import progress
     from inkwell.seed import seed as seed_database
 
     settings = _ready_settings()
 
     async def run() -> None:
-        async with open_cached_database(settings) as database:
+        async with open_database(settings) as database:
             with progress("seeding users", users, unit="users") as advance:
                 await seed_database(
                     database,
@@ -235,7 +235,7 @@ def import_users(
     """Create the users listed in FILE, batch by batch; imported accounts have no password."""
     import asyncio
 
-    from inkwell.cache.invalidation import open_cached_database
+    from inkwell.db import open_database
     from inkwell.progress import progress
     from inkwell.users import transfer
 
@@ -243,7 +243,7 @@ def import_users(
     chosen = file_format or transfer.format_of(file)
 
     async def run() -> transfer.ImportReport:
-        async with open_cached_database(settings) as database:
+        async with open_database(settings) as database:
             with (
                 file.open(encoding="utf-8", newline="") as source,
                 progress("importing users", _count_lines(file), unit="lines") as advance,
@@ -321,13 +321,13 @@ def _admin_password(settings: Settings, *, from_stdin: bool) -> str:
 
 async def _create_admin(settings: Settings, fields: UserCreate) -> int:
     from inkwell.auth.passwords import Passwords
-    from inkwell.cache.invalidation import open_cached_database
+    from inkwell.db import open_database
     from inkwell.users import service as users_service
 
     password_hash = await Passwords.from_settings(settings).hash(fields.password)
     async with (
-        open_cached_database(settings) as database,
-        database.transaction(writes=True) as tx,
+        open_database(settings) as database,
+        database.transaction() as tx,
     ):
         user = await users_service.create_user(tx, data=fields, password_hash=password_hash, is_admin=True)
         return user.id
@@ -348,14 +348,14 @@ def set_admin(
 
 
 async def _set_admin(settings: Settings, email: str, *, admin: bool) -> bool:
-    from inkwell.auth import service as auth_service
-    from inkwell.cache.invalidation import open_cached_database
+    from inkwell.db import open_database
+    from inkwell.users import service as users_service
 
     async with (
-        open_cached_database(settings) as database,
-        database.transaction(writes=True) as tx,
+        open_database(settings) as database,
+        database.transaction() as tx,
     ):
-        return await auth_service.set_admin(tx.session, email, admin=admin) is not None
+        return await users_service.set_admin(tx, email, admin=admin) is not None
 
 
 def _count_lines(path: Path) -> int:
@@ -484,12 +484,12 @@ def list_jobs(
         typer.echo(f"{job.id}\t{job.name}\t{job.status}\t{job.attempts}{error}")
 
 
-async def _list_jobs(settings: Settings, status: JobStatus | None, limit: int) -> list[OutboxJob]:
+async def _list_jobs(settings: Settings, status: JobStatus | None, limit: int) -> list[OutboxJobRecord]:
     from inkwell.db import open_database
     from inkwell.jobs import service as jobs_service
 
-    async with open_database(settings) as database, database.transaction() as tx:
-        return list(await jobs_service.list_jobs(tx.session, status=status, limit=limit))
+    async with open_database(settings) as database, database.reads() as tx:
+        return list(await jobs_service.list_jobs(tx, status=status, limit=limit))
 
 
 @jobs_app.command("retry")
@@ -507,5 +507,5 @@ async def _revive(settings: Settings, job_id: int) -> bool:
     from inkwell.db import open_database
     from inkwell.jobs import service as jobs_service
 
-    async with open_database(settings) as database, database.transaction(writes=True) as tx:
-        return await jobs_service.revive(tx.session, job_id)
+    async with open_database(settings) as database, database.transaction() as tx:
+        return await jobs_service.revive(tx, job_id)

@@ -5,16 +5,47 @@ Headers are parsed by Werkzeug, leniently: an unquoted tag counts as that tag, a
 tag at all matches nothing, so If-Match answers 412 (nothing changes) and If-None-Match a full 200.
 """
 
+from dataclasses import dataclass
 from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Header, Response
+from pydantic import PlainValidator
 from starlette.exceptions import HTTPException
 from werkzeug.http import parse_etags, quote_etag
 
 from inkwell.fields import not_null, valid_id
 
+
+@dataclass(frozen=True, slots=True)
+class IfMatch:
+    """An If-Match header, parsed: the records and versions its strong tags name. A write checks it for
+    the record it changes (`versions_of`); a header that names none of that record's versions matches
+    nothing, and the write answers 412."""
+
+    tags: frozenset[tuple[int, int]]
+
+    def versions_of(self, record_id: int) -> frozenset[int]:
+        return frozenset(version for tagged, version in self.tags if tagged == record_id)
+
+
+def parse_if_match(header: object) -> IfMatch | None:
+    """The tags of an If-Match header; None when there is none, or `*` (any version will do)."""
+    if header is None:
+        return None
+    tags = parse_etags(str(header))
+    if tags.star_tag:
+        return None
+    named = set()
+    for tag in tags.as_set(include_weak=False):
+        record, _, version = tag.partition("-")
+        if record.isdecimal() and version.isdecimal() and valid_id(int(record)) and valid_id(int(version)):
+            named.add((int(record), int(version)))
+    return IfMatch(frozenset(named))
+
+
 IfMatchHeader = Annotated[
-    str | None,
+    IfMatch | None,
+    PlainValidator(parse_if_match, json_schema_input_type=str | None),
     Header(
         alias="If-Match",
         json_schema_extra=not_null,
@@ -54,24 +85,6 @@ def with_etag(response: Response, record: VersionedT) -> VersionedT:
     """Send the record's ETag with the response, and hand the record back."""
     response.headers["ETag"] = etag_of(record)
     return record
-
-
-def matching_versions(if_match: str | None, record_id: int) -> frozenset[int] | None:
-    """The versions of the record that If-Match names (strongly); None when any version will do.
-
-    For a write that checks the version in its own statement (`UPDATE ... WHERE version IN ...`).
-    """
-    if if_match is None:
-        return None
-    tags = parse_etags(if_match)
-    if tags.star_tag:
-        return None
-    versions = set()
-    for tag in tags.as_set(include_weak=False):
-        record, _, version = tag.partition("-")
-        if record == str(record_id) and version.isdecimal() and valid_id(int(version)):
-            versions.add(int(version))
-    return frozenset(versions)
 
 
 def answer_if_none_match(if_none_match: str | None, record: VersionedT, response: Response) -> VersionedT:

@@ -3,10 +3,11 @@
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, PositiveFloat, PositiveInt, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -16,16 +17,10 @@ LogFormat = Literal["auto", "json", "console"]
 # none: connections straight to the database; transaction: through a pooler that hands each transaction
 # to any server connection (PgBouncer's `pool_mode = transaction`).
 DbPooler = Literal["none", "transaction"]
-# Where spans go: an OTLP collector (over HTTP), standard output, or nowhere.
+# Where spans go: an OTLP collector, standard output, or nowhere.
 TracesExporter = Literal["otlp", "console", "none"]
-TracesSampler = Literal[
-    "always_on",
-    "always_off",
-    "traceidratio",
-    "parentbased_always_on",
-    "parentbased_always_off",
-    "parentbased_traceidratio",
-]
+# How spans reach an OTLP collector: Inkwell ships the HTTP exporter only (no gRPC).
+OtlpProtocol = Literal["http/protobuf"]
 
 ONE_MIB = 1024 * 1024
 # DATABASE_URL's schemes: plain ones (Inkwell picks the async driver) and the drivers Inkwell ships with.
@@ -159,7 +154,9 @@ class Settings(BaseSettings):
     """Steps below the server's own CPU priority that hashing runs at, on Linux (0: the same priority)."""
     # An address is shared by everyone behind one NAT or proxy: its limit is much higher.
     login_max_failures: PositiveInt = 5
-    """Password attempts per account within the window, before a 429."""
+    """Password attempts per account from one client address within the window, before a 429."""
+    login_max_failures_per_account: PositiveInt = 20
+    """Password attempts per account from all client addresses within the window, before a 429."""
     login_max_failures_per_address: PositiveInt = 100
     """Password attempts per client address within the window, before a 429."""
     login_failure_window: PositiveInt = 15 * 60
@@ -220,7 +217,9 @@ class Settings(BaseSettings):
     """Jobs one worker process runs at once."""
 
     # Traces (OpenTelemetry), by the standard OTEL_* variables (see inkwell.tracing and docs/tracing.md):
-    # off unless an exporter or an OTLP endpoint is named. Each is read under its standard name alone.
+    # off unless an exporter or an OTLP endpoint is named. These are the ones Inkwell decides on, each
+    # read under its standard name alone, from the environment alone (see `settings_customise_sources`);
+    # the OpenTelemetry SDK reads the others (service name, sampler, headers...) itself.
     otel_sdk_disabled: bool = Field(default=False, validation_alias=AliasChoices("OTEL_SDK_DISABLED"))
     """`true` turns tracing off, whatever else is set."""
     otel_traces_exporter: TracesExporter | None = Field(
@@ -235,27 +234,29 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
     )
     """The full URL spans are posted to; it wins over `OTEL_EXPORTER_OTLP_ENDPOINT`."""
-    # Inkwell ships the HTTP exporter only: a collector's gRPC port would not understand it.
-    otel_exporter_otlp_protocol: Literal["http/protobuf"] | None = Field(
+    otel_exporter_otlp_protocol: OtlpProtocol | None = Field(
         default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_PROTOCOL")
     )
     """The OTLP protocol: Inkwell sends `http/protobuf` only (no gRPC)."""
-    otel_exporter_otlp_traces_protocol: Literal["http/protobuf"] | None = Field(
+    otel_exporter_otlp_traces_protocol: OtlpProtocol | None = Field(
         default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
     )
-    """The OTLP protocol of traces: `http/protobuf` only, as above."""
-    otel_service_name: str = Field(
-        default="inkwell", min_length=1, validation_alias=AliasChoices("OTEL_SERVICE_NAME")
-    )
-    """`service.name` on every span."""
-    otel_traces_sampler: TracesSampler = Field(
-        default="parentbased_always_on", validation_alias=AliasChoices("OTEL_TRACES_SAMPLER")
-    )
-    """Which traces are kept; the `parentbased_` ones follow the decision of an incoming `traceparent`."""
-    otel_traces_sampler_arg: float = Field(
-        default=1.0, ge=0, le=1, validation_alias=AliasChoices("OTEL_TRACES_SAMPLER_ARG")
-    )
-    """The share of traces the `traceidratio` samplers keep."""
+    """The OTLP protocol of traces; it wins over `OTEL_EXPORTER_OTLP_PROTOCOL`."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, _WithoutOtel(settings_cls, dotenv_settings), file_secret_settings
+
+    @property
+    def otlp_traces_protocol(self) -> OtlpProtocol:
+        return self.otel_exporter_otlp_traces_protocol or self.otel_exporter_otlp_protocol or "http/protobuf"
 
     @property
     def hashing_concurrency(self) -> int:
@@ -264,9 +265,7 @@ class Settings(BaseSettings):
             return self.password_hash_concurrency
         return max(1, (os.cpu_count() or 1) // self.password_parallelism)
 
-    @field_validator(
-        "log_level", "log_format", "db_pooler", "otel_traces_exporter", "otel_traces_sampler", mode="before"
-    )
+    @field_validator("log_level", "log_format", "db_pooler", "otel_traces_exporter", mode="before")
     @classmethod
     def _lower_case(cls, value: object) -> object:
         return value.lower() if isinstance(value, str) else value
@@ -332,6 +331,25 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://, like http://collector:4318")
         return value
+
+
+class _WithoutOtel(PydanticBaseSettingsSource):
+    """A `.env` file's settings, less its OTEL_* variables.
+
+    The OpenTelemetry SDK reads its variables from the environment only, so Inkwell reads the ones it
+    decides on there too: from a `.env` file, OTEL_TRACES_EXPORTER would turn tracing on while the
+    endpoint and headers beside it never reached the exporter.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], source: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.source = source
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.source.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.source().items() if not name.startswith("OTEL_")}
 
 
 _DATABASE_EXAMPLE = "postgresql://user:password@host:5432/inkwell"

@@ -1,22 +1,20 @@
-"""The engine, and `Database`: the one way to run a transaction, for requests, the CLI and workers."""
+"""The engine, and `Database`: the one way to run a transaction, for requests, the CLI and workers.
+
+The rule of the data layer, in one sentence: a service runs SQLAlchemy Core statements, built from the
+models' tables, on the connection of the `Transaction` it is given, and never commits.
+"""
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, CursorResult, make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.orm import Session
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from inkwell.cache.store import Cache
+from inkwell.cache.invalidation import STALE, watch_writes
+from inkwell.cache.store import Cache, create_cache
 from inkwell.config import Settings
 
 if TYPE_CHECKING:
@@ -150,64 +148,39 @@ def _create_sqlite_engine(url: URL, settings: Settings) -> AsyncEngine:
 
 AfterCommit = Callable[[], Awaitable[None]]
 _NO_TURN = nullcontext()
-TRANSACTION = "inkwell.transaction"
 
 
 class Transaction:
-    """One transaction on one connection: Core statements run on `connection`; ORM work on `session`,
-    made on first use on the same connection; `after_commit` callbacks run once it has committed."""
+    """One transaction on one connection: services run their statements on `connection` (SQLAlchemy Core,
+    built from the models' tables) and never commit; `after_commit` callbacks run once it has committed."""
 
-    __slots__ = ("_after_commit", "_session", "_sessionmaker", "cache", "connection", "info")
+    __slots__ = ("_after_commit", "cache", "connection", "info", "stale")
 
-    def __init__(
-        self, connection: AsyncConnection, sessionmaker: async_sessionmaker[AsyncSession], cache: Cache | None
-    ) -> None:
+    def __init__(self, connection: AsyncConnection, cache: Cache | None) -> None:
         self.connection = connection
         self.cache = cache
-        self._sessionmaker = sessionmaker
-        self._session: AsyncSession | None = None
         self._after_commit: list[AfterCommit] = []
         self.info: dict[str, Any] = {}  # what the code working in the transaction keeps with it
-
-    @property
-    def session(self) -> AsyncSession:
-        """An ORM session in this transaction, for work where a unit of work pays (it never commits)."""
-        if self._session is None:
-            self._session = self._sessionmaker(bind=self.connection, info={TRANSACTION: self})
-        return self._session
+        # The cached tables its writes changed (noted by `cache.invalidation`), dropped once it commits.
+        self.stale: set[str] = set()
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run `callback` once the transaction has committed (never when it rolls back)."""
         self._after_commit.append(callback)
 
-    async def _flush(self) -> None:
-        if self._session is not None:
-            await self._session.flush()
-
-    async def __aenter__(self) -> "Transaction":
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        """The ORM session, if one was made, is closed; the transaction itself is its caller's."""
-        if self._session is not None:
-            await self._session.close()
-
     async def _committed(self) -> None:
+        if self.stale and self.cache is not None:
+            await self.cache.invalidate(self.stale)
         for callback in self._after_commit:
             await callback()
-
-
-def transaction_of(session: AsyncSession | Session) -> Transaction | None:
-    """The transaction a session works in, when `Database` made it."""
-    found: Transaction | None = session.info.get(TRANSACTION)
-    return found
 
 
 class Database:
     """The one way to the database, for requests, the CLI and workers alike: transactions on an engine.
 
-    In tests it may sit on a connection already in a transaction: each transaction is then a savepoint
-    inside it, and everything is rolled back with the test's own.
+    `transaction()` is for work that writes, `reads()` for work that only reads. In tests it may sit on a
+    connection already in a transaction: each transaction is then a savepoint inside it, and everything is
+    rolled back with the test's own.
     """
 
     def __init__(
@@ -228,35 +201,36 @@ class Database:
         on_sqlite_engine = self.dialect.name == "sqlite" and isinstance(bind, AsyncEngine)
         self._write_turns = asyncio.Lock() if on_sqlite_engine else None
         self._write_timeout = write_timeout
-        # Sessions join the transaction as it is: they never commit it, nor open savepoints of their own.
-        self._sessionmaker = async_sessionmaker(
-            expire_on_commit=False, autoflush=False, join_transaction_mode="rollback_only"
-        )
         if isinstance(bind, AsyncEngine):
             # Engines sharing the pool, whose connections carry the options of a write or of a read.
             self._writer: AsyncEngine | None = bind.execution_options(**{WRITE_OPTION: True})
             reads = READ_OPTIONS.get(self.dialect.name, {})
             self._reader: AsyncEngine | None = bind.execution_options(**reads)
+            if cache is not None:  # only writes pay for the watch
+                watch_writes(self._writer.sync_engine)
         else:
             self._writer = self._reader = None
+            if cache is not None:
+                watch_writes(bind.sync_connection)  # type: ignore[arg-type]
 
     @property
     def engine(self) -> AsyncEngine | None:
         return self.bind if isinstance(self.bind, AsyncEngine) else None
 
     @asynccontextmanager
-    async def transaction(self, *, writes: bool = False) -> AsyncIterator[Transaction]:
-        """A transaction committed when the block ends (rolled back if it raises); then the callbacks
-        registered with `after_commit` run. With `writes`, SQLite takes its write lock at BEGIN, once it
-        is the transaction's turn (a TimeoutError after `write_timeout` seconds of waiting)."""
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """A transaction that writes, committed when the block ends (rolled back if it raises); then the
+        cache drops what its writes changed and the callbacks registered with `after_commit` run. On
+        SQLite it takes the write lock at BEGIN, once it is its turn (a TimeoutError after
+        `write_timeout` seconds of waiting)."""
         async with (
-            self._write_turn() if writes and self._write_turns is not None else _NO_TURN,
-            self._connect(self._writer if writes else self.engine) as connection,
+            self._write_turn() if self._write_turns is not None else _NO_TURN,
+            self._connect() as connection,
             self._begin(connection),
-            self._transaction_on(connection) as tx,
         ):
-            yield tx
-            await tx._flush()
+            tx = Transaction(connection, self.cache)
+            with _noting_stale(connection, tx.stale):
+                yield tx
         await tx._committed()
 
     @asynccontextmanager
@@ -264,13 +238,13 @@ class Database:
         """A transaction that only reads, without BEGIN and COMMIT where the database allows it."""
         if self._reader is None:  # on a test's connection: a savepoint, as every transaction there
             assert isinstance(self.bind, AsyncConnection)
-            async with self.bind.begin_nested(), self._transaction_on(self.bind) as tx:
-                yield tx
+            async with self.bind.begin_nested():
+                yield Transaction(self.bind, self.cache)
             return
         # On an engine, the first statement begins what the database needs, if anything. No context
-        # manager here but Inkwell's own and the connection's: each layer is paid by every read.
-        async with self._reader.connect() as connection, self._transaction_on(connection) as tx:
-            yield tx
+        # manager here but the connection's: each layer is paid by every read.
+        async with self._reader.connect() as connection:
+            yield Transaction(connection, self.cache)
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:
@@ -283,40 +257,63 @@ class Database:
         finally:
             self._write_turns.release()
 
-    def _transaction_on(self, connection: AsyncConnection) -> Transaction:
-        return Transaction(connection, self._sessionmaker, self.cache)
-
     @asynccontextmanager
-    async def _connect(self, engine: AsyncEngine | None) -> AsyncIterator[AsyncConnection]:
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
         if isinstance(self.bind, AsyncConnection):
             yield self.bind
             return
-        assert engine is not None
-        async with engine.connect() as connection:
+        assert self._writer is not None
+        async with self._writer.connect() as connection:
             yield connection
 
     def _begin(self, connection: AsyncConnection) -> AbstractAsyncContextManager[Any]:
         return connection.begin() if self.engine is not None else connection.begin_nested()
 
     async def dispose(self) -> None:
+        """Close the engine's connections and the cache's, when this database owns an engine."""
         if self.engine is not None:
+            if self.cache is not None:
+                await self.cache.redis.aclose()
             await self.engine.dispose()
 
 
+@contextmanager
+def _noting_stale(connection: AsyncConnection, stale: set[str]) -> Iterator[None]:
+    """Let the write watch note in `stale` what this transaction's statements change (`watch_writes`).
+    Restored after, for a test's savepoints nested on one connection."""
+    info = connection.sync_connection.info  # type: ignore[union-attr]
+    outer = info.get(STALE)
+    info[STALE] = stale
+    try:
+        yield
+    finally:
+        if outer is None:
+            info.pop(STALE, None)
+        else:
+            info[STALE] = outer
+            outer |= stale
+
+
 @asynccontextmanager
-async def open_database(
-    settings: Settings, *, cache: Cache | None = None, tracing: "Tracing | None" = None
-) -> AsyncIterator[Database]:
-    """A database on an engine of its own, disposed when the block ends (for the CLI and workers); its
-    statements are traced when `tracing` is given."""
-    engine = create_engine(settings)
-    if tracing is not None:
-        tracing.instrument_engine(engine)
-    database = Database(engine, cache=cache, write_timeout=write_timeout(settings))
+async def open_database(settings: Settings, *, tracing: "Tracing | None" = None) -> AsyncIterator[Database]:
+    """A database on an engine of its own, with the cache when Redis is configured, closed when the block
+    ends (for the CLI and workers); its statements and cache commands are traced when `tracing` is given."""
+    database = database_for(settings, tracing)
     try:
         yield database
     finally:
         await database.dispose()
+
+
+def database_for(settings: Settings, tracing: "Tracing | None" = None) -> Database:
+    """The database (and cache) `settings` name, traced when `tracing` is given; `dispose` closes both."""
+    engine = create_engine(settings)
+    cache = create_cache(settings)
+    if tracing is not None:
+        tracing.instrument_engine(engine)
+        if cache is not None:
+            tracing.instrument_redis(cache.redis)
+    return Database(engine, cache=cache, write_timeout=write_timeout(settings))
 
 
 def rowcount(result: object) -> int:

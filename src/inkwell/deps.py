@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.keys import Auth
 from inkwell.auth.passwords import Passwords
@@ -79,17 +78,9 @@ async def request_transaction(request: Request) -> AsyncIterator[Transaction]:
         async with database.reads() as tx:
             yield tx
         return
-    async with database.transaction(writes=True) as tx:
+    async with database.transaction() as tx:
         yield tx
 
 
 # scope="function" runs the commit when the route returns, so a failed commit can never follow a 2xx.
 TransactionDep = Annotated[Transaction, Depends(request_transaction, scope="function")]
-
-
-async def request_session(tx: TransactionDep) -> AsyncSession:
-    """An ORM session in the request's transaction, for the routes whose work is a unit of work."""
-    return tx.session
-
-
-SessionDep = Annotated[AsyncSession, Depends(request_session)]

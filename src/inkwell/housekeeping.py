@@ -6,13 +6,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from inkwell.db import Database
+from inkwell.db import Database, Transaction
 from inkwell.orm import utcnow
 
-# Deletes what is due at `now` in the session's transaction; how many rows.
-Purge = Callable[[AsyncSession, datetime], Awaitable[int]]
+# Deletes what is due at `now` in the transaction; how many rows.
+Purge = Callable[[Transaction, datetime], Awaitable[int]]
 
 
 async def purge_periodically(purges: Sequence[Callable[[], Awaitable[int]]], *, interval: float) -> None:
@@ -26,9 +25,8 @@ async def purge_periodically(purges: Sequence[Callable[[], Awaitable[int]]], *, 
 async def purge_in_transaction(database: Database, purge: Purge, *, what: str, logger: logging.Logger) -> int:
     """Run `purge` in a transaction of its own; a database outage only skips this round (with a warning)."""
     try:
-        async with database.transaction(writes=True) as tx:
-            session = tx.session
-            purged = await purge(session, utcnow())
+        async with database.transaction() as tx:
+            purged = await purge(tx, utcnow())
     except (SQLAlchemyError, OSError) as exc:
         logger.warning("could not purge %s: %s", what, type(exc).__name__)
         return 0

@@ -39,12 +39,28 @@ TRUSTED_KEYS = frozenset(
     {"timestamp", "level", "logger", "method", "route", "status", "duration_ms", "request_id"}
 )
 
+# An email address loses its local part and keeps its domain as written. The local part is anything RFC 5321
+# and 6531 allow: a quoted string, or a dot-atom of any characters but whitespace, controls and the specials
+# ( ) < > [ ] : ; , " \ @ (so ! # $ % & ' * + / = ? ^ ` { | } ~ and UTF-8 letters are part of it). The domain
+# is dotted labels (UTF-8 too) ending in a top-level name of letters, or in punycode.
+_DOMAIN = r"(?:[^\W_](?:[\w-]*[^\W_])?\.)+(?:[^\W\d_]{2,}|(?i:xn--)[\w-]+)(?![\w@-])"
+_DOMAIN_AT = re.compile(_DOMAIN)
+_QUOTED_LOCAL_PART = re.compile(rf'"(?:[^"\\\r\n]|\\[^\r\n])*"@(?={_DOMAIN})')
+# A run of the characters an unquoted address may hold, @ included, with an @ in it. It starts only where
+# such a run starts: tried from every position inside a long run, a pattern takes quadratic time (a second
+# for 40 kB of text). `_redact_run` finds every address in the run, so that one written right after another
+# (`a@example.com/b@example.com`) is not taken for part of the first one's domain.
+_ADDRESS_CHAR = r'[^\s\x00-\x1f\x7f()<>\[\]:;,"\\]'
+_ADDRESS_RUN = re.compile(rf"(?<!{_ADDRESS_CHAR}){_ADDRESS_CHAR}*@{_ADDRESS_CHAR}*")
+# What the text around an address puts before it: quotes and slashes (`'ada@example.com'`, `//ada@host`),
+# and a name given a quoted value (`input_value='ada@example.com'`).
+_LOCAL_PART = re.compile(
+    r"(?P<opening>(?:[\w.-]+=(?=['`\u2018\u201c]))?['`/\u2018\u201c\u00ab]*+).+", re.DOTALL
+)
+
 # No pattern looks past the end of a line (`[ \t]`, never `\s`): a name ending one line
 # ("reset-password:") must not take the first word of the next for its value and leave the secret after
 # it in clear.
-# Starts only where a run of address characters starts: tried from every position inside a long run, the
-# pattern took quadratic time (a second for 40 kB of text).
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@((?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,})")
 _AUTH_SCHEME = re.compile(r"(?i)\b(bearer|basic)[ \t]+[A-Za-z0-9._~+/=-]+")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*")
 # A name made with one of these words, alone or compound (`refresh_token`, `new-password`, `password_hash`).
@@ -71,7 +87,28 @@ def redact_text(text: str) -> str:
     text = _PASSWORD_HASH.sub(REDACTED, text)
     text = _AUTH_SCHEME.sub(rf"\1 {REDACTED}", text)
     text = _SECRET_ASSIGNMENT.sub(rf"\1\2{REDACTED}", text)
-    return _EMAIL.sub(r"***@\1", text)
+    text = _QUOTED_LOCAL_PART.sub("***@", text)
+    return _ADDRESS_RUN.sub(_redact_run, text)
+
+
+def _redact_run(run: re.Match[str]) -> str:
+    """The run of address characters with the local part of every address in it replaced by `***`."""
+    text = run[0]
+    pieces: list[str] = []
+    start = 0  # where the next local part may begin: after the last address, or after an @ that began none
+    at = text.find("@")
+    while at != -1:
+        local = _LOCAL_PART.fullmatch(text, start, at)
+        domain = _DOMAIN_AT.match(text, at + 1)
+        if local is None or domain is None:
+            pieces.append(text[start : at + 1])
+            start = at + 1
+        else:
+            pieces.append(f"{local['opening']}***@{domain[0]}")
+            start = domain.end()
+        at = text.find("@", start)
+    pieces.append(text[start:])
+    return "".join(pieces)
 
 
 class Unredacted(str):

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import gc
+import importlib.resources
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -11,11 +12,15 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.routing import APIRoute
-from fastapi_offline import FastAPIOffline
+from fastapi.staticfiles import StaticFiles
 from opentelemetry.trace import Tracer
 from sqlalchemy.pool import Pool
-from starlette.types import ASGIApp
+from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
 
 from inkwell import __version__
 from inkwell.auth.cleanup import purge_sign_in_leftovers
@@ -24,10 +29,9 @@ from inkwell.auth.passwords import Passwords
 from inkwell.auth.router import account_router
 from inkwell.auth.router import router as auth_router
 from inkwell.auth.throttle import throttle_for
-from inkwell.cache.invalidation import create_cache
 from inkwell.config import Settings, get_settings
-from inkwell.db import Database, create_engine, write_timeout
-from inkwell.error_handlers import install_error_handlers
+from inkwell.db import Database, database_for
+from inkwell.error_handlers import handle_unexpected, install_error_handlers
 from inkwell.health import router as health_router
 from inkwell.housekeeping import purge_periodically
 from inkwell.idempotency.cleanup import purge_once
@@ -35,10 +39,10 @@ from inkwell.job_handlers import JOBS
 from inkwell.jobs.cleanup import purge_finished_jobs
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.runner import OutboxRunner
-from inkwell.logs import configure_logging, request_logger
+from inkwell.logs import configure_logging
 from inkwell.mail.sender import create_mailer
 from inkwell.metrics import install_metrics
-from inkwell.middleware import BodySizeLimit, RequestLog, SecurityHeaders, endpoint_templates
+from inkwell.middleware import BodySizeLimit, Observe, RequestLog, SecurityHeaders, endpoint_templates
 from inkwell.pagination import document_max_offset
 from inkwell.posts.router import router as posts_router
 from inkwell.tracing import Tracing, start_tracing, tracer_of
@@ -46,6 +50,11 @@ from inkwell.users.router import open_router as open_users_router
 from inkwell.users.router import router as users_router
 
 logger = logging.getLogger("inkwell")
+
+# The Swagger UI and ReDoc that fastapi-offline ships, served by Inkwell itself.
+DOCS_ASSETS = importlib.resources.files("fastapi_offline") / "static"
+DOCS_ASSETS_URL = "/static-offline-docs"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
 
 
 @contextmanager
@@ -84,7 +93,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = database is None
-        db = database or _open_database(settings, tracing)
+        db = database or database_for(settings, tracing)
         _serve(app, db, settings)
         purger = asyncio.create_task(
             purge_periodically(_purges(settings, db), interval=settings.purge_interval)
@@ -101,15 +110,12 @@ def create_app(
             if jobs is not None:
                 await jobs.stop()
             if own:
-                if db.cache is not None:
-                    await db.cache.redis.aclose()
                 await db.dispose()
                 logger.info("database pool closed")
             if own_tracing is not None:
                 own_tracing.shutdown()
 
-    # Swagger UI and ReDoc assets are served by Inkwell itself (fastapi-offline), so /docs works offline.
-    app = FastAPIOffline(
+    app = InkwellAPI(
         title="Inkwell",
         version=__version__,
         description="Users and their posts, over HTTP.",
@@ -117,22 +123,14 @@ def create_app(
         generate_unique_id_function=operation_id,
         # No spec validator badge: it would send the spec's address to an outside service.
         swagger_ui_parameters={"validatorUrl": None},
+        max_offset=settings.max_offset,
+        sign_in=settings.auth,
     )
     app.state.settings = settings
     app.state.passwords = Passwords.from_settings(settings)
     _serve(app, database, settings)
     app.state.auth = _auth(settings, app.state.passwords)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["*"],
-            # Conditional requests and idempotent retries need these readable by browser clients too.
-            expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed"],
-        )
     observe = (
         install_metrics(
             app, pool_of=lambda: _pool_of(app), token=settings.metrics_token, shared_dir=settings.metrics_dir
@@ -149,19 +147,94 @@ def create_app(
     else:
         app.include_router(open_users_router)
     app.include_router(posts_router)
-    _document_settings(app, settings)
-    if tracing is not None:
-        tracing.instrument_app(app)  # before the outermost wrapping: see Tracing.instrument_app
-    _wrap_outermost(
-        app,
-        lambda inner: RequestLog(
-            SecurityHeaders(inner),
-            logger=request_logger(),
-            observe=observe,
-            templates=endpoint_templates(app.routes),
-        ),
-    )
+    _add_middleware(app, settings, observe=observe, tracing=tracing)
     return app
+
+
+class InkwellAPI(FastAPI):
+    """FastAPI, with documentation pages that load Swagger UI and ReDoc from Inkwell itself (so /docs
+    works offline and under a strict Content-Security-Policy), and an OpenAPI document that says what
+    these settings serve.
+
+    The copies of Swagger UI and ReDoc are fastapi-offline's; it builds its app with a function, not a
+    class, so the pages are made here, by FastAPI's own recipe for self-hosted assets.
+    """
+
+    def __init__(self, *, max_offset: int, sign_in: bool, **kwargs: Any) -> None:
+        super().__init__(docs_url=None, redoc_url=None, **kwargs)
+        self.max_offset = max_offset
+        self.sign_in = sign_in
+        self.mount(DOCS_ASSETS_URL, StaticFiles(directory=str(DOCS_ASSETS)), name="static-offline-docs")
+        self.add_api_route("/docs", self.swagger_ui_html, include_in_schema=False)
+        self.add_api_route(OAUTH2_REDIRECT_URL, self.swagger_ui_redirect, include_in_schema=False)
+        self.add_api_route("/redoc", self.redoc_html, include_in_schema=False)
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, with the deepest `offset` taken and, with sign-in off, no token asked for
+        anywhere (none is checked)."""
+        kept = self.openapi_schema
+        schema = super().openapi()
+        if schema is not kept:  # built anew: the first time, or after a route was added
+            document_max_offset(schema, self.max_offset)
+            if not self.sign_in:
+                _ask_for_no_token(schema)
+        return schema
+
+    async def swagger_ui_html(self, request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(
+            openapi_url=f"{root}{self.openapi_url}",
+            title=f"{self.title} - Swagger UI",
+            oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+            swagger_js_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+            swagger_ui_parameters=self.swagger_ui_parameters,
+        )
+
+    async def swagger_ui_redirect(self) -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    async def redoc_html(self, request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(
+            openapi_url=f"{root}{self.openapi_url}",
+            title=f"{self.title} - ReDoc",
+            redoc_js_url=f"{root}{DOCS_ASSETS_URL}/redoc.standalone.js",
+            redoc_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
+            with_google_fonts=False,
+        )
+
+
+def _add_middleware(
+    app: FastAPI, settings: Settings, *, observe: Observe | None, tracing: Tracing | None
+) -> None:
+    """The layers every request passes through, outermost first. FastAPI puts its own around them (its
+    ServerErrorMiddleware) and inside them (its ExceptionMiddleware, which runs the error handlers, and
+    the routes)."""
+    cors = Middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        # Conditional requests and idempotent retries need these readable by browser clients too.
+        expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed"],
+    )
+    layers = [
+        Middleware(RequestLog, observe=observe, templates=endpoint_templates(app.routes)),
+        Middleware(SecurityHeaders),
+        *(tracing.request_middleware() if tracing is not None else []),
+        # An unexpected error is answered here, inside the layers above, so that its 500 is logged,
+        # counted and traced, and carries the request id and the security headers, like any other
+        # response. FastAPI's own ServerErrorMiddleware, outermost, then finds the response sent and only
+        # passes the error on to the server, which logs its traceback.
+        Middleware(ServerErrorMiddleware, handler=handle_unexpected),
+        *(tracing.error_middleware() if tracing is not None else []),
+        *([cors] if settings.cors_origins else []),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+    ]
+    for cls, args, kwargs in reversed(layers):  # each one added goes around those added before it
+        app.add_middleware(cls, *args, **kwargs)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -171,17 +244,6 @@ def operation_id(route: APIRoute) -> str:
     another in one mode (the open sign-up) takes the other's name, so the id is the same in every mode.
     """
     return route.name
-
-
-def _open_database(settings: Settings, tracing: Tracing | None) -> Database:
-    """The app's own database (and cache), traced when `tracing` is given."""
-    engine = create_engine(settings)
-    cache = create_cache(settings)
-    if tracing is not None:
-        tracing.instrument_engine(engine)
-        if cache is not None:
-            tracing.instrument_redis(cache.redis)
-    return Database(engine, cache=cache, write_timeout=write_timeout(settings))
 
 
 def _serve(app: FastAPI, database: Database | None, settings: Settings) -> None:
@@ -221,35 +283,11 @@ def _auth(settings: Settings, passwords: Passwords) -> Auth | None:
     return Auth(settings=settings, key=signing_key(settings), passwords=passwords)
 
 
-def _document_settings(app: FastAPI, settings: Settings) -> None:
-    """The OpenAPI document as these settings serve it: the deepest `offset` taken and, with sign-in
-    off, no token asked for anywhere (none is checked)."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = build()
-            document_max_offset(schema, settings.max_offset)
-            if not settings.auth:
-                _ask_for_no_token(schema)
-            app.openapi_schema = schema
-        return app.openapi_schema
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def _ask_for_no_token(schema: dict[str, Any]) -> None:
     for path in schema.get("paths", {}).values():
         for operation in path.values():
             operation.pop("security", None)
     schema.get("components", {}).pop("securitySchemes", None)
-
-
-def _wrap_outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
-    # Outside Starlette's ServerErrorMiddleware, so that its 500 responses carry the request id and the
-    # security headers, and are logged and counted like any other.
-    build = app.build_middleware_stack
-    app.build_middleware_stack = lambda: wrap(build())  # type: ignore[method-assign]
 
 
 class _BackgroundRunner:

@@ -12,7 +12,8 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, reset_contextvars
-from structlog.typing import FilteringBoundLogger
+
+from inkwell.logs import request_logger
 
 TOO_LARGE = "Request body too large"
 
@@ -83,16 +84,10 @@ class RequestLog:
     client put in the URL reaches the log.
     """
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        logger: FilteringBoundLogger,
-        observe: Observe | None,
-        templates: Mapping[object, str],
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, observe: Observe | None, templates: Mapping[object, str]) -> None:
         self.app = app
-        self.logger = logger
+        # Built with the app's middleware, at its first request: the logging configured by then.
+        self.logger = request_logger()
         self.observe = observe
         self.templates = templates
 

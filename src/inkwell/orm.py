@@ -1,13 +1,18 @@
-"""The declarative base, its naming convention and the column types shared by every model."""
+"""The declarative models' base, its naming convention, the column types every model shares, and records:
+what a statement reads from a model's table, derived from the table's columns.
 
-from collections.abc import Callable, Collection, Hashable, Iterable
-from dataclasses import fields
+The models are the schema (and Alembic's source); statements are built from their tables and run on a
+transaction's connection (`inkwell.db`). No ORM session loads or flushes them.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import fields, make_dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Column, ColumnElement, DateTime, MetaData, Row, Table, bindparam
+from sqlalchemy import DateTime, MetaData, Row, Table
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect, Result
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -66,54 +71,47 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Timestamped:
-    """`created_at` and `updated_at`, set by Inkwell in UTC."""
+    """`created_at` and `updated_at`, in UTC. `updated_at` moves with `version`, on every change to what the
+    API shows of the row (see `inkwell.versioned`), and on nothing else."""
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-def versioned(version: Mapped[int]) -> dict[str, Any]:
-    """Mapper arguments that make `version` the row's version counter.
+# The `info` of a column that no representation of its row shows (a password hash): writing it alone
+# changes neither the row's version (its ETag) nor its `updated_at`.
+NOT_SHOWN = {"shown": False}
+# The `info` of a table whose reads are cached (`inkwell.cache`): every write to it drops them.
+CACHED = {"cached": True}
 
-    Every ORM UPDATE or DELETE then says `WHERE id = :id AND version = :loaded` and sets
-    `version = :loaded + 1`, so a row changed by someone else since it was loaded is never overwritten:
-    the statement matches nothing and SQLAlchemy raises `StaleDataError`.
+
+def table_of(model: type[Base]) -> Table:
+    return cast(Table, model.__table__)
+
+
+ModelT = TypeVar("ModelT", bound=Base)
+RecordT = TypeVar("RecordT")
+
+
+def record_of(model: type[ModelT]) -> type[ModelT]:
+    """The record type of a model: a frozen dataclass with a field for each column of its table, in the
+    table's order, which is what `select(table)` reads. A row becomes a record without the ORM.
+
+    Its fields are the model's columns, so type checkers are told it is the model (each module declares
+    `FooRecord = Foo` for them): the same names, the same types. At run time it is only the dataclass.
     """
-    return {"version_id_col": version}
+    table = table_of(model)
+    columns = [(column.key, Any) for column in table.columns]
+    record = make_dataclass(f"{model.__name__}Record", columns, frozen=True, slots=True)
+    record.__doc__ = f"A row of `{table.name}`, as a statement read it."
+    record.__module__ = model.__module__
+    return cast(type[ModelT], record)
 
 
-def changed_values(table: Table, columns: Iterable[str]) -> list[tuple[Column[Any], Any]]:
-    """The SET list of an UPDATE of `columns` on a versioned, timestamped table, for `ordered_values`: each
-    column to the parameter `new_<column>`, `version` one up, `updated_at` to the parameter `now`.
-
-    A parameter may not share a column's name in an UPDATE (SQLAlchemy refuses it), hence `new_`.
-    `change_parameters` gives the values.
-    """
-    assignments: list[tuple[Column[Any], Any]] = [
-        (table.c[column], bindparam(f"new_{column}")) for column in columns
-    ]
-    return [*assignments, (table.c.version, table.c.version + 1), (table.c.updated_at, bindparam("now"))]
-
-
-def change_parameters(changes: dict[str, Any], *, now: datetime) -> dict[str, Any]:
-    """The parameters of a `changed_values` UPDATE that writes `changes` at `now`."""
-    parameters = {f"new_{column}": value for column, value in changes.items()}
-    parameters["now"] = now
-    return parameters
-
-
-def version_in(table: Table) -> ColumnElement[bool]:
-    """The If-Match condition of a write on a versioned table: its version is one of those the header
-    names, given as the parameter `versions` (`version_parameters`)."""
-    return table.c.version.in_(bindparam("versions", expanding=True))
-
-
-def version_parameters(versions: Collection[int]) -> dict[str, Any]:
-    """The parameter of a `version_in` condition."""
-    return {"versions": list(versions)}
-
-
-RecordT = TypeVar("RecordT", bound=Hashable)
+def record(row: Row[Any], record_type: type[RecordT]) -> RecordT:
+    """One row of a statement that selects a whole table, as its record."""
+    make: Callable[..., RecordT] = record_type
+    return make(*row)
 
 
 def records(result: Result[Any], record_type: type[RecordT]) -> list[RecordT]:
@@ -122,12 +120,13 @@ def records(result: Result[Any], record_type: type[RecordT]) -> list[RecordT]:
     The columns are matched to the fields once per result rather than by name on every row, which cost
     more than the rest of reading a page of users.
     """
-    in_order = _in_field_order(record_type, tuple(result.keys()))
-    return [record_type(*in_order(row)) for row in result]
+    make: Callable[..., RecordT] = record_type
+    in_order = _in_field_order(make, tuple(result.keys()))
+    return [make(*in_order(row)) for row in result]
 
 
 @lru_cache(maxsize=64)
-def _in_field_order(record_type: type, columns: tuple[str, ...]) -> Callable[[Row[Any]], Iterable[Any]]:
+def _in_field_order(record_type: Any, columns: tuple[str, ...]) -> Callable[[Row[Any]], Iterable[Any]]:
     names = [field.name for field in fields(record_type)]
     if list(columns) == names:
         return _as_is

@@ -5,6 +5,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from inkwell.conditional import ETAG_HEADER
+
 
 class ErrorBody(BaseModel):
     detail: str
@@ -58,4 +60,21 @@ def responses(*codes: int, hashes_passwords: bool = False) -> dict[int | str, di
             entries[code]["headers"] = _HEADERS[code]
     if hashes_passwords:
         entries[503]["description"] = _BUSY_HASHING
+    return entries
+
+
+# What a change and a deletion of an owned, versioned record may answer besides success: a body that is
+# not text (400), no or another's credentials (401, 403), no such record (404), another version than
+# If-Match names (412), a body too large or not valid (413, 422), the database away (503).
+CHANGE_ERRORS = (400, 401, 403, 404, 412, 413, 422, 503)
+DELETE_ERRORS = (401, 403, 404, 412, 422, 503)
+
+
+def answers(
+    success: int, *codes: int, links: dict[str, Any] | None = None, hashes_passwords: bool = False
+) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI entries of a route that answers a record: `success`, with the record's ETag header
+    (and the operations it `links` to), and the error statuses of `responses`."""
+    entries = responses(*codes, hashes_passwords=hashes_passwords)
+    entries[success] = {"headers": ETAG_HEADER} if links is None else {"headers": ETAG_HEADER, "links": links}
     return entries

@@ -25,11 +25,10 @@ async def seed(
     run = secrets.token_hex(4)
     for first in range(0, user_count, batch_size):
         numbers = range(first, min(first + batch_size, user_count))
-        async with database.transaction(writes=True) as tx:
-            session = tx.session
-            ids = await users.insert_users(session, [_user(run, n) for n in numbers])
+        async with database.transaction() as tx:
+            ids = await users.insert_users(tx, [_user(run, n) for n in numbers])
             if posts_per_user:
-                await posts.insert_posts(session, _posts(ids, posts_per_user))
+                await posts.POSTS.insert_many(tx, _posts(ids, posts_per_user))
         on_batch(len(numbers))
 
 

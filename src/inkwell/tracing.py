@@ -5,52 +5,58 @@ this module. On, each request gets a span named by its route template, with a ch
 statement and Redis command it runs; each attempt of a background job gets a span of its own, linked
 to the span of the request that wrote the job, with a child for the mail it sends.
 
+Inkwell decides only whether tracing is on and which exporter sends the spans (`exporter_for`); the
+OpenTelemetry SDK reads the rest of its variables itself: the resource (`OTEL_SERVICE_NAME`,
+`OTEL_RESOURCE_ATTRIBUTES`), the sampler, the batches (`OTEL_BSP_*`) and the exporter's endpoint,
+headers and timeouts.
+
 Spans never carry a statement's parameters, a Redis command's arguments, a request's body or an
-Authorization header; error texts (a driver's message may quote a row's value) go through the same
-redaction as the log.
+Authorization header; the error texts Inkwell records (a driver's message may quote a row's value) go
+through the same redaction as the log.
 """
 
 import logging
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import assert_never
+from weakref import WeakKeyDictionary
 
 import structlog
-from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.instrumentation.redis import RedisInstrumentor
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
-from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sqlalchemy_instrumentation_version
 from opentelemetry.metrics import NoOpMeterProvider
-from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, OTELResourceDetector, Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
     SimpleSpanProcessor,
     SpanExporter,
 )
-from opentelemetry.sdk.trace.sampling import (
-    ALWAYS_OFF,
-    ALWAYS_ON,
-    Decision,
-    ParentBased,
-    Sampler,
-    SamplingResult,
-    TraceIdRatioBased,
+from opentelemetry.semconv.attributes.error_attributes import ERROR_TYPE
+from opentelemetry.semconv.attributes.exception_attributes import (
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    EXCEPTION_TYPE,
 )
 from opentelemetry.semconv.attributes.http_attributes import HTTP_ROUTE
+from opentelemetry.semconv.attributes.server_attributes import SERVER_ADDRESS, SERVER_PORT
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
-from opentelemetry.trace.span import TraceState
+from opentelemetry.util.http import sanitize_method
 from opentelemetry.util.types import Attributes
 from redis.asyncio import Redis
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine, ExceptionContext, ExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inkwell import __version__
-from inkwell.config import Settings
+from inkwell.config import OtlpProtocol, Settings
 from inkwell.logs import redact_text
 
 logger = logging.getLogger(__name__)
@@ -60,8 +66,12 @@ NO_TRACER: Tracer = trace.NoOpTracer()
 REQUEST_ID = "inkwell.request_id"
 # Probes and scrapes come every few seconds and say nothing about the API: they get no span.
 UNTRACED_PATHS = "/healthz$,/readyz$,/metrics$"
+# Where the instrumentation's hook leaves the request's span for the layers inside (a key of the scope's own).
+_SPAN = "inkwell.span"
 # A job's link to the request that wrote it travels in the outbox row in W3C form.
 _W3C = TraceContextTextMapPropagator()
+# The attributes of a statement's span, named as the Redis instrumentation names those of a command.
+DB_STATEMENT, DB_SYSTEM, DB_NAME = "db.statement", "db.system", "db.name"
 
 
 class Tracing:
@@ -72,43 +82,47 @@ class Tracing:
         self.tracer = provider.get_tracer("inkwell", __version__)
 
     @classmethod
-    def exporting_to(cls, exporter: SpanExporter, settings: Settings, *, batch: bool = True) -> "Tracing":
-        """Spans sampled as `settings` say, sent to `exporter` (in batches from a thread, or each as it
-        ends: what tests read at once)."""
-        resource = Resource.create({SERVICE_NAME: settings.otel_service_name, SERVICE_VERSION: __version__})
-        provider = TracerProvider(resource=resource, sampler=WithinOperations(_sampler(settings)))
+    def exporting_to(cls, exporter: SpanExporter, *, batch: bool = True) -> "Tracing":
+        """Spans sent to `exporter`, in batches from a thread (`OTEL_BSP_*`), or each as it ends (what
+        tests read at once); sampled as `OTEL_TRACES_SAMPLER` says, which the SDK reads itself."""
+        provider = TracerProvider(resource=_resource())
         export = BatchSpanProcessor(exporter) if batch else SimpleSpanProcessor(exporter)
-        provider.add_span_processor(RedactingErrors(export))
+        provider.add_span_processor(WithinOperations(export))
         return cls(provider)
 
-    def instrument_app(self, app: FastAPI) -> None:
-        """A span per request, named by its route template (a request no route takes: by its method).
+    @property
+    def service_name(self) -> str:
+        return str(self.provider.resource.attributes[SERVICE_NAME])
 
-        Call it before anything wraps the app's middleware stack: the instrumentation wraps Starlette's
-        own stack and leaves an app whose stack is wrapped already untraced.
+    def request_middleware(self) -> list[Middleware]:
+        """A span per request, named by its route template (a request no route takes: by its method),
+        with the request's id.
+
+        Inside the request log, which gives the id, and outside the app's answer to an unexpected error,
+        so that the span holds that answer (its 500) too.
         """
-        FastAPIInstrumentor.instrument_app(
-            app,
-            tracer_provider=self.provider,
-            meter_provider=NoOpMeterProvider(),
-            server_request_hook=_note_request_id,
-            excluded_urls=UNTRACED_PATHS,
-            # No spans of their own for each ASGI message a request receives and sends.
-            exclude_spans=["receive", "send"],
-        )
-        app.add_middleware(NameByRoute)
+        return [
+            Middleware(
+                OpenTelemetryMiddleware,
+                tracer_provider=self.provider,
+                meter_provider=NoOpMeterProvider(),
+                excluded_urls=UNTRACED_PATHS,
+                default_span_details=_named_by_method,
+                server_request_hook=_request_started,
+                # No spans of their own for each ASGI message a request receives and sends.
+                exclude_spans=["receive", "send"],
+            ),
+            Middleware(RequestSpan),
+        ]
+
+    def error_middleware(self) -> list[Middleware]:
+        """What records an unexpected error on the request's span: inside the app's answer to it, which
+        ends the span as it sends the 500."""
+        return [Middleware(RecordedErrors)]
 
     def instrument_engine(self, engine: AsyncEngine) -> None:
-        """A span per statement on `engine`, with its SQL and never its parameters.
-
-        The instrumentation's per-engine part: its instrumentor would also wrap `create_engine` for
-        the whole process, once, with the first provider it is given.
-        """
-        tracer = self.provider.get_tracer(
-            "opentelemetry.instrumentation.sqlalchemy", sqlalchemy_instrumentation_version
-        )
-        usage = NoOpMeterProvider().get_meter(__name__).create_up_down_counter("db.client.connections.usage")
-        EngineTracer(tracer, engine.sync_engine, usage)  # type: ignore[no-untyped-call]
+        """A span per statement on `engine`, with its SQL and never its parameters."""
+        StatementSpans(self.tracer, engine.sync_engine)
 
     def instrument_redis(self, redis: Redis) -> None:
         """A span per Redis command of this client: its name, never its arguments."""
@@ -120,17 +134,18 @@ class Tracing:
 
 
 def start_tracing(settings: Settings) -> Tracing | None:
-    """Tracing as the OTEL_* settings ask for it, or None when they ask for none."""
+    """Tracing as the OTEL_* variables ask for it, or None when they ask for none."""
     exporter = exporter_for(settings)
     if exporter is None:
         return None
+    tracing = Tracing.exporting_to(exporter)
     logger.info(
         "tracing on: spans of %s go to %s, sampled by %s",
-        settings.otel_service_name,
+        tracing.service_name,
         type(exporter).__name__,
-        settings.otel_traces_sampler,
+        tracing.provider.sampler.get_description(),
     )
-    return Tracing.exporting_to(exporter, settings)
+    return tracing
 
 
 def tracer_of(tracing: Tracing | None) -> Tracer:
@@ -138,7 +153,12 @@ def tracer_of(tracing: Tracing | None) -> Tracer:
 
 
 def exporter_for(settings: Settings) -> SpanExporter | None:
-    """The exporter named, or OTLP when only an endpoint is (the exporter the standard defaults to)."""
+    """The exporter named, or OTLP when only an endpoint is (the exporter the standard defaults to).
+
+    The SDK's own reading of `OTEL_TRACES_EXPORTER` is part of its automatic set-up, which installs a
+    process-wide provider (Inkwell gives each app and worker one of its own): so Inkwell chooses the
+    exporter, and the exporter reads its own variables.
+    """
     if settings.otel_sdk_disabled:
         return None
     endpoint = settings.otel_exporter_otlp_traces_endpoint or settings.otel_exporter_otlp_endpoint
@@ -146,20 +166,28 @@ def exporter_for(settings: Settings) -> SpanExporter | None:
     if chosen == "console":
         return ConsoleSpanExporter(formatter=_one_line)
     if chosen == "otlp":
-        # Imported here: only a process that sends OTLP pays for loading protobuf.
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        return OTLPSpanExporter(endpoint=_traces_endpoint(settings))
+        return _otlp_exporter(settings.otlp_traces_protocol)
     return None
 
 
-def _traces_endpoint(settings: Settings) -> str | None:
-    """The URL spans are posted to: the traces endpoint as it is, or the general one's /v1/traces."""
-    if settings.otel_exporter_otlp_traces_endpoint is not None:
-        return settings.otel_exporter_otlp_traces_endpoint
-    if settings.otel_exporter_otlp_endpoint is not None:
-        return settings.otel_exporter_otlp_endpoint.rstrip("/") + "/v1/traces"
-    return None  # the exporter's default, http://localhost:4318/v1/traces
+def _otlp_exporter(protocol: OtlpProtocol) -> SpanExporter:
+    """The OTLP exporter of `protocol`: its endpoint, headers, timeout, compression and certificate
+    come from the OTEL_EXPORTER_OTLP_* variables, which it reads itself."""
+    if protocol == "http/protobuf":
+        # Imported here: only a process that sends OTLP pays for loading protobuf.
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        return OTLPSpanExporter()
+    assert_never(protocol)
+
+
+def _resource() -> Resource:
+    """What every span says of its process: `service.name` inkwell and Inkwell's `service.version`,
+    unless `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` say otherwise, and what else the SDK
+    detects."""
+    own = Resource.create({SERVICE_NAME: "inkwell", SERVICE_VERSION: __version__})
+    # Resource.create lets the attributes given win over the variables; the variables win here.
+    return own.merge(OTELResourceDetector().detect())
 
 
 def _one_line(span: ReadableSpan) -> str:
@@ -168,53 +196,11 @@ def _one_line(span: ReadableSpan) -> str:
     return line + "\n"
 
 
-_ROOT_SAMPLERS = {"always_on": ALWAYS_ON, "always_off": ALWAYS_OFF}
+class WithinOperations(SpanProcessor):
+    """Passes the spans of requests and jobs, and of what runs inside them, on to `processor`.
 
-
-def _sampler(settings: Settings) -> Sampler:
-    name = settings.otel_traces_sampler
-    kind = name.removeprefix("parentbased_")
-    root = (
-        TraceIdRatioBased(settings.otel_traces_sampler_arg)
-        if kind == "traceidratio"
-        else _ROOT_SAMPLERS[kind]
-    )
-    return ParentBased(root) if name.startswith("parentbased_") else root
-
-
-class WithinOperations(Sampler):
-    """Statements and Redis commands are traced inside a request or a job, not on their own: the job
-    runner's look at the outbox every second, or a purge, would each make a trace of one span."""
-
-    def __init__(self, sampler: Sampler) -> None:
-        self.sampler = sampler
-
-    def should_sample(
-        self,
-        parent_context: Context | None,
-        trace_id: int,
-        name: str,
-        kind: SpanKind | None = None,
-        attributes: Attributes = None,
-        links: Sequence[Link] | None = None,
-        trace_state: TraceState | None = None,
-    ) -> SamplingResult:
-        parent = trace.get_current_span(parent_context).get_span_context()
-        if kind is SpanKind.CLIENT and not parent.is_valid:
-            return SamplingResult(Decision.DROP)
-        return self.sampler.should_sample(
-            parent_context, trace_id, name, kind, attributes, links, trace_state
-        )
-
-    def get_description(self) -> str:
-        return f"WithinOperations{{{self.sampler.get_description()}}}"
-
-
-class RedactingErrors(SpanProcessor):
-    """Passes spans on to `processor`, their error texts redacted as the log's are.
-
-    A span's status and its exception events carry an error's message, which no one wrote for a trace:
-    MariaDB's duplicate key names the email, for one. Spans without an error pass as they are.
+    A statement or a Redis command outside any (the job runner's look at the outbox every second, a
+    purge) would each make a trace of one span: it is left out.
     """
 
     def __init__(self, processor: SpanProcessor) -> None:
@@ -224,8 +210,8 @@ class RedactingErrors(SpanProcessor):
         self.processor.on_start(span, parent_context)  # type: ignore[arg-type]
 
     def on_end(self, span: ReadableSpan) -> None:
-        if span.status.description or span.events:
-            span = _redacted(span)
+        if span.kind is SpanKind.CLIENT and span.parent is None:
+            return
         self.processor.on_end(span)
 
     def shutdown(self) -> None:
@@ -235,67 +221,160 @@ class RedactingErrors(SpanProcessor):
         return self.processor.force_flush(timeout_millis)
 
 
-def _redacted(span: ReadableSpan) -> ReadableSpan:
-    status = span.status
-    if status.description:
-        status = Status(status.status_code, redact_text(status.description))
-    events = [
-        Event(event.name, _redacted_attributes(event.attributes), event.timestamp) for event in span.events
-    ]
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=span.attributes,
-        events=events,
-        links=span.links,
-        kind=span.kind,
-        status=status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+class StatementSpans:
+    """A span per statement `engine` runs, from SQLAlchemy's own events.
+
+    The SQLAlchemy instrumentation offers no public way to trace one engine with a provider of the
+    caller's: its instrumentor is one per process, takes the first provider it is given, and wraps
+    `create_engine` for the whole process. So the spans are made here, as the instrumentation makes
+    them: named by the statement's verb and the database, with the SQL and its placeholders.
+    """
+
+    def __init__(self, tracer: Tracer, engine: Engine) -> None:
+        self.tracer = tracer
+        url = engine.url
+        self.database = url.database or engine.dialect.name
+        described: dict[str, str | int | None] = {
+            DB_SYSTEM: engine.dialect.name,
+            DB_NAME: url.database,
+            SERVER_ADDRESS: url.host,
+            SERVER_PORT: url.port,
+        }
+        self.attributes = {key: value for key, value in described.items() if value is not None}
+        self.spans: WeakKeyDictionary[ExecutionContext, trace.Span] = WeakKeyDictionary()
+        event.listen(engine, "before_cursor_execute", self.started)
+        event.listen(engine, "after_cursor_execute", self.ended)
+        event.listen(engine, "handle_error", self.failed)
+
+    def started(
+        self,
+        _conn: Connection,
+        _cursor: object,
+        statement: str,
+        _parameters: object,
+        context: ExecutionContext,
+        _executemany: bool,
+    ) -> None:
+        verb = statement.split(maxsplit=1)[0] if statement.strip() else "SQL"
+        self.spans[context] = self.tracer.start_span(
+            f"{verb} {self.database}",
+            kind=SpanKind.CLIENT,
+            attributes={**self.attributes, DB_STATEMENT: statement},
+        )
+
+    def ended(
+        self,
+        _conn: Connection,
+        _cursor: object,
+        _statement: str,
+        _parameters: object,
+        context: ExecutionContext,
+        _executemany: bool,
+    ) -> None:
+        span = self.spans.pop(context, None)
+        if span is not None:
+            span.end()
+
+    def failed(self, exception_context: ExceptionContext) -> None:
+        context = exception_context.execution_context
+        span = None if context is None else self.spans.pop(context, None)
+        if span is None:
+            return
+        # A driver's message may quote the value that broke a constraint (MariaDB's duplicate key does).
+        error = exception_context.original_exception
+        span.set_status(Status(StatusCode.ERROR, redact_text(str(error))))
+        span.set_attribute(ERROR_TYPE, type(error).__name__)
+        span.end()
 
 
-def _redacted_attributes(attributes: Attributes) -> Attributes:
-    if not attributes:
-        return attributes
-    return {key: redact_text(value) if isinstance(value, str) else value for key, value in attributes.items()}
+class RequestSpan:
+    """Names the span the instrumentation started for a request by the template of the route that took
+    it, as the request log does, and keeps the instrumentation from recording an error's message.
 
-
-class NameByRoute:
-    """Names the request's span by the template of the route that took it, as the request log does.
-
-    The instrumentation names it by the route's declared path, convertors and all
-    (`/users/{user_id:user_id}`); a request no route takes keeps its method alone.
+    The instrumentation names a span as the request starts, before any route is chosen: by its method
+    alone here (its default, the path, would carry ids and addresses). It records an error that reaches
+    it, message and all, on a span still open, and a driver's message may quote a row's value: the
+    error is on the span already (`RecordedErrors`), redacted, and the span is ended here.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        span: trace.Span | None = scope.get(_SPAN)
+        if span is None:  # not traced: a probe, a scrape, or not HTTP
             await self.app(scope, receive, send)
             return
 
         async def send_named(message: Message) -> None:
             if message["type"] == "http.response.start":
-                template = getattr(scope.get("route"), "path_format", None)
-                if isinstance(template, str):
-                    span = trace.get_current_span()
-                    span.update_name(f"{scope['method']} {template}")
-                    span.set_attribute(HTTP_ROUTE, template)
+                _name_by_route(span, scope)
             await send(message)
 
-        await self.app(scope, receive, send_named)
+        try:
+            await self.app(scope, receive, send_named)
+        except Exception:
+            if span.is_recording():  # the response did not end it: it failed halfway, or never started
+                span.end()
+            raise
 
 
-def _note_request_id(span: trace.Span, _scope: object) -> None:
-    # The request log binds the id before the request reaches the app; the span starts inside it.
+class RecordedErrors:
+    """Records an error on the request's span, its texts redacted as the log's are."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            span: trace.Span | None = scope.get(_SPAN)
+            if span is not None:
+                _record_error(span, exc)
+            raise
+
+
+def _named_by_method(scope: Scope) -> tuple[str, dict[str, str]]:
+    method = sanitize_method(scope.get("method", ""))
+    return ("HTTP" if method == "_OTHER" else method), {}
+
+
+def _request_started(span: trace.Span, scope: Scope) -> None:
+    """The instrumentation's hook on each request it traces: the request's id on its span (the request
+    log, outside, gave it), and the span in the scope, where the layers inside find it."""
+    scope[_SPAN] = span
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     if request_id is not None and span.is_recording():
         span.set_attribute(REQUEST_ID, request_id)
+
+
+def _name_by_route(span: trace.Span, scope: Scope) -> None:
+    # FastAPI's routes name themselves in the scope; `path_format` is the path without convertors.
+    template = getattr(scope.get("route"), "path_format", None)
+    if isinstance(template, str):
+        span.update_name(f"{scope['method']} {template}")
+        span.set_attribute(HTTP_ROUTE, template)
+
+
+def _record_error(span: trace.Span, exc: Exception) -> None:
+    """The error as OpenTelemetry records one (an `exception` event, the status, `error.type`), its
+    texts redacted as the log's are."""
+    message = redact_text(str(exc))
+    span.add_event(
+        "exception",
+        {
+            EXCEPTION_TYPE: _qualified_name(type(exc)),
+            EXCEPTION_MESSAGE: message,
+            EXCEPTION_STACKTRACE: redact_text("".join(traceback.format_exception(exc))),
+        },
+    )
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
+    span.set_attribute(ERROR_TYPE, type(exc).__name__)
+
+
+def _qualified_name(kind: type) -> str:
+    return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def current_traceparent() -> str | None:

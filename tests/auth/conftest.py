@@ -12,7 +12,12 @@ from tests.apps import app_counting_in
 
 @pytest.fixture(scope="session")
 def settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"login_max_failures": 3, "login_max_failures_per_address": 6})
+    limits = {
+        "login_max_failures": 3,
+        "login_max_failures_per_account": 5,
+        "login_max_failures_per_address": 6,
+    }
+    return settings.model_copy(update=limits)
 
 
 @pytest.fixture(params=["database", "redis"])

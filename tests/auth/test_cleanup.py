@@ -35,6 +35,7 @@ async def test_only_what_has_ended_is_purged(session: AsyncSession, database: Da
                 user_id=user.id,
                 purpose="verify_email",
                 email=user.email,
+                stamp=user.security_stamp,
                 expires_at=later,
             ),
             AccountToken(
@@ -42,6 +43,7 @@ async def test_only_what_has_ended_is_purged(session: AsyncSession, database: Da
                 user_id=user.id,
                 purpose="verify_email",
                 email=user.email,
+                stamp=user.security_stamp,
                 expires_at=earlier,
             ),
             AccountToken(
@@ -49,6 +51,7 @@ async def test_only_what_has_ended_is_purged(session: AsyncSession, database: Da
                 user_id=user.id,
                 purpose="reset_password",
                 email=user.email,
+                stamp=user.security_stamp,
                 expires_at=later,
                 used_at=now,
             ),

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from inkwell.auth.emails import SEND_PASSWORD_RESET
 from inkwell.db import Database
@@ -44,9 +44,9 @@ async def test_reset_mails_for_one_address_are_limited_whether_or_not_it_has_an_
     assert await reset_jobs(session) == LIMIT
 
 
-async def reset_jobs(session: AsyncSession) -> int:
+async def reset_jobs(executor: AsyncSession | AsyncConnection) -> int:
     query = select(func.count()).select_from(OutboxJob).where(OutboxJob.name == SEND_PASSWORD_RESET)
-    return await session.scalar(query) or 0
+    return await executor.scalar(query) or 0
 
 
 # Other spellings of member@example.com that MariaDB's collation takes for it (it ignores accents).
@@ -91,8 +91,8 @@ async def test_concurrent_requests_from_many_clients_never_mail_one_inbox_more_t
     answers = await asyncio.gather(*(forgot_from(number) for number in range(PER_CLIENT)))
 
     assert {a.status_code for a in answers} == {202}
-    async with committed_database.transaction(writes=True) as tx:
-        assert await reset_jobs(tx.session) == LIMIT
+    async with committed_database.transaction() as tx:
+        assert await reset_jobs(tx.connection) == LIMIT
 
 
 async def test_concurrent_requests_from_one_client_never_pass_its_limit(
@@ -104,8 +104,8 @@ async def test_concurrent_requests_from_one_client_never_pass_its_limit(
         )
 
     assert sorted(a.status_code for a in answers) == [202] * PER_CLIENT + [429] * 5
-    async with committed_database.transaction(writes=True) as tx:
-        assert await reset_jobs(tx.session) == PER_CLIENT
+    async with committed_database.transaction() as tx:
+        assert await reset_jobs(tx.connection) == PER_CLIENT
 
 
 async def test_verification_mails_are_limited_too(client: httpx.AsyncClient) -> None:

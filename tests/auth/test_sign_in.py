@@ -1,7 +1,9 @@
 """Sign-up with a password, sign-in through the OAuth2 password flow, and the throttle on failures."""
 
 import asyncio
+import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 
@@ -18,6 +20,7 @@ from inkwell.orm import utcnow
 from inkwell.users.models import User
 from tests.accounts import PASSWORD, Account, count_verifications, new_account, sign_in, sign_up
 from tests.apps import app_counting_in, asgi_client
+from tests.test_round_trips import recorded_statements
 
 ADA = {"email": "ada@example.com", "name": "Ada"}
 
@@ -62,6 +65,25 @@ async def test_sign_ups_from_one_address_are_limited(app: FastAPI, session: Asyn
     assert int(answers[-1].headers["Retry-After"]) > 0
     assert await session.scalar(select(User.id).where(User.email == f"new{limit}@example.com")) is None
     assert other.status_code == 201
+
+
+async def test_a_sign_up_past_its_addresses_limit_costs_no_statement_and_no_validation(
+    app: FastAPI, engine: AsyncEngine
+) -> None:
+    limit = app.state.auth.settings.sign_up_limit_per_address
+    async with asgi_client(app, address="198.51.100.43") as client:
+        for n in range(limit + 1):  # the last one refused: the app now knows the address is past it
+            await client.post(
+                "/users", json={"email": f"flood{n}@example.com", "name": "F", "password": PASSWORD}
+            )
+        with recorded_statements(engine) as statements:
+            valid = await client.post(
+                "/users", json={"email": "more@example.com", "name": "More", "password": PASSWORD}
+            )
+            invalid = await client.post("/users", json={"email": "not an email", "password": "short"})
+
+    assert (valid.status_code, invalid.status_code) == (429, 429)
+    assert statements == []
 
 
 COMMON = "Value error, must not be one of the most common passwords"
@@ -223,7 +245,8 @@ async def test_the_longest_username_and_password_are_a_plain_401(
     response = await sign_in(client, LONGEST_EMAIL, "p" * 1024)
 
     assert response.status_code == 401
-    assert f"account:{LONGEST_EMAIL}" in list(await session.scalars(select(ThrottleCounter.key)))
+    digest = hashlib.sha256(LONGEST_EMAIL.encode()).hexdigest()
+    assert f"account:{digest}:" in list(await session.scalars(select(ThrottleCounter.key)))
 
 
 async def test_the_docs_authorize_form_signs_in(client: httpx.AsyncClient, account: Account) -> None:
@@ -271,20 +294,36 @@ async def fail(client: httpx.AsyncClient, email: str, times: int) -> list[int]:
     return [(await sign_in(client, email, "not the password")).status_code for _ in range(times)]
 
 
-async def test_repeated_failures_on_an_account_are_429_even_with_the_right_password(
+async def test_repeated_failures_on_an_account_from_one_address_are_429_there_only(
     app: FastAPI, account: Account
 ) -> None:
     async with (
-        asgi_client(app, address="198.51.100.1") as one,
-        asgi_client(app, address="198.51.100.2") as two,
+        asgi_client(app, address="198.51.100.1") as stranger,
+        asgi_client(app, address="198.51.100.2") as owner,
     ):
-        statuses = await fail(one, account.email, 2) + await fail(two, account.email, 1)
-        blocked = await sign_in(two, account.email)
+        statuses = await fail(stranger, account.email, 3)
+        blocked = await sign_in(stranger, account.email)  # the right password, from there
+        allowed = await sign_in(owner, account.email)
 
     assert statuses == [401, 401, 401]
     assert blocked.status_code == 429
     assert blocked.json() == {"detail": "Too many failed sign-ins; try again later"}
     assert 1 <= int(blocked.headers["Retry-After"]) <= 15 * 60
+    assert allowed.status_code == 200
+
+
+async def test_repeated_failures_on_an_account_from_many_addresses_are_429_from_any(
+    app: FastAPI, account: Account
+) -> None:
+    statuses = []
+    for n in range(3):  # two each, under each address's limit: six in all, past the account's five
+        async with asgi_client(app, address=f"198.51.100.{10 + n}") as client:
+            statuses += await fail(client, account.email, 2)
+    async with asgi_client(app, address="198.51.100.20") as owner:
+        blocked = await sign_in(owner, account.email)
+
+    assert statuses == [401] * 5 + [429]
+    assert blocked.status_code == 429
 
 
 async def test_repeated_failures_from_an_address_are_429_for_every_account(
@@ -322,15 +361,18 @@ async def test_sign_in_is_allowed_again_once_the_window_passes(
     async with asgi_client(app, address="198.51.100.9") as client:
         await fail(client, account.email, 3)
         assert (await sign_in(client, account.email)).status_code == 429
-        await end_windows(session)
+        await end_windows(app, session)
 
         assert (await sign_in(client, account.email)).status_code == 200
 
 
-async def end_windows(session: AsyncSession) -> None:
-    """Move every throttle window into the past, as waiting would."""
+async def end_windows(app: FastAPI, session: AsyncSession) -> None:
+    """Move every throttle window into the past, as waiting would: in the database, and in what the app
+    remembers it refused."""
     await session.execute(update(ThrottleCounter).values(window_ends=utcnow() - timedelta(seconds=1)))
     await session.commit()
+    window = app.state.auth.settings.login_failure_window
+    app.state.throttle.clock = lambda: time.monotonic() + window + 1
 
 
 async def test_a_successful_sign_in_clears_the_accounts_failures(app: FastAPI, account: Account) -> None:

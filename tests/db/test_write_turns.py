@@ -13,13 +13,13 @@ from inkwell.db import Database, create_engine, write_timeout
 async def test_sqlite_writers_take_turns_in_the_order_they_asked(tmp_path: Path) -> None:
     engine = create_engine(Settings(database_url=f"sqlite:///{tmp_path / 'turns.db'}", _env_file=None))
     database = Database(engine)
-    async with database.transaction(writes=True) as tx:
+    async with database.transaction() as tx:
         await tx.connection.execute(text("CREATE TABLE arrivals (writer INTEGER NOT NULL)"))
     first_holds_the_lock = asyncio.Event()
     release = asyncio.Event()
 
     async def write(writer: int) -> None:
-        async with database.transaction(writes=True) as tx:
+        async with database.transaction() as tx:
             await tx.connection.execute(text("INSERT INTO arrivals (writer) VALUES (:w)"), {"w": writer})
             if writer == 0:
                 first_holds_the_lock.set()
@@ -46,9 +46,9 @@ async def test_a_writer_that_waits_past_the_busy_timeout_gives_up(tmp_path: Path
     )
     database = Database(create_engine(settings), write_timeout=write_timeout(settings))
     try:
-        async with database.transaction(writes=True):
+        async with database.transaction():
             with pytest.raises(TimeoutError):
-                async with database.transaction(writes=True):
+                async with database.transaction():
                     pass
     finally:
         await database.dispose()

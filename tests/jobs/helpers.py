@@ -8,10 +8,14 @@ from sqlalchemy import select
 from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.job_handlers import JOBS
+from inkwell.jobs import service
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.mail import enqueue_email
-from inkwell.jobs.models import OutboxJob
+from inkwell.jobs.models import OutboxJob, OutboxJobRecord
 from inkwell.mail.sender import create_mailer
+from inkwell.orm import records, table_of
+
+OUTBOX = table_of(OutboxJob)
 
 FAST = {
     "job_poll_interval": 0.05,
@@ -33,21 +37,17 @@ def job_context(settings: Settings, database: Database) -> JobContext:
 
 
 async def enqueue_mail(database: Database, to: str = "ada@example.com", subject: str = "Hello") -> int:
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
-        job = await enqueue_email(session, to=to, subject=subject, body="A message from Inkwell.")
-    return job.id
+    async with database.transaction() as tx:
+        return await enqueue_email(tx, to=to, subject=subject, body="A message from Inkwell.")
 
 
-async def outbox_row(database: Database, job_id: int) -> OutboxJob:
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
-        job = await session.get(OutboxJob, job_id)
+async def outbox_row(database: Database, job_id: int) -> OutboxJobRecord:
+    async with database.reads() as tx:
+        job = await service.get_job(tx, job_id)
     assert job is not None
     return job
 
 
-async def all_rows(database: Database) -> list[OutboxJob]:
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
-        return list(await session.scalars(select(OutboxJob).order_by(OutboxJob.id)))
+async def all_rows(database: Database) -> list[OutboxJobRecord]:
+    async with database.reads() as tx:
+        return records(await tx.connection.execute(select(OUTBOX).order_by(OUTBOX.c.id)), OutboxJobRecord)

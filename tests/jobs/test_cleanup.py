@@ -10,7 +10,7 @@ from sqlalchemy import update
 from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.jobs import service
-from inkwell.jobs.models import JobStatus, OutboxJob
+from inkwell.jobs.models import JobStatus, OutboxJob, OutboxJobRecord
 from inkwell.main import create_app
 from inkwell.orm import utcnow
 from tests.jobs.helpers import all_rows, enqueue_mail, job_settings
@@ -34,13 +34,12 @@ async def test_the_api_deletes_finished_jobs_once_kept_long_enough(
 ) -> None:
     old, recent, dead, waiting = [await enqueue_mail(committed_database) for _ in range(4)]
     long_ago = utcnow() - timedelta(days=app_settings.job_keep_finished_days, minutes=1)
-    async with committed_database.transaction(writes=True) as tx:
-        session = tx.session
+    async with committed_database.transaction() as tx:
         for job_id in (old, recent):
-            await service.mark_done(session, job_id)
-        await service.mark_failed(session, dead, error="gave up", retry_at=None)
-        await service.mark_failed(session, waiting, error="later", retry_at=utcnow() + timedelta(hours=1))
-        await session.execute(
+            await service.mark_done(tx, job_id)
+        await service.mark_failed(tx, dead, error="gave up", retry_at=None)
+        await service.mark_failed(tx, waiting, error="later", retry_at=utcnow() + timedelta(hours=1))
+        await tx.connection.execute(
             update(OutboxJob).where(OutboxJob.id.in_([old, dead])).values(finished_at=long_ago)
         )
     app = create_app(app_settings)
@@ -54,7 +53,7 @@ async def test_the_api_deletes_finished_jobs_once_kept_long_enough(
     ]
 
 
-async def rows_once_purged(database: Database, *, gone: set[int]) -> list[OutboxJob]:
+async def rows_once_purged(database: Database, *, gone: set[int]) -> list[OutboxJobRecord]:
     async with asyncio.timeout(10):
         while True:
             rows = await all_rows(database)

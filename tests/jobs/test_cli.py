@@ -23,10 +23,9 @@ async def test_dead_jobs_are_listed_and_brought_back(
     tmp_path: Path,
 ) -> None:
     done, dead = await enqueue_mail(committed_database), await enqueue_mail(committed_database)
-    async with committed_database.transaction(writes=True) as tx:
-        session = tx.session
-        await service.mark_done(session, done)
-        await service.mark_failed(session, dead, error="SMTPRecipientsRefused: 550", retry_at=None)
+    async with committed_database.transaction() as tx:
+        await service.mark_done(tx, done)
+        await service.mark_failed(tx, dead, error="SMTPRecipientsRefused: 550", retry_at=None)
 
     listed = await inkwell_on(database_url, tmp_path, "jobs", "list", "--status", "dead")
     retried = await inkwell_on(database_url, tmp_path, "jobs", "retry", str(dead))

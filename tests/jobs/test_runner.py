@@ -47,9 +47,8 @@ async def running(*runners: OutboxRunner) -> AsyncIterator[None]:
 
 async def test_a_job_exists_only_if_its_transaction_commits(committed_database: Database) -> None:
     async def enqueue_then_fail() -> None:
-        async with committed_database.transaction(writes=True) as tx:
-            session = tx.session
-            await service.enqueue(session, "send_email", {"to": "lost@example.com"})
+        async with committed_database.transaction() as tx:
+            await service.enqueue(tx, "send_email", {"to": "lost@example.com"})
             raise RuntimeError("the change failed")
 
     with pytest.raises(RuntimeError):
@@ -110,9 +109,8 @@ async def test_a_retry_waits_for_its_time(
     await attempt(slow, job_id)
 
     async with committed_database.transaction() as tx:
-        session = tx.session
-        due_now = await service.due_job_ids(session, now=utcnow(), limit=10)
-        due_later = await service.due_job_ids(session, now=utcnow() + timedelta(hours=1), limit=10)
+        due_now = await service.due_job_ids(tx, now=utcnow(), limit=10)
+        due_later = await service.due_job_ids(tx, now=utcnow() + timedelta(hours=1), limit=10)
 
     assert (due_now, due_later) == ([], [job_id])
 
@@ -147,12 +145,11 @@ async def test_a_refusal_for_good_goes_dead_at_once(
 
 
 async def test_a_job_nobody_knows_goes_dead(ctx: JobContext, committed_database: Database) -> None:
-    async with committed_database.transaction(writes=True) as tx:
-        session = tx.session
-        job = await service.enqueue(session, "make_coffee", {})
+    async with committed_database.transaction() as tx:
+        job_id = await service.enqueue(tx, "make_coffee", {})
 
-    assert await attempt(ctx, job.id) is Outcome.DEAD
-    assert "make_coffee" in ((await outbox_row(committed_database, job.id)).last_error or "")
+    assert await attempt(ctx, job_id) is Outcome.DEAD
+    assert "make_coffee" in ((await outbox_row(committed_database, job_id)).last_error or "")
 
 
 async def test_an_unreachable_mail_server_is_retried(
@@ -183,9 +180,8 @@ async def test_a_job_held_by_an_attempt_is_not_claimed_until_its_lease_lapses(
     now, lease = utcnow(), timedelta(seconds=30)
 
     async def claim(after: int) -> int | None:
-        async with committed_database.transaction(writes=True) as tx:
-            session = tx.session
-            job = await service.claim(session, job_id, now=now + timedelta(seconds=after), lease=lease)
+        async with committed_database.transaction() as tx:
+            job = await service.claim(tx, job_id, now=now + timedelta(seconds=after), lease=lease)
             return None if job is None else job.attempts
 
     assert await claim(0) == 1

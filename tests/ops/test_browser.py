@@ -2,6 +2,8 @@
 
 Against a real `inkwell serve` on a fresh SQLite database: /docs creates a user with "Try it out" and
 shows the 201, then /redoc renders; the Content-Security-Policy must block nothing either page needs.
+The documentation site, opened from the disk as someone who downloaded it would: its search finds a page,
+and no request leaves the disk.
 """
 
 import os
@@ -17,7 +19,10 @@ if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
 from tests.commands import run_here
+from tests.docs_site import site
 from tests.processes import serving
+
+__all__ = ["site"]  # the fixture that builds the documentation site
 
 pytestmark = pytest.mark.slow
 
@@ -129,6 +134,35 @@ def test_docs_sign_up_then_authorize_and_call_as_the_new_user(chromium: str, sec
         expect(response_status(me)).to_have_text("200", timeout=15_000)
         expect(response_body(me)).to_contain_text("signed@example.com")
         browser.close()
+
+
+def test_the_site_searches_from_the_disk_and_asks_nothing_of_the_network(chromium: str, site: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    problems: list[str] = []
+    requested: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
+        page.on("request", lambda request: requested.append(request.url))
+
+        page.goto((site / "index.html").as_uri())
+        search = page.locator("input.md-search__input")
+        search.click()
+        search.press_sequentially("idempotency", delay=20)  # the search runs on each key typed
+        expect(page.locator(".md-search-result__meta")).to_contain_text("matching documents", timeout=15_000)
+        found = [link.get_attribute("href") or "" for link in page.locator("a.md-search-result__link").all()]
+        api = (site / "api.html").as_uri()
+        page.locator(f"a.md-search-result__link[href^='{api}']").first.click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("The API")
+        browser.close()
+
+    assert any(href.startswith(f"{api}?h=idempotency") for href in found), found
+    assert problems == []
+    assert (site / "search" / "search_index.js").as_uri() in requested
+    assert [url for url in requested if not url.startswith(("file://", "data:", "blob:", "about:"))] == []
 
 
 def try_it_out(page: "Page", operation_id: str, body: str | None = None) -> "Locator":

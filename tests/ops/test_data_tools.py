@@ -10,18 +10,21 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inkwell.config import Settings
 from inkwell.db import Database, create_engine
+from inkwell.orm import records, table_of, utcnow
 from inkwell.posts.models import Post
 from inkwell.seed import seed
-from inkwell.users.models import User
+from inkwell.users.models import User, UserRecord
 from inkwell.users.transfer import FIELDS, FileFormat, ImportReport, export_users, import_users, read_lines
 from tests.commands import run_here
 from tests.databases import migrate
 from tests.processes import INKWELL
+
+USERS = table_of(User)
 
 
 @pytest.fixture
@@ -38,16 +41,17 @@ def ignore(_n: int) -> None:
     pass
 
 
-async def stored_users(sessions: Database) -> list[User]:
-    async with sessions.transaction() as tx:
-        session = tx.session
-        return list(await session.scalars(select(User).order_by(User.id)))
+async def stored_users(sessions: Database) -> list[UserRecord]:
+    async with sessions.reads() as tx:
+        return records(await tx.connection.execute(select(USERS).order_by(USERS.c.id)), UserRecord)
 
 
 async def add_users(sessions: Database, *users: dict[str, object]) -> None:
-    async with sessions.transaction(writes=True) as tx:
-        session = tx.session
-        session.add_all(User(**fields) for fields in users)
+    now = utcnow()
+    async with sessions.transaction() as tx:
+        await tx.connection.execute(
+            insert(USERS), [{"created_at": now, "updated_at": now, **u} for u in users]
+        )
 
 
 async def export_text(sessions: Database, file_format: FileFormat, batch_size: int = 2) -> str:
@@ -69,10 +73,9 @@ async def test_seed_creates_users_with_their_posts_and_runs_again(sessions: Data
     await seed(sessions, user_count=5, posts_per_user=0, batch_size=10, on_batch=ignore)
 
     async with sessions.transaction() as tx:
-        session = tx.session
-        users = await session.scalar(select(func.count()).select_from(User))
+        users = await tx.connection.scalar(select(func.count()).select_from(User))
         per_author = (
-            await session.execute(select(Post.author_id, func.count()).group_by(Post.author_id))
+            await tx.connection.execute(select(Post.author_id, func.count()).group_by(Post.author_id))
         ).all()
     assert users == 30
     assert batches == [10, 10, 5]
@@ -94,9 +97,8 @@ async def test_export_then_import_gives_back_the_same_users(
     await add_users(sessions, *SAMPLE)
     before = await stored_users(sessions)
     exported = await export_text(sessions, file_format)
-    async with sessions.transaction(writes=True) as tx:
-        session = tx.session
-        await session.execute(delete(User))
+    async with sessions.transaction() as tx:
+        await tx.connection.execute(delete(User))
 
     report = await import_text(sessions, exported, file_format)
 
@@ -183,8 +185,7 @@ async def test_a_password_in_the_file_is_never_stored(sessions: Database) -> Non
 
     assert report.imported == 1
     async with sessions.transaction() as tx:
-        session = tx.session
-        row = (await session.execute(select(User.__table__))).one()
+        row = (await tx.connection.execute(select(User.__table__))).one()
     assert not any("hunter2" in str(value) for value in row)
     if "password_hash" in row._mapping:  # an imported account cannot sign in until a password is set
         assert row._mapping["password_hash"] is None
@@ -261,13 +262,11 @@ async def test_export_and_import_memory_does_not_grow_with_the_rows(
     export_small = await export_peak(big_sqlite, tmp_path / "small.jsonl")
     await seed(big_sqlite, user_count=large - small, posts_per_user=0, batch_size=1000, on_batch=ignore)
     export_large = await export_peak(big_sqlite, tmp_path / "large.jsonl")
-    async with big_sqlite.transaction(writes=True) as tx:
-        session = tx.session
-        await session.execute(delete(User))
+    async with big_sqlite.transaction() as tx:
+        await tx.connection.execute(delete(User))
     import_small = await import_peak(big_sqlite, tmp_path / "small.jsonl")
-    async with big_sqlite.transaction(writes=True) as tx:
-        session = tx.session
-        await session.execute(delete(User))
+    async with big_sqlite.transaction() as tx:
+        await tx.connection.execute(delete(User))
     import_large = await import_peak(big_sqlite, tmp_path / "large.jsonl")
 
     # Ten times the rows; a list of them all would make the peak ten times higher too.

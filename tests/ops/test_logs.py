@@ -3,11 +3,13 @@
 import io
 import json
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 from fastapi import FastAPI
 
 from inkwell.auth.emails import reset_message
@@ -183,3 +185,100 @@ def test_a_secret_name_ending_a_line_never_takes_the_next_line_for_its_value() -
 
 def test_redaction_keeps_the_email_domain() -> None:
     assert redact_text("from ada@example.com") == "from ***@example.com"
+
+
+@pytest.mark.parametrize(
+    ("address", "domain"),
+    [
+        ("zoë.müller@bücher.de", "bücher.de"),
+        ("josé@example.com", "example.com"),
+        ("john.smith!ops@example.com", "example.com"),
+        # Every character RFC 5321 allows in an unquoted local part besides letters, digits and dots.
+        ("a!#$%&'*+-/=?^_`{|}~z@example.com", "example.com"),
+        ("!ops@example.com", "example.com"),
+        ("ops~@example.com", "example.com"),
+        ("o'brien@example.ie", "example.ie"),
+        ("a/b=c@example.com", "example.com"),
+        ("用户@例子.广告", "例子.广告"),
+        ("δοκιμή@παράδειγμα.δοκιμή", "παράδειγμα.δοκιμή"),
+        ("ada@xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ('"john doe"@example.com', "example.com"),
+        ('"ops@home, (really)"@example.com', "example.com"),
+        (r'"a\"b"@example.com', "example.com"),
+    ],
+)
+def test_redaction_removes_every_local_part_whatever_its_characters(address: str, domain: str) -> None:
+    assert redact_text(f"signed up {address} today") == f"signed up ***@{domain} today"
+
+
+@pytest.mark.parametrize(
+    ("text", "redacted"),
+    [
+        ("Ada <josé@example.com>", "Ada <***@example.com>"),
+        ("User(email='zoë@bücher.de', name='Zoë')", "User(email='***@bücher.de', name='Zoë')"),
+        (
+            "(1062, \"Duplicate entry 'josé@example.com' for key 'uq_users_email'\")",
+            "(1062, \"Duplicate entry '***@example.com' for key 'uq_users_email'\")",
+        ),
+        ("“zoë@bücher.de” and josé@example.com.", "“***@bücher.de” and ***@example.com."),
+        ("https://josé@example.com/path", "https://***@example.com/path"),
+        # An address written right after another one is not taken for part of its domain.
+        ("a@example.com/b!c@example.org", "***@example.com/***@example.org"),
+        ("a@example.com.b~c@example.org", "***@example.com***@example.org"),
+        ("from ADA@Example.COM", "from ***@Example.COM"),
+    ],
+)
+def test_redaction_keeps_the_text_around_an_address(text: str, redacted: str) -> None:
+    assert redact_text(text) == redacted
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "user@localhost",
+        "@mention and @example.com",
+        "pip install inkwell@0.1.0",
+        "node@20.1 on 127.0.0.1:8000",
+        "a @ b, 50% = half; ratio 1:2",
+        "Zoë's post: {'title': 'Hi!', 'tags': ['a', 'b']}",
+        "it's 10:00 — see docs/api.md#errors (and ~/inkwell)",
+        '"quoted" @ example.com',
+    ],
+)
+def test_redaction_leaves_text_without_an_address_as_it_is(text: str) -> None:
+    assert redact_text(text) == text
+
+
+def test_redaction_takes_linear_time_on_long_runs_of_address_characters() -> None:
+    texts = [
+        "a" * 100_000,
+        "a@" * 50_000,
+        "a." * 50_000 + "@",
+        '"a' * 50_000,
+        "x='" * 30_000 + "@example.com",
+    ]
+
+    started = time.perf_counter()
+    for text in texts:
+        redact_text(text)
+
+    assert time.perf_counter() - started < 2
+
+
+def test_log_lines_and_tracebacks_carry_no_local_part() -> None:
+    stream = LogStream()
+    configure_logging(Settings(_env_file=None, log_format="json"), stream)
+
+    logging.getLogger("inkwell").warning("mail to %s bounced", "zoë.müller@bücher.de")
+    structlog.get_logger().info("signed up", email="josé@example.com", who=("john.smith!ops@example.com",))
+    try:
+        raise LookupError('no account for "john doe"@example.com')
+    except LookupError:
+        logging.getLogger("inkwell").exception("sign-in failed")
+
+    warning, signed_up, failed = stream.lines()
+    assert warning["event"] == "mail to ***@bücher.de bounced"
+    assert (signed_up["email"], signed_up["who"]) == ("***@example.com", "('***@example.com',)")
+    assert "LookupError: no account for ***@example.com" in failed["exception"]
+    for local_part in ("zoë.müller", "josé", "john.smith", "ops@", "john doe"):
+        assert local_part not in stream.getvalue()

@@ -1,6 +1,7 @@
 """Traces collected in memory, from a provider of the test's own (never the process-wide one)."""
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 
@@ -16,6 +17,14 @@ from inkwell.tracing import Tracing
 from tests.apps import asgi_client
 
 
+@pytest.fixture(autouse=True)
+def no_otel_variables_from_the_shell(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SDK reads the OTEL_* variables itself: each test sets those it is about, and no others."""
+    for name in os.environ:
+        if name.startswith("OTEL_"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def spans() -> InMemorySpanExporter:
     return InMemorySpanExporter()
@@ -23,8 +32,8 @@ def spans() -> InMemorySpanExporter:
 
 @pytest.fixture
 def tracing(settings: Settings, spans: InMemorySpanExporter) -> Iterator[Tracing]:
-    """Tracing as the OTEL_* settings set it up, each span handed over as it ends."""
-    tracing = Tracing.exporting_to(spans, settings, batch=False)
+    """Tracing as the OTEL_* variables set it up, each span handed over as it ends."""
+    tracing = Tracing.exporting_to(spans, batch=False)
     yield tracing
     tracing.shutdown()
 

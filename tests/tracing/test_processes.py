@@ -87,7 +87,7 @@ async def test_a_worker_traced_by_the_variables_links_each_job_to_the_span_that_
     mail: MailSink,
     tmp_path: Path,
 ) -> None:
-    writer = Tracing.exporting_to(InMemorySpanExporter(), settings, batch=False)
+    writer = Tracing.exporting_to(InMemorySpanExporter(), batch=False)
     with writer.tracer.start_as_current_span("POST /somewhere") as request:
         await enqueue_mail(committed_database, to="traced@example.com")
     env = {

@@ -1,7 +1,11 @@
 """Request spans: named by route template, with the request id, statements and Redis commands inside,
 and nothing a client sent that is secret."""
 
+from collections.abc import AsyncIterator
+
 import httpx
+import pytest
+from fastapi.responses import StreamingResponse
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import ProxyTracerProvider, SpanKind, StatusCode
@@ -145,11 +149,27 @@ async def test_the_cache_commands_of_a_request_are_inside_its_span(
     assert all(redis_prefix not in everything_said(span) for span in commands)
 
 
+@pytest.mark.parametrize("traced", [False, True], ids=["untraced", "traced"])
+async def test_no_method_of_the_app_is_replaced_on_the_app_itself(
+    settings: Settings, tracing: Tracing, traced: bool
+) -> None:
+    app = create_app(settings, tracing=tracing if traced else None)
+    async with asgi_client(app) as client:  # its middleware stack is built by the first request
+        assert (await client.get("/openapi.json")).status_code == 200
+
+    assert app.middleware_stack is not None
+    assert "build_middleware_stack" not in vars(app)
+    assert "openapi" not in vars(app)
+    shadowing = [name for name, value in vars(app).items() if callable(getattr(type(app), name, None))]
+    assert shadowing == []
+
+
+@pytest.mark.parametrize("address", ["ada@example.com", "zoë.müller@bücher.de", "john.smith!ops@example.com"])
 async def test_a_server_error_is_traced_inside_the_outermost_wrapping_with_its_message_redacted(
-    settings: Settings, tracing: Tracing, spans: InMemorySpanExporter
+    settings: Settings, tracing: Tracing, spans: InMemorySpanExporter, address: str
 ) -> None:
     async def broken() -> None:
-        raise RuntimeError("refresh_token=sekrit-token-123 for ada@example.com")
+        raise RuntimeError(f"refresh_token=sekrit-token-123 for {address}")
 
     app = create_app(settings, tracing=tracing)
     app.add_api_route("/broken", broken)
@@ -165,6 +185,32 @@ async def test_a_server_error_is_traced_inside_the_outermost_wrapping_with_its_m
     assert (request.attributes or {})[REQUEST_ID] == response.headers["X-Request-ID"]
     said = everything_said(request)
     assert "RuntimeError" in said
+    assert "***@" + address.split("@")[1] in said
+    assert "sekrit-token-123" not in said
+    assert address.split("@")[0] not in said
+
+
+async def test_an_error_after_the_response_started_is_traced_with_its_message_redacted(
+    settings: Settings, tracing: Tracing, spans: InMemorySpanExporter
+) -> None:
+    async def halfway() -> AsyncIterator[bytes]:
+        yield b"["
+        raise RuntimeError("refresh_token=sekrit-token-123 for ada@example.com")
+
+    async def streaming() -> StreamingResponse:
+        return StreamingResponse(halfway(), media_type="application/json")
+
+    app = create_app(settings, tracing=tracing)
+    app.add_api_route("/streaming", streaming)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inkwell.test") as client:
+        response = await client.get("/streaming")
+
+    # The 200 had started: no 500 could follow, and no body-end ended the span.
+    assert response.status_code == 200
+    request = server_span(spans, "GET /streaming")
+    assert request.status.status_code is StatusCode.ERROR
+    said = everything_said(request)
     assert "***@example.com" in said
     assert "sekrit-token-123" not in said
     assert "ada@example.com" not in said

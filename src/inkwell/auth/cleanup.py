@@ -4,11 +4,9 @@
 import logging
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from inkwell.auth.service import purge_ended_sessions, purge_spent_account_tokens
 from inkwell.auth.throttle import purge_ended_windows
-from inkwell.db import Database
+from inkwell.db import Database, Transaction
 from inkwell.housekeeping import purge_in_transaction
 
 logger = logging.getLogger(__name__)
@@ -17,10 +15,10 @@ logger = logging.getLogger(__name__)
 async def purge_sign_in_leftovers(database: Database) -> int:
     """Delete them; a database outage only skips this round."""
 
-    async def purge(session: AsyncSession, now: datetime) -> int:
-        purged = await purge_ended_sessions(session, now=now)
-        purged += await purge_ended_windows(session, now=now)
-        return purged + await purge_spent_account_tokens(session, now=now)
+    async def purge(tx: Transaction, now: datetime) -> int:
+        purged = await purge_ended_sessions(tx, now=now)
+        purged += await purge_ended_windows(tx, now=now)
+        return purged + await purge_spent_account_tokens(tx, now=now)
 
     return await purge_in_transaction(
         database, purge, what="ended sessions, ended throttle windows and spent tokens", logger=logger

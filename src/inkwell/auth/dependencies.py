@@ -5,13 +5,12 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from inkwell.auth import service
 from inkwell.auth.errors import InvalidAccessToken
 from inkwell.auth.keys import Auth
 from inkwell.auth.tokens import InvalidToken
-from inkwell.db import Database
+from inkwell.db import Database, Transaction
 from inkwell.deps import DatabaseDep, OptionalAuthDep, TransactionDep
 from inkwell.errors import NotAuthenticated
 from inkwell.idempotency.dependencies import IdempotentRequest, idempotency_in
@@ -54,7 +53,7 @@ async def current_viewer(
     when sign-in is off."""
     if auth is None:
         return OPEN_VIEWER
-    return await _signed_in_viewer(auth, tx.connection, token)
+    return await _signed_in_viewer(auth, tx, token)
 
 
 BearerTokenDep = Annotated[str | None, Depends(bearer_token)]
@@ -63,10 +62,10 @@ BearerTokenDep = Annotated[str | None, Depends(bearer_token)]
 async def viewer_before_transaction(
     auth: OptionalAuthDep, database: DatabaseDep, token: BearerTokenDep
 ) -> Viewer:
-    """The viewer, read in a session that ends before the request's own transaction (if any) begins.
+    """The viewer, read in a transaction that ends before the request's own (if any) begins.
 
     For routes that verify a password before they write: no connection, lock or SQLite write lock is
-    held while Argon2 runs. Such a route must not also depend on the request's session before it.
+    held while Argon2 runs. Such a route must not also depend on the request's transaction before it.
     """
     if auth is None:
         return OPEN_VIEWER
@@ -77,17 +76,17 @@ async def read_viewer_apart(auth: Auth, database: Database, token: str | None) -
     """The signed-in viewer, read on a connection of its own (`viewer_before_transaction`), for a
     dependency that needs it only for some requests."""
     async with database.reads() as tx:
-        return await _signed_in_viewer(auth, tx.connection, token)
+        return await _signed_in_viewer(auth, tx, token)
 
 
-async def _signed_in_viewer(auth: Auth, connection: AsyncConnection, token: str | None) -> Viewer:
+async def _signed_in_viewer(auth: Auth, tx: Transaction, token: str | None) -> Viewer:
     if token is None:
         raise NotAuthenticated
     try:
         claims = auth.access_tokens.read(token)
     except InvalidToken:
         raise InvalidAccessToken from None
-    user = await service.signed_in_user(connection, claims, now=utcnow())
+    user = await service.signed_in_user(tx, claims, now=utcnow())
     if user is None:
         raise InvalidAccessToken
     return Viewer(user=user, session_id=claims.session_id)
@@ -108,12 +107,12 @@ async def signed_in_user(viewer: ViewerDep) -> UserRecord:
 AccountDep = Annotated[UserRecord, Depends(signed_in_user)]
 
 
-async def viewer_scope(viewer: ViewerDep) -> str:
+async def viewer_id(viewer: ViewerDep) -> int | None:
     """Idempotency keys are the signed-in user's own: two users' equal keys never meet."""
-    return "anonymous" if viewer.user is None else f"user:{viewer.user.id}"
+    return None if viewer.user is None else viewer.user.id
 
 
-ViewerIdempotencyDep = Annotated[IdempotentRequest, idempotency_in(viewer_scope)]
+ViewerIdempotencyDep = Annotated[IdempotentRequest, idempotency_in(viewer_id)]
 
 
 async def client_address(request: Request) -> str:

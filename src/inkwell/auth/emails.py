@@ -6,33 +6,20 @@ mail, and a request for an unknown email does exactly what one for a known email
 """
 
 from datetime import datetime, timedelta
-from typing import Any, Protocol
-
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any
 
 from inkwell.auth import service
 from inkwell.auth.errors import InvalidAccountToken, TooManyMailRequests
 from inkwell.auth.models import TokenPurpose
 from inkwell.auth.throttle import Throttle, mail_sender_limit, mailbox_limit
 from inkwell.config import Settings
+from inkwell.db import Transaction
 from inkwell.jobs import service as jobs
 from inkwell.jobs.context import JobContext
 from inkwell.jobs.mail import deliver, enqueue_email
 from inkwell.orm import utcnow
 from inkwell.users import service as users
-from inkwell.users.errors import EmailTaken
-from inkwell.users.models import User
-
-
-class Addressed(Protocol):
-    """A user's id and the email they have."""
-
-    @property
-    def id(self) -> int: ...
-
-    @property
-    def email(self) -> str: ...
-
+from inkwell.users.models import UserRecord
 
 SEND_EMAIL_VERIFICATION = "send_email_verification"
 SEND_PASSWORD_RESET = "send_password_reset"  # noqa: S105 (a job name, not a password)
@@ -40,7 +27,7 @@ SEND_EMAIL_CHANGE = "send_email_change"
 
 
 async def count_mail_request(
-    throttle: Throttle, session: AsyncSession, settings: Settings, *, email: str, address: str
+    throttle: Throttle, tx: Transaction, settings: Settings, *, email: str, address: str
 ) -> int | None:
     """Count a request for a mail to `email` from client `address`, in the request's transaction.
 
@@ -48,18 +35,23 @@ async def count_mail_request(
     it may get another mail (the caller decides what to answer), else None. Counted the same whether
     or not an account has the address, so the answer tells nothing either way.
     """
-    if (wait := await throttle.hit([mail_sender_limit(settings, address)], session=session)) is not None:
+    if (wait := await throttle.hit([mail_sender_limit(settings, address)], tx=tx)) is not None:
         raise TooManyMailRequests(wait)
-    return await throttle.hit([mailbox_limit(settings, email)], session=session)
+    return await throttle.hit([mailbox_limit(settings, email)], tx=tx)
 
 
-async def request_verification(session: AsyncSession, user: Addressed) -> None:
+# The account mail a change of the account withdraws: each was asked for under its old security stamp.
+ACCOUNT_MAIL = (SEND_EMAIL_VERIFICATION, SEND_PASSWORD_RESET, SEND_EMAIL_CHANGE)
+
+
+async def request_verification(tx: Transaction, user: UserRecord) -> None:
     """Mail the user a verification token at their current email, once the transaction commits."""
-    await jobs.enqueue(session, SEND_EMAIL_VERIFICATION, {"user_id": user.id, "email": user.email})
+    payload = {"user_id": user.id, "email": user.email, "stamp": user.security_stamp}
+    await jobs.enqueue(tx, SEND_EMAIL_VERIFICATION, payload, user_id=user.id)
 
 
 async def request_password_reset(
-    session: AsyncSession, throttle: Throttle, settings: Settings, email: str, *, address: str
+    tx: Transaction, throttle: Throttle, settings: Settings, email: str, *, address: str
 ) -> None:
     """Mail a reset token to the account with `email`, if there is one, once the transaction commits;
     nothing past the inbox's share of mails (TooManyMailRequests past the client address's).
@@ -67,70 +59,91 @@ async def request_password_reset(
     Counted against the inbox as an account has it: a database may take other spellings for it (MariaDB
     ignores accents), and each spelling must not get a share of its own.
     """
-    account = await service.find_account(session, email)
+    account = await users.find_user(tx, email)
     inbox = email if account is None else account.email
-    if await count_mail_request(throttle, session, settings, email=inbox, address=address) is None:
-        await jobs.enqueue(session, SEND_PASSWORD_RESET, {"email": email})
+    if await count_mail_request(throttle, tx, settings, email=inbox, address=address) is not None:
+        return
+    if account is None:
+        # The same write as for an account, so that the answer (and its time) tells nothing either way.
+        await jobs.enqueue(tx, SEND_PASSWORD_RESET, {"email": email})
+        return
+    payload = {"email": email, "user_id": account.id, "stamp": account.security_stamp}
+    await jobs.enqueue(tx, SEND_PASSWORD_RESET, payload, user_id=account.id)
 
 
 async def request_email_change(
-    session: AsyncSession,
+    tx: Transaction,
     throttle: Throttle,
     settings: Settings,
-    user: Addressed,
+    user: UserRecord,
     email: str,
     *,
     address: str,
 ) -> bool:
-    """Mail `email` a token that makes it the user's address once redeemed; whether one is on its way
+    """Mail `email` a token that makes it the user's address once redeemed; whether a mail is asked for
     (not when `email` is the user's already). Until then the user keeps the address they have.
 
-    EmailTaken when another account has `email`; TooManyMailRequests past the limits of the address
-    mailed to or of the client's.
+    Counted first, against the address mailed to and the client's (TooManyMailRequests past either), and
+    asked for whether or not another account has `email`: the job mails nothing to a taken address, so
+    the answer tells no one which addresses are registered.
     """
     if email == user.email:
         return False
-    if await service.find_account(session, email) is not None:
-        raise EmailTaken
-    wait = await count_mail_request(throttle, session, settings, email=email, address=address)
+    wait = await count_mail_request(throttle, tx, settings, email=email, address=address)
     if wait is not None:
         raise TooManyMailRequests(wait)
-    await jobs.enqueue(session, SEND_EMAIL_CHANGE, {"user_id": user.id, "email": email})
+    payload = {"user_id": user.id, "email": email, "stamp": user.security_stamp}
+    await jobs.enqueue(tx, SEND_EMAIL_CHANGE, payload, user_id=user.id)
     return True
 
 
-async def confirm_email_change(
-    session: AsyncSession, settings: Settings, token: str, *, now: datetime
-) -> None:
-    """Redeem a `change_email` token: the address it was mailed to becomes the account's email, verified.
+async def withdraw_account_mail(tx: Transaction, user_id: int) -> None:
+    """The account changed under the mail asked for it (a new password, a reset, a new email): none of it
+    is sent (each job also checks the account's stamp when it runs, should one be running now)."""
+    await jobs.withdraw(tx, user_id=user_id, names=ACCOUNT_MAIL)
 
-    The account's other such tokens are spent and every session of it ends: the sessions signed in
-    under the old address, which the request that confirms (it has none of its own) cannot tell from a
-    thief's. The old address is told. InvalidAccountToken for a token that does not work; EmailTaken
-    when another account took the address meanwhile (the token then stays unused).
+
+async def confirm_email_change(tx: Transaction, settings: Settings, token: str, *, now: datetime) -> None:
+    """Redeem a `change_email` token: the address it was mailed to becomes the account's email, verified,
+    under a new security stamp.
+
+    The account's other such tokens are spent, the mail still to be sent for it withdrawn, and every
+    session of it ends: the sessions signed in under the old address, which the request that confirms
+    (it has none of its own) cannot tell from a thief's. The old address is told. InvalidAccountToken for
+    a token that does not work; EmailTaken when another account took the address meanwhile (the token
+    then stays unused).
     """
-    redeemed = await service.redeem_account_token(session, token, purpose=TokenPurpose.CHANGE_EMAIL, now=now)
-    user = None if redeemed is None else await users.load_user(session, redeemed.user_id, lock=True)
-    if redeemed is None or user is None:
+    redeemed = await service.redeem_account_token(tx, token, purpose=TokenPurpose.CHANGE_EMAIL, now=now)
+    before = None if redeemed is None else await users.USERS.get(tx, redeemed.user_id, lock=True)
+    if redeemed is None or before is None:
         raise InvalidAccountToken
-    old_email = user.email
-    await users.confirm_email(session, user, email=redeemed.email, now=now)
-    await service.spend_account_tokens(session, user.id, purposes=[TokenPurpose.CHANGE_EMAIL], now=now)
-    await service.end_other_sessions(session, user.id, keep=None, now=now)
-    body = email_changed_message(settings, user, old_email=old_email, now=now)
-    await enqueue_email(session, to=old_email, subject="Your Inkwell email address was changed", body=body)
+    user = await users.confirm_email(tx, before.id, email=redeemed.email, now=now)
+    await service.spend_account_tokens(tx, user.id, purposes=[TokenPurpose.CHANGE_EMAIL], now=now)
+    await service.end_other_sessions(tx, user.id, keep=None, now=now)
+    await withdraw_account_mail(tx, user.id)
+    body = email_changed_message(settings, user, old_email=before.email, now=now)
+    await enqueue_email(tx, to=before.email, subject="Your Inkwell email address was changed", body=body)
+
+
+async def _account_as_asked(tx: Transaction, payload: dict[str, Any]) -> UserRecord | None:
+    """The account a job was asked for, locked, if it is still as it was then (its security stamp the
+    same); None when it is gone or changed since (a new password, a reset, a new email)."""
+    user_id = payload.get("user_id")
+    user = None if not isinstance(user_id, int) else await users.USERS.get(tx, user_id, lock=True)
+    if user is None or user.security_stamp != payload.get("stamp"):
+        return None
+    return user
 
 
 async def send_email_verification(ctx: JobContext, payload: dict[str, Any]) -> None:
     now = utcnow()
     ttl = ctx.settings.verify_token_ttl
-    async with ctx.database.transaction(writes=True) as tx:
-        session = tx.session
-        user = await users.load_user(session, payload["user_id"])
+    async with ctx.database.transaction() as tx:
+        user = await _account_as_asked(tx, payload)
         if user is None or user.email != payload["email"]:
-            return  # the account is gone, or has another address since: its own request will follow
+            return  # gone, or changed since: a request of its own would follow
         token = await service.issue_account_token(
-            session, user, purpose=TokenPurpose.VERIFY_EMAIL, now=now, ttl=ttl
+            tx, user, purpose=TokenPurpose.VERIFY_EMAIL, now=now, ttl=ttl
         )
     body = verification_message(ctx.settings, user, token, expires_at=now + timedelta(seconds=ttl))
     await deliver(ctx, to=user.email, subject="Verify your email address for Inkwell", body=body)
@@ -139,13 +152,12 @@ async def send_email_verification(ctx: JobContext, payload: dict[str, Any]) -> N
 async def send_password_reset(ctx: JobContext, payload: dict[str, Any]) -> None:
     now = utcnow()
     ttl = ctx.settings.reset_token_ttl
-    async with ctx.database.transaction(writes=True) as tx:
-        session = tx.session
-        user = await service.find_account(session, payload["email"])
+    async with ctx.database.transaction() as tx:
+        user = await _account_as_asked(tx, payload)
         if user is None:
-            return  # no such account: nothing to send, and the client was told nothing different
+            return  # no such account (the client was told nothing different), or changed since
         token = await service.issue_account_token(
-            session, user, purpose=TokenPurpose.RESET_PASSWORD, now=now, ttl=ttl
+            tx, user, purpose=TokenPurpose.RESET_PASSWORD, now=now, ttl=ttl
         )
     body = reset_message(ctx.settings, user, token, expires_at=now + timedelta(seconds=ttl))
     await deliver(ctx, to=user.email, subject="Reset your Inkwell password", body=body)
@@ -156,22 +168,19 @@ async def send_email_change(ctx: JobContext, payload: dict[str, Any]) -> None:
     # As short-lived as a reset token: redeemed, it moves the account (and its resets) to the address.
     ttl = ctx.settings.reset_token_ttl
     email = payload["email"]
-    async with ctx.database.transaction(writes=True) as tx:
-        session = tx.session
-        user = await users.load_user(session, payload["user_id"])
-        if user is None or user.email == email or await service.find_account(session, email) is not None:
-            return  # the account is gone, has the address already, or another account took it since
+    async with ctx.database.transaction() as tx:
+        user = await _account_as_asked(tx, payload)
+        if user is None or user.email == email or await users.find_user(tx, email) is not None:
+            return  # gone or changed since, the address is its own already, or another account's
         # Only the address asked for last can be confirmed.
         purpose = TokenPurpose.CHANGE_EMAIL
-        await service.spend_account_tokens(session, user.id, purposes=[purpose], now=now)
-        token = await service.issue_account_token(
-            session, user, purpose=purpose, now=now, ttl=ttl, email=email
-        )
+        await service.spend_account_tokens(tx, user.id, purposes=[purpose], now=now)
+        token = await service.issue_account_token(tx, user, purpose=purpose, now=now, ttl=ttl, email=email)
     body = email_change_message(ctx.settings, user, email, token, expires_at=now + timedelta(seconds=ttl))
     await deliver(ctx, to=email, subject="Confirm your new email address for Inkwell", body=body)
 
 
-def verification_message(settings: Settings, user: User, token: str, *, expires_at: datetime) -> str:
+def verification_message(settings: Settings, user: UserRecord, token: str, *, expires_at: datetime) -> str:
     url = f"{public_url(settings)}/auth/verify"
     return (
         f"Hello {user.name},\n\n"
@@ -183,7 +192,7 @@ def verification_message(settings: Settings, user: User, token: str, *, expires_
     )
 
 
-def reset_message(settings: Settings, user: User, token: str, *, expires_at: datetime) -> str:
+def reset_message(settings: Settings, user: UserRecord, token: str, *, expires_at: datetime) -> str:
     url = f"{public_url(settings)}/auth/reset-password"
     return (
         f"Hello {user.name},\n\n"
@@ -200,7 +209,7 @@ def reset_message(settings: Settings, user: User, token: str, *, expires_at: dat
 
 
 def email_change_message(
-    settings: Settings, user: User, email: str, token: str, *, expires_at: datetime
+    settings: Settings, user: UserRecord, email: str, token: str, *, expires_at: datetime
 ) -> str:
     url = f"{public_url(settings)}/auth/confirm-email"
     return (
@@ -216,7 +225,7 @@ def email_change_message(
     )
 
 
-def email_changed_message(settings: Settings, user: User, *, old_email: str, now: datetime) -> str:
+def email_changed_message(settings: Settings, user: UserRecord, *, old_email: str, now: datetime) -> str:
     url = public_url(settings)
     return (
         f"Hello {user.name},\n\n"

@@ -42,10 +42,6 @@ class NotYourAccount(Forbidden):
     detail = "Only the account's owner or an admin may do this"
 
 
-class NotYourPost(Forbidden):
-    detail = "Only the post's author or an admin may do this"
-
-
 class TooManyFailures(InkwellError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     detail = "Too many failed sign-ins; try again later"

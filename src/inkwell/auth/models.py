@@ -5,7 +5,7 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from inkwell.orm import Base, UTCDateTime, utcnow
-from inkwell.users.models import EMAIL_LENGTH
+from inkwell.users.models import EMAIL_LENGTH, STAMP_LENGTH
 
 SESSION_ID_LENGTH = 32  # 16 random bytes, hex
 TOKEN_HASH_LENGTH = 64  # SHA-256, hex
@@ -62,8 +62,9 @@ class TokenPurpose(StrEnum):
 
 class AccountToken(Base):
     """A token mailed to an account's address, by its hash only: it works once, for one purpose, before
-    it expires, and only while the account still has the address it was sent to (a `change_email`
-    token, sent to the new address, works until it is used up or spent)."""
+    it expires, only while the account has the security stamp it had when the token was asked for, and
+    only while the account still has the address it was sent to (a `change_email` token, sent to the new
+    address, works until it is used up or spent)."""
 
     __tablename__ = "account_tokens"
     __table_args__ = (Index("ix_account_tokens_user_id", "user_id"),)
@@ -72,6 +73,8 @@ class AccountToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(PURPOSE_LENGTH))
     email: Mapped[str] = mapped_column(String(EMAIL_LENGTH))
+    # The account's security stamp when the token was asked for: it works only while the stamp is the same.
+    stamp: Mapped[str] = mapped_column(String(STAMP_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

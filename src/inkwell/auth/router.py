@@ -23,9 +23,10 @@ from inkwell.auth.schemas import (
     SignInForm,
     TokenPair,
 )
-from inkwell.deps import AuthDep, DatabaseDep, SessionDep, ThrottleDep
+from inkwell.deps import AuthDep, DatabaseDep, ThrottleDep, TransactionDep
 from inkwell.orm import utcnow
 from inkwell.responses import ErrorBody, responses
+from inkwell.users import service as users
 
 router = APIRouter(tags=["auth"])
 # The signed-in user's own account: listed with the other users routes, once.
@@ -81,19 +82,17 @@ async def refresh_tokens(
 
 
 @router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT, responses=responses(401, 503))
-async def sign_out(viewer: ViewerDep, session: SessionDep) -> None:
+async def sign_out(viewer: ViewerDep, tx: TransactionDep) -> None:
     """End this session: its access token and its refresh token stop working at once."""
     assert viewer.session_id is not None
-    await service.end_session(session, viewer.session_id, now=utcnow())
+    await service.end_session(tx, viewer.session_id, now=utcnow())
 
 
 @account_router.get("/users/me", response_model=AccountRead, responses=responses(401, 503))
-async def read_account(account: AccountDep, session: SessionDep, response: Response) -> AccountRead:
+async def read_account(account: AccountDep, tx: TransactionDep, response: Response) -> AccountRead:
     """The signed-in user's own account, with the new email it asked for while that waits to be confirmed."""
     response.headers["Cache-Control"] = "no-store"  # personal: no cache on the way may keep it
-    return AccountRead.of(
-        account, pending_email=await service.pending_email(session, account.id, now=utcnow())
-    )
+    return AccountRead.of(account, pending_email=await service.pending_email(tx, account.id, now=utcnow()))
 
 
 @account_router.put(
@@ -129,18 +128,16 @@ async def change_password(
     responses=responses(401, 429, 503),
 )
 async def request_email_verification(
-    account: AccountDep, auth: AuthDep, session: SessionDep, throttle: ThrottleDep, address: AddressDep
+    account: AccountDep, auth: AuthDep, tx: TransactionDep, throttle: ThrottleDep, address: AddressDep
 ) -> Accepted:
     """Mail the signed-in user a token that verifies their email address (in the background).
 
     A few such mails per address an hour; more answer 429.
     """
-    wait = await emails.count_mail_request(
-        throttle, session, auth.settings, email=account.email, address=address
-    )
+    wait = await emails.count_mail_request(throttle, tx, auth.settings, email=account.email, address=address)
     if wait is not None:
         raise TooManyMailRequests(wait)
-    await emails.request_verification(session, account)
+    await emails.request_verification(tx, account)
     return Accepted(detail=VERIFICATION_SENT)
 
 
@@ -149,15 +146,15 @@ async def request_email_verification(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**responses(413, 422, 503), **TOKEN_REFUSED},
 )
-async def verify_email(payload: EmailVerification, session: SessionDep) -> None:
+async def verify_email(payload: EmailVerification, tx: TransactionDep) -> None:
     """Mark the account's email address verified with the token mailed to it (once)."""
     now = utcnow()
     redeemed = await service.redeem_account_token(
-        session, payload.token, purpose=TokenPurpose.VERIFY_EMAIL, now=now
+        tx, payload.token, purpose=TokenPurpose.VERIFY_EMAIL, now=now
     )
     if redeemed is None:
         raise InvalidAccountToken
-    if not await service.mark_email_verified(session, redeemed.user_id, email=redeemed.email, now=now):
+    if not await users.mark_email_verified(tx, redeemed.user_id, email=redeemed.email, now=now):
         # The address changed in between: the request's transaction rolls back the use of the token.
         raise InvalidAccountToken
 
@@ -167,11 +164,11 @@ async def verify_email(payload: EmailVerification, session: SessionDep) -> None:
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**responses(409, 413, 422, 503), **TOKEN_REFUSED},
 )
-async def confirm_email(payload: EmailConfirmation, auth: AuthDep, session: SessionDep) -> None:
+async def confirm_email(payload: EmailConfirmation, auth: AuthDep, tx: TransactionDep) -> None:
     """Make the new address asked for (with `PATCH /users/{user_id}`) the account's email, with the token
     mailed to it (once). The email is then verified, every session of the account ends, and the old
     address is told."""
-    await emails.confirm_email_change(session, auth.settings, payload.token, now=utcnow())
+    await emails.confirm_email_change(tx, auth.settings, payload.token, now=utcnow())
 
 
 @router.post(
@@ -181,7 +178,7 @@ async def confirm_email(payload: EmailConfirmation, auth: AuthDep, session: Sess
     responses=responses(400, 413, 422, 429, 503),
 )
 async def forgot_password(
-    payload: ForgottenPassword, auth: AuthDep, session: SessionDep, throttle: ThrottleDep, address: AddressDep
+    payload: ForgottenPassword, auth: AuthDep, tx: TransactionDep, throttle: ThrottleDep, address: AddressDep
 ) -> Accepted:
     """Mail a password reset token to the account with this email, if any: the same answer either way.
 
@@ -189,7 +186,7 @@ async def forgot_password(
     of mails gets no more for a while, but the answer is the same: what others asked for never keeps
     the owner from being answered.
     """
-    await emails.request_password_reset(session, throttle, auth.settings, payload.email, address=address)
+    await emails.request_password_reset(tx, throttle, auth.settings, payload.email, address=address)
     return Accepted(detail=RESET_SENT)
 
 

@@ -2,7 +2,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, Self
 
 from fastapi import Form
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from inkwell.fields import MAX_EMAIL_LENGTH, Email, StorableStr, omittable
@@ -75,6 +75,10 @@ class AccountUpdate(UserUpdate):
         return self
 
 
+def _is_set(value: object) -> bool:
+    return value is not None
+
+
 class AccountRead(UserRead):
     """The signed-in user's own account."""
 
@@ -82,7 +86,11 @@ class AccountRead(UserRead):
     model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
     is_admin: bool
-    email_verified: bool = Field(description="Whether the owner confirmed the email with a mailed token.")
+    # Read from the user's `email_verified_at`: whether it is set.
+    email_verified: Annotated[bool, BeforeValidator(_is_set)] = Field(
+        validation_alias="email_verified_at",
+        description="Whether the owner confirmed the email with a mailed token.",
+    )
     pending_email: str | None = Field(
         default=None,
         description="A new address asked for, while the token mailed to it to confirm it works (null when "

@@ -6,7 +6,7 @@ first, in a transaction of its own committed before the verification, so that co
 cannot slip past the limit, and a refused one counts though its request fails.
 """
 
-from inkwell.auth import service
+from inkwell.auth import emails, service
 from inkwell.auth.dependencies import Viewer
 from inkwell.auth.errors import (
     HashingBusy,
@@ -24,7 +24,8 @@ from inkwell.auth.throttle import PasswordAttempt, Throttle
 from inkwell.auth.tokens import issue_access_token
 from inkwell.db import Database
 from inkwell.orm import utcnow
-from inkwell.users.models import User, UserRecord
+from inkwell.users import service as users
+from inkwell.users.models import UserRecord
 
 # A new password also withdraws a pending email change: whoever asked for it may have had the old one.
 SPENT_BY_A_NEW_PASSWORD = (TokenPurpose.RESET_PASSWORD, TokenPurpose.CHANGE_EMAIL)
@@ -46,35 +47,40 @@ async def sign_in(
     each spelling must not get a limit of its own.
     """
     async with database.reads() as tx:
-        session = tx.session
-        user = await service.find_account(session, email)
-    attempt = PasswordAttempt.of(auth.settings, email=email if user is None else user.email, address=address)
+        user = await users.find_user(tx, email)
+    attempt = PasswordAttempt.of(
+        auth.settings,
+        email=email if user is None else user.email,
+        address=address,
+        stamp=None if user is None else user.security_stamp,
+    )
     await attempt.count(throttle)
     verdict = await _verify(auth, throttle, attempt, password, None if user is None else user.password_hash)
     if user is None or not verdict.valid:
         raise InvalidCredentials
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
+    async with database.transaction() as tx:
         if verdict.new_hash is not None:
             # Hashed with older parameters: stored again with the current ones.
-            await service.set_password_hash(session, user.id, verdict.new_hash)
+            await users.rehash_password(tx, user.id, verdict.new_hash)
         # A session ends at its maximum age even when it is never refreshed.
         ttl = min(auth.settings.refresh_token_ttl, auth.settings.session_max_age)
-        tokens = await service.start_session(session, user.id, now=utcnow(), ttl=ttl)
+        tokens = await service.start_session(tx, user.id, now=utcnow(), ttl=ttl)
         # In the same transaction as the new session, not one of its own.
-        await attempt.succeeded(throttle, session=session)
+        await attempt.succeeded(throttle, tx=tx)
     return token_pair(auth, tokens)
 
 
 async def check_password(
-    auth: Auth, throttle: Throttle, account: User | UserRecord, password: str, *, address: str
+    auth: Auth, throttle: Throttle, account: UserRecord, password: str, *, address: str
 ) -> None:
     """Refuse (WrongPassword) unless `password` is the account's current one, as a sign-in would.
 
     For the changes a stolen access token must not be able to make alone. The attempt counts against
     the same limits as sign-in's, before the verification, and no transaction is open meanwhile.
     """
-    attempt = PasswordAttempt.of(auth.settings, email=account.email, address=address)
+    attempt = PasswordAttempt.of(
+        auth.settings, email=account.email, address=address, stamp=account.security_stamp
+    )
     await attempt.count(throttle)
     if not (await _verify(auth, throttle, attempt, password, account.password_hash)).valid:
         raise WrongPassword
@@ -94,10 +100,9 @@ async def _verify(
 
 async def refresh(auth: Auth, database: Database, refresh_token: str) -> TokenPair:
     """A new pair for a refresh token, which is used up. A reused one ends its session (committed)."""
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
+    async with database.transaction() as tx:
         tokens = await service.rotate(
-            session,
+            tx,
             refresh_token,
             now=utcnow(),
             ttl=auth.settings.refresh_token_ttl,
@@ -117,20 +122,19 @@ async def reset_password(auth: Auth, database: Database, *, token: str, new_pass
     """
     purpose = TokenPurpose.RESET_PASSWORD
     async with database.reads() as tx:
-        session = tx.session
-        if not await service.is_redeemable(session, token, purpose=purpose, now=utcnow()):
+        if not await service.is_redeemable(tx, token, purpose=purpose, now=utcnow()):
             raise InvalidAccountToken
     password_hash = await auth.passwords.hash(new_password)
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
+    async with database.transaction() as tx:
         now = utcnow()
-        redeemed = await service.redeem_account_token(session, token, purpose=purpose, now=now)
+        redeemed = await service.redeem_account_token(tx, token, purpose=purpose, now=now)
         if redeemed is None:
             raise InvalidAccountToken
         user_id = redeemed.user_id
-        await service.set_password_hash(session, user_id, password_hash)
-        await service.end_other_sessions(session, user_id, keep=None, now=now)
-        await service.spend_account_tokens(session, user_id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
+        await users.set_password(tx, user_id, password_hash)
+        await service.end_other_sessions(tx, user_id, keep=None, now=now)
+        await service.spend_account_tokens(tx, user_id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
+        await emails.withdraw_account_mail(tx, user_id)
 
 
 async def change_password(
@@ -149,12 +153,12 @@ async def change_password(
     assert account is not None, "only signed-in users change a password"
     await check_password(auth, throttle, account, current, address=address)
     password_hash = await auth.passwords.hash(new)
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
+    async with database.transaction() as tx:
         now = utcnow()
-        await service.set_password_hash(session, account.id, password_hash)
-        await service.end_other_sessions(session, account.id, keep=viewer.session_id, now=now)
-        await service.spend_account_tokens(session, account.id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
+        await users.set_password(tx, account.id, password_hash)
+        await service.end_other_sessions(tx, account.id, keep=viewer.session_id, now=now)
+        await service.spend_account_tokens(tx, account.id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
+        await emails.withdraw_account_mail(tx, account.id)
 
 
 def token_pair(auth: Auth, tokens: SessionTokens) -> TokenPair:

@@ -7,8 +7,11 @@ sees the same counts. A window is fixed: it starts with the first attempt and la
 attempts past the limit do not extend it.
 """
 
+import hashlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,13 +19,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.errors import TooManyFailures
 from inkwell.auth.models import ThrottleCounter
 from inkwell.config import Settings
-from inkwell.db import Database, rowcount
-from inkwell.orm import UTCDateTime, utcnow
+from inkwell.db import Database, Transaction, rowcount
+from inkwell.orm import UTCDateTime, table_of, utcnow
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -43,37 +45,57 @@ class Limit:
 class PasswordAttempt:
     """One try of a password (a sign-in, or a password confirmed before a sensitive change).
 
-    Limited per account, and much less strictly per client address (which many people may share: an
-    office, a proxy), so that one mistyping user or one attacked account never locks out the rest. Every
-    attempt is counted before the password is verified; one that succeeds is taken back, so the counts
-    are of failures (and of attempts still in flight).
+    Limited per account from one client address, less strictly per account from all of them, and much
+    less strictly per client address (which many people may share: an office, a proxy). So a stranger
+    who tries an account's password from one address locks out that address, not the owner elsewhere;
+    one who tries from many gets few tries all told; and no one address locks out the rest.
+
+    The account's counts are kept under its security stamp, which a reset or a confirmed new email
+    replaces: an owner who proves themselves that way gets the account back at once, however many
+    failures a stranger piled up. Every attempt is counted before the password is verified; one that
+    succeeds is taken back, so the counts are of failures (and of attempts still in flight).
     """
 
+    from_address: Limit
     account: Limit
     address: Limit
 
     @classmethod
-    def of(cls, settings: Settings, *, email: str, address: str) -> "PasswordAttempt":
+    def of(cls, settings: Settings, *, email: str, address: str, stamp: str | None) -> "PasswordAttempt":
+        """An attempt on the account with `email` (and `stamp`; None for an address no account has)."""
         window = settings.login_failure_window
+        # The address by its digest: the key stays short whatever the email, and no count names it.
+        account = f"account:{hashlib.sha256(email.lower().encode()).hexdigest()}:{stamp or ''}"
         return cls(
-            Limit(f"account:{email.lower()}", settings.login_max_failures, window),
+            Limit(f"{account}:{address}", settings.login_max_failures, window),
+            Limit(account, settings.login_max_failures_per_account, window),
             Limit(f"address:{address}", settings.login_max_failures_per_address, window),
         )
 
+    @property
+    def limits(self) -> list[Limit]:
+        return [self.from_address, self.account, self.address]
+
     async def count(self, throttle: "Throttle") -> None:
-        """Count it (committed at once); TooManyFailures when the account or the address is past its limit."""
-        if (wait := await throttle.hit([self.account, self.address])) is not None:
+        """Count it (committed at once); TooManyFailures when the account (from this address, or from any)
+        or the address is past its limit."""
+        if (wait := await throttle.hit(self.limits)) is not None:
             raise TooManyFailures(wait)
 
     async def not_tried(self, throttle: "Throttle") -> None:
         """The password could not be checked (hashing was busy, a 503): the attempt does not count."""
-        await throttle.refund(self.account.key)
-        await throttle.refund(self.address.key)
+        for limit in self.limits:
+            await throttle.refund(limit.key)
 
-    async def succeeded(self, throttle: "Throttle", *, session: AsyncSession | None = None) -> None:
-        """The password was right: the account's count starts again, and the address gets its try back."""
-        await throttle.forget(self.account.key, session=session)
-        await throttle.refund(self.address.key, session=session)
+    async def succeeded(self, throttle: "Throttle", *, tx: Transaction | None = None) -> None:
+        """The password was right: the account's counts start again, and the address gets its try back.
+
+        In the order `hit` locks the keys (sorted), so that a success and an attempt never wait on each
+        other's locks.
+        """
+        for key in sorted((self.account.key, self.from_address.key)):
+            await throttle.forget(key, tx=tx)
+        await throttle.refund(self.address.key, tx=tx)
 
 
 def mailbox_limit(settings: Settings, email: str) -> Limit:
@@ -94,17 +116,17 @@ def sign_up_limit(settings: Settings, address: str) -> Limit:
 
 
 class Throttle(Protocol):
-    async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
+    async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
         """Count one attempt against each limit; the seconds to wait when this attempt is past any of
         them (it must then be refused), or None.
 
-        Counted in a transaction of its own, committed before this returns, unless `session` is given.
+        Counted in a transaction of its own, committed before this returns, unless `tx` is given.
         """
 
-    async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
+    async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
         """Clear the attempts counted against `key` (an account that just proved its password)."""
 
-    async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
+    async def refund(self, key: str, *, tx: Transaction | None = None) -> None:
         """Take back one attempt counted against `key` (a client address whose attempt succeeded)."""
 
 
@@ -119,69 +141,73 @@ class DatabaseThrottle:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
+    async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
+        return max((await self.exceeded(limits, tx=tx)).values(), default=None)
+
+    async def exceeded(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> dict[str, int]:
+        """Count one attempt against each limit; the seconds to wait for each key this attempt is past."""
         now = utcnow()
-        waits = []
-        async with self._writing(session) as writing:
+        waits = {}
+        async with self._writing(tx) as writing:
             # Always in the same order, so that two requests sharing keys never wait on each other's locks.
             for limit in sorted(limits, key=lambda limit: limit.key):
                 hits, window_ends = await _bump(writing, limit, now)
                 if hits > limit.max_hits:
-                    waits.append(seconds_until(window_ends, now))
-        return max(waits, default=None)
+                    waits[limit.key] = seconds_until(window_ends, now)
+        return waits
 
-    async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
-        async with self._writing(session) as writing:
-            await writing.execute(delete(ThrottleCounter).where(ThrottleCounter.key == key))
+    async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
+        async with self._writing(tx) as writing:
+            await writing.connection.execute(delete(_COUNTERS).where(_COUNTERS.c.key == key))
 
-    async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
-        async with self._writing(session) as writing:
-            await writing.execute(
-                update(ThrottleCounter)
-                .where(ThrottleCounter.key == key, ThrottleCounter.hits > 0)
-                .values(hits=ThrottleCounter.hits - 1)
+    async def refund(self, key: str, *, tx: Transaction | None = None) -> None:
+        async with self._writing(tx) as writing:
+            await writing.connection.execute(
+                update(_COUNTERS)
+                .where(_COUNTERS.c.key == key, _COUNTERS.c.hits > 0)
+                .values(hits=_COUNTERS.c.hits - 1)
             )
 
     @asynccontextmanager
-    async def _writing(self, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
-        """`session`, or a write transaction of its own, committed when the block ends."""
-        if session is not None:
-            yield session
+    async def _writing(self, tx: Transaction | None) -> AsyncIterator[Transaction]:
+        """`tx`, or a transaction of its own, committed when the block ends."""
+        if tx is not None:
+            yield tx
             return
-        async with self.database.transaction(writes=True) as own:
-            yield own.session
+        async with self.database.transaction() as own:
+            yield own
 
 
-async def _bump(session: AsyncSession, limit: Limit, now: datetime) -> tuple[int, datetime]:
+_COUNTERS = table_of(ThrottleCounter)
+
+
+async def _bump(tx: Transaction, limit: Limit, now: datetime) -> tuple[int, datetime]:
     """Add one to the key's count (starting a new window if the last one ended); the count and the
     window's end after it. The upsert locks the row, so the read that follows sees this count."""
-    await session.execute(_upsert(session.get_bind().dialect.name, limit, now))
-    row = (
-        await session.execute(
-            select(ThrottleCounter.hits, ThrottleCounter.window_ends).where(ThrottleCounter.key == limit.key)
-        )
-    ).one()
+    await tx.connection.execute(_upsert(tx.connection.dialect.name, limit, now))
+    query = select(_COUNTERS.c.hits, _COUNTERS.c.window_ends).where(_COUNTERS.c.key == limit.key)
+    row = (await tx.connection.execute(query)).one()
     return row.hits, row.window_ends
 
 
 def _upsert(dialect: str, limit: Limit, now: datetime) -> Any:
     """INSERT the key's first attempt, or count one more on the row that exists: one statement."""
     new_end = now + timedelta(seconds=limit.window)
-    ended = ThrottleCounter.window_ends <= _at(now)
+    ended = _COUNTERS.c.window_ends <= _at(now)
     # MariaDB assigns left to right, each assignment seeing the ones before it: `hits` must be set
     # while `window_ends` still holds the old value. PostgreSQL and SQLite read the old row for both.
     assignments = [
-        ("hits", case((ended, 1), else_=ThrottleCounter.hits + 1)),
-        ("window_ends", case((ended, _at(new_end)), else_=ThrottleCounter.window_ends)),
+        ("hits", case((ended, 1), else_=_COUNTERS.c.hits + 1)),
+        ("window_ends", case((ended, _at(new_end)), else_=_COUNTERS.c.window_ends)),
     ]
     row = {"key": limit.key, "hits": 1, "window_ends": new_end}
     if dialect in ("mysql", "mariadb"):
-        return mysql.insert(ThrottleCounter).values(row).on_duplicate_key_update(assignments)
+        return mysql.insert(_COUNTERS).values(row).on_duplicate_key_update(assignments)
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(ThrottleCounter)
+        insert(_COUNTERS)
         .values(row)
-        .on_conflict_do_update(index_elements=[ThrottleCounter.key], set_=dict(assignments))
+        .on_conflict_do_update(index_elements=[_COUNTERS.c.key], set_=dict(assignments))
     )
 
 
@@ -189,10 +215,9 @@ def _at(moment: datetime) -> Any:
     return literal(moment, UTCDateTime())
 
 
-async def purge_ended_windows(session: AsyncSession, *, now: datetime) -> int:
+async def purge_ended_windows(tx: Transaction, *, now: datetime) -> int:
     """Delete the counts whose window has ended (they count nothing any more); how many."""
-    result = await session.execute(delete(ThrottleCounter).where(ThrottleCounter.window_ends <= now))
-    return rowcount(result)
+    return rowcount(await tx.connection.execute(delete(_COUNTERS).where(_COUNTERS.c.window_ends <= now)))
 
 
 # INCR, and the window's expiry set by the first attempt only: one round trip, atomic in Redis.
@@ -221,7 +246,11 @@ class RedisThrottle:
     def _key(self, key: str) -> str:
         return f"{self.prefix}:{key}"
 
-    async def hit(self, limits: Sequence[Limit], *, session: AsyncSession | None = None) -> int | None:
+    async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
+        return max((await self.exceeded(limits, tx=tx)).values(), default=None)
+
+    async def exceeded(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> dict[str, int]:
+        """Count one attempt against each limit; the seconds to wait for each key this attempt is past."""
         from redis.exceptions import RedisError
 
         try:
@@ -231,35 +260,82 @@ class RedisThrottle:
                 replies = await pipe.execute()
         except RedisError as exc:
             logger.warning("throttle: Redis unavailable (%s), counting in the database", exc)
-            return await self.fallback.hit(limits, session=session)
-        waits = [
-            max(1, int(ttl))
+            return await self.fallback.exceeded(limits, tx=tx)
+        return {
+            limit.key: max(1, int(ttl))
             for limit, (hits, ttl) in zip(limits, replies, strict=True)
             if hits > limit.max_hits
-        ]
-        return max(waits, default=None)
+        }
 
-    async def forget(self, key: str, *, session: AsyncSession | None = None) -> None:
+    async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
         from redis.exceptions import RedisError
 
         try:
             await self.redis.delete(self._key(key))
         except RedisError:
-            await self.fallback.forget(key, session=session)
+            await self.fallback.forget(key, tx=tx)
 
-    async def refund(self, key: str, *, session: AsyncSession | None = None) -> None:
+    async def refund(self, key: str, *, tx: Transaction | None = None) -> None:
         from redis.exceptions import RedisError
 
         try:
             await self.redis.eval(_REFUND_SCRIPT, 1, self._key(key))  # type: ignore[misc]
         except RedisError:
-            await self.fallback.refund(key, session=session)
+            await self.fallback.refund(key, tx=tx)
+
+
+class RefusalsRemembered:
+    """A throttle that remembers, in this process, the keys it found past their limit until their window
+    ends, and refuses an attempt on one of them at once: no write, no round trip, no wait for a turn.
+
+    Exact, because a window is fixed and attempts past the limit do not extend it: every attempt on such
+    a key until the window ends would be refused anyway. A flood from one address that is already refused
+    costs the server next to nothing. Other processes learn the same at their own first refusal.
+    """
+
+    def __init__(
+        self, throttle: "DatabaseThrottle | RedisThrottle", *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.throttle = throttle
+        self.clock = clock
+        self._refused_until: dict[str, float] = {}
+
+    async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
+        now = self.clock()
+        if waits := [math.ceil(until - now) for limit in limits if (until := self._until(limit.key, now))]:
+            return max(waits)
+        exceeded = await self.throttle.exceeded(limits, tx=tx)
+        if exceeded:
+            self._forget_ended(now)
+            for key, wait in exceeded.items():
+                self._refused_until[key] = now + wait
+        return max(exceeded.values(), default=None)
+
+    async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
+        self._refused_until.pop(key, None)
+        await self.throttle.forget(key, tx=tx)
+
+    async def refund(self, key: str, *, tx: Transaction | None = None) -> None:
+        await self.throttle.refund(key, tx=tx)
+
+    def _until(self, key: str, now: float) -> float | None:
+        until = self._refused_until.get(key)
+        return until if until is not None and until > now else None
+
+    def _forget_ended(self, now: float) -> None:
+        if len(self._refused_until) > REMEMBERED_REFUSALS:
+            self._refused_until = {key: until for key, until in self._refused_until.items() if until > now}
+
+
+# Past this many remembered keys, those whose window ended are dropped (at each new refusal).
+REMEMBERED_REFUSALS = 10_000
 
 
 def throttle_for(database: Database, settings: Settings) -> Throttle:
     """The app's throttle: counting in Redis when it is configured, in the database otherwise (and while
-    Redis fails)."""
+    Redis fails), and remembering in the process what it refused."""
     in_database = DatabaseThrottle(database)
     if database.cache is None:
-        return in_database
-    return RedisThrottle(database.cache.redis, prefix=settings.redis_prefix, fallback=in_database)
+        return RefusalsRemembered(in_database)
+    redis = RedisThrottle(database.cache.redis, prefix=settings.redis_prefix, fallback=in_database)
+    return RefusalsRemembered(redis)

@@ -18,6 +18,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from inkwell.config import Settings
+from inkwell.redis_client import create_redis
+
 if TYPE_CHECKING:  # the client is imported only where Redis is configured: it slows every start-up
     from redis.asyncio import Redis
 
@@ -53,6 +56,12 @@ class Entry:
 
 
 NO_ENTRY = Entry(None, None)
+
+
+def create_cache(settings: Settings) -> "Cache | None":
+    """The cache on `INKWELL_REDIS_URL`, or None when it is unset."""
+    redis = create_redis(settings, timeout=settings.redis_timeout)
+    return None if redis is None else Cache(redis, prefix=settings.redis_prefix, ttl=settings.cache_ttl)
 
 
 def _token() -> str:

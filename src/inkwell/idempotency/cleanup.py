@@ -13,7 +13,7 @@ async def purge_once(database: Database) -> int:
     """Delete the expired keys; a database outage only skips this round."""
     return await purge_in_transaction(
         database,
-        lambda session, now: service.purge_expired(session, now=now),
+        lambda tx, now: service.purge_expired(tx, now=now),
         what="expired idempotency keys",
         logger=logger,
     )

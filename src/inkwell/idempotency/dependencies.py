@@ -15,7 +15,7 @@ from inkwell.deps import SettingsDep, TransactionDep
 from inkwell.fields import not_null
 from inkwell.idempotency import service
 from inkwell.idempotency.errors import KeyInUse, KeyReused
-from inkwell.idempotency.models import KEY_LENGTH, IdempotencyKey
+from inkwell.idempotency.models import KEY_LENGTH, IdempotencyKeyRecord
 from inkwell.orm import utcnow
 
 # Requests made without signing in share one scope.
@@ -43,42 +43,50 @@ class IdempotentRequest:
 
     tx: Transaction
     key: str | None
-    scope: str
+    user_id: int | None  # whose keys these are: None for requests made without signing in
     fingerprint: str
     ttl_seconds: float
-    _claimed: IdempotencyKey | None = field(default=None, init=False)
+    _claimed: int | None = field(default=None, init=False)
+
+    @property
+    def scope(self) -> str:
+        """Keys of different scopes never meet: each signed-in user's are their own."""
+        return ANONYMOUS_SCOPE if self.user_id is None else f"user:{self.user_id}"
 
     async def replay_or_claim(self) -> Response | None:
         """The first response when this is a retry; otherwise claim the key for this request (None)."""
         if self.key is None:
             return None
         now = utcnow()
-        stored = await service.find_key(self.tx.session, scope=self.scope, key=self.key)
+        stored = await service.find_key(self.tx, scope=self.scope, key=self.key)
         if stored is not None and stored.expires_at <= now:
-            await service.forget_key(self.tx.session, stored)
+            await service.forget_key(self.tx, stored.id)
             stored = None
         if stored is None:
             self._claimed = await service.claim_key(
-                self.tx.session,
+                self.tx,
                 scope=self.scope,
                 key=self.key,
+                user_id=self.user_id,
                 fingerprint=self.fingerprint,
                 expires_at=service.expiry(now, self.ttl_seconds),
             )
             if self._claimed is not None:
                 return None
             # Another request with this key committed while this one waited on the constraint.
-            stored = await service.find_key(self.tx.session, scope=self.scope, key=self.key, latest=True)
+            stored = await service.find_key(self.tx, scope=self.scope, key=self.key, latest=True)
         return self._replay(stored)
 
-    def respond(self, body: BaseModel, *, status_code: int, etag: str | None = None) -> Response:
+    async def respond(self, body: BaseModel, *, status_code: int, etag: str | None = None) -> Response:
         """The response; kept with the key (in this transaction) when the request brought one."""
         content = body.model_dump_json()
         if self._claimed is not None:
-            service.keep_response(self._claimed, status_code=status_code, body=content, etag=etag)
+            await service.keep_response(
+                self.tx, self._claimed, status_code=status_code, body=content, etag=etag
+            )
         return Response(content, status_code=status_code, media_type=JSON, headers=_etag_header(etag))
 
-    def _replay(self, stored: IdempotencyKey | None) -> Response:
+    def _replay(self, stored: IdempotencyKeyRecord | None) -> Response:
         if stored is None or stored.status_code is None or stored.response_body is None:
             raise KeyInUse
         if stored.fingerprint != self.fingerprint:
@@ -123,20 +131,20 @@ def without_secrets(value: Any) -> Any:
     return value
 
 
-async def idempotency_scope() -> str:
-    """Whose keys these are, for requests made without signing in (sign-up): keys of different scopes
-    never meet."""
-    return ANONYMOUS_SCOPE
+async def nobody_signed_in() -> int | None:
+    """Whose keys these are for requests made without signing in (sign-up): nobody's."""
+    return None
 
 
-def idempotency_in(scope: Callable[..., Any]) -> Any:
-    """A dependency for the request's Idempotency-Key, within the scope the `scope` dependency names."""
+def idempotency_in(owner: Callable[..., Any]) -> Any:
+    """A dependency for the request's Idempotency-Key, among the keys of the user the `owner` dependency
+    names (None: of requests made without signing in)."""
 
     async def idempotent_request(
         request: Request,
         tx: TransactionDep,
         settings: SettingsDep,
-        scope_name: Annotated[str, Depends(scope)],
+        user_id: Annotated[int | None, Depends(owner)],
         idempotency_key: IdempotencyKeyHeader = None,
     ) -> IdempotentRequest:
         digest = ""
@@ -145,7 +153,7 @@ def idempotency_in(scope: Callable[..., Any]) -> Any:
         return IdempotentRequest(
             tx=tx,
             key=idempotency_key,
-            scope=scope_name,
+            user_id=user_id,
             fingerprint=digest,
             ttl_seconds=settings.idempotency_ttl,
         )
@@ -153,4 +161,4 @@ def idempotency_in(scope: Callable[..., Any]) -> Any:
     return Depends(idempotent_request)
 
 
-IdempotencyDep = Annotated[IdempotentRequest, idempotency_in(idempotency_scope)]
+IdempotencyDep = Annotated[IdempotentRequest, idempotency_in(nobody_signed_in)]

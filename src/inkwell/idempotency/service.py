@@ -2,63 +2,71 @@
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from inkwell.db import rowcount
-from inkwell.idempotency.models import IdempotencyKey
+from inkwell.db import Transaction, rowcount
+from inkwell.idempotency.models import IdempotencyKey, IdempotencyKeyRecord
+from inkwell.orm import record, table_of
+
+_KEYS = table_of(IdempotencyKey)
+_FIND = select(_KEYS).where(_KEYS.c.scope == bindparam("scope"), _KEYS.c.key == bindparam("key"))
+# A locking read sees the latest committed row on every database (MariaDB's plain reads keep to the
+# transaction's snapshot); it is only used once the row is known to exist, so it locks just that row.
+_FIND_LATEST = _FIND.with_for_update(read=True)
 
 
 async def find_key(
-    session: AsyncSession, *, scope: str, key: str, latest: bool = False
-) -> IdempotencyKey | None:
-    """The stored key; with `latest`, as last committed even if this transaction's snapshot is older.
-
-    A locking read sees the latest committed row on every database (MariaDB's plain reads keep to the
-    transaction's snapshot); it is only used once the row is known to exist, so it locks just that row.
-    """
-    query = select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
-    if latest:
-        query = query.with_for_update(read=True).execution_options(populate_existing=True)
-    return await session.scalar(query)
+    tx: Transaction, *, scope: str, key: str, latest: bool = False
+) -> IdempotencyKeyRecord | None:
+    """The stored key; with `latest`, as last committed even if this transaction's snapshot is older."""
+    row = (
+        await tx.connection.execute(_FIND_LATEST if latest else _FIND, {"scope": scope, "key": key})
+    ).first()
+    return None if row is None else record(row, IdempotencyKeyRecord)
 
 
 async def claim_key(
-    session: AsyncSession, *, scope: str, key: str, fingerprint: str, expires_at: datetime
-) -> IdempotencyKey | None:
-    """Insert the key for this request, or None when another request holds it.
+    tx: Transaction, *, scope: str, key: str, user_id: int | None, fingerprint: str, expires_at: datetime
+) -> int | None:
+    """Insert the key for this request: its id, or None when another request holds it.
 
     The unique constraint on (scope, key) decides: a second insert waits for the first transaction and
     fails once it commits. The insert runs in a savepoint so that the failure leaves this transaction
     usable (PostgreSQL aborts a transaction on any error otherwise).
     """
-    record = IdempotencyKey(scope=scope, key=key, fingerprint=fingerprint, expires_at=expires_at)
+    values = {
+        "scope": scope,
+        "key": key,
+        "user_id": user_id,
+        "fingerprint": fingerprint,
+        "expires_at": expires_at,
+    }
     try:
-        async with session.begin_nested():
-            session.add(record)
+        async with tx.connection.begin_nested():
+            result = await tx.connection.execute(insert(_KEYS), values)
     except IntegrityError:
         return None
-    return record
+    assert result.inserted_primary_key is not None
+    return int(result.inserted_primary_key[0])
 
 
-async def forget_key(session: AsyncSession, record: IdempotencyKey) -> None:
+async def forget_key(tx: Transaction, key_id: int) -> None:
     """Delete an expired key (by id, so that it locks only that row) before it is claimed afresh."""
-    await session.execute(delete(IdempotencyKey).where(IdempotencyKey.id == record.id))
-    session.expunge(record)
+    await tx.connection.execute(delete(_KEYS).where(_KEYS.c.id == key_id))
 
 
-def keep_response(record: IdempotencyKey, *, status_code: int, body: str, etag: str | None) -> None:
+async def keep_response(
+    tx: Transaction, key_id: int, *, status_code: int, body: str, etag: str | None
+) -> None:
     """Store the response of the request that claimed the key; it is committed with that request."""
-    record.status_code = status_code
-    record.response_body = body
-    record.etag = etag
+    values = {"status_code": status_code, "response_body": body, "etag": etag}
+    await tx.connection.execute(update(_KEYS).where(_KEYS.c.id == key_id).values(values))
 
 
-async def purge_expired(session: AsyncSession, *, now: datetime) -> int:
+async def purge_expired(tx: Transaction, *, now: datetime) -> int:
     """Delete every key that expired before `now`; the number deleted."""
-    result = await session.execute(delete(IdempotencyKey).where(IdempotencyKey.expires_at <= now))
-    return rowcount(result)
+    return rowcount(await tx.connection.execute(delete(_KEYS).where(_KEYS.c.expires_at <= now)))
 
 
 def expiry(now: datetime, ttl_seconds: float) -> datetime:

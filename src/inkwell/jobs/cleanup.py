@@ -14,7 +14,7 @@ async def purge_finished_jobs(database: Database, *, keep: timedelta) -> int:
     """Delete the done and dead jobs that finished more than `keep` ago; an outage only skips this round."""
     return await purge_in_transaction(
         database,
-        lambda session, now: service.delete_finished(session, before=now - keep),
+        lambda tx, now: service.delete_finished(tx, before=now - keep),
         what="finished jobs",
         logger=logger,
     )

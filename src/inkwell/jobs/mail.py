@@ -2,19 +2,17 @@
 
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from inkwell.db import Transaction
 from inkwell.jobs import service as jobs
 from inkwell.jobs.context import JobContext, PermanentJobError
-from inkwell.jobs.models import OutboxJob
 from inkwell.mail.sender import PermanentMailError, compose
 
 SEND_EMAIL = "send_email"
 
 
-async def enqueue_email(session: AsyncSession, *, to: str, subject: str, body: str) -> OutboxJob:
-    """Send a message once the session's transaction commits (and only if it does)."""
-    return await jobs.enqueue(session, SEND_EMAIL, {"to": to, "subject": subject, "body": body})
+async def enqueue_email(tx: Transaction, *, to: str, subject: str, body: str) -> int:
+    """Send a message once the transaction commits (and only if it does); the job's id."""
+    return await jobs.enqueue(tx, SEND_EMAIL, {"to": to, "subject": subject, "body": body})
 
 
 async def send_email(ctx: JobContext, payload: dict[str, Any]) -> None:

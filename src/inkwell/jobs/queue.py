@@ -89,16 +89,14 @@ class Relay:
         restarted without its data, or a job saq gave up on without the outbox knowing)."""
         now = utcnow()
         stale_before = now - handover_grace(self.ctx.settings)
-        async with self.ctx.database.transaction() as tx:
-            session = tx.session
-            new = await service.unpublished_job_ids(session, limit=BATCH_SIZE)
-            handed = await service.published_job_ids(session, before=stale_before, limit=BATCH_SIZE)
+        async with self.ctx.database.reads() as tx:
+            new = await service.unpublished_job_ids(tx, limit=BATCH_SIZE)
+            handed = await service.published_job_ids(tx, before=stale_before, limit=BATCH_SIZE)
         lost = await self._not_in_queue(handed)
         published = 0
         for job_id in [*new, *lost]:
-            async with self.ctx.database.transaction(writes=True) as tx:
-                session = tx.session
-                claimed = await service.claim_publication(session, job_id, now=now, stale_before=stale_before)
+            async with self.ctx.database.transaction() as tx:
+                claimed = await service.claim_publication(tx, job_id, now=now, stale_before=stale_before)
             if claimed:
                 await self._publish(job_id)
                 published += 1
@@ -119,9 +117,8 @@ class Relay:
         try:
             await self.queue.enqueue(queue_job(self.ctx.settings, job_id))
         except (RedisError, OSError):
-            async with self.ctx.database.transaction(writes=True) as tx:
-                session = tx.session
-                await service.forget_publication(session, job_id)
+            async with self.ctx.database.transaction() as tx:
+                await service.forget_publication(tx, job_id)
             raise
 
 

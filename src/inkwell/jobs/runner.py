@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from inkwell.jobs import service
 from inkwell.jobs.context import JobContext, PermanentJobError
-from inkwell.jobs.models import OutboxJob
+from inkwell.jobs.models import OutboxJobRecord
 from inkwell.orm import utcnow
 from inkwell.tracing import failed, job_span
 
@@ -36,11 +36,10 @@ def retry_delay(ctx: JobContext, attempts: int) -> float:
 
 async def attempt(ctx: JobContext, job_id: int) -> Outcome:
     """Claim the job, run it once, and record how it went. Safe to call from any number of workers."""
-    async with ctx.database.transaction(writes=True) as tx:
-        session = tx.session
-        job = await service.claim(session, job_id, now=utcnow(), lease=lease(ctx))
+    async with ctx.database.transaction() as tx:
+        job = await service.claim(tx, job_id, now=utcnow(), lease=lease(ctx))
         if job is None:
-            return Outcome.FINISHED if await service.is_finished(session, job_id) else Outcome.BUSY
+            return Outcome.FINISHED if await service.is_finished(tx, job_id) else Outcome.BUSY
     with job_span(
         ctx.tracer, job.name, job_id=job.id, attempt=job.attempts, traceparent=job.traceparent
     ) as span:
@@ -49,7 +48,7 @@ async def attempt(ctx: JobContext, job_id: int) -> Outcome:
     return outcome
 
 
-async def _run(ctx: JobContext, job: OutboxJob) -> Outcome:
+async def _run(ctx: JobContext, job: OutboxJobRecord) -> Outcome:
     handler = ctx.handlers.get(job.name)
     try:
         if handler is None:
@@ -59,9 +58,8 @@ async def _run(ctx: JobContext, job: OutboxJob) -> Outcome:
     except Exception as exc:
         failed(exc)
         return await _record_failure(ctx, job, exc)
-    async with ctx.database.transaction(writes=True) as tx:
-        session = tx.session
-        await service.mark_done(session, job.id)
+    async with ctx.database.transaction() as tx:
+        await service.mark_done(tx, job.id)
     logger.info("job %d (%s) done after %d attempt(s)", job.id, job.name, job.attempts)
     return Outcome.DONE
 
@@ -71,13 +69,12 @@ def lease(ctx: JobContext) -> timedelta:
     return timedelta(seconds=ctx.settings.job_timeout + 2)
 
 
-async def _record_failure(ctx: JobContext, job: OutboxJob, exc: Exception) -> Outcome:
+async def _record_failure(ctx: JobContext, job: OutboxJobRecord, exc: Exception) -> Outcome:
     error = _describe(exc)
     final = isinstance(exc, PermanentJobError) or job.attempts >= ctx.settings.job_max_attempts
     retry_at = None if final else utcnow() + timedelta(seconds=retry_delay(ctx, job.attempts))
-    async with ctx.database.transaction(writes=True) as tx:
-        session = tx.session
-        await service.mark_failed(session, job.id, error=error, retry_at=retry_at)
+    async with ctx.database.transaction() as tx:
+        await service.mark_failed(tx, job.id, error=error, retry_at=retry_at)
     if final:
         logger.error("job %d (%s) gave up after %d attempt(s): %s", job.id, job.name, job.attempts, error)
         return Outcome.DEAD
@@ -114,9 +111,8 @@ class OutboxRunner:
         await self.drain()
 
     async def run_due_jobs(self) -> None:
-        async with self.ctx.database.transaction() as tx:
-            session = tx.session
-            job_ids = await service.due_job_ids(session, now=utcnow(), limit=BATCH_SIZE)
+        async with self.ctx.database.reads() as tx:
+            job_ids = await service.due_job_ids(tx, now=utcnow(), limit=BATCH_SIZE)
         for job_id in job_ids:
             await self._slots.acquire()
             task = asyncio.create_task(self._attempt(job_id))

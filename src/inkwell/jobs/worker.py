@@ -10,8 +10,8 @@ import signal
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from inkwell.cache.invalidation import open_cached_database
 from inkwell.config import Settings
+from inkwell.db import open_database
 from inkwell.jobs.context import JobContext, JobHandler
 from inkwell.jobs.queue import Relay, create_queue, create_worker
 from inkwell.jobs.runner import OutboxRunner
@@ -28,7 +28,7 @@ async def job_context(
 ) -> AsyncIterator[JobContext]:
     """What jobs run with; with `tracing`, each attempt and what it does is traced."""
     tracer = tracer_of(tracing)
-    async with open_cached_database(settings, tracing=tracing) as database:
+    async with open_database(settings, tracing=tracing) as database:
         yield JobContext(settings, database, create_mailer(settings, tracer=tracer), handlers, tracer)
 
 

@@ -18,7 +18,7 @@ async def post_to_read(
 ) -> PostRecord:
     """The post with its ETag; 404 when there is none, 304 when the client's copy (If-None-Match) is
     current."""
-    post = await service.get_post(tx, post_id)
+    post = await service.POSTS.get(tx, post_id)
     if post is None:
         raise PostNotFound
     return answer_if_none_match(if_none_match, post, response)

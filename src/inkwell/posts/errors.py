@@ -1,5 +1,9 @@
-from inkwell.errors import NotFound
+from inkwell.errors import Forbidden, NotFound
 
 
 class PostNotFound(NotFound):
     detail = "Post not found"
+
+
+class NotYourPost(Forbidden):
+    detail = "Only the post's author or an admin may do this"

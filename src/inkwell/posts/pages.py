@@ -12,12 +12,16 @@ from pydantic import TypeAdapter
 
 from inkwell.cache.reads import CACHED_DEPTH
 from inkwell.cache.store import Cache
+from inkwell.orm import table_of
 from inkwell.pagination import Page, next_offset_link, next_page_link
-from inkwell.posts.models import PostRecord
+from inkwell.posts.models import Post, PostRecord
 from inkwell.posts.schemas import PostRead
 from inkwell.posts.search import SearchQuery
 
 _POST_LIST = TypeAdapter(list[PostRead])
+# The pages of every list of posts are cached under the table they are read from: any write to it drops
+# them all (see inkwell.cache.invalidation).
+CACHE_NAMESPACE = table_of(Post).name
 
 
 def cache_for(cache: Cache | None, page: Page, search: SearchQuery | None) -> Cache | None:

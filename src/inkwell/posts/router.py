@@ -1,18 +1,17 @@
 from fastapi import APIRouter, Response, status
 
 from inkwell.auth.dependencies import ViewerDep, ViewerIdempotencyDep
-from inkwell.cache.invalidation import POSTS, user_posts_key
 from inkwell.cache.reads import cached_body
-from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
+from inkwell.conditional import IfMatchHeader, etag_of, with_etag
 from inkwell.deps import CacheDep, DatabaseDep, TransactionDep
 from inkwell.links import post_links
 from inkwell.pagination import LINK_HEADER, PageDep
 from inkwell.posts import service
 from inkwell.posts.dependencies import AuthorFilter, PostToRead, SearchDep
 from inkwell.posts.models import PostRecord
-from inkwell.posts.pages import cache_for, encode_page, page_response
+from inkwell.posts.pages import CACHE_NAMESPACE, cache_for, encode_page, page_response
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
-from inkwell.responses import responses
+from inkwell.responses import CHANGE_ERRORS, DELETE_ERRORS, answers, responses
 from inkwell.users.dependencies import ManagedUserId
 
 router = APIRouter(tags=["posts"])
@@ -22,10 +21,7 @@ router = APIRouter(tags=["posts"])
     "/users/{user_id}/posts",
     response_model=PostRead,
     status_code=status.HTTP_201_CREATED,
-    responses={
-        **responses(400, 401, 403, 404, 409, 413, 422, 503),
-        201: {"links": post_links(), "headers": ETAG_HEADER},
-    },
+    responses=answers(201, 400, 401, 403, 404, 409, 413, 422, 503, links=post_links()),
 )
 async def create_post(
     user_id: ManagedUserId, payload: PostCreate, tx: TransactionDep, idempotency: ViewerIdempotencyDep
@@ -34,7 +30,7 @@ async def create_post(
     if replay := await idempotency.replay_or_claim():
         return replay
     post = await service.create_post(tx, author_id=user_id, data=payload)
-    return idempotency.respond(PostRead.model_validate(post), status_code=201, etag=etag_of(post))
+    return await idempotency.respond(PostRead.model_validate(post), status_code=201, etag=etag_of(post))
 
 
 @router.get(
@@ -54,8 +50,8 @@ async def list_user_posts(
             found = await service.list_user_posts(tx, author_id=user_id, page=page, search=search)
         return encode_page(found, page)
 
-    variant = f"{page.limit}:{page.offset}:"
-    body = await cached_body(cache_for(cache, page, search), user_posts_key(user_id), variant, load)
+    variant = f"user:{user_id}:{page.limit}:{page.offset}"
+    body = await cached_body(cache_for(cache, page, search), CACHE_NAMESPACE, variant, load)
     return page_response(body, page, search)
 
 
@@ -80,15 +76,15 @@ async def list_posts(
             found = await service.list_posts(tx, page=page, author_id=author_id, search=search)
         return encode_page(found, page)
 
-    variant = f"{page.limit}:{page.offset}:{author_id or ''}"
-    body = await cached_body(cache_for(cache, page, search), POSTS, variant, load)
+    variant = f"all:{page.limit}:{page.offset}:{author_id or ''}"
+    body = await cached_body(cache_for(cache, page, search), CACHE_NAMESPACE, variant, load)
     return page_response(body, page, search)
 
 
 @router.get(
     "/posts/{post_id}",
     response_model=PostRead,
-    responses={**responses(304, 404, 422, 503), 200: {"links": post_links(), "headers": ETAG_HEADER}},
+    responses=answers(200, 304, 404, 422, 503, links=post_links()),
 )
 async def read_post(post: PostToRead) -> PostRecord:
     """Fetch one post, with its ETag; 304 when If-None-Match names it."""
@@ -98,10 +94,7 @@ async def read_post(post: PostToRead) -> PostRecord:
 @router.patch(
     "/posts/{post_id}",
     response_model=PostRead,
-    responses={
-        **responses(400, 401, 403, 404, 412, 413, 422, 503),
-        200: {"links": post_links(), "headers": ETAG_HEADER},
-    },
+    responses=answers(200, *CHANGE_ERRORS, links=post_links()),
 )
 async def update_post(
     post_id: int,
@@ -113,21 +106,17 @@ async def update_post(
 ) -> PostRecord:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
     changes = payload.model_dump(exclude_unset=True)
-    versions = matching_versions(if_match, post_id)
-    post = await service.update_post(
-        tx, post_id, changes=changes, author_id=viewer.only_author, versions=versions
-    )
+    post = await service.POSTS.update(tx, post_id, changes, owner=viewer.only_author, if_match=if_match)
     return with_etag(response, post)
 
 
 @router.delete(
     "/posts/{post_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=responses(401, 403, 404, 412, 422, 503),
+    responses=responses(*DELETE_ERRORS),
 )
 async def delete_post(
     post_id: int, viewer: ViewerDep, tx: TransactionDep, if_match: IfMatchHeader = None
 ) -> None:
     """Delete a post; with If-Match, only if unchanged."""
-    versions = matching_versions(if_match, post_id)
-    await service.delete_post(tx, post_id, author_id=viewer.only_author, versions=versions)
+    await service.POSTS.delete(tx, post_id, owner=viewer.only_author, if_match=if_match)

@@ -16,7 +16,7 @@ from inkwell.auth.keys import Auth
 from inkwell.auth.passwords import Passwords
 from inkwell.auth.schemas import AccountUpdate, CurrentPassword
 from inkwell.auth.signin import check_password
-from inkwell.auth.throttle import Throttle, sign_up_limit
+from inkwell.auth.throttle import Limit, Throttle, sign_up_limit
 from inkwell.conditional import IfNoneMatchHeader, answer_if_none_match
 from inkwell.deps import AuthDep, DatabaseDep, PasswordsDep, ThrottleDep, TransactionDep
 from inkwell.users import service
@@ -30,7 +30,7 @@ async def user_to_read(
 ) -> UserRecord:
     """The user with its ETag; 404 when there is none, 304 when the client's copy (If-None-Match) is
     current."""
-    user = await service.get_user(tx, user_id)
+    user = await service.USERS.get(tx, user_id)
     if user is None:
         raise UserNotFound
     return answer_if_none_match(if_none_match, user, response)
@@ -126,20 +126,29 @@ async def _hashed(fields: UserFields, password: str | None, passwords: Passwords
     return NewAccount(fields, None if password is None else await passwords.hash(password))
 
 
-# The password is hashed before the request's transaction begins (these come before TransactionDep): the
-# hashing takes tens of milliseconds, during which no connection or lock is held.
-async def sign_up(
-    payload: UserCreate, passwords: PasswordsDep, auth: AuthDep, throttle: ThrottleDep, address: AddressDep
-) -> NewAccount:
-    """The new account, its password hashed; a client address gets a limited number of sign-ups (each
-    costs a hashing), counted before the hashing."""
+async def sign_up_counted(auth: AuthDep, throttle: ThrottleDep, address: AddressDep) -> Limit:
+    """Count a sign-up against its client address, which gets a limited number of them (each costs a
+    hashing): first, before its body is even validated, so that an address past its limit costs the
+    server next to nothing (the throttle remembers it refused it)."""
     limit = sign_up_limit(auth.settings, address)
     if (wait := await throttle.hit([limit])) is not None:
         raise TooManySignUps(wait)
+    return limit
+
+
+# The password is hashed before the request's transaction begins (these come before TransactionDep): the
+# hashing takes tens of milliseconds, during which no connection or lock is held.
+async def sign_up(
+    counted: Annotated[Limit, Depends(sign_up_counted)],
+    payload: UserCreate,
+    passwords: PasswordsDep,
+    throttle: ThrottleDep,
+) -> NewAccount:
+    """The new account, its password hashed once the sign-up is counted."""
     try:
         return await _hashed(payload, payload.password, passwords)
     except HashingBusy:
-        await throttle.refund(limit.key)  # refused with a 503: it does not count
+        await throttle.refund(counted.key)  # refused with a 503: it does not count
         raise
 
 

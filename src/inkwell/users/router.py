@@ -5,13 +5,13 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from inkwell.auth import emails
 from inkwell.auth.dependencies import AddressDep, ViewerDep
-from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, matching_versions, with_etag
+from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, with_etag
 from inkwell.db import Transaction
 from inkwell.deps import AuthDep, ThrottleDep, TransactionDep
 from inkwell.idempotency.dependencies import IdempotencyDep, IdempotentRequest
 from inkwell.links import user_links
 from inkwell.pagination import PageDep, page_of
-from inkwell.responses import responses
+from inkwell.responses import CHANGE_ERRORS, DELETE_ERRORS, answers, responses
 from inkwell.users import service
 from inkwell.users.dependencies import (
     AccountChangeDep,
@@ -50,17 +50,11 @@ SIGN_UP: dict[str, Any] = {
     "name": "create_user",
     "response_model": UserRead,
     "status_code": status.HTTP_201_CREATED,
-    "responses": {
-        **responses(400, 409, 413, 422, 429, 503, hashes_passwords=True),
-        201: {"links": user_links(), "headers": ETAG_HEADER},
-    },
+    "responses": answers(201, 400, 409, 413, 422, 429, 503, links=user_links(), hashes_passwords=True),
 }
-USER_READ = {**responses(304, 401, 404, 422, 503), 200: {"links": user_links(), "headers": ETAG_HEADER}}
-USER_CHANGED = {
-    **responses(400, 401, 403, 404, 409, 412, 413, 422, 503),
-    200: {"links": user_links(), "headers": ETAG_HEADER},
-}
-USER_DELETED = responses(401, 403, 404, 412, 422, 503)
+USER_READ = answers(200, 304, 401, 404, 422, 503, links=user_links())
+USER_CHANGED = answers(200, *CHANGE_ERRORS, 409, links=user_links())
+USER_DELETED = responses(*DELETE_ERRORS)
 # With sign-in on, a new email and a deletion ask for the password again: 403 when it is wrong, 429
 # past the sign-in throttle's limits (or the mail limits, for a new email), 503 while hashing is busy.
 ACCOUNT_CHANGED = {
@@ -119,10 +113,9 @@ async def update_user(
     A new `email` needs `current_password`, the password of whoever is signed in, and changes only once
     the token mailed to it is sent to `POST /auth/confirm-email`: the answer is then 202.
     """
-    versions = matching_versions(if_match, user_id)
-    user = await service.update_user(tx, user_id, changes=change.changes, versions=versions)
+    user = await service.update_user(tx, user_id, changes=change.changes, if_match=if_match)
     if change.email is not None and await emails.request_email_change(
-        tx.session, throttle, auth.settings, user, change.email, address=address
+        tx, throttle, auth.settings, user, change.email, address=address
     ):
         response.status_code = status.HTTP_202_ACCEPTED
     return with_etag(response, user)
@@ -134,7 +127,7 @@ async def delete_user(user_id: AccountToDeleteId, tx: TransactionDep, if_match: 
 
     The body gives `current_password`, the password of whoever is signed in.
     """
-    await service.delete_user(tx, user_id, versions=matching_versions(if_match, user_id))
+    await service.USERS.delete(tx, user_id, if_match=if_match)
 
 
 # --- sign-in off: the tutorial's open API ---
@@ -166,19 +159,18 @@ async def update_open_user(
 ) -> UserRecord:
     """Change the fields sent and leave the others as they are; with If-Match, only if unchanged."""
     changes = payload.model_dump(exclude_unset=True)
-    versions = matching_versions(if_match, user_id)
-    user = await service.update_user(tx, user_id, changes=changes, versions=versions)
+    user = await service.update_user(tx, user_id, changes=changes, if_match=if_match)
     return with_etag(response, user)
 
 
 @open_router.delete(USER, name="delete_user", status_code=status.HTTP_204_NO_CONTENT, responses=USER_DELETED)
 async def delete_open_user(user_id: int, tx: TransactionDep, if_match: IfMatchHeader = None) -> None:
     """Delete a user and all of their posts; with If-Match, only if unchanged."""
-    await service.delete_user(tx, user_id, versions=matching_versions(if_match, user_id))
+    await service.USERS.delete(tx, user_id, if_match=if_match)
 
 
 async def _create_user(account: NewAccount, tx: Transaction, idempotency: IdempotentRequest) -> Response:
     if replay := await idempotency.replay_or_claim():
         return replay
     user = await service.create_user(tx, data=account.fields, password_hash=account.password_hash)
-    return idempotency.respond(UserRead.model_validate(user), status_code=201, etag=etag_of(user))
+    return await idempotency.respond(UserRead.model_validate(user), status_code=201, etag=etag_of(user))

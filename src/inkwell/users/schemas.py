@@ -5,7 +5,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from inkwell.fields import Email, OneLineStr, StorableStr, not_null, omittable
-from inkwell.users.models import BIO_LENGTH, NAME_LENGTH, User, UserRecord
+from inkwell.users.models import BIO_LENGTH, NAME_LENGTH, UserRecord
 
 
 @cache
@@ -109,7 +109,7 @@ class PublicUserRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, user: User | UserRecord, *, with_email: bool) -> "PublicUserRead":
+    def of(cls, user: UserRecord, *, with_email: bool) -> "PublicUserRead":
         view = cls.model_validate(user)
         if not with_email:
             view.email = None

@@ -57,9 +57,8 @@ async def export_users(
     written = 0
     last_id = 0
     while True:
-        async with database.transaction() as tx:
-            session = tx.session
-            page = await service.users_after(session, last_id, limit=batch_size)
+        async with database.reads() as tx:
+            page = await service.users_after(tx, last_id, limit=batch_size)
         if not page:
             return written
         for user in page:
@@ -70,9 +69,8 @@ async def export_users(
 
 
 async def count_users(database: Database) -> int:
-    async with database.transaction() as tx:
-        session = tx.session
-        return await service.count_users(session)
+    async with database.reads() as tx:
+        return await service.count_users(tx)
 
 
 def _jsonl_writer(out: TextIO) -> Callable[[dict[str, Any]], None]:
@@ -202,14 +200,12 @@ def _repeated_emails(batch: list[Line]) -> list[tuple[int, str]]:
 async def _insert_batch(database: Database, batch: list[Line]) -> list[tuple[int, str]]:
     rows = [_row(line.user) for line in batch if line.user is not None]
     try:
-        async with database.transaction(writes=True) as tx:
-            session = tx.session
-            await service.insert_users(session, rows)
+        async with database.transaction() as tx:
+            await service.insert_users(tx, rows)
     except IntegrityError:
         # The whole batch was rolled back; say which lines hold an email that is taken.
-        async with database.transaction() as tx:
-            session = tx.session
-            taken = await service.registered_emails(session, [row["email"] for row in rows])
+        async with database.reads() as tx:
+            taken = await service.registered_emails(tx, [row["email"] for row in rows])
         conflicts = [
             (line.number, "email: already registered")
             for line in batch

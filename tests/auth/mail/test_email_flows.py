@@ -10,7 +10,6 @@ from email.message import Message
 import httpx
 import pytest
 from fastapi import FastAPI
-from pydantic import SecretStr
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,30 +31,18 @@ from inkwell.users import service as users
 from inkwell.users.schemas import UserFields
 from tests.accounts import PASSWORD, Account, bearer, make_admin, new_account, sign_in
 from tests.apps import app_on, asgi_client
+from tests.auth.mail.conftest import PUBLIC_URL
 from tests.smtp import MailSink
 
-PUBLIC_URL = "https://inkwell.example"
 NEW_PASSWORD = "a brand new passphrase"
 REFUSED = {"detail": "Invalid or expired token"}
 TOKEN_LINE = re.compile(r"^Token: (\S+)", re.MULTILINE)
 
 
-@pytest.fixture
-def settings(settings: Settings, mail: MailSink) -> Settings:
-    """Mail to the test's SMTP server."""
-    return settings.model_copy(update={"smtp_url": SecretStr(mail.url), "public_url": PUBLIC_URL + "/"})
-
-
-@pytest.fixture
-def ctx(settings: Settings, database: Database) -> JobContext:
-    return JobContext(settings, database, create_mailer(settings), JOBS)
-
-
 async def run_jobs(ctx: JobContext) -> int:
     """Run every due job once, as the worker would; how many ran."""
     async with ctx.database.transaction() as tx:
-        session = tx.session
-        job_ids = await jobs.due_job_ids(session, now=utcnow(), limit=100)
+        job_ids = await jobs.due_job_ids(tx, now=utcnow(), limit=100)
     for job_id in job_ids:
         assert await attempt(ctx, job_id) is Outcome.DONE
     return len(job_ids)
@@ -163,9 +150,8 @@ async def pending_email(client: httpx.AsyncClient, account: Account) -> str | No
 
 
 async def expire_tokens(database: Database) -> None:
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
-        await session.execute(update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+    async with database.transaction() as tx:
+        await tx.connection.execute(update(AccountToken).values(expires_at=utcnow() - timedelta(seconds=1)))
 
 
 async def test_a_verification_mail_verifies_the_address_once(
@@ -296,10 +282,9 @@ async def test_forgot_password_answers_an_unknown_email_exactly_as_a_known_one(
     assert headers(known) == headers(unknown)
     assert await run_jobs(ctx) == 2
     assert [message["X-Rcpt-To"] for message in mail.messages] == [account.email]
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
-        outbox = list(await session.scalars(select(OutboxJob)))
-        tokens = list(await session.scalars(select(AccountToken)))
+    async with database.transaction() as tx:
+        outbox = (await tx.connection.execute(select(OutboxJob))).all()
+        tokens = (await tx.connection.execute(select(AccountToken))).all()
     assert [job.status for job in outbox] == [JobStatus.DONE, JobStatus.DONE]
     assert [token.user_id for token in tokens] == [account.id]
 
@@ -334,9 +319,8 @@ async def test_tokens_expire_after_their_configured_lifetimes(
     await reset_token(client, ctx, mail, account.email)
     await change_token(client, ctx, mail, account, "new@example.com")
 
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
-        rows = {row.purpose: row for row in await session.scalars(select(AccountToken))}
+    async with database.transaction() as tx:
+        rows = {row.purpose: row for row in await tx.connection.execute(select(AccountToken))}
 
     settings = ctx.settings
     assert (settings.verify_token_ttl, settings.reset_token_ttl) == (24 * 3600, 3600)
@@ -384,9 +368,8 @@ async def test_every_refused_token_gets_the_same_answer(
     wrong_purpose = await reset_token(client, ctx, mail, account.email)
     expired = await verification_token(client, ctx, mail, account)
     assert (await verify_email(client, used)).status_code == 204
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
-        await session.execute(
+    async with database.transaction() as tx:
+        await tx.connection.execute(
             update(AccountToken)
             .where(AccountToken.token_hash == token_digest(expired))
             .values(expires_at=utcnow() - timedelta(seconds=1))
@@ -455,7 +438,7 @@ async def test_no_mail_goes_to_an_address_the_account_left_before_the_job_ran(
     account = await new_account(client)
     assert (await client.post("/auth/verify/request", headers=account.headers)).status_code == 202
 
-    async with database.transaction(writes=True) as tx:
+    async with database.transaction() as tx:
         await users.update_user(tx, account.id, changes={"email": "later@example.com"})
 
     assert await run_jobs(ctx) == 1
@@ -604,18 +587,6 @@ async def test_no_token_goes_to_an_address_taken_before_the_job_ran(
     assert await pending_email(client, account) is None
 
 
-async def test_a_registered_address_is_409_at_once(
-    client: httpx.AsyncClient, ctx: JobContext, mail: MailSink
-) -> None:
-    account = await new_account(client)
-    other = await new_account(client)
-
-    response = await ask_for_email(client, account, other.email)
-
-    assert (response.status_code, response.json()) == (409, {"detail": "Email already registered"})
-    assert await run_jobs(ctx) == 0
-
-
 async def test_only_the_tokens_hash_is_stored(
     client: httpx.AsyncClient, ctx: JobContext, mail: MailSink, database: Database
 ) -> None:
@@ -624,10 +595,9 @@ async def test_only_the_tokens_hash_is_stored(
     reset_with = await reset_token(client, ctx, mail, account.email)
     change = await change_token(client, ctx, mail, account, "new@example.com")
 
-    async with database.transaction(writes=True) as tx:
-        session = tx.session
-        rows = list(await session.scalars(select(AccountToken).order_by(AccountToken.created_at)))
-        payloads = list(await session.scalars(select(OutboxJob.payload)))
+    async with database.transaction() as tx:
+        rows = (await tx.connection.execute(select(AccountToken).order_by(AccountToken.created_at))).all()
+        payloads = list(await tx.connection.scalars(select(OutboxJob.payload)))
 
     assert {row.token_hash for row in rows} == {token_digest(t) for t in (verify, reset_with, change)}
     assert {(row.purpose, row.email) for row in rows} == {
@@ -636,7 +606,7 @@ async def test_only_the_tokens_hash_is_stored(
         (TokenPurpose.CHANGE_EMAIL, "new@example.com"),
     }
     assert {row.user_id for row in rows} == {account.id}
-    stored = [str(value) for row in rows for value in vars(row).values()] + [str(p) for p in payloads]
+    stored = [str(value) for row in rows for value in row] + [str(p) for p in payloads]
     for token in (verify, reset_with, change):
         assert len(token) >= 43
         assert not any(token in value for value in stored)
@@ -752,13 +722,10 @@ async def test_of_two_concurrent_uses_of_a_token_one_succeeds(
     committed_app: FastAPI, committed_database: Database, flow: str
 ) -> None:
     purpose, path = FLOWS[flow]
-    async with committed_database.transaction(writes=True) as tx:
-        session = tx.session
+    async with committed_database.transaction() as tx:
         created = await users.create_user(tx, data=UserFields(email="racer@example.com", name="Racer"))
-        user = await users.load_user(session, created.id)
-        assert user is not None
         token = await auth.issue_account_token(
-            session, user, purpose=purpose, now=utcnow(), ttl=60, email=NEW_ADDRESS.get(purpose)
+            tx, created, purpose=purpose, now=utcnow(), ttl=60, email=NEW_ADDRESS.get(purpose)
         )
     body = {"token": token, "new_password": NEW_PASSWORD} if flow == "reset" else {"token": token}
 
