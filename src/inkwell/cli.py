@@ -1,6 +1,11 @@
 """The `inkwell` command: serve the API and manage the database."""
 
-import asyncio
+# Each command imports what it needs when it runs, so that `inkwell --help` and a mistyped command load
+# typer and not the web framework, the ORM and Alembic (tests/test_cli_imports.py counts the modules).
+# The annotations stay unevaluated (typer reads the commands' own when it builds them): the types that
+# only the functions' signatures name are imported for the type checker alone.
+from __future__ import annotations
+
 import io
 import logging
 import os
@@ -14,40 +19,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import uvicorn
-from alembic import command
-from pydantic import ValidationError
 from typer.core import TyperCommand
 from typer.models import CommandFunctionType
 
-from inkwell.auth.passwords import Passwords
-from inkwell.config import Settings, get_settings
-from inkwell.db import open_database
-from inkwell.demo_text import DemoRun
-from inkwell.jobs import service as jobs_service
-from inkwell.jobs.models import JobStatus, OutboxJobRecord
-from inkwell.logs import configure_logging
-from inkwell.mail.catcher import DEFAULT_PORT, MissingServer, catch
-from inkwell.migrations import alembic_config
-from inkwell.progress import progress
-from inkwell.seed import seed as seed_database
-from inkwell.startup import (
-    NotReady,
-    auth_problem,
-    database_problem,
-    listen_problem,
-    missing_folder_problem,
-    problem_with,
-    redis_problem,
-)
-from inkwell.users import service as users_service
-from inkwell.users import transfer
-from inkwell.users.errors import EmailTaken
-from inkwell.users.schemas import UserCreate
-from inkwell.users.transfer import FileFormat
+from inkwell.jobs.status import JobStatus
+from inkwell.users.formats import FileFormat
+
+if TYPE_CHECKING:
+    from inkwell.config import Settings
+    from inkwell.jobs.models import OutboxJobRecord
+    from inkwell.users import transfer
+    from inkwell.users.schemas import UserCreate
 
 # uvloop and httptools (from uvicorn[standard]) instead of asyncio's loop and h11, and no access log:
 # each is measured by the benchmark (bench/) and pays for itself. With --workers, uvicorn takes a worker
@@ -68,6 +53,9 @@ class OneLineProblems(TyperCommand):
 
     # `ctx` is a click Context of the click typer carries inside it, which it does not export.
     def invoke(self, ctx: Any) -> Any:
+        from inkwell.config import get_settings
+        from inkwell.startup import missing_folder_problem, problem_with
+
         try:
             # Before the command opens anything: see missing_folder_problem.
             _stop_if(missing_folder_problem(get_settings()))
@@ -89,6 +77,8 @@ class Commands(typer.Typer):
 
 
 def _stop_if(problem: str | None) -> None:
+    from inkwell.startup import NotReady
+
     if problem is not None:
         raise NotReady(problem)
 
@@ -96,6 +86,11 @@ def _stop_if(problem: str | None) -> None:
 def _ready_settings() -> Settings:
     """The settings of a command that reads or writes data, once the database is found migrated to this
     version: an empty or older one is named, with the command that fixes it, before anything runs."""
+    import asyncio
+
+    from inkwell.config import get_settings
+    from inkwell.startup import database_problem
+
     settings = get_settings()
     _stop_if(asyncio.run(database_problem(settings)))
     return settings
@@ -116,6 +111,8 @@ jobs_app = Commands(help="Background jobs in the outbox.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 mail_app = Commands(help="Mail in development.", no_args_is_help=True)
 app.add_typer(mail_app, name="mail")
+# The port `inkwell mail catch` listens on unless told otherwise (mail.catcher's).
+MAIL_CATCHER_PORT = 1025
 
 
 @app.command()
@@ -142,6 +139,14 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the API with uvicorn (after checking that the database is reachable and migrated)."""
+    import asyncio
+
+    import uvicorn
+
+    from inkwell.config import get_settings
+    from inkwell.logs import configure_logging
+    from inkwell.startup import auth_problem, database_problem, listen_problem
+
     settings = get_settings()
     # The key first: the only command that signs tokens is the only one that needs it.
     _stop_if(
@@ -184,6 +189,14 @@ def seed(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Users per transaction.")] = 1000,
 ) -> None:
     """Fill the database with demo users and posts, in bulk; the users share a password, printed once."""
+    import asyncio
+
+    from inkwell.auth.passwords import Passwords
+    from inkwell.db import open_database
+    from inkwell.demo_text import DemoRun
+    from inkwell.progress import progress
+    from inkwell.seed import seed as seed_database
+
     settings = _ready_settings()
     password = secrets.token_urlsafe(12)
 
@@ -218,6 +231,12 @@ def export_users(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Users read per query.")] = 1000,
 ) -> None:
     """Write every user to FILE, in id order (never a credential)."""
+    import asyncio
+
+    from inkwell.db import open_database
+    from inkwell.progress import progress
+    from inkwell.users import transfer
+
     settings = _ready_settings()
     chosen = file_format or transfer.format_of(file)
 
@@ -242,6 +261,12 @@ def import_users(
     batch_size: Annotated[int, typer.Option(min=1, max=10_000, help="Users per transaction.")] = 1000,
 ) -> None:
     """Create the users listed in FILE, batch by batch; imported accounts have no password."""
+    import asyncio
+
+    from inkwell.db import open_database
+    from inkwell.progress import progress
+    from inkwell.users import transfer
+
     settings = _ready_settings()
     chosen = file_format or transfer.format_of(file)
 
@@ -281,6 +306,13 @@ def create_admin(
     from INKWELL_ADMIN_PASSWORD: never from the command line, which shell history and the process list
     keep.
     """
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from inkwell.users.errors import EmailTaken
+    from inkwell.users.schemas import UserCreate
+
     settings = _ready_settings()
     password = _admin_password(settings, from_stdin=password_stdin)
     try:
@@ -316,6 +348,10 @@ def _admin_password(settings: Settings, *, from_stdin: bool) -> str:
 
 
 async def _create_admin(settings: Settings, fields: UserCreate) -> int:
+    from inkwell.auth.passwords import Passwords
+    from inkwell.db import open_database
+    from inkwell.users import service as users_service
+
     password_hash = await Passwords.from_settings(settings).hash(fields.password)
     async with (
         open_database(settings) as database,
@@ -331,6 +367,8 @@ def set_admin(
     revoke: Annotated[bool, typer.Option("--revoke", help="Take admin rights away instead.")] = False,
 ) -> None:
     """Give an existing account admin rights (or take them away with --revoke)."""
+    import asyncio
+
     if not asyncio.run(_set_admin(_ready_settings(), email, admin=not revoke)):
         typer.echo(f"inkwell users set-admin: there is no account {email}", err=True)
         raise typer.Exit(code=1)
@@ -338,6 +376,9 @@ def set_admin(
 
 
 async def _set_admin(settings: Settings, email: str, *, admin: bool) -> bool:
+    from inkwell.db import open_database
+    from inkwell.users import service as users_service
+
     async with (
         open_database(settings) as database,
         database.transaction() as tx,
@@ -353,13 +394,18 @@ def _count_lines(path: Path) -> int:
 @mail_app.command("catch")
 def catch_mail(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = MAIL_CATCHER_PORT,
 ) -> None:
     """Catch the mail Inkwell sends, and print each message whole (tokens included); deliver nothing.
 
     Serve with INKWELL_SMTP_URL=smtp://127.0.0.1:1025 (this port) to read the mails of verification, password
     reset and a new email. For development only: anyone who can read this terminal can use the tokens.
     """
+    import asyncio
+
+    from inkwell.mail.catcher import MissingServer, catch
+    from inkwell.startup import NotReady, listen_problem
+
     _stop_if(listen_problem(host, port, elsewhere=f"--port {port + 1}"))
     typer.echo(
         f"Catching mail on {host}:{port} (Ctrl-C stops): serve with INKWELL_SMTP_URL=smtp://{host}:{port}",
@@ -376,10 +422,15 @@ def catch_mail(
 @app.command()
 def worker() -> None:
     """Run background jobs (mail) until stopped: from Redis if INKWELL_REDIS_URL is set, else the database."""
+    import asyncio
+
     # Imported here, not above: `inkwell serve --workers N` imports this module again in every server
     # process, and none of them needs the queue's client (Redis, saq) to answer requests.
+    from inkwell.config import get_settings
     from inkwell.job_handlers import JOBS
     from inkwell.jobs.worker import run_worker
+    from inkwell.logs import configure_logging
+    from inkwell.startup import database_problem, redis_problem
 
     settings = get_settings()
     # It signs nothing (the mailed tokens are random): the secret key is not checked.
@@ -425,24 +476,40 @@ def _exit_cleanly(_signum: int, _frame: FrameType | None) -> None:
 @db_app.command()
 def upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the database up to REVISION (default: the newest)."""
+    from alembic import command
+
+    from inkwell.migrations import alembic_config
+
     command.upgrade(alembic_config(), revision)
 
 
 @db_app.command()
 def downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
     """Migrate the database down to REVISION (default: one step; `base` removes every table)."""
+    from alembic import command
+
+    from inkwell.migrations import alembic_config
+
     command.downgrade(alembic_config(), revision)
 
 
 @db_app.command()
 def current() -> None:
     """Show the database's revision."""
+    from alembic import command
+
+    from inkwell.migrations import alembic_config
+
     command.current(alembic_config(), verbose=True)
 
 
 @db_app.command()
 def check() -> None:
     """Fail when the models and the migrations disagree (the database must be at the newest revision)."""
+    from alembic import command
+
+    from inkwell.migrations import alembic_config
+
     # Without Alembic's log lines and its own "No new upgrade operations detected.": the answer is one
     # line either way (a difference is a CommandError: one line, exit 1).
     config = alembic_config(log=False)
@@ -457,6 +524,10 @@ def revision(
     autogenerate: Annotated[bool, typer.Option(help="Write the difference from the models.")] = True,
 ) -> None:
     """Write a new migration script into migrations/versions."""
+    from alembic import command
+
+    from inkwell.migrations import alembic_config
+
     command.revision(alembic_config(), message=message, autogenerate=autogenerate)
 
 
@@ -466,12 +537,17 @@ def list_jobs(
     limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 20,
 ) -> None:
     """List jobs, newest first: id, name, state, attempts, last error."""
+    import asyncio
+
     for job in asyncio.run(_list_jobs(_ready_settings(), status, limit)):
         error = f"  {job.last_error}" if job.last_error else ""
         typer.echo(f"{job.id}\t{job.name}\t{job.status}\t{job.attempts}{error}")
 
 
 async def _list_jobs(settings: Settings, status: JobStatus | None, limit: int) -> list[OutboxJobRecord]:
+    from inkwell.db import open_database
+    from inkwell.jobs import service as jobs_service
+
     async with open_database(settings) as database, database.reads() as tx:
         return list(await jobs_service.list_jobs(tx, status=status, limit=limit))
 
@@ -479,6 +555,8 @@ async def _list_jobs(settings: Settings, status: JobStatus | None, limit: int) -
 @jobs_app.command("retry")
 def retry_job(job_id: Annotated[int, typer.Argument(help="The id of a dead job.")]) -> None:
     """Give a dead job a fresh set of attempts."""
+    import asyncio
+
     if not asyncio.run(_revive(_ready_settings(), job_id)):
         typer.echo(f"inkwell jobs retry: there is no dead job {job_id}", err=True)
         raise typer.Exit(code=1)
@@ -486,5 +564,8 @@ def retry_job(job_id: Annotated[int, typer.Argument(help="The id of a dead job."
 
 
 async def _revive(settings: Settings, job_id: int) -> bool:
+    from inkwell.db import open_database
+    from inkwell.jobs import service as jobs_service
+
     async with open_database(settings) as database, database.transaction() as tx:
         return await jobs_service.revive(tx, job_id)

@@ -1,20 +1,14 @@
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from inkwell.jobs.status import JobStatus as JobStatus  # where the service and the tests find it
 from inkwell.orm import Base, Timestamped, UTCDateTime, record_of, utcnow
 
 NAME_LENGTH = 100
 ERROR_LENGTH = 1000
-
-
-class JobStatus(StrEnum):
-    PENDING = "pending"  # waiting for its first or next attempt
-    DONE = "done"
-    DEAD = "dead"  # gave up after the last attempt; `inkwell jobs retry` brings it back
 
 
 class OutboxJob(Timestamped, Base):

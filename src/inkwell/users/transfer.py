@@ -10,7 +10,6 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,14 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from inkwell.db import Database
 from inkwell.orm import utcnow
 from inkwell.users import service
+from inkwell.users.formats import FileFormat as FileFormat  # where the tests find it
 from inkwell.users.schemas import UserFields, UserRead
 
 FIELDS = list(UserRead.model_fields)
-
-
-class FileFormat(StrEnum):
-    jsonl = "jsonl"
-    csv = "csv"
 
 
 def format_of(path: Path) -> FileFormat:
