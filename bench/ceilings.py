@@ -1,4 +1,5 @@
-"""The two ceilings Inkwell is measured against, served by the same uvicorn settings as `inkwell serve`.
+"""The two lower bounds Inkwell is measured against, served as `inkwell serve` serves Inkwell
+(bench/serving.py).
 
 - bare: a FastAPI endpoint with no database: what the framework and the server cost on their own;
 - raw: a plain ASGI handler doing one asyncpg `fetchrow` by primary key: the driver's own limit.
@@ -6,15 +7,16 @@
 
 import argparse
 import json
+from collections.abc import AsyncIterator
+from contextlib import ExitStack, asynccontextmanager
 from datetime import datetime
 from typing import Any
 
 import asyncpg
-import uvicorn
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from inkwell.cli import SERVER_OPTIONS
+from bench.serving import collecting_garbage_as_inkwell, open_pool, serve
 
 USER_QUERY = "SELECT id, email, name, bio, created_at, updated_at FROM users WHERE id = $1"
 USERS_PREFIX = "/users/"
@@ -23,7 +25,13 @@ JSON_HEADERS = [(b"content-type", b"application/json")]
 
 def bare_app() -> FastAPI:
     """A FastAPI app whose GET /users/{user_id} answers a fixed user without touching a database."""
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with collecting_garbage_as_inkwell():
+            yield
+
+    app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.get("/users/{user_id}")
     async def read_user(user_id: int) -> dict[str, Any]:
@@ -46,6 +54,7 @@ class RawUserApp:
         self.dsn = dsn
         self.pool_size = pool_size
         self.pool: asyncpg.Pool | None = None
+        self._serving = ExitStack()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -66,9 +75,11 @@ class RawUserApp:
         return 200, json.dumps(dict(row), default=_isoformat).encode()
 
     async def startup(self) -> None:
-        self.pool = await asyncpg.create_pool(self.dsn, min_size=self.pool_size, max_size=self.pool_size)
+        self.pool = await open_pool(self.dsn, size=self.pool_size)
+        self._serving.enter_context(collecting_garbage_as_inkwell())
 
     async def shutdown(self) -> None:
+        self._serving.close()
         if self.pool is not None:
             await self.pool.close()
 
@@ -114,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
         app: Any = RawUserApp(args.dsn, pool_size=args.pool_size)
     else:
         app = bare_app()
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", **SERVER_OPTIONS)
+    serve(app, args.port)
 
 
 if __name__ == "__main__":

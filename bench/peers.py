@@ -8,6 +8,7 @@
 
 Both answer the benchmark's scenarios (bench/scenarios.py); neither does what Inkwell adds (ETags,
 idempotency, keyset pages, the cache, logs, metrics), which is the point of measuring against them.
+Both are served as Inkwell is (bench/serving.py).
 """
 
 import argparse
@@ -17,14 +18,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
-import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import DateTime, ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from inkwell.cli import SERVER_OPTIONS
+from bench.serving import collecting_garbage_as_inkwell, open_pool, serve
 from inkwell.posts.schemas import PostCreate, PostRead
 from inkwell.users.schemas import OpenUserCreate, UserRead, UserUpdate
 
@@ -39,9 +39,9 @@ def asyncpg_app(dsn: str, *, pool_size: int) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.pool = await asyncpg.create_pool(dsn, min_size=pool_size, max_size=pool_size)
-        yield
-        await app.state.pool.close()
+        async with open_pool(dsn, size=pool_size) as app.state.pool:
+            with collecting_garbage_as_inkwell():
+                yield
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
 
@@ -200,7 +200,17 @@ def seed_app(url: str, *, pool_size: int) -> FastAPI:
             yield db
 
     DB = Annotated[AsyncSession, Depends(get_db)]
-    app = FastAPI(title="Users API", openapi_url=None, docs_url=None, redoc_url=None)
+
+    # Served as Inkwell is: its garbage collector settings, and the engine closed at shutdown.
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            with collecting_garbage_as_inkwell():
+                yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(lifespan=lifespan, title="Users API", openapi_url=None, docs_url=None, redoc_url=None)
 
     @app.post("/users", response_model=SeedUserOut, status_code=status.HTTP_201_CREATED)
     async def create_user(payload: SeedUserCreate, db: DB) -> SeedUser:
@@ -282,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         url = args.dsn.replace("postgresql://", "postgresql+asyncpg://", 1)
         app = seed_app(url, pool_size=args.pool_size)
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", **SERVER_OPTIONS)
+    serve(app, args.port)
 
 
 if __name__ == "__main__":
