@@ -1,8 +1,8 @@
 """What Inkwell's request path is measured against, route for route, on the same PostgreSQL data.
 
 - asyncpg: FastAPI with Inkwell's own routes, request and response models (so the same validation and
-  serialization), but hand-written SQL on an asyncpg pool: no ORM, no SQLAlchemy, no middleware. The
-  ceiling of what FastAPI can serve on the bare driver.
+  serialization), but hand-written SQL on an asyncpg pool: no ORM, no SQLAlchemy, no middleware, and
+  no dependency to solve. The ceiling of what FastAPI can serve on the bare driver.
 - seed: the tutorial Inkwell started from, in its async variant: an ORM `AsyncSession` behind a `get_db`
   dependency, each route as the tutorial writes it (and a `bio` column, as its exercise adds).
 
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Query, status
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 from sqlalchemy import DateTime, ForeignKey, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -36,47 +36,43 @@ Offset = Annotated[int, Query(ge=0)]
 
 def asyncpg_app(dsn: str, *, pool_size: int) -> FastAPI:
     """Inkwell's routes and models on asyncpg with hand-written SQL."""
+    # The routes read the pool from here: a dependency returning it cost FastAPI a solve per request.
+    db: asyncpg.Pool
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_pool(dsn, size=pool_size) as app.state.pool:
+        nonlocal db
+        async with open_pool(dsn, size=pool_size) as db:
             with collecting_garbage_as_inkwell():
                 yield
 
     app = FastAPI(lifespan=lifespan, openapi_url=None, docs_url=None, redoc_url=None)
 
-    # async, though it awaits nothing: FastAPI runs a plain `def` dependency in its thread pool.
-    async def pool(request: Request) -> asyncpg.Pool:
-        pool: asyncpg.Pool = request.app.state.pool
-        return pool
-
-    Pool = Annotated[asyncpg.Pool, Depends(pool)]
-
     @app.get("/users/{user_id}", response_model=UserRead)
-    async def read_user(user_id: int, db: Pool) -> Any:
+    async def read_user(user_id: int) -> Any:
         return _found(await db.fetchrow(SELECT_USERS + " WHERE id = $1", user_id))
 
     @app.get("/users", response_model=list[UserRead])
-    async def list_users(db: Pool, limit: Limit = 50, offset: Offset = 0, after: int = 0) -> Any:
+    async def list_users(limit: Limit = 50, offset: Offset = 0, after: int = 0) -> Any:
         query = SELECT_USERS + " WHERE id > $1 ORDER BY id LIMIT $2 OFFSET $3"
         return [dict(row) for row in await db.fetch(query, after, limit, offset)]
 
     @app.get("/users/{user_id}/posts", response_model=list[PostRead])
-    async def list_user_posts(user_id: int, db: Pool, limit: Limit = 50, offset: Offset = 0) -> Any:
+    async def list_user_posts(user_id: int, limit: Limit = 50, offset: Offset = 0) -> Any:
         query = SELECT_POSTS + " WHERE author_id = $1 ORDER BY id LIMIT $2 OFFSET $3"
         return [dict(row) for row in await db.fetch(query, user_id, limit, offset)]
 
     @app.get("/posts/{post_id}", response_model=PostRead)
-    async def read_post(post_id: int, db: Pool) -> Any:
+    async def read_post(post_id: int) -> Any:
         return _found(await db.fetchrow(SELECT_POSTS + " WHERE id = $1", post_id))
 
     @app.get("/posts", response_model=list[PostRead])
-    async def list_posts(db: Pool, limit: Limit = 50, offset: Offset = 0) -> Any:
+    async def list_posts(limit: Limit = 50, offset: Offset = 0) -> Any:
         query = SELECT_POSTS + " ORDER BY id DESC LIMIT $1 OFFSET $2"
         return [dict(row) for row in await db.fetch(query, limit, offset)]
 
     @app.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED)
-    async def create_user(payload: OpenUserCreate, db: Pool) -> Any:
+    async def create_user(payload: OpenUserCreate) -> Any:
         now = datetime.now(UTC)
         query = (
             "INSERT INTO users (email, name, bio, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) "
@@ -88,7 +84,7 @@ def asyncpg_app(dsn: str, *, pool_size: int) -> FastAPI:
             raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered") from None
 
     @app.post("/users/{user_id}/posts", response_model=PostRead, status_code=status.HTTP_201_CREATED)
-    async def create_post(user_id: int, payload: PostCreate, db: Pool) -> Any:
+    async def create_post(user_id: int, payload: PostCreate) -> Any:
         now = datetime.now(UTC)
         query = (
             "INSERT INTO posts (title, body, author_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) "
@@ -100,7 +96,7 @@ def asyncpg_app(dsn: str, *, pool_size: int) -> FastAPI:
             raise HTTPException(status.HTTP_404_NOT_FOUND, "User not found") from None
 
     @app.patch("/users/{user_id}", response_model=UserRead)
-    async def update_user(user_id: int, payload: UserUpdate, db: Pool) -> Any:
+    async def update_user(user_id: int, payload: UserUpdate) -> Any:
         changes = payload.model_dump(exclude_unset=True)
         # Column names come from UserUpdate's fields (email, name, bio), never from the client.
         assignments = "".join(f", {column} = ${n}" for n, column in enumerate(changes, start=3))

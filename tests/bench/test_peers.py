@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
@@ -50,6 +51,15 @@ async def author(engine: AsyncEngine) -> AsyncIterator[User]:
 
 
 READS = ["/users/{id}", "/users/{id}/posts", "/users?limit=1", "/posts?limit=1"]
+
+
+def test_the_ceilings_routes_solve_no_dependency() -> None:
+    # FastAPI spends 10 to 20 us on each dependency it solves; the routes read the pool directly.
+    app = asyncpg_app("postgresql://postgres@127.0.0.1/unused", pool_size=1)
+    routes = [route for route in app.routes if isinstance(route, APIRoute)]
+
+    assert len(routes) == 8
+    assert [route.path for route in routes if route.dependant.dependencies] == []
 
 
 @pytest.mark.parametrize("path", READS)
