@@ -101,7 +101,12 @@ def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None 
     parser.add_argument("--soak-seconds", type=float, default=_float(env, "BENCH_SOAK_SECONDS"))
     parser.add_argument("--connections", type=int, default=_int(env, "BENCH_CONNECTIONS") or 32)
     parser.add_argument("--writers", type=int, default=_int(env, "BENCH_WRITERS") or 64)
-    parser.add_argument("--threads", type=int, default=_int(env, "BENCH_THREADS") or 2)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=_int(env, "BENCH_THREADS") or 1,
+        help="wrk's threads: one leaves the other cores to the server and its database",
+    )
     parser.add_argument("--pool-size", type=int, default=_int(env, "BENCH_POOL_SIZE") or 32)
     parser.add_argument("--workers", type=int, default=_int(env, "BENCH_WORKERS") or 1)
     parser.add_argument(

@@ -224,6 +224,12 @@ def test_options_quick_and_full() -> None:
     assert sized.databases == ("sqlite",)
 
 
+def test_wrk_runs_one_thread_unless_told_otherwise() -> None:
+    assert parse_options([], {}).threads == 1
+    assert parse_options([], {"BENCH_THREADS": "2"}).threads == 2
+    assert parse_options(["--threads", "3"], {}).threads == 3
+
+
 def search_results(*measurements: Measurement) -> Results:
     settings = {"mode": "search", "search_rows": 1_000_000, "search_small_rows": 10_000, "connections": 32}
     settings["search_databases"] = ["mariadb"]
