@@ -26,6 +26,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bench.serving import collecting_garbage_as_inkwell, open_pool, serve
 from inkwell.posts.schemas import PostCreate, PostRead
+from inkwell.users.models import STAMP_LENGTH, new_stamp
 from inkwell.users.schemas import OpenUserCreate, UserRead, UserUpdate
 
 SELECT_USERS = "SELECT id, email, name, bio, created_at, updated_at FROM users"
@@ -75,11 +76,12 @@ def asyncpg_app(dsn: str, *, pool_size: int) -> FastAPI:
     async def create_user(payload: OpenUserCreate) -> Any:
         now = datetime.now(UTC)
         query = (
-            "INSERT INTO users (email, name, bio, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) "
-            "RETURNING id, email, name, bio, created_at, updated_at"
+            "INSERT INTO users (email, name, bio, created_at, updated_at, security_stamp) "
+            "VALUES ($1, $2, $3, $4, $4, $5) RETURNING id, email, name, bio, created_at, updated_at"
         )
+        values = (payload.email, payload.name, payload.bio, now, new_stamp())
         try:
-            return _found(await db.fetchrow(query, payload.email, payload.name, payload.bio, now))
+            return _found(await db.fetchrow(query, *values))
         except asyncpg.UniqueViolationError:
             raise HTTPException(status.HTTP_409_CONFLICT, "Email already registered") from None
 
@@ -133,6 +135,7 @@ class SeedUser(SeedBase):
     # Inkwell's table requires these; the tutorial's own has none of them.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
     is_admin: Mapped[bool] = mapped_column(default=False)
+    security_stamp: Mapped[str] = mapped_column(String(STAMP_LENGTH), default=new_stamp)
 
     posts: Mapped[list["SeedPost"]] = relationship(back_populates="author")
 

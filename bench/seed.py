@@ -14,8 +14,9 @@ from sqlalchemy import create_engine, insert
 from sqlalchemy.engine import make_url
 
 from inkwell.models import Post, User
+from inkwell.users.models import new_stamp
 
-USER_COLUMNS = ("email", "name", "bio", "created_at", "updated_at")
+USER_COLUMNS = ("email", "name", "bio", "created_at", "updated_at", "security_stamp")
 POST_COLUMNS = ("title", "body", "author_id", "created_at", "updated_at")
 POST_BODY = "A seeded post. " * 12
 # Each post's body names one of SEARCH_TOPICS topics and one of SEARCH_GROUPS groups (`topic417`,
@@ -44,7 +45,8 @@ class Size:
 
 def user_rows(count: int, *, now: datetime) -> Iterator[tuple[object, ...]]:
     for number in range(1, count + 1):
-        yield (f"seed{number}@example.com", f"Seeded User {number}", "Seeded by the benchmark.", now, now)
+        email, name = f"seed{number}@example.com", f"Seeded User {number}"
+        yield (email, name, "Seeded by the benchmark.", now, now, new_stamp())
 
 
 def author_ids(posts: int, users: int) -> Iterator[int]:
