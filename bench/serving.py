@@ -28,7 +28,7 @@ def collecting_garbage_as_inkwell() -> Iterator[None]:
     """Cyclic garbage collected as seldom as Inkwell's, with what start-up loaded frozen.
 
     At Python's default (every 700 net allocations) a ceiling that imports Inkwell's schemas scans
-    their modules' objects again and again under load: measured, a third of its CPU per request.
+    their modules' objects again and again under load: measured, a quarter of its CPU per request.
     """
     with collecting_garbage_less_often(GC_THRESHOLD):
         yield
