@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     # `after=`, cost the same at any depth).
     max_offset: int = Field(default=10_000, ge=0, le=2**31 - 1)
     """The deepest `offset` a list takes: 422 beyond it (`after=` pages at any depth)."""
+    # Ranking reads each match: bounding the matches ranked bounds what any search costs (docs/search.md).
+    search_rank_window: PositiveInt = 1_000
+    """How many of a search's newest matches are ranked, best first; older matches follow them, newest
+    first."""
+    search_scan_rows: PositiveInt = 50_000
+    """MariaDB: how many of the newest posts a search reads, at most, for words too common for its
+    full-text index to serve cheaply."""
     idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
     """Seconds an `Idempotency-Key` and its response are kept."""
     purge_interval: float = Field(

@@ -15,7 +15,7 @@ from bench.seed import HOT_AUTHORS, HOT_POSTS, Size
 from inkwell.db import Database, async_url
 from inkwell.pagination import Page
 from inkwell.posts import service as posts_service
-from inkwell.posts.search import parse_query
+from inkwell.posts.search import Search, parse_query
 from tests.databases import Backend
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -79,8 +79,8 @@ async def test_seeding_fills_a_migrated_database_and_its_search_index(
             )
         async with Database(engine).reads() as tx:
             page = Page(limit=100, offset=0, after=None, url=URL("/posts"), max_offset=0)
-            topic = await posts_service.list_posts(tx, page=page, search=parse_query("topic7"))
-            both = await posts_service.list_posts(tx, page=page, search=parse_query("topic7 group7"))
+            topic = await posts_service.list_posts(tx, page=page, search=searching("topic7"))
+            both = await posts_service.list_posts(tx, page=page, search=searching("topic7 group7"))
     finally:
         await engine.dispose()
         if backend.name == "postgresql":
@@ -97,3 +97,7 @@ async def test_seeding_fills_a_migrated_database_and_its_search_index(
 def test_asyncpg_gets_a_plain_dsn() -> None:
     assert seed.asyncpg_dsn("postgresql+asyncpg://u:p@h:5/db") == "postgresql://u:p@h:5/db"
     assert seed.database_url_for("postgresql://u@h/postgres", "x") == "postgresql://u@h/x"
+
+
+def searching(q: str) -> Search:
+    return Search(parse_query(q), window=1_000, scan_rows=50_000)

@@ -16,7 +16,7 @@ from inkwell.migrations import alembic_config
 from inkwell.models import metadata
 from inkwell.pagination import Page
 from inkwell.posts import service as posts
-from inkwell.posts.search import parse_query
+from inkwell.posts.search import Search, parse_query
 from tests.databases import Backend, create_database, drop_database, migrate
 
 
@@ -160,7 +160,9 @@ async def search_titles(engine: AsyncEngine, q: str) -> list[str]:
     """What the posts service finds for `q`, on the engine's database."""
     async with Database(engine).reads() as tx:
         page = Page(limit=10, offset=0, after=None, url=URL("/posts"), max_offset=0)
-        found = await posts.list_posts(tx, page=page, search=parse_query(q))
+        found = await posts.list_posts(
+            tx, page=page, search=Search(parse_query(q), window=1_000, scan_rows=50_000)
+        )
     return [post.title for post in found]
 
 

@@ -4,13 +4,13 @@ from fastapi import Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 
 from inkwell.conditional import IfNoneMatchHeader, answer_if_none_match
-from inkwell.deps import TransactionDep
+from inkwell.deps import SettingsDep, TransactionDep
 from inkwell.fields import MAX_ID, Documented
 from inkwell.pagination import PageDep
 from inkwell.posts import service
 from inkwell.posts.errors import PostNotFound
 from inkwell.posts.models import PostRecord
-from inkwell.posts.search import MAX_QUERY_LENGTH, SearchQuery, parse_query
+from inkwell.posts.search import MAX_QUERY_LENGTH, Search, parse_query
 
 
 async def post_to_read(
@@ -44,7 +44,7 @@ SearchText = Annotated[
 ]
 
 
-async def search_query(page: PageDep, q: SearchText = None) -> SearchQuery | None:
+async def search_query(page: PageDep, settings: SettingsDep, q: SearchText = None) -> Search | None:
     """The parsed `q`, or None when there is none; a 422 when it is blank or holds a NUL, or comes with
     `after` (ranked results have no cursor)."""
     if q is None:
@@ -56,7 +56,7 @@ async def search_query(page: PageDep, q: SearchText = None) -> SearchQuery | Non
     if page.after is not None:
         message = "cannot be combined with `q`: search results are ranked, page them with `offset`"
         raise RequestValidationError([_invalid("after", message, page.after)])
-    return parse_query(q)
+    return Search(parse_query(q), window=settings.search_rank_window, scan_rows=settings.search_scan_rows)
 
 
 def _invalid(parameter: str, message: str, value: object) -> dict[str, Any]:
@@ -70,4 +70,4 @@ def _invalid(parameter: str, message: str, value: object) -> dict[str, Any]:
     }
 
 
-SearchDep = Annotated[SearchQuery | None, Depends(search_query)]
+SearchDep = Annotated[Search | None, Depends(search_query)]

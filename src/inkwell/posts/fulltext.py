@@ -9,15 +9,19 @@ parameter built from words of letters and digits only, so that nothing a client 
   FTS5 table that triggers keep in step with `posts`, ranked by `bm25` with the title weighted 10;
 - MariaDB: boolean mode (`+cloves +"green tea" -salt`) against a FULLTEXT index on (title, body), ranked by
   its relevance. Words InnoDB does not index (shorter than 3 characters, longer than 84, or stop words)
-  cannot be required there: what holds them is checked with REGEXP on the rows instead.
+  cannot be required there, nor words so common among the newest posts that the index would hand back
+  most of the table: what holds them is checked with REGEXP on the rows instead.
 
-Every engine orders the same way: posts whose title holds a word or phrase looked for first, then by rank,
-then newest first.
+The cost of a search is bounded by its window: only the newest `window` matches (by id, which the index
+gives in order) are ranked, posts whose title holds a word or phrase looked for first, then by rank, then
+newest first; matches older than the window follow, newest first, when a page reaches past it. Where a
+query has no more matches than the window holds, this is the ranking of every match.
 
 The objects named here are created by the migration, outside the models: `inkwell db check` ignores them.
 """
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +30,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    case,
     column,
     func,
     literal,
@@ -37,9 +42,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.mysql import match
 from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from inkwell.posts.models import Post
-from inkwell.posts.search import Phrase, SearchQuery
+from inkwell.orm import records
+from inkwell.posts.models import Post, PostRecord
+from inkwell.posts.search import Phrase, Search, SearchQuery
 
 # PostgreSQL: the generated column and its index.
 SEARCH_VECTOR = "search_vector"
@@ -53,18 +60,80 @@ FULLTEXT_INDEX = "ix_posts_fulltext"
 SEARCH_INDEXES = frozenset({SEARCH_VECTOR_INDEX, FULLTEXT_INDEX})
 
 Statement = Select[Any]
+Parameters = dict[str, Any]
 
 
-def search(statement: Statement, query: SearchQuery, dialect: str, *, offset: int, limit: int) -> Statement:
-    """`statement` narrowed to the posts that match `query`, best first, then newest, from `offset` on."""
-    return _RENDERERS[dialect](statement, query, offset, limit)
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How one query runs on one database.
+
+    `window`: the ids of the newest matches, at most the search's window of them; `ranked(offset, limit)`:
+    those matches' posts, best first; `newest_first`: every match's post, newest first. `complete` is false
+    where the window is found by reading only the newest posts (MariaDB's common words), so that a window
+    smaller than the search's does not prove that there is no older match.
+    """
+
+    window: Statement
+    ranked: Callable[[int, int], Statement]
+    newest_first: Statement
+    complete: bool = True
 
 
-def _ordered(
-    statement: Statement, title_hit: ColumnElement[Any], rank: ColumnElement[Any] | None
-) -> Statement:
-    ranks = () if rank is None else (rank.desc(),)
-    return statement.order_by(title_hit.desc(), *ranks, Post.id.desc())
+async def find(
+    connection: AsyncConnection,
+    statement: Statement,
+    parameters: Parameters,
+    search: Search,
+    *,
+    offset: int,
+    limit: int,
+) -> list[PostRecord]:
+    """The posts of `statement` that match `search`, `limit` of them from `offset` on: the newest matches
+    ranked (at most `search.window` of them), then the older ones, newest first."""
+    plan = await _plan(connection, statement, parameters, search)
+    window = search.window
+    found: list[PostRecord] = []
+    if offset < window:
+        found = records(await connection.execute(plan.ranked(offset, limit), parameters), PostRecord)
+        if len(found) == limit or (plan.complete and offset + len(found) < window):
+            return found
+        size = offset + len(found) if found or offset == 0 else None
+    else:
+        size = window if plan.complete else None
+    if size is None:  # the window is smaller than the page's start: how much smaller
+        counted = select(func.count()).select_from(plan.window.subquery())
+        size = (await connection.execute(counted, parameters)).scalar_one()
+    older = plan.newest_first.offset(max(offset, size)).limit(limit - len(found))
+    return found + records(await connection.execute(older, parameters), PostRecord)
+
+
+async def _plan(
+    connection: AsyncConnection, statement: Statement, parameters: Parameters, search: Search
+) -> Plan:
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        return _postgresql(statement, search)
+    if dialect == "sqlite":
+        return _sqlite(statement, search)
+    return await _mariadb(connection, statement, parameters, search)
+
+
+def _by_ids(
+    statement: Statement, window: Statement, order: Callable[[Any], Iterable[ColumnElement[Any]]]
+) -> Callable[[int, int], Statement]:
+    """The ranked page: the window's posts, joined by id and ordered by `order(window)`."""
+
+    def ranked(offset: int, limit: int) -> Statement:
+        ranks = window.subquery("window")
+        return (
+            statement.join(ranks, ranks.c.id == Post.id).order_by(*order(ranks)).offset(offset).limit(limit)
+        )
+
+    return ranked
+
+
+def _newest(statement: Statement, window: int) -> Statement:
+    return statement.with_only_columns(Post.id).order_by(Post.id.desc()).limit(window)
 
 
 # PostgreSQL
@@ -98,20 +167,22 @@ def _ts_any(phrases: Iterable[Phrase]) -> str:
     return rendered[0] if len(rendered) == 1 else f"({' | '.join(rendered)})"
 
 
-def _postgresql(statement: Statement, query: SearchQuery, offset: int, limit: int) -> Statement:
+def _postgresql(statement: Statement, search: Search) -> Plan:
+    query = search.query
     parts = [_ts_any(group) for group in query.required]
     parts += [f"!{_ts_phrase(phrase)}" for phrase in query.excluded]
     wanted = _tsquery(" & ".join(parts))
     in_title = _tsquery(" | ".join(_ts_within(phrase, "A") for phrase in query.wanted))
-    return (
-        _ordered(
-            statement.where(_VECTOR.bool_op("@@")(wanted)),
-            _VECTOR.bool_op("@@")(in_title),
-            func.ts_rank(_VECTOR, wanted, type_=Float),
-        )
-        .offset(offset)
-        .limit(limit)
+    matching = statement.where(_VECTOR.bool_op("@@")(wanted))
+    # The newest matches by the primary key or the GIN index (whichever the planner finds cheaper), and
+    # only then their rank: ts_rank reads each match's vector, the cost of ranking every match.
+    window = _newest(matching, search.window)
+    order = (
+        _VECTOR.bool_op("@@")(in_title).desc(),
+        func.ts_rank(_VECTOR, wanted, type_=Float).desc(),
+        Post.id.desc(),
     )
+    return Plan(window, _by_ids(statement, window, lambda _: order), matching.order_by(Post.id.desc()))
 
 
 # SQLite
@@ -133,19 +204,36 @@ def _fts_any(phrases: Iterable[Phrase]) -> str:
     return rendered[0] if len(rendered) == 1 else f"({' OR '.join(rendered)})"
 
 
-def _sqlite(statement: Statement, query: SearchQuery, offset: int, limit: int) -> Statement:
+def _sqlite(statement: Statement, search: Search) -> Plan:
+    query = search.query
     wanted = " AND ".join(_fts_any(group) for group in query.required)
     wanted = f"({wanted})" + "".join(f" NOT {_fts_phrase(phrase)}" for phrase in query.excluded)
-    in_title, rank = (_BM25_TITLE < 0).label("in_title"), _BM25.label("rank")
-    # The page is picked in the full-text table alone, and only its posts are read: reading every match's
-    # row from posts cost as much as ranking them.
-    hits = select(_FTS.c.rowid.label("id"), in_title, rank).where(_FTS.c[FTS_TABLE].match(wanted))
+    # The newest rowids straight from the full-text index (FTS5 reads a word's list backwards), scored
+    # there: bm25 is computed only for the rows the window keeps. Only the page's posts are read.
+    hits = select(_FTS.c.rowid.label("id")).where(_FTS.c[FTS_TABLE].match(wanted))
     if statement.whereclause is not None:  # one author's posts: their rows tell which
         hits = hits.join(Post, Post.id == _FTS.c.rowid).where(statement.whereclause)
-    page = hits.order_by(in_title.desc(), rank, _FTS.c.rowid.desc()).offset(offset).limit(limit).subquery()
-    return statement.join(page, page.c.id == Post.id).order_by(
-        page.c.in_title.desc(), page.c.rank, Post.id.desc()
+    newest_hits = hits.order_by(_FTS.c.rowid.desc())
+    scored = newest_hits.add_columns((_BM25_TITLE < 0).label("in_title"), _BM25.label("rank")).limit(
+        search.window
     )
+    window = newest_hits.limit(search.window)
+
+    def ranked(offset: int, limit: int) -> Statement:
+        ranks = scored.subquery("window")
+        page = (
+            select(ranks.c.id, ranks.c.in_title, ranks.c.rank)
+            .order_by(ranks.c.in_title.desc(), ranks.c.rank, ranks.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+            .subquery("page")
+        )
+        return statement.join(page, page.c.id == Post.id).order_by(
+            page.c.in_title.desc(), page.c.rank, Post.id.desc()
+        )
+
+    older = newest_hits.subquery("older")
+    return Plan(window, ranked, statement.join(older, older.c.id == Post.id).order_by(Post.id.desc()))
 
 
 # MariaDB
@@ -194,6 +282,8 @@ _STOP_WORDS = frozenset(
     ]
 )
 _LETTER_OR_DIGIT = r"[\p{L}\p{N}]"
+# How many of the newest posts MariaDB reads to tell the common words (see `_mariadb`), at most.
+PROBE_ROWS = 2_000
 
 
 def _indexed(phrase: Phrase) -> bool:
@@ -215,38 +305,129 @@ def _pattern(phrases: Iterable[Phrase]) -> str:
     return f"(?i)(?<!{_LETTER_OR_DIGIT})(?:{alternatives})(?!{_LETTER_OR_DIGIT})"
 
 
-def _in_post(phrases: Iterable[Phrase]) -> ColumnElement[bool]:
+def _in_post(
+    phrases: Iterable[Phrase], title: Any = Post.title, body: Any = Post.body
+) -> ColumnElement[bool]:
     pattern = _pattern(phrases)
-    return or_(Post.title.regexp_match(pattern), Post.body.regexp_match(pattern))
+    return or_(title.regexp_match(pattern), body.regexp_match(pattern))
 
 
-def _mariadb(statement: Statement, query: SearchQuery, offset: int, limit: int) -> Statement:
+def _probed_words(query: SearchQuery) -> list[str]:
+    """The words the index could be asked for, once each."""
+    phrases = [phrase for group in query.required for phrase in group] + list(query.excluded)
+    return list(
+        dict.fromkeys(word for phrase in phrases for word in phrase.words if _indexed(Phrase((word,))))
+    )
+
+
+async def _common_words(
+    connection: AsyncConnection, statement: Statement, parameters: Parameters, search: Search
+) -> frozenset[str] | None:
+    """The words found in so many of the newest posts that the query's newest matches are expected within
+    `search.scan_rows` posts: the index would read a list of most of the table for each. None when the
+    probe saw every post: then nothing is costly."""
+    words = _probed_words(search.query)
+    probe_rows = max(1, min(PROBE_ROWS, search.scan_rows // 25))
+    recent = (
+        statement.with_only_columns(Post.title, Post.body)
+        .order_by(Post.id.desc())
+        .limit(probe_rows)
+        .subquery("recent")
+    )
+    # LIKE, not REGEXP: an estimate, several times cheaper; a word inside a longer one counts too.
+    counts = [
+        func.sum(case((or_(recent.c.title.contains(word), recent.c.body.contains(word)), 1), else_=0))
+        for word in words
+    ]
+    row = (await connection.execute(select(func.count(), *counts).select_from(recent), parameters)).one()
+    seen, hits = row[0], row[1:]
+    if seen < probe_rows:
+        return None
+    # Common: expected at least `window` times in `scan_rows` posts.
+    return frozenset(
+        word
+        for word, found in zip(words, hits, strict=True)
+        if (found or 0) * search.scan_rows >= search.window * seen
+    )
+
+
+def _relevance_by_count(query: SearchQuery) -> ColumnElement[Any]:
+    """The occurrences of the words looked for in the title and the body: the rank where the index is not
+    asked (its own relevance would cost reading every match)."""
+    text = func.lower(func.concat(Post.title, " ", Post.body))
+    words = list(dict.fromkeys(word for phrase in query.wanted for word in phrase.words))
+    return sum(
+        (
+            (func.char_length(text) - func.char_length(func.replace(text, word, ""))) / len(word)
+            for word in words
+        ),
+        literal(0),
+    )
+
+
+async def _mariadb(
+    connection: AsyncConnection, statement: Statement, parameters: Parameters, search: Search
+) -> Plan:
+    query = search.query
+    common = await _common_words(connection, statement, parameters, search)
+    usable = (
+        _indexed if common is None else (lambda phrase: _indexed(phrase) and not set(phrase.words) & common)
+    )
     against: list[str] = []
     checked: list[ColumnElement[bool]] = []
     for group in query.required:
-        if all(_indexed(phrase) for phrase in group):
+        if all(usable(phrase) for phrase in group):
             against.append(f"+{_boolean_any(group)}")
             continue
         checked.append(_in_post(group))
-        if len(group) == 1:  # its indexed words are required all the same: the index narrows the rows
-            against += [f"+{word}" for word in group[0].words if _indexed(Phrase((word,)))]
+        if len(group) == 1:  # its usable words are required all the same: the index narrows the rows
+            against += [f"+{word}" for word in group[0].words if usable(Phrase((word,)))]
     for phrase in query.excluded:
-        if against and _indexed(phrase):
+        if against and usable(phrase):
             against.append(f"-{_boolean_phrase(phrase)}")
         else:
             checked.append(not_(_in_post((phrase,))))
     in_title = Post.title.regexp_match(_pattern(query.wanted))
     if not against:
-        return _ordered(statement.where(*checked), in_title, None).offset(offset).limit(limit)
+        return _mariadb_scan(statement, search, checked, in_title)
     relevance = match(
         Post.title.expression, Post.body.expression, against=" ".join(against)
     ).in_boolean_mode()
-    return _ordered(statement.where(relevance, *checked), in_title, relevance).offset(offset).limit(limit)
+    matching = statement.where(relevance, *checked)
+    # InnoDB builds the whole list of matches, with their relevance, whatever the LIMIT: the words it is
+    # asked for are the uncommon ones, whose lists are short.
+    window = (
+        matching.with_only_columns(Post.id, relevance.label("relevance"))
+        .order_by(Post.id.desc())
+        .limit(search.window)
+    )
+
+    def order(ranks: Any) -> tuple[ColumnElement[Any], ...]:
+        return in_title.desc(), ranks.c.relevance.desc(), Post.id.desc()
+
+    return Plan(window, _by_ids(statement, window, order), matching.order_by(Post.id.desc()))
 
 
-_RENDERERS: dict[str, Callable[[Statement, SearchQuery, int, int], Statement]] = {
-    "postgresql": _postgresql,
-    "sqlite": _sqlite,
-    "mysql": _mariadb,
-    "mariadb": _mariadb,
-}
+def _mariadb_scan(
+    statement: Statement, search: Search, checked: list[ColumnElement[bool]], in_title: ColumnElement[bool]
+) -> Plan:
+    """Every word is common (or not indexed): the window is found by reading the newest posts, at most
+    `search.scan_rows` of them, and ranked by counting the words in each."""
+    if statement.whereclause is None:
+        lowest = select(func.max(Post.id) - search.scan_rows).scalar_subquery()
+    else:  # the author's newest posts, from the index on (author_id, id)
+        newest = (
+            statement.with_only_columns(Post.id)
+            .order_by(Post.id.desc())
+            .limit(search.scan_rows)
+            .subquery("newest")
+        )
+        lowest = select(func.min(newest.c.id) - 1).scalar_subquery()
+    matching = statement.where(*checked)
+    window = _newest(matching.where(Post.id > lowest), search.window)
+    relevance = _relevance_by_count(search.query)
+
+    def order(_: Any) -> tuple[ColumnElement[Any], ...]:
+        return in_title.desc(), relevance.desc(), Post.id.desc()
+
+    return Plan(window, _by_ids(statement, window, order), matching.order_by(Post.id.desc()), complete=False)

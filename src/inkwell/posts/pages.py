@@ -16,7 +16,7 @@ from inkwell.orm import table_of
 from inkwell.pagination import Page, next_offset_link, next_page_link
 from inkwell.posts.models import Post, PostRecord
 from inkwell.posts.schemas import PostRead
-from inkwell.posts.search import SearchQuery
+from inkwell.posts.search import Search
 
 _POST_LIST = TypeAdapter(list[PostRead])
 # The pages of every list of posts are cached under the table they are read from: any write to it drops
@@ -24,7 +24,7 @@ _POST_LIST = TypeAdapter(list[PostRead])
 CACHE_NAMESPACE = table_of(Post).name
 
 
-def cache_for(cache: Cache | None, page: Page, search: SearchQuery | None) -> Cache | None:
+def cache_for(cache: Cache | None, page: Page, search: Search | None) -> Cache | None:
     """The cache, for the first pages of a list; not for keyset pages (`after=`), deeper ones or searches."""
     cached = search is None and page.after is None and page.offset + page.limit <= CACHED_DEPTH
     return cache if cached else None
@@ -36,7 +36,7 @@ def encode_page(rows: Sequence[PostRecord], page: Page) -> bytes:
     return following + b"\n" + _POST_LIST.dump_json(_POST_LIST.validate_python(items, from_attributes=True))
 
 
-def page_response(encoded: bytes, page: Page, search: SearchQuery | None) -> Response:
+def page_response(encoded: bytes, page: Page, search: Search | None) -> Response:
     following, body = encoded.split(b"\n", 1)
     response = Response(content=body, media_type="application/json")
     if following:

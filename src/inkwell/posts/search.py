@@ -48,6 +48,19 @@ class SearchQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class Search:
+    """A parsed query and the bounds of the work it may cost.
+
+    `window`: how many of the newest matches are ranked (the rest follow newest first); `scan_rows`: on
+    MariaDB, how many of the newest posts are read for words too common for its index to serve.
+    """
+
+    query: SearchQuery
+    window: int
+    scan_rows: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Item:
     phrase: Phrase | None  # None: the OR operator
     excluded: bool = False

@@ -4,7 +4,7 @@ caller's transaction does."""
 
 from typing import Any
 
-from sqlalchemy import Select, bindparam, false, select
+from sqlalchemy import Select, bindparam, select
 
 from inkwell.db import Transaction
 from inkwell.fields import valid_id
@@ -14,7 +14,7 @@ from inkwell.posts import fulltext
 from inkwell.posts.errors import NotYourPost, PostNotFound
 from inkwell.posts.models import Post, PostRecord
 from inkwell.posts.schemas import PostCreate
-from inkwell.posts.search import SearchQuery
+from inkwell.posts.search import Search
 from inkwell.users import service as users
 from inkwell.users.errors import UserNotFound
 from inkwell.versioned import VersionedTable
@@ -39,7 +39,7 @@ async def create_post(tx: Transaction, *, author_id: int, data: PostCreate) -> P
 
 
 async def list_user_posts(
-    tx: Transaction, *, author_id: int, page: Page, search: SearchQuery | None = None
+    tx: Transaction, *, author_id: int, page: Page, search: Search | None = None
 ) -> list[PostRecord]:
     """A user's posts, oldest first (the order they were written in), or those matching `search`, best
     first; one more than the page holds.
@@ -48,36 +48,36 @@ async def list_user_posts(
     """
     if not valid_id(author_id):
         raise UserNotFound
-    statement, parameters = _paged(tx, _OLDEST_FIRST_BY_AUTHOR, page, search)
-    result = await tx.connection.execute(statement, {**parameters, "author_id": author_id})
-    posts = records(result, PostRecord)
+    posts = await _list(tx, _OLDEST_FIRST_BY_AUTHOR, page, search, {"author_id": author_id})
     if not posts and await users.USERS.get(tx, author_id) is None:
         raise UserNotFound
     return posts
 
 
 async def list_posts(
-    tx: Transaction, *, page: Page, author_id: int | None = None, search: SearchQuery | None = None
+    tx: Transaction, *, page: Page, author_id: int | None = None, search: Search | None = None
 ) -> list[PostRecord]:
     """All posts, newest first, or those matching `search`, best first; optionally of one author; one more
     than the page holds."""
     if author_id is None:
-        statement, parameters = _paged(tx, _NEWEST_FIRST, page, search)
-    else:
-        statement, parameters = _paged(tx, _NEWEST_FIRST_BY_AUTHOR, page, search)
-        parameters["author_id"] = author_id
-    return records(await tx.connection.execute(statement, parameters), PostRecord)
+        return await _list(tx, _NEWEST_FIRST, page, search, {})
+    return await _list(tx, _NEWEST_FIRST_BY_AUTHOR, page, search, {"author_id": author_id})
 
 
-def _paged(
-    tx: Transaction, pages: PagedQuery[Select[Any]], page: Page, search: SearchQuery | None
-) -> tuple[Select[Any], dict[str, Any]]:
-    """The statement of a list's page and its parameters: by the list's own order, or by relevance."""
+async def _list(
+    tx: Transaction,
+    pages: PagedQuery[Select[Any]],
+    page: Page,
+    search: Search | None,
+    parameters: dict[str, Any],
+) -> list[PostRecord]:
+    """A list's page, one row longer: by the list's own order, or the matches of `search` (which page by
+    offset only: a cursor would need the rank too)."""
     if search is None:
-        return pages.for_page(page)
-    query = pages.unpaged
-    if search.matches_nothing:  # only exclusions, or no word at all
-        return query.where(false()), {}
-    # Ranked results page by offset only: a cursor would need the rank too.
-    dialect = tx.connection.dialect.name
-    return fulltext.search(query, search, dialect, offset=page.offset, limit=page.limit + 1), {}
+        statement, paging = pages.for_page(page)
+        return records(await tx.connection.execute(statement, {**paging, **parameters}), PostRecord)
+    if search.query.matches_nothing:  # only exclusions, or no word at all
+        return []
+    return await fulltext.find(
+        tx.connection, pages.unpaged, parameters, search, offset=page.offset, limit=page.limit + 1
+    )
