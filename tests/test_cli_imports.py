@@ -82,3 +82,27 @@ def test_a_commands_help_and_its_usage_mistakes_import_none_of_the_application(a
     modules = imported_modules(*args)
 
     assert heavy(modules) == []
+
+
+# What answering a mistyped setting may load: the settings themselves, and nothing of the application.
+SETTINGS = ("pydantic_settings", "inkwell.config")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "command"),
+    [
+        ("INKWELL_LOG_LEVEL", "loud", ["serve"]),
+        ("INKWELL_DB_POOL_SIZE", "many", ["users", "export", "users.jsonl"]),
+        ("DATABASE_URL", "nonsense", ["db", "check"]),
+        ("DATABASE_URL", "oracle://scott@db/orcl", ["worker"]),
+    ],
+)
+def test_a_mistyped_setting_is_answered_before_the_application_is_imported(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, command: list[str]
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv(variable, value)
+    modules = imported_modules(*command)
+
+    assert [name for name in heavy(modules) if not name.startswith(SETTINGS)] == []
+    assert "inkwell.config" in modules

@@ -53,12 +53,24 @@ class OneLineProblems(TyperCommand):
 
     # `ctx` is a click Context of the click typer carries inside it, which it does not export.
     def invoke(self, ctx: Any) -> Any:
-        from inkwell.config import get_settings
+        from pydantic import ValidationError
+
+        from inkwell.config import get_settings, settings_problem
+
+        try:
+            settings = get_settings()
+        except ValidationError as exc:
+            # Told before the rest of Inkwell is imported: a mistyped setting is answered at once.
+            problem = settings_problem(exc)
+            if problem is None:
+                raise
+            typer.echo(f"{ctx.command_path}: {problem}", err=True)
+            raise typer.Exit(code=1) from None
         from inkwell.startup import missing_folder_problem, problem_with
 
         try:
             # Before the command opens anything: see missing_folder_problem.
-            _stop_if(missing_folder_problem(get_settings()))
+            _stop_if(missing_folder_problem(settings))
             return super().invoke(ctx)
         except Exception as exc:
             problem = problem_with(exc)

@@ -2,6 +2,7 @@
 
 import math
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -12,13 +13,12 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     SecretStr,
+    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 # auto: readable console output on a terminal, JSON lines otherwise (a container, a file, a pipe).
@@ -315,13 +315,23 @@ class Settings(BaseSettings):
     @classmethod
     def _database_scheme(cls, value: str) -> str:
         # The message never repeats the URL: it may carry a password.
-        try:
-            scheme = make_url(value).drivername
-        except (ArgumentError, ValueError):
-            raise ValueError(f"is not a database URL, like {_DATABASE_EXAMPLE}") from None
-        if scheme not in DATABASE_SCHEMES:
+        not_a_url = ValueError(f"is not a database URL, like {_DATABASE_EXAMPLE}")
+        scheme = _URL_SCHEME.match(value)
+        if scheme is None:
+            raise not_a_url
+        if scheme["scheme"] not in DATABASE_SCHEMES:
             schemes = "sqlite://, postgresql:// or mysql:// (or mariadb://)"
             raise ValueError(f"must start with {schemes}, like {_DATABASE_EXAMPLE}")
+        if value != cls.model_fields["database_url"].default:
+            # The rest of the URL as SQLAlchemy reads it (a port that is not a number, say). Imported
+            # here, so that a command refusing another setting with the default URL does not pay for it.
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                make_url(value)
+            except (ArgumentError, ValueError):
+                raise not_a_url from None
         return value
 
     @field_validator("metrics_token")
@@ -385,6 +395,8 @@ class _WithoutOtel(PydanticBaseSettingsSource):
 DEV_WINDOWS = ("login_failure_window", "mail_request_window", "sign_up_window")
 DEV_WINDOW_SECONDS = 60
 _DATABASE_EXAMPLE = "postgresql://user:password@host:5432/inkwell"
+# The scheme as SQLAlchemy reads it: a dialect, and a driver after a +.
+_URL_SCHEME = re.compile(r"(?P<scheme>[\w+]+)://")
 MIN_SECRET_BYTES = 32
 _PLACEHOLDERS = ("change", "secret", "example", "placeholder", "replace", "your", "xxx", "todo")
 # Whoever holds one signed token can try keys against it offline, at about 10^10 HMAC-SHA256 a second on
@@ -430,3 +442,21 @@ def _require_scheme(value: SecretStr | None, schemes: tuple[str, ...], example: 
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def settings_problem(exc: ValidationError) -> str | None:
+    """One line naming each setting that is wrong and why, by the name it is set with (never its value);
+    None for an error that is not about the settings."""
+    if exc.title != Settings.__name__:
+        return None
+    return "; ".join(
+        f"{_variable(str(error['loc'][0]))}: {error['msg'].removeprefix('Value error, ')}"
+        for error in exc.errors()
+    )
+
+
+def _variable(field: str) -> str:
+    # A setting read under a name of its own (DATABASE_URL, OTEL_TRACES_EXPORTER) is reported by it.
+    if field.isupper():
+        return field
+    return "DATABASE_URL" if field == "database_url" else f"INKWELL_{field.upper()}"

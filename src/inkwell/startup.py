@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from inkwell.auth.keys import SecretKeyError, signing_key
-from inkwell.config import Settings, get_settings
+from inkwell.config import Settings, get_settings, settings_problem
 from inkwell.db import create_engine
 from inkwell.logs import redact_text
 from inkwell.migrations import current_revision, head_revision, is_known_revision
@@ -31,8 +31,8 @@ def problem_with(exc: BaseException) -> str | None:
     """The one line for a mistake a command ran into, or None for anything else (a bug: its traceback)."""
     if isinstance(exc, NotReady | SecretKeyError | CommandError):
         return str(exc)
-    if isinstance(exc, ValidationError) and exc.title == Settings.__name__:
-        return _settings_problem(exc)
+    if isinstance(exc, ValidationError):
+        return settings_problem(exc)
     if isinstance(exc, DBAPIError):
         if exc.statement is None:  # raised while connecting
             return _database_error(get_settings(), exc)
@@ -42,21 +42,6 @@ def problem_with(exc: BaseException) -> str | None:
             return f"{exc.filename}: {exc.strerror}"
         return _unreachable(get_settings(), exc)  # a command's connections are to its database
     return None
-
-
-def _settings_problem(exc: ValidationError) -> str:
-    """Each setting that is wrong and why, by the name it is set with; never its value."""
-    return "; ".join(
-        f"{_variable(str(error['loc'][0]))}: {error['msg'].removeprefix('Value error, ')}"
-        for error in exc.errors()
-    )
-
-
-def _variable(field: str) -> str:
-    # A setting read under a name of its own (DATABASE_URL, OTEL_TRACES_EXPORTER) is reported by it.
-    if field.isupper():
-        return field
-    return "DATABASE_URL" if field == "database_url" else f"INKWELL_{field.upper()}"
 
 
 def _unreachable(settings: Settings, exc: BaseException) -> str:
