@@ -30,8 +30,10 @@ from bench.layers import measure_layers
 from bench.otlp import otlp_sink
 from bench.report import Measurement, Results
 from bench.scenarios import (
+    FLOOD_READERS,
     SEARCH_SMALL,
     SIGNED_IN_SCENARIOS,
+    Flood,
     Scenario,
     cached_scenarios,
     ceiling_scenario,
@@ -399,48 +401,56 @@ class Bench:
             self.measure_side_by_side(scenarios, side_by_side, headers=headers)
 
     def run_flood(self, url: str) -> None:
-        """GET /posts alone, then while as many connections again sign up, on one server with sign-in on
-        (target `flood`): what a flood of password hashing leaves the other requests."""
-        alone, flooded, sign_ups = flood_scenarios()
-        if not self.selected([flooded]):
+        """GET /posts alone on FLOOD_READERS connections, then during each shape of a flood of sign-ups on
+        the usual connections, on one server with sign-in on and its limits as shipped (target `flood`)."""
+        alone, floods = flood_scenarios()
+        floods = [flood for flood in floods if self.selected([flood.reads])]
+        if not floods:
             return
         users = self.options.size.users
-        # Every sign-up comes from one address, where a real flood comes from many: the limit on sign-ups
-        # per address is lifted, so that they reach the hashing.
-        unlimited = {"INKWELL_SIGN_UP_LIMIT_PER_ADDRESS": "1000000000"}
-        with self.inkwell(url, auth=True, settings=unlimited) as server:
-            self.measure(server, alone, target="flood", database="postgresql", users=users)
-            # The flood runs through the reads' warm-up and measurement, and a second after.
-            seconds = self.options.warmup + self.options.seconds + 1
-            flood = start_wrk(
-                self._wrk_command(
-                    server, sign_ups, Load(self.options.threads, self.options.connections, seconds)
-                )
+        with self.inkwell(url, auth=True) as server:
+            self.measure(
+                server, alone, target="flood", database="postgresql", users=users, connections=FLOOD_READERS
             )
-            try:
-                # The server's CPU goes to the sign-ups too: per read, it would say nothing.
-                self.measure(
-                    server, flooded, target="flood", database="postgresql", users=users, per_request_cpu=False
-                )
-                result = wait_for_wrk(flood)
-            finally:
-                if flood.poll() is None:
-                    flood.kill()
-                    flood.wait()
+            for flood in floods:
+                self.measure_during_flood(server, flood, users)
+
+    def measure_during_flood(self, server: Server, flood: Flood, users: int) -> None:
+        """The reads of `flood` measured while its sign-ups run through their warm-up, measurement and a
+        second after; then the sign-ups' own figures."""
+        seconds = self.options.warmup + self.options.seconds + 1
+        load = Load(self.options.threads, self.options.connections, seconds)
+        sign_ups = start_wrk(self._wrk_command(server, flood.sign_ups, load))
+        try:
+            # The server's CPU goes to the sign-ups too: per read, it would say nothing.
+            self.measure(
+                server,
+                flood.reads,
+                target="flood",
+                database="postgresql",
+                users=users,
+                connections=FLOOD_READERS,
+                per_request_cpu=False,
+            )
+            result = wait_for_wrk(sign_ups)
+        finally:
+            if sign_ups.poll() is None:
+                sign_ups.kill()
+                sign_ups.wait()
         measurement = Measurement.from_wrk(
             result,
             target="flood",
             database="postgresql",
             users=users,
-            scenario=sign_ups.name,
-            label=sign_ups.label,
+            scenario=flood.sign_ups.name,
+            label=flood.sign_ups.label,
             connections=self.options.connections,
         )
         self.results.measurements.append(measurement)
         print(
-            f"  {'flood':<8} {'postgresql':<10} {sign_ups.label:<28} "
+            f"  {'flood':<8} {'postgresql':<10} {flood.sign_ups.label:<28} "
             f"{measurement.requests_per_second:>9,.0f} req/s, {measurement.errors:,} of "
-            f"{result.requests:,} not 201",
+            f"{result.requests:,} not 201, p50 {measurement.p50_ms:.1f} ms",
             flush=True,
         )
 

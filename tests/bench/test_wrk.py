@@ -1,9 +1,12 @@
 """Reading wrk's figures, and driving a real server with it."""
 
+import http.server
 import shutil
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -119,9 +122,58 @@ def test_wrk_in_the_background_gives_its_figures_when_waited_for() -> None:
     assert wait_for_wrk(process).requests == 12000
 
 
-def test_the_flood_signs_up_with_a_password_and_reads_the_first_page_of_posts() -> None:
-    alone, flooded, sign_ups = flood_scenarios()
+def test_each_shape_of_the_flood_signs_up_with_a_password_and_reads_the_first_page_of_posts() -> None:
+    alone, floods = flood_scenarios()
 
-    assert alone.args == flooded.args == ("/posts", "1", "1")
-    assert (sign_ups.script, sign_ups.args) == ("create_user.lua", ("{tag}", FLOOD_PASSWORD))
+    assert [flood.shape for flood in floods] == ["one", "spread"]
+    for flood in floods:
+        assert alone.args == flood.reads.args == ("/posts", "1", "1")
+        assert flood.sign_ups.script == "create_user.lua"
+        assert flood.sign_ups.args == ("{tag}", FLOOD_PASSWORD, flood.shape)
     assert len(FLOOD_PASSWORD) >= 8
+
+
+class ForwardedFor(http.server.BaseHTTPRequestHandler):
+    """Answers every POST with 201 and keeps the X-Forwarded-For it came with."""
+
+    seen: ClassVar[list[str | None]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.seen.append(self.headers.get("X-Forwarded-For"))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def recording_server() -> Iterator[str]:
+    ForwardedFor.seen = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ForwardedFor)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
+@pytest.mark.parametrize("shape", ["one", "spread"])
+def test_the_spread_flood_sends_each_sign_up_from_an_address_of_its_own(
+    recording_server: str, shape: str
+) -> None:
+    load = Load(threads=2, connections=4, seconds=1)
+    run_wrk(wrk_command(find_wrk(), recording_server, "create_user.lua", ["tag", "pw", shape], load))
+
+    seen = ForwardedFor.seen
+    assert len(seen) > 10
+    if shape == "one":
+        assert set(seen) == {None}
+    else:
+        assert all(address is not None and address.startswith("10.") for address in seen)
+        assert len(set(seen)) == len(seen)
