@@ -188,6 +188,11 @@ class Settings(BaseSettings):
     """Sign-ups from one client address within the window, with sign-in on."""
     sign_up_window: PositiveInt = 60 * 60
     """Seconds over which sign-ups are counted."""
+    # Search is public, and each search costs more than a page of a list: well above what a person types.
+    search_limit_per_address: PositiveInt = 300
+    """Searches (`q=`) from one client address within the window, before a 429."""
+    search_window: PositiveInt = 60
+    """Seconds over which searches are counted."""
     # Learning the mail flows means asking for mails, and mistyping passwords, more often than anyone
     # would in use: the counts stay, the time they take to pass is a minute (unless a window is set).
     dev_mode: bool = False

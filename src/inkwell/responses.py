@@ -27,7 +27,8 @@ _DESCRIPTIONS = {
     412: "Precondition failed: the resource has changed since the ETag sent in If-Match",
     413: "Request body too large",
     422: "The request is not valid",
-    429: "Too many attempts (failed sign-ins, mails asked for); retry after the seconds in Retry-After",
+    429: "Too many attempts (failed sign-ins, mails asked for, searches); retry after the seconds in "
+    "Retry-After",
     503: "Database unavailable; retry after the seconds in Retry-After",
 }
 # A route that hashes or checks a password is also refused while every hashing thread is taken.

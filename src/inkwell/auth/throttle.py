@@ -115,6 +115,11 @@ def sign_up_limit(settings: Settings, address: str) -> Limit:
     return Limit(f"sign-up:{address}", settings.sign_up_limit_per_address, settings.sign_up_window)
 
 
+def search_limit(settings: Settings, address: str) -> Limit:
+    """Searches from one client address: each may rank up to a window of matches."""
+    return Limit(f"search:{address}", settings.search_limit_per_address, settings.search_window)
+
+
 class Throttle(Protocol):
     async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
         """Count one attempt against each limit; the seconds to wait when this attempt is past any of

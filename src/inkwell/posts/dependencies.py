@@ -3,12 +3,14 @@ from typing import Annotated, Any
 from fastapi import Depends, Query, Response
 from fastapi.exceptions import RequestValidationError
 
+from inkwell.auth.dependencies import AddressDep
+from inkwell.auth.throttle import search_limit
 from inkwell.conditional import IfNoneMatchHeader, answer_if_none_match
-from inkwell.deps import SettingsDep, TransactionDep
+from inkwell.deps import SettingsDep, ThrottleDep, TransactionDep
 from inkwell.fields import MAX_ID, Documented
 from inkwell.pagination import PageDep
 from inkwell.posts import service
-from inkwell.posts.errors import PostNotFound
+from inkwell.posts.errors import PostNotFound, TooManySearches
 from inkwell.posts.models import PostRecord
 from inkwell.posts.search import MAX_QUERY_LENGTH, Search, parse_query
 
@@ -44,9 +46,11 @@ SearchText = Annotated[
 ]
 
 
-async def search_query(page: PageDep, settings: SettingsDep, q: SearchText = None) -> Search | None:
+async def search_query(
+    page: PageDep, settings: SettingsDep, throttle: ThrottleDep, address: AddressDep, q: SearchText = None
+) -> Search | None:
     """The parsed `q`, or None when there is none; a 422 when it is blank or holds a NUL, or comes with
-    `after` (ranked results have no cursor)."""
+    `after` (ranked results have no cursor); a 429 past the searches allowed from the client's address."""
     if q is None:
         return None
     if "\x00" in q:
@@ -56,6 +60,8 @@ async def search_query(page: PageDep, settings: SettingsDep, q: SearchText = Non
     if page.after is not None:
         message = "cannot be combined with `q`: search results are ranked, page them with `offset`"
         raise RequestValidationError([_invalid("after", message, page.after)])
+    if (wait := await throttle.hit([search_limit(settings, address)])) is not None:
+        raise TooManySearches(wait)
     return Search(parse_query(q), window=settings.search_rank_window, scan_rows=settings.search_scan_rows)
 
 

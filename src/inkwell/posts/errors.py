@@ -1,3 +1,4 @@
+from inkwell.auth.errors import TooManyFailures
 from inkwell.errors import Forbidden, NotFound
 
 
@@ -7,3 +8,7 @@ class PostNotFound(NotFound):
 
 class NotYourPost(Forbidden):
     detail = "Only the post's author or an admin may do this"
+
+
+class TooManySearches(TooManyFailures):
+    detail = "Too many searches from this address; try again later"

@@ -5,6 +5,7 @@ An encoded page starts with a line holding the id the next page starts after (em
 the `Link` header.
 """
 
+import hashlib
 from collections.abc import Sequence
 
 from fastapi import Response
@@ -24,10 +25,20 @@ _POST_LIST = TypeAdapter(list[PostRead])
 CACHE_NAMESPACE = table_of(Post).name
 
 
-def cache_for(cache: Cache | None, page: Page, search: Search | None) -> Cache | None:
-    """The cache, for the first pages of a list; not for keyset pages (`after=`), deeper ones or searches."""
-    cached = search is None and page.after is None and page.offset + page.limit <= CACHED_DEPTH
+def cache_for(cache: Cache | None, page: Page) -> Cache | None:
+    """The cache, for the first pages of a list, searches included; not for keyset pages (`after=`) or
+    deeper ones."""
+    cached = page.after is None and page.offset + page.limit <= CACHED_DEPTH
     return cache if cached else None
+
+
+def variant(of_list: str, page: Page, search: Search | None) -> str:
+    """The key of a page of a list in the cache: the list, the page and, for a search, a digest of the
+    parsed query and of its bounds (the same words in any spelling share it)."""
+    key = f"{of_list}:{page.limit}:{page.offset}"
+    if search is None:
+        return key
+    return f"{key}:q:{hashlib.sha256(repr(search).encode()).hexdigest()[:32]}"
 
 
 def encode_page(rows: Sequence[PostRecord], page: Page) -> bytes:

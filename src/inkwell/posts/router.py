@@ -9,7 +9,7 @@ from inkwell.pagination import LINK_HEADER, PageDep
 from inkwell.posts import service
 from inkwell.posts.dependencies import AuthorFilter, PostToRead, SearchDep
 from inkwell.posts.models import PostRecord
-from inkwell.posts.pages import CACHE_NAMESPACE, cache_for, encode_page, page_response
+from inkwell.posts.pages import CACHE_NAMESPACE, cache_for, encode_page, page_response, variant
 from inkwell.posts.schemas import PostCreate, PostRead, PostUpdate
 from inkwell.responses import CHANGE_ERRORS, DELETE_ERRORS, answers, responses
 from inkwell.users.dependencies import ManagedUserId
@@ -36,7 +36,7 @@ async def create_post(
 @router.get(
     "/users/{user_id}/posts",
     response_model=list[PostRead],
-    responses={**responses(404, 422, 503), 200: {"headers": LINK_HEADER}},
+    responses={**responses(404, 422, 429, 503), 200: {"headers": LINK_HEADER}},
 )
 async def list_user_posts(
     user_id: int, page: PageDep, search: SearchDep, cache: CacheDep, database: DatabaseDep
@@ -50,15 +50,15 @@ async def list_user_posts(
             found = await service.list_user_posts(tx, author_id=user_id, page=page, search=search)
         return encode_page(found, page)
 
-    variant = f"user:{user_id}:{page.limit}:{page.offset}"
-    body = await cached_body(cache_for(cache, page, search), CACHE_NAMESPACE, variant, load)
+    key = variant(f"user:{user_id}", page, search)
+    body = await cached_body(cache_for(cache, page), CACHE_NAMESPACE, key, load)
     return page_response(body, page, search)
 
 
 @router.get(
     "/posts",
     response_model=list[PostRead],
-    responses={**responses(422, 503), 200: {"headers": LINK_HEADER}},
+    responses={**responses(422, 429, 503), 200: {"headers": LINK_HEADER}},
 )
 async def list_posts(
     page: PageDep,
@@ -76,8 +76,8 @@ async def list_posts(
             found = await service.list_posts(tx, page=page, author_id=author_id, search=search)
         return encode_page(found, page)
 
-    variant = f"all:{page.limit}:{page.offset}:{author_id or ''}"
-    body = await cached_body(cache_for(cache, page, search), CACHE_NAMESPACE, variant, load)
+    key = variant(f"all:{author_id or ''}", page, search)
+    body = await cached_body(cache_for(cache, page), CACHE_NAMESPACE, key, load)
     return page_response(body, page, search)
 
 
