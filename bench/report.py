@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.scenarios import CACHED_READS, FLOOD_SHAPES, SEARCH_SCENARIOS, SIGNED_IN_SCENARIOS
+from bench.scenarios import CACHED_READS, FLOOD_SHAPES, SIGNED_IN_SCENARIOS
 from bench.wrk import WrkResult
 
 RAW = "raw"
@@ -36,6 +36,8 @@ class Measurement:
     # To the same request on the asyncpg ceiling and on the tutorial, in the same run.
     vs_ceiling: float | None = None
     vs_seed: float | None = None
+    # The search mode: the p95 latency at low concurrency (bench/search.py).
+    p95_ms: float | None = None
 
     @classmethod
     def from_wrk(cls, result: WrkResult, **fields: Any) -> "Measurement":
@@ -222,47 +224,11 @@ def tracing_check(results: Results, *, floor: float = 0.5) -> Check | None:
     return Check(f"PostgreSQL {on.label}", f">= {floor} of tracing off", f"{ratio:.2f}{cpu}", met)
 
 
-def search_checks(results: Results, database: str, scenario: str) -> list[Check | None]:
-    """At the large size, the search keeps half the throughput of the first page of GET /posts, and costs
-    no more than 1.5x what it costs at 10,000 posts."""
-    rows, small_rows = results.settings.get("search_rows"), results.settings.get("search_small_rows")
-    search = results.find("search", database, scenario, rows)
-    listing = results.find("search", database, "list_posts", rows)
-    small = results.find("search", database, scenario, small_rows)
-    checks: list[Check | None] = []
-    if search and listing and listing.requests_per_second:
-        kept = search.requests_per_second / listing.requests_per_second
-        checks.append(
-            Check(
-                f"{database} {search.label} vs GET /posts at {rows:,}",
-                ">= 0.50x",
-                f"{kept:.2f}x",
-                kept >= 0.5,
-            )
-        )
-    if search and small and search.requests_per_second:
-        cost = small.requests_per_second / search.requests_per_second
-        checks.append(
-            Check(
-                f"{database} {search.label} at {rows:,} vs {small_rows:,}",
-                "cost <= 1.50x",
-                f"{cost:.2f}x",
-                cost <= 1.5,
-            )
-        )
-    return checks
-
-
 def evaluate(results: Results) -> None:
     if str(results.settings.get("mode", "")).startswith("search"):
-        databases = results.settings.get("search_databases", [])
-        results.checks = [
-            check
-            for database in databases
-            for scenario in SEARCH_SCENARIOS
-            for check in search_checks(results, database, scenario)
-            if check is not None
-        ]
+        from bench.search import checks  # imported here: bench.search imports this module
+
+        results.checks = checks(results)
         return
     growth_users = results.settings.get("growth_users")
     candidates = [

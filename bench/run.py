@@ -25,13 +25,12 @@ import asyncpg
 import psutil
 
 import redis
-from bench import report, seed
+from bench import report, search, seed
 from bench.layers import measure_layers
 from bench.otlp import otlp_sink
 from bench.report import Measurement, Results
 from bench.scenarios import (
     FLOOD_READERS,
-    SEARCH_SMALL,
     SIGNED_IN_SCENARIOS,
     Flood,
     Scenario,
@@ -40,7 +39,6 @@ from bench.scenarios import (
     flood_scenarios,
     growth_scenarios,
     mixed_scenario,
-    search_scenarios,
     traced_scenarios,
     user_scenarios,
 )
@@ -644,46 +642,12 @@ class Bench:
         finally:
             asyncio.run(seed.drop_postgresql_database(server_url, name))
 
-    def run_search(self) -> None:
-        """Each search, and the first page of GET /posts, at 10,000 posts and at `search_rows`."""
-        large = Size(users=SEARCH_SMALL.users, posts=self.options.search_rows)
-        for database in self.options.search_databases:
-            for size in (SEARCH_SMALL, large):
-                with self.search_database(database, size) as url, self.inkwell(url) as server:
-                    for scenario in self.selected(search_scenarios()):
-                        self.measure(server, scenario, target="search", database=database, users=size.posts)
-
-    @contextmanager
-    def search_database(self, database: str, size: Size) -> Iterator[str]:
-        if database == "postgresql":
-            with self.postgresql_database("inkwell_bench_search", size) as url:
-                yield url
-            return
-        print(f"{database}: seeding {size.users:,} users and {size.posts:,} posts", flush=True)
-        started = time.monotonic()
-        if database == "sqlite":
-            url = seed.sqlite_url(self.workdir / f"search-{size.posts}.db")
-            seed.migrate(url)
-            seed.seed_sqlite(url, size)
-            print(f"  seeded in {time.monotonic() - started:.1f} s", flush=True)
-            yield url
-            return
-        name = f"inkwell_bench_search_{os.getpid()}"
-        url = seed.create_mariadb_database(self.options.mariadb_url, name)
-        try:
-            seed.migrate(url)
-            seed.seed_mariadb(url, size)
-            print(f"  seeded in {time.monotonic() - started:.1f} s", flush=True)
-            yield url
-        finally:
-            seed.drop_mariadb_database(self.options.mariadb_url, name)
-
     def run(self) -> Results:
         try:
             databases = self.options.databases
             sqlite_url = self.seeded_sqlite() if "sqlite" in databases and not self.options.search else None
             if self.options.search:
-                self.run_search()
+                search.run(self)
             elif "postgresql" in databases:
                 self.run_postgresql(sqlite_url)
             if sqlite_url is not None:
@@ -702,7 +666,7 @@ def settings(options: Options) -> dict[str, Any]:
         return {
             "mode": "search" + (", quick" if options.quick else ""),
             "search_rows": options.search_rows,
-            "search_small_rows": SEARCH_SMALL.posts,
+            "search_small_rows": search.SMALL_ROWS,
             "search_databases": list(options.search_databases),
             "seconds": options.seconds,
             "connections": options.connections,

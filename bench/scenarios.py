@@ -122,17 +122,3 @@ def flood_scenarios() -> tuple[Scenario, list[Flood]]:
         for shape in FLOOD_SHAPES
     ]
     return alone, floods
-
-
-# The search mode (BENCH_SEARCH=1): a word in 0.1% of the posts, and that word with one in 10% of them,
-# against the first page of GET /posts on the same database, at 10,000 and at BENCH_SEARCH_ROWS posts.
-SEARCH_SMALL = Size(users=2_000, posts=10_000)
-SEARCH_SCENARIOS = ("search_one", "search_two")
-
-
-def search_scenarios() -> list[Scenario]:
-    return [
-        Scenario("list_posts", "GET /posts (first page)", "get.lua", ("/posts", "1", "1")),
-        Scenario("search_one", "GET /posts?q= (one word)", "search.lua", ("/posts", "one")),
-        Scenario("search_two", "GET /posts?q= (two words)", "search.lua", ("/posts", "two")),
-    ]
