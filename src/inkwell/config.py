@@ -14,6 +14,7 @@ from pydantic import (
     PositiveInt,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -89,6 +90,20 @@ class Settings(BaseSettings):
     db_pooler: DbPooler = "none"
     """`none` (connections straight to the database) or `transaction` (behind a transaction-mode pooler,
     such as PgBouncer's `pool_mode = transaction`)."""
+    # Read replicas (PostgreSQL streaming replicas): see docs/operations.md#read-replicas.
+    db_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """PostgreSQL streaming replicas that the routes which may read slightly old data read from,
+    comma-separated (`postgresql://inkwell:pw@replica1:5432/inkwell,postgresql://...`); empty, every read
+    goes to `DATABASE_URL`."""
+    db_replica_max_lag: PositiveFloat = 10.0
+    """Seconds a replica may be behind the primary before reads skip it, until it catches up."""
+    db_replica_wait: float = Field(default=0.02, ge=0)
+    """Seconds a read that must see a write (its position) waits for a replica to replay it, before it
+    reads from the primary instead."""
+    db_replica_check_interval: PositiveFloat = 1.0
+    """Seconds between the checks of each replica's lag, and of a replica found down."""
+    db_position_ttl: PositiveFloat = 30.0
+    """Seconds a signed-in user's last write is remembered, so that their reads see it on any replica."""
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
     """Milliseconds a SQLite writer waits for the write lock."""
     log_format: LogFormat = "auto"
@@ -339,6 +354,29 @@ class Settings(BaseSettings):
                 raise not_a_url from None
         return value
 
+    @field_validator("db_replica_urls", mode="before")
+    @classmethod
+    def _split_replica_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
+    @field_validator("db_replica_urls")
+    @classmethod
+    def _replicas_of_postgresql(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # The messages never repeat a URL: it may carry a password.
+        if not value:
+            return value
+        primary = _URL_SCHEME.match(info.data.get("database_url") or "")
+        if primary is not None and (backend := _backend_of(primary["scheme"])) != "postgresql":
+            names = f"DATABASE_URL names {backend}"
+            raise ValueError(f"read replicas are for PostgreSQL only ({names}): unset it, or use PostgreSQL")
+        for number, url in enumerate(value, start=1):
+            scheme = _URL_SCHEME.match(url)
+            if scheme is None or _backend_of(scheme["scheme"]) != "postgresql":
+                raise ValueError(f"replica {number} must be a postgresql:// URL, like {_DATABASE_EXAMPLE}")
+        return value
+
     @field_validator("metrics_token")
     @classmethod
     def _strong_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
@@ -402,6 +440,15 @@ DEV_WINDOW_SECONDS = 60
 _DATABASE_EXAMPLE = "postgresql://user:password@host:5432/inkwell"
 # The scheme as SQLAlchemy reads it: a dialect, and a driver after a +.
 _URL_SCHEME = re.compile(r"(?P<scheme>[\w+]+)://")
+_SAME_BACKEND = {"postgres": "postgresql", "mariadb": "mysql"}
+
+
+def _backend_of(scheme: str) -> str:
+    """The database a URL scheme names, as SQLAlchemy names its backend (`postgres+asyncpg`: postgresql)."""
+    name = scheme.split("+")[0]
+    return _SAME_BACKEND.get(name, name)
+
+
 MIN_SECRET_BYTES = 32
 _PLACEHOLDERS = ("change", "secret", "example", "placeholder", "replace", "your", "xxx", "todo")
 # Whoever holds one signed token can try keys against it offline, at about 10^10 HMAC-SHA256 a second on

@@ -6,16 +6,28 @@ models' tables, on the connection of the `Transaction` it is given, and never co
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, nullcontext, suppress
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, CursorResult, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from inkwell.cache.invalidation import STALE, watch_writes
 from inkwell.cache.store import Cache, create_cache
 from inkwell.config import Settings
+from inkwell.replicas import (
+    UNREACHABLE,
+    WRITE_POSITION,
+    Positions,
+    Replica,
+    Replicas,
+    note_position,
+    noting,
+    parse_position,
+    write_position,
+)
 
 if TYPE_CHECKING:
     from inkwell.tracing import Tracing
@@ -54,25 +66,47 @@ def async_url(url: str | URL) -> URL:
     return parsed
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
-    """An engine for `settings.database_url`, tuned for its database.
+def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+    """An engine for `settings.database_url` (or `url`, a replica's), tuned for its database.
 
     Statement parameters (password hashes, email addresses) never reach a log line or an error message:
     every engine hides them, from the SQL echo and from the text of the exceptions it raises.
     """
-    url = async_url(settings.database_url)
-    if url.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(url, settings)
+    parsed = async_url(url or settings.database_url)
+    if parsed.get_backend_name() == "sqlite":
+        return _create_sqlite_engine(parsed, settings)
     return create_async_engine(
-        url,
+        parsed,
         echo=settings.db_echo,
         hide_parameters=True,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         pool_pre_ping=settings.db_pre_ping,
-        connect_args=_timeouts(url, settings) | _pooler_options(url, settings),
+        connect_args=_timeouts(parsed, settings) | _pooler_options(parsed, settings),
     )
+
+
+def create_replicas(settings: Settings, cache: Cache | None) -> Replicas | None:
+    """The replicas `INKWELL_DB_REPLICA_URLS` names, each with an engine like the primary's; None without."""
+    if not settings.db_replica_urls:
+        return None
+    replicas = [Replica(_host_of(url), create_engine(settings, url)) for url in settings.db_replica_urls]
+    positions = Positions(
+        None if cache is None else cache.redis, prefix=settings.redis_prefix, ttl=settings.db_position_ttl
+    )
+    return Replicas(
+        replicas,
+        positions=positions,
+        max_lag=settings.db_replica_max_lag,
+        wait=settings.db_replica_wait,
+        interval=settings.db_replica_check_interval,
+    )
+
+
+def _host_of(url: str) -> str:
+    parsed = make_url(url)
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
 
 
 def write_timeout(settings: Settings) -> float:
@@ -154,11 +188,13 @@ class Transaction:
     """One transaction on one connection: services run their statements on `connection` (SQLAlchemy Core,
     built from the models' tables) and never commit; `after_commit` callbacks run once it has committed."""
 
-    __slots__ = ("_after_commit", "cache", "connection", "info", "stale")
+    __slots__ = ("_after_commit", "cache", "connection", "info", "position", "stale")
 
     def __init__(self, connection: AsyncConnection, cache: Cache | None) -> None:
         self.connection = connection
         self.cache = cache
+        # Where the primary's log stood once it committed, taken only where there are replicas to read it.
+        self.position: int | None = None
         self._after_commit: list[AfterCommit] = []
         self.info: dict[str, Any] = {}  # what the code working in the transaction keeps with it
         # The cached tables its writes changed (noted by `cache.invalidation`), dropped once it commits.
@@ -178,9 +214,10 @@ class Transaction:
 class Database:
     """The one way to the database, for requests, the CLI and workers alike: transactions on an engine.
 
-    `transaction()` is for work that writes, `reads()` for work that only reads. In tests it may sit on a
-    connection already in a transaction: each transaction is then a savepoint inside it, and everything is
-    rolled back with the test's own.
+    `transaction()` is for work that writes, `reads()` for work that only reads, on the primary;
+    `replica_reads()` for reads that may be served by a replica. In tests it may sit on a connection
+    already in a transaction: each transaction is then a savepoint inside it, and everything is rolled
+    back with the test's own.
     """
 
     def __init__(
@@ -189,10 +226,12 @@ class Database:
         *,
         cache: Cache | None = None,
         write_timeout: float = 30.0,
+        replicas: Replicas | None = None,
     ) -> None:
         """`write_timeout`: the longest a write waits for its turn where writers take turns (SQLite)."""
         self.bind = bind
         self.cache = cache
+        self.replicas = replicas
         self.dialect = bind.dialect
         # SQLite lets one writer in at a time. The others wait in its busy handler, which retries after
         # sleeps growing to 100 ms, in no order: under load a write could wait seconds while newer ones
@@ -226,11 +265,16 @@ class Database:
         async with (
             self._write_turn() if self._write_turns is not None else _NO_TURN,
             self._connect() as connection,
-            self._begin(connection),
         ):
-            tx = Transaction(connection, self.cache)
-            with _noting_stale(connection, tx.stale):
-                yield tx
+            async with self._begin(connection):
+                tx = Transaction(connection, self.cache)
+                with _noting_stale(connection, tx.stale):
+                    yield tx
+            # For the reads that must see this write, on any replica: a request's (workers and commands
+            # read from the primary alone).
+            if self.replicas is not None and noting():
+                tx.position = await write_position(connection)
+                note_position(tx.position)
         await tx._committed()
 
     @asynccontextmanager
@@ -245,6 +289,38 @@ class Database:
         # manager here but the connection's: each layer is paid by every read.
         async with self._reader.connect() as connection:
             yield Transaction(connection, self.cache)
+
+    @asynccontextmanager
+    async def replica_reads(self, position: int | None = None) -> AsyncIterator[Transaction]:
+        """A transaction that only reads, on a healthy replica that has replayed `position` (when one is
+        given), else on the primary. Without replicas, `reads()`."""
+        replicas = self.replicas
+        replica = None if replicas is None else replicas.choose(position)
+        if replicas is None or replica is None:
+            if replicas is not None:
+                replicas.count("primary", "no_replica")
+            async with self.reads() as tx:
+                yield tx
+            return
+        connection = await replicas.open(replica, position)
+        if connection is None:  # counted, with the reason
+            async with self.reads() as tx:
+                yield tx
+            return
+        try:
+            yield Transaction(connection, self.cache)
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                replicas.went_down(replica, exc)
+            raise
+        finally:
+            with suppress(*UNREACHABLE):
+                await connection.close()
+
+    async def write_position(self) -> int:
+        """Where the primary's log stands now (for the replicas' lag)."""
+        async with self.reads() as tx:
+            return parse_position((await tx.connection.execute(WRITE_POSITION)).scalar_one())
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:
@@ -274,6 +350,8 @@ class Database:
         if self.engine is not None:
             if self.cache is not None:
                 await self.cache.redis.aclose()
+            if self.replicas is not None:
+                await self.replicas.dispose()
             await self.engine.dispose()
 
 
@@ -309,11 +387,14 @@ def database_for(settings: Settings, tracing: "Tracing | None" = None) -> Databa
     """The database (and cache) `settings` name, traced when `tracing` is given; `dispose` closes both."""
     engine = create_engine(settings)
     cache = create_cache(settings)
+    replicas = create_replicas(settings, cache)
     if tracing is not None:
         tracing.instrument_engine(engine)
+        for replica in [] if replicas is None else replicas.all:
+            tracing.instrument_engine(replica.engine)
         if cache is not None:
             tracing.instrument_redis(cache.redis)
-    return Database(engine, cache=cache, write_timeout=write_timeout(settings))
+    return Database(engine, cache=cache, write_timeout=write_timeout(settings), replicas=replicas)
 
 
 def rowcount(result: object) -> int:

@@ -42,10 +42,18 @@ from inkwell.jobs.context import JobContext
 from inkwell.jobs.runner import OutboxRunner
 from inkwell.logs import configure_logging
 from inkwell.mail.sender import create_mailer
-from inkwell.metrics import install_metrics
-from inkwell.middleware import BodySizeLimit, Observe, RequestLog, SecurityHeaders, endpoint_templates
+from inkwell.metrics import HttpMetrics, install_metrics
+from inkwell.middleware import (
+    BodySizeLimit,
+    Observe,
+    ReadYourWrites,
+    RequestLog,
+    SecurityHeaders,
+    endpoint_templates,
+)
 from inkwell.pagination import document_max_offset
 from inkwell.posts.router import router as posts_router
+from inkwell.replicas import POSITION_HEADER, Positions
 from inkwell.tracing import Tracing, start_tracing, tracer_of
 from inkwell.users.router import open_router as open_users_router
 from inkwell.users.router import router as users_router
@@ -101,13 +109,16 @@ def create_app(
         )
         # Without Redis there is no queue and no `inkwell worker` is needed: the API runs the jobs.
         jobs = None if db.cache else _start_job_runner(settings, db, tracer_of(tracing))
+        watcher = None if db.replicas is None else asyncio.create_task(_watch_replicas(db, metrics))
         try:
             with collecting_garbage_less_often(settings.gc_threshold):
                 yield
         finally:
-            purger.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await purger
+            for task in (purger, watcher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if jobs is not None:
                 await jobs.stop()
             if own:
@@ -132,13 +143,18 @@ def create_app(
     _serve(app, database, settings)
     app.state.auth = _auth(settings, app.state.passwords)
     install_error_handlers(app)
-    observe = (
+    metrics = (
         install_metrics(
-            app, pool_of=lambda: _pool_of(app), token=settings.metrics_token, shared_dir=settings.metrics_dir
-        ).observe
+            app,
+            pool_of=lambda: _pool_of(app),
+            token=settings.metrics_token,
+            shared_dir=settings.metrics_dir,
+            replicas=bool(settings.db_replica_urls),
+        )
         if settings.metrics
         else None
     )
+    observe = None if metrics is None else metrics.observe
     install_docs_pages(app)
     app.include_router(health_router)
     if app.state.auth is not None:
@@ -211,7 +227,7 @@ def _add_middleware(
         allow_methods=["*"],
         allow_headers=["*"],
         # Conditional requests and idempotent retries need these readable by browser clients too.
-        expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed"],
+        expose_headers=["X-Request-ID", "ETag", "Idempotent-Replayed", POSITION_HEADER],
     )
     layers = [
         Middleware(RequestLog, observe=observe, templates=endpoint_templates(app.routes)),
@@ -225,6 +241,11 @@ def _add_middleware(
         *(tracing.error_middleware() if tracing is not None else []),
         *([cors] if settings.cors_origins else []),
         Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        *(
+            [Middleware(ReadYourWrites, positions_of=lambda: _positions_of(app))]
+            if settings.db_replica_urls
+            else []
+        ),
     ]
     for cls, args, kwargs in reversed(layers):  # each one added goes around those added before it
         app.add_middleware(cls, *args, **kwargs)
@@ -251,6 +272,19 @@ def _pool_of(app: FastAPI) -> Pool | None:
     database: Database | None = app.state.database
     engine = None if database is None else database.engine
     return None if engine is None else engine.pool
+
+
+def _positions_of(app: FastAPI) -> Positions | None:
+    """Where the users' last writes are remembered, for the middleware; None before start-up."""
+    database: Database | None = app.state.database
+    return None if database is None or database.replicas is None else database.replicas.positions
+
+
+async def _watch_replicas(database: Database, metrics: HttpMetrics | None) -> None:
+    """Check the replicas' lag until the app stops, showing it (and where reads went) in the metrics."""
+    assert database.replicas is not None
+    publish = None if metrics is None or metrics.replicas is None else metrics.replicas.publish
+    await database.replicas.watch(database.write_position, publish)
 
 
 def _purges(settings: Settings, database: Database) -> list[Callable[[], Awaitable[int]]]:

@@ -9,7 +9,7 @@ import hmac
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -23,6 +23,9 @@ from pydantic import SecretStr
 from sqlalchemy.pool import Pool, QueuePool
 
 from inkwell.errors import NotAuthenticated
+
+if TYPE_CHECKING:
+    from inkwell.replicas import Replicas
 
 # Request latency from a millisecond (a cached read) to ten seconds (a request waiting on a lock).
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -47,6 +50,7 @@ class HttpMetrics:
         )
         # The labelled children, looked up once per label set: `labels()` takes a lock on every call.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self.replicas: ReplicaMetrics | None = None
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -56,6 +60,46 @@ class HttpMetrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+
+class ReplicaMetrics:
+    """Where the reads that may be slightly old went (a replica or the primary) and why, and each
+    replica's lag and health: counted by the replicas as they route, without a metric update per request,
+    and shown here at each of their checks (`INKWELL_DB_REPLICA_CHECK_INTERVAL`)."""
+
+    def __init__(self, registry: CollectorRegistry | None) -> None:
+        self.reads = Counter(
+            "inkwell_db_reads",
+            "Reads of the routes that may read from a replica, by where they went (`replica`, `primary`) "
+            "and why.",
+            ["target", "reason"],
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "inkwell_db_replica_lag_seconds",
+            "How far each replica is behind the primary, at its last check (+Inf: unknown).",
+            ["replica"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.healthy = Gauge(
+            "inkwell_db_replica_healthy",
+            "1 while reads may go to the replica, 0 while it is down or lagging past the limit.",
+            ["replica"],
+            multiprocess_mode="livemin",
+            registry=registry,
+        )
+        self._published: dict[tuple[str, str], int] = {}
+
+    def publish(self, replicas: "Replicas") -> None:
+        for (target, reason), count in list(replicas.reads.items()):
+            added = count - self._published.get((target, reason), 0)
+            if added:
+                self.reads.labels(target, reason).inc(added)
+                self._published[target, reason] = count
+        for replica in replicas.all:
+            self.lag.labels(replica.name).set(replica.lag)
+            self.healthy.labels(replica.name).set(1 if replica.state == "ok" else 0)
 
 
 PoolOf = Callable[[], Pool | None]
@@ -205,10 +249,15 @@ def _is_running(pid: int) -> bool:
 
 
 def install_metrics(
-    app: FastAPI, *, pool_of: PoolOf, token: SecretStr | None = None, shared_dir: Path | None = None
+    app: FastAPI,
+    *,
+    pool_of: PoolOf,
+    token: SecretStr | None = None,
+    shared_dir: Path | None = None,
+    replicas: bool = False,
 ) -> HttpMetrics:
     """Serve /metrics; the request middleware records into what this returns, and `pool_of()` is the
-    database pool whose connections it reports.
+    database pool whose connections it reports. With `replicas`, its `replicas` shows the read replicas.
 
     Without `shared_dir`, from a registry of the app's own. With it, from the files every worker of the
     server writes there (prometheus_client's multiprocess mode: PROMETHEUS_MULTIPROC_DIR must name the
@@ -224,6 +273,8 @@ def install_metrics(
     else:
         registry.register(SharedCollector(shared_dir))
         http = SharedHttpMetrics(pool_of)
+    if replicas:
+        http.replicas = ReplicaMetrics(registry if shared_dir is None else None)
     expected = None if token is None else token.get_secret_value().encode()
 
     async def metrics(request: Request) -> Response:

@@ -3,6 +3,7 @@
 import base64
 import hashlib
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
 from inkwell.logs import request_logger
+from inkwell.replicas import POSITION_HEADER, Positions, Written, format_position, noting_writes
 
 TOO_LARGE = "Request body too large"
 
@@ -232,3 +234,47 @@ def page_policy(page: bytes) -> bytes:
 
 def _is_html(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     return any(name == b"content-type" and value.startswith(b"text/html") for name, value in headers)
+
+
+PositionsOf = Callable[[], "Positions | None"]
+"""The app's memory of its users' last writes, None before start-up or without replicas."""
+POSITION_HEADER_NAME = POSITION_HEADER.lower().encode("ascii")
+
+
+class ReadYourWrites:
+    """Answer each write's position (`Inkwell-Position`) and remember it as its user's last, so that
+    their reads, sent anywhere, see it. Only where there are replicas: without them every read is on the
+    primary, which has every write.
+
+    Both happen before the response starts: a client that reads once it has the answer finds the
+    position remembered, on any app instance.
+    """
+
+    def __init__(self, app: ASGIApp, *, positions_of: PositionsOf) -> None:
+        self.app = app
+        self.positions_of = positions_of
+        self.logger = logging.getLogger(__name__)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with noting_writes() as written:
+
+            async def send_with_position(message: Message) -> None:
+                if message["type"] == "http.response.start" and written.position is not None:
+                    await self._remember(written)
+                    value = format_position(written.position).encode("ascii")
+                    message["headers"] = [*message.get("headers", ()), (POSITION_HEADER_NAME, value)]
+                await send(message)
+
+            await self.app(scope, receive, send_with_position)
+
+    async def _remember(self, written: Written) -> None:
+        positions = self.positions_of()
+        if positions is None or written.user_id is None or written.position is None:
+            return
+        try:
+            await positions.remember(written.user_id, written.position)
+        except Exception as exc:  # Redis failing: the header still carries the position
+            self.logger.warning("could not remember a write's position (%s: %s)", type(exc).__name__, exc)

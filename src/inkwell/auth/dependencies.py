@@ -11,10 +11,11 @@ from inkwell.auth.errors import InvalidAccessToken
 from inkwell.auth.keys import Auth
 from inkwell.auth.tokens import InvalidToken
 from inkwell.db import Database, Transaction
-from inkwell.deps import DatabaseDep, OptionalAuthDep, TransactionDep
+from inkwell.deps import DatabaseDep, OptionalAuthDep, ReadTransactionDep, TransactionDep
 from inkwell.errors import NotAuthenticated
 from inkwell.idempotency.dependencies import IdempotentRequest, idempotency_in
 from inkwell.orm import utcnow
+from inkwell.replicas import note_writer
 from inkwell.users.models import UserRecord
 
 # auto_error off: a missing token is Inkwell's own 401, rendered like every other error.
@@ -63,6 +64,14 @@ async def current_viewer(
 BearerTokenDep = Annotated[str | None, Depends(bearer_token)]
 
 
+async def current_reader(auth: OptionalAuthDep, tx: ReadTransactionDep, token: BearerTokenDep) -> Viewer:
+    """`current_viewer`, for the routes that may read slightly old data: read in their read transaction,
+    which is on a replica that has replayed the viewer's own last writes (their sign-in included)."""
+    if auth is None:
+        return OPEN_VIEWER
+    return await _signed_in_viewer(auth, tx, token)
+
+
 async def viewer_before_transaction(
     auth: OptionalAuthDep, database: DatabaseDep, token: BearerTokenDep
 ) -> Viewer:
@@ -93,10 +102,12 @@ async def _signed_in_viewer(auth: Auth, tx: Transaction, token: str | None) -> V
     user = await service.signed_in_user(tx, claims, now=utcnow())
     if user is None:
         raise InvalidAccessToken
+    note_writer(user.id)  # whatever the request writes, its user's next reads must see
     return Viewer(user=user, session_id=claims.session_id)
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+ReaderDep = Annotated[Viewer, Depends(current_reader)]
 ViewerBeforeTransactionDep = Annotated[Viewer, Depends(viewer_before_transaction)]
 # For routes that only need someone signed in: `dependencies=[SignedIn]`.
 SignedIn = Depends(current_viewer)

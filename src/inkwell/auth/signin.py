@@ -24,6 +24,7 @@ from inkwell.auth.throttle import PasswordAttempt, Throttle
 from inkwell.auth.tokens import issue_access_token
 from inkwell.db import Database
 from inkwell.orm import utcnow
+from inkwell.replicas import note_writer
 from inkwell.users import service as users
 from inkwell.users.models import UserRecord
 
@@ -131,6 +132,7 @@ async def reset_password(auth: Auth, database: Database, *, token: str, new_pass
         if redeemed is None:
             raise InvalidAccountToken
         user_id = redeemed.user_id
+        note_writer(user_id)  # the sessions it ends are ended for every later read of the account
         await users.set_password(tx, user_id, password_hash)
         await service.end_other_sessions(tx, user_id, keep=None, now=now)
         await service.spend_account_tokens(tx, user_id, purposes=SPENT_BY_A_NEW_PASSWORD, now=now)
@@ -162,6 +164,8 @@ async def change_password(
 
 
 def token_pair(auth: Auth, tokens: SessionTokens) -> TokenPair:
+    # The session is new: the account's next reads, on a replica too, must find it.
+    note_writer(tokens.user_id)
     ttl = auth.settings.access_token_ttl
     access_token = issue_access_token(
         auth.key, user_id=tokens.user_id, session_id=tokens.session_id, now=utcnow(), ttl=ttl

@@ -6,7 +6,7 @@ from fastapi.exceptions import RequestValidationError
 from inkwell.auth.dependencies import AddressDep
 from inkwell.auth.throttle import search_limit
 from inkwell.conditional import IfNoneMatchHeader, answer_if_none_match
-from inkwell.deps import SettingsDep, ThrottleDep, TransactionDep
+from inkwell.deps import ReadTransactionDep, SettingsDep, ThrottleDep
 from inkwell.fields import MAX_ID, Documented
 from inkwell.pagination import PageDep
 from inkwell.posts import service
@@ -16,7 +16,7 @@ from inkwell.posts.search import MAX_QUERY_LENGTH, Search, parse_query
 
 
 async def post_to_read(
-    post_id: int, tx: TransactionDep, response: Response, if_none_match: IfNoneMatchHeader = None
+    post_id: int, tx: ReadTransactionDep, response: Response, if_none_match: IfNoneMatchHeader = None
 ) -> PostRecord:
     """The post with its ETag; 404 when there is none, 304 when the client's copy (If-None-Match) is
     current."""

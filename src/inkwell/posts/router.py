@@ -3,7 +3,7 @@ from fastapi import APIRouter, Response, status
 from inkwell.auth.dependencies import ViewerDep, ViewerIdempotencyDep
 from inkwell.cache.reads import cached_body
 from inkwell.conditional import IfMatchHeader, etag_of, with_etag
-from inkwell.deps import CacheDep, DatabaseDep, TransactionDep
+from inkwell.deps import CacheDep, ReadsDep, TransactionDep
 from inkwell.links import post_links
 from inkwell.pagination import LINK_HEADER, PageDep
 from inkwell.posts import service
@@ -39,19 +39,20 @@ async def create_post(
     responses={**responses(404, 422, 429, 503), 200: {"headers": LINK_HEADER}},
 )
 async def list_user_posts(
-    user_id: int, page: PageDep, search: SearchDep, cache: CacheDep, database: DatabaseDep
+    user_id: int, page: PageDep, search: SearchDep, cache: CacheDep, reads: ReadsDep
 ) -> Response:
     """List a user's posts, oldest first, or with `q` those that match, best first; a `Link` header points
     to the next page."""
+    cached = cache_for(cache, page)
 
     async def load() -> bytes:
         # A transaction only when the cache misses: a hit touches no database connection.
-        async with database.reads() as tx:
+        async with reads.current() if cached else reads.may_be_old() as tx:
             found = await service.list_user_posts(tx, author_id=user_id, page=page, search=search)
         return encode_page(found, page)
 
     key = variant(f"user:{user_id}", page, search)
-    body = await cached_body(cache_for(cache, page), CACHE_NAMESPACE, key, load)
+    body = await cached_body(cached, CACHE_NAMESPACE, key, load)
     return page_response(body, page, search)
 
 
@@ -64,20 +65,21 @@ async def list_posts(
     page: PageDep,
     search: SearchDep,
     cache: CacheDep,
-    database: DatabaseDep,
+    reads: ReadsDep,
     author_id: AuthorFilter = None,
 ) -> Response:
     """List posts, newest first, or with `q` those that match, best first; a `Link` header points to the
     next page."""
+    cached = cache_for(cache, page)
 
     async def load() -> bytes:
         # A transaction only when the cache misses: a hit touches no database connection.
-        async with database.reads() as tx:
+        async with reads.current() if cached else reads.may_be_old() as tx:
             found = await service.list_posts(tx, page=page, author_id=author_id, search=search)
         return encode_page(found, page)
 
     key = variant(f"all:{author_id or ''}", page, search)
-    body = await cached_body(cache_for(cache, page), CACHE_NAMESPACE, key, load)
+    body = await cached_body(cached, CACHE_NAMESPACE, key, load)
     return page_response(body, page, search)
 
 

@@ -18,7 +18,7 @@ from inkwell.auth.schemas import AccountUpdate, CurrentPassword
 from inkwell.auth.signin import check_password
 from inkwell.auth.throttle import Limit, Throttle, sign_up_limit
 from inkwell.conditional import IfNoneMatchHeader, answer_if_none_match
-from inkwell.deps import AuthDep, DatabaseDep, PasswordsDep, ThrottleDep, TransactionDep
+from inkwell.deps import AuthDep, DatabaseDep, PasswordsDep, ReadTransactionDep, ThrottleDep
 from inkwell.users import service
 from inkwell.users.errors import UserNotFound
 from inkwell.users.models import UserRecord
@@ -26,7 +26,7 @@ from inkwell.users.schemas import OpenUserCreate, UserCreate, UserFields
 
 
 async def user_to_read(
-    user_id: int, tx: TransactionDep, response: Response, if_none_match: IfNoneMatchHeader = None
+    user_id: int, tx: ReadTransactionDep, response: Response, if_none_match: IfNoneMatchHeader = None
 ) -> UserRecord:
     """The user with its ETag; 404 when there is none, 304 when the client's copy (If-None-Match) is
     current."""

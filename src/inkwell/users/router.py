@@ -4,10 +4,10 @@ from fastapi import APIRouter, Response, status
 from starlette.convertors import Convertor, register_url_convertor
 
 from inkwell.auth import emails
-from inkwell.auth.dependencies import AddressDep, ViewerDep
+from inkwell.auth.dependencies import AddressDep, ReaderDep
 from inkwell.conditional import ETAG_HEADER, IfMatchHeader, etag_of, with_etag
 from inkwell.db import Transaction
-from inkwell.deps import AuthDep, ThrottleDep, TransactionDep
+from inkwell.deps import AuthDep, ReadTransactionDep, ThrottleDep, TransactionDep
 from inkwell.idempotency.dependencies import IdempotencyDep, IdempotentRequest
 from inkwell.links import user_links
 from inkwell.pagination import PageDep, page_of
@@ -83,7 +83,7 @@ async def create_user(account: SignUpDep, tx: TransactionDep, idempotency: Idemp
 
 @router.get("", response_model=list[PublicUserRead], responses=responses(401, 422, 503))
 async def list_users(
-    viewer: ViewerDep, tx: TransactionDep, page: PageDep, response: Response
+    viewer: ReaderDep, tx: ReadTransactionDep, page: PageDep, response: Response
 ) -> list[PublicUserRead]:
     """List users in id order; a `Link` header points to the next page. Emails are in an admin's view only."""
     users = page_of(await service.list_users(tx, page=page), page, response)
@@ -91,7 +91,7 @@ async def list_users(
 
 
 @router.get(USER, response_model=PublicUserRead, responses=USER_READ)
-async def read_user(viewer: ViewerDep, user: UserToRead) -> PublicUserRead:
+async def read_user(viewer: ReaderDep, user: UserToRead) -> PublicUserRead:
     """Fetch one user, with its ETag; 304 when If-None-Match names it. The email is in an admin's view
     only."""
     return PublicUserRead.of(user, with_email=viewer.is_admin)
@@ -142,7 +142,7 @@ async def create_open_user(
 
 
 @open_router.get("", name="list_users", response_model=list[UserRead], responses=responses(401, 422, 503))
-async def list_open_users(tx: TransactionDep, page: PageDep, response: Response) -> list[UserRecord]:
+async def list_open_users(tx: ReadTransactionDep, page: PageDep, response: Response) -> list[UserRecord]:
     """List users in id order; a `Link` header points to the next page."""
     return page_of(await service.list_users(tx, page=page), page, response)
 
