@@ -377,6 +377,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"replica {number} must be a postgresql:// URL, like {_DATABASE_EXAMPLE}")
         return value
 
+    @field_validator("db_position_ttl")
+    @classmethod
+    def _remembered_past_the_lag(cls, value: float, info: ValidationInfo) -> float:
+        # A healthy replica has replayed every write older than the lag allowed (and the time until the
+        # next check finds it lagging): a write remembered at least that long is never missing from one.
+        longest = info.data.get("db_replica_max_lag", 0.0) + info.data.get("db_replica_check_interval", 0.0)
+        if value <= longest:
+            raise ValueError(
+                f"must be longer than INKWELL_DB_REPLICA_MAX_LAG plus INKWELL_DB_REPLICA_CHECK_INTERVAL "
+                f"({longest:g} s), or a reader could find a write of theirs missing on a replica"
+            )
+        return value
+
     @field_validator("metrics_token")
     @classmethod
     def _strong_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:

@@ -68,3 +68,10 @@ def test_positions_compare_as_the_log_does() -> None:
 def test_what_is_not_a_position_is_refused(sent: str) -> None:
     with pytest.raises(InvalidPosition):
         parse_position(sent)
+
+
+def test_a_write_is_remembered_for_longer_than_a_replica_may_lag() -> None:
+    with pytest.raises(ValidationError, match="must be longer than INKWELL_DB_REPLICA_MAX_LAG"):
+        Settings(db_replica_max_lag=30, db_replica_check_interval=1, db_position_ttl=31, _env_file=None)
+
+    assert Settings(db_replica_max_lag=30, db_position_ttl=60, _env_file=None).db_position_ttl == 60
