@@ -137,6 +137,28 @@ async def test_pages_past_the_window_by_offset(
             assert await titles(client, "lovage", offset=offset, limit=2) == every[offset : offset + 2]
 
 
+async def test_a_common_word_is_ranked_on_every_database_without_counting_its_matches(
+    settings: Settings, committed_database: Database, lovage: list[str]
+) -> None:
+    # scan_rows 5: `lovage`, in the newest post, is common on SQLite (ranked without bm25) and on MariaDB
+    # (read from the newest posts, not the index); window 1: PostgreSQL finds it among the newest 8 posts.
+    common = {"search_rank_window": 3, "search_scan_rows": 5}
+    async with client_with(settings, committed_database, **common) as client:
+        ranked = await titles(client, "lovage")
+        assert await titles(client, '"lovage soup"') == ["Lovage soup"]
+        # Without `Tea`, the window reaches the newest title hit (on MariaDB, only the matches among the
+        # newest 5 posts are ranked: the title hit follows them, as the older matches do).
+        excluded = await titles(client, "lovage -honey")
+        assert sorted(excluded[:3]) == ["Bread", "Lovage soup", "Pickles"]
+        assert excluded[3:] == lovage[4:]
+    async with client_with(settings, committed_database, search_rank_window=1) as client:
+        newest_first = await titles(client, "lovage")
+        assert await paged_titles(client, "lovage", 2) == newest_first
+
+    assert ranked == ["Tea", "Bread", "Pickles", *lovage[3:]]  # by occurrences: four, two, one
+    assert newest_first == lovage
+
+
 @contextmanager
 def statements(engine: AsyncEngine) -> Iterator[list[str]]:
     """The SQL of every statement run on `engine` meanwhile."""

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    bindparam,
     case,
     column,
     func,
@@ -112,9 +113,9 @@ async def _plan(
 ) -> Plan:
     dialect = connection.dialect.name
     if dialect == "postgresql":
-        return _postgresql(statement, search)
+        return await _postgresql(connection, statement, parameters, search)
     if dialect == "sqlite":
-        return _sqlite(statement, search)
+        return await _sqlite(connection, statement, parameters, search)
     return await _mariadb(connection, statement, parameters, search)
 
 
@@ -144,9 +145,11 @@ _SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 
 
 def _tsquery(text: str) -> ColumnElement[Any]:
-    # A subquery, run once per statement: as a plain expression, a prepared statement's generic plan parses
-    # the query again for every matching row (seven times slower on a million posts).
-    return select(func.to_tsquery(_SIMPLE, literal(text, String))).scalar_subquery()
+    # Written into the statement (the text holds only words of letters and digits, quoted), not bound: the
+    # planner then knows how many posts hold the words (the column's statistics) and picks the primary key
+    # for a common word, the GIN index for a rare one. A bound parameter leaves it guessing, and a guess
+    # for a common word read the whole list of its matches.
+    return func.to_tsquery(_SIMPLE, bindparam(None, text, String, literal_execute=True))
 
 
 def _ts_phrase(phrase: Phrase) -> str:
@@ -167,22 +170,65 @@ def _ts_any(phrases: Iterable[Phrase]) -> str:
     return rendered[0] if len(rendered) == 1 else f"({' | '.join(rendered)})"
 
 
-def _postgresql(statement: Statement, search: Search) -> Plan:
+async def _postgresql(
+    connection: AsyncConnection, statement: Statement, parameters: Parameters, search: Search
+) -> Plan:
     query = search.query
     parts = [_ts_any(group) for group in query.required]
     parts += [f"!{_ts_phrase(phrase)}" for phrase in query.excluded]
     wanted = _tsquery(" & ".join(parts))
     in_title = _tsquery(" | ".join(_ts_within(phrase, "A") for phrase in query.wanted))
     matching = statement.where(_VECTOR.bool_op("@@")(wanted))
-    # The newest matches by the primary key or the GIN index (whichever the planner finds cheaper), and
-    # only then their rank: ts_rank reads each match's vector, the cost of ranking every match.
-    window = _newest(matching, search.window)
-    order = (
-        _VECTOR.bool_op("@@")(in_title).desc(),
-        func.ts_rank(_VECTOR, wanted, type_=Float).desc(),
-        Post.id.desc(),
+    lowest = await _lowest_of_window(connection, matching, parameters, search.window)
+    window = _newest(matching if lowest is None else matching.where(Post.id >= lowest), search.window)
+    # Ranked as the window's rows are read (ts_rank reads each one's vector, the cost of ranking every
+    # match), and only the page's posts read again.
+    scored = window.add_columns(
+        _VECTOR.bool_op("@@")(in_title).label("in_title"),
+        func.ts_rank(_VECTOR, wanted, type_=Float).label("rank"),
     )
-    return Plan(window, _by_ids(statement, window, lambda _: order), matching.order_by(Post.id.desc()))
+
+    def ranked(offset: int, limit: int) -> Statement:
+        ranks = scored.subquery("window")
+        page = (
+            select(ranks.c.id, ranks.c.in_title, ranks.c.rank)
+            .order_by(ranks.c.in_title.desc(), ranks.c.rank.desc(), ranks.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+            .subquery("page")
+        )
+        return statement.join(page, page.c.id == Post.id).order_by(
+            page.c.in_title.desc(), page.c.rank.desc(), Post.id.desc()
+        )
+
+    return Plan(window, ranked, matching.order_by(Post.id.desc()))
+
+
+# PostgreSQL looks for the newest matches among the newest posts first: in spans of this many times the
+# window, then in the whole table.
+SPANS = (8, 64, 512)
+
+
+async def _lowest_of_window(
+    connection: AsyncConnection, matching: Statement, parameters: Parameters, window: int
+) -> int | None:
+    """The lowest id of the newest `window` matches, when they are found among the newest posts; None to
+    look in the whole table.
+
+    The GIN index knows which rows match, not their ids: the newest matches of a word in 2% of the posts
+    would otherwise be read by the primary key (fifty posts for each match) or all sorted by id. Bounded to
+    the newest posts, the index and the primary key meet on a few rows.
+    """
+    top = (await connection.execute(select(func.max(Post.id)))).scalar()
+    for span in SPANS:
+        if top is None or top <= span * window:
+            return None
+        newest = _newest(matching.where(Post.id > top - span * window), window).subquery("newest")
+        counted = select(func.count(), func.min(newest.c.id))
+        found, lowest = (await connection.execute(counted, parameters)).one()
+        if found >= window:
+            return int(lowest)
+    return None
 
 
 # SQLite
@@ -204,20 +250,27 @@ def _fts_any(phrases: Iterable[Phrase]) -> str:
     return rendered[0] if len(rendered) == 1 else f"({' OR '.join(rendered)})"
 
 
-def _sqlite(statement: Statement, search: Search) -> Plan:
+async def _sqlite(
+    connection: AsyncConnection, statement: Statement, parameters: Parameters, search: Search
+) -> Plan:
     query = search.query
     wanted = " AND ".join(_fts_any(group) for group in query.required)
     wanted = f"({wanted})" + "".join(f" NOT {_fts_phrase(phrase)}" for phrase in query.excluded)
-    # The newest rowids straight from the full-text index (FTS5 reads a word's list backwards), scored
-    # there: bm25 is computed only for the rows the window keeps. Only the page's posts are read.
+    # The newest rowids straight from the full-text index (FTS5 reads a word's list backwards). Only the
+    # page's posts are read.
     hits = select(_FTS.c.rowid.label("id")).where(_FTS.c[FTS_TABLE].match(wanted))
     if statement.whereclause is not None:  # one author's posts: their rows tell which
         hits = hits.join(Post, Post.id == _FTS.c.rowid).where(statement.whereclause)
     newest_hits = hits.order_by(_FTS.c.rowid.desc())
-    scored = newest_hits.add_columns((_BM25_TITLE < 0).label("in_title"), _BM25.label("rank")).limit(
-        search.window
-    )
     window = newest_hits.limit(search.window)
+    older = newest_hits.subquery("older")
+    newest_first = statement.join(older, older.c.id == Post.id).order_by(Post.id.desc())
+    if await _has_common_phrase(connection, query, search):
+        return Plan(window, _sqlite_counted(statement, query, window), newest_first)
+    # bm25 is computed only for the rows the window keeps; but it first counts the posts that hold each
+    # phrase, which for a common word costs as much as ranking every match: hence the other way above.
+    scored = newest_hits.add_columns((_BM25_TITLE < 0).label("in_title"), _BM25.label("rank"))
+    scored = scored.limit(search.window)
 
     def ranked(offset: int, limit: int) -> Statement:
         ranks = scored.subquery("window")
@@ -232,8 +285,56 @@ def _sqlite(statement: Statement, search: Search) -> Plan:
             page.c.in_title.desc(), page.c.rank, Post.id.desc()
         )
 
-    older = newest_hits.subquery("older")
-    return Plan(window, ranked, statement.join(older, older.c.id == Post.id).order_by(Post.id.desc()))
+    return Plan(window, ranked, newest_first)
+
+
+async def _has_common_phrase(connection: AsyncConnection, query: SearchQuery, search: Search) -> bool:
+    """Whether a phrase of the query is in so many posts that bm25 would count more than
+    `search.scan_rows` of them: estimated from the newest PROBE_ROWS posts, a bounded read of the index."""
+    phrases = list(
+        dict.fromkeys([*(phrase for group in query.required for phrase in group), *query.excluded])
+    )
+    probe_rows = _probe_rows(search)
+    top = (await connection.execute(select(func.max(_FTS.c.rowid)))).scalar()
+    if top is None or top <= probe_rows:
+        return False
+    counts = [
+        select(func.count())
+        .select_from(_FTS)
+        .where(_FTS.c[FTS_TABLE].match(_fts_phrase(phrase)), _FTS.c.rowid > top - probe_rows)
+        .scalar_subquery()
+        for phrase in phrases
+    ]
+    found = (await connection.execute(select(*counts))).one()
+    return any(count * top > search.scan_rows * probe_rows for count in found)
+
+
+def _probe_rows(search: Search) -> int:
+    """How many of the newest posts tell the common words: PROBE_ROWS, fewer where `scan_rows` is small."""
+    return max(1, min(PROBE_ROWS, search.scan_rows // 25))
+
+
+def _sqlite_counted(
+    statement: Statement, query: SearchQuery, window: Statement
+) -> Callable[[int, int], Statement]:
+    """The window ranked without bm25: posts whose title holds a phrase looked for first (checked on the
+    window's rows with REGEXP, which SQLAlchemy gives SQLite as Python's `re`), then by how often the
+    words looked for occur in the post."""
+    words = "|".join(r"[\W_]+".join(phrase.words) for phrase in query.wanted)
+    in_title = Post.title.regexp_match(rf"(?i)(?<![^\W_])(?:{words})(?![^\W_])")
+    order = (in_title.desc(), _occurrences(query).desc(), Post.id.desc())
+    return _by_ids(statement, window, lambda _: order)
+
+
+def _occurrences(query: SearchQuery, length: Any = func.length) -> ColumnElement[Any]:
+    """How often the words looked for occur in the title and the body (as parts of words too): the rank
+    where the index's own would cost reading every match."""
+    text = func.lower(Post.title.concat(" ").concat(Post.body))
+    words = list(dict.fromkeys(word for phrase in query.wanted for word in phrase.words))
+    return sum(
+        ((func.length(text) - func.length(func.replace(text, word, ""))) / len(word) for word in words),
+        literal(0),
+    )
 
 
 # MariaDB
@@ -327,7 +428,7 @@ async def _common_words(
     `search.scan_rows` posts: the index would read a list of most of the table for each. None when the
     probe saw every post: then nothing is costly."""
     words = _probed_words(search.query)
-    probe_rows = max(1, min(PROBE_ROWS, search.scan_rows // 25))
+    probe_rows = _probe_rows(search)
     recent = (
         statement.with_only_columns(Post.title, Post.body)
         .order_by(Post.id.desc())
@@ -348,20 +449,6 @@ async def _common_words(
         word
         for word, found in zip(words, hits, strict=True)
         if (found or 0) * search.scan_rows >= search.window * seen
-    )
-
-
-def _relevance_by_count(query: SearchQuery) -> ColumnElement[Any]:
-    """The occurrences of the words looked for in the title and the body: the rank where the index is not
-    asked (its own relevance would cost reading every match)."""
-    text = func.lower(func.concat(Post.title, " ", Post.body))
-    words = list(dict.fromkeys(word for phrase in query.wanted for word in phrase.words))
-    return sum(
-        (
-            (func.char_length(text) - func.char_length(func.replace(text, word, ""))) / len(word)
-            for word in words
-        ),
-        literal(0),
     )
 
 
@@ -425,7 +512,7 @@ def _mariadb_scan(
         lowest = select(func.min(newest.c.id) - 1).scalar_subquery()
     matching = statement.where(*checked)
     window = _newest(matching.where(Post.id > lowest), search.window)
-    relevance = _relevance_by_count(search.query)
+    relevance = _occurrences(search.query, func.char_length)  # not bytes
 
     def order(_: Any) -> tuple[ColumnElement[Any], ...]:
         return in_title.desc(), relevance.desc(), Post.id.desc()
