@@ -230,6 +230,8 @@ def evaluate(results: Results) -> None:
 
         results.checks = checks(results)
         return
+    from bench.replicas import checks as replica_checks  # imported here: bench.replicas imports this module
+
     growth_users = results.settings.get("growth_users")
     candidates = [
         ratio_check(results, "get_user", 0.6, p99_under_ms=15),
@@ -251,6 +253,7 @@ def evaluate(results: Results) -> None:
             for database in ("postgresql", "sqlite")
             for scenario in CACHED_READS
         ),
+        *replica_checks(results),
     ]
     results.checks = [check for check in candidates if check is not None]
 

@@ -25,7 +25,7 @@ import asyncpg
 import psutil
 
 import redis
-from bench import report, search, seed
+from bench import replicas, report, search, seed
 from bench.layers import measure_layers
 from bench.otlp import otlp_sink
 from bench.report import Measurement, Results
@@ -351,6 +351,7 @@ class Bench:
             self.run_cached(url, "postgresql")
             self.run_signed_in(url)
             self.run_flood(url)
+        replicas.run(self)
 
     def measure_side_by_side(
         self,

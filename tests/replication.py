@@ -26,7 +26,6 @@ from tests.processes import free_port
 SERVER_SETTINGS = {
     "listen_addresses": "'127.0.0.1'",
     "shared_buffers": "'16MB'",
-    "max_connections": "60",
     "wal_level": "replica",
     "max_wal_senders": "4",
     "hot_standby": "on",
@@ -119,7 +118,7 @@ class Pair:
 
 
 @contextlib.contextmanager
-def streaming_pair(*, synchronous: bool = False) -> Iterator[Pair]:
+def streaming_pair(*, synchronous: bool = False, max_connections: int = 60) -> Iterator[Pair]:
     """A primary and its streaming replica; with `synchronous`, every commit waits until the replica
     has it on disk (what makes a failover to it lose no acknowledged write)."""
     bindir = server_programs()
@@ -135,7 +134,8 @@ def streaming_pair(*, synchronous: bool = False) -> Iterator[Pair]:
                 shutil.chown(folder, SERVER_USER, SERVER_USER)
         initdb = [str(bindir / "initdb"), "-D", str(primary.datadir), "-A", "trust", "-U", "postgres"]
         run_as_server_user([*initdb, "--no-sync", "--no-instructions"])
-        primary.configure(SERVER_SETTINGS | (SYNCHRONOUS if synchronous else {}))
+        connections = {"max_connections": str(max_connections)}
+        primary.configure(SERVER_SETTINGS | connections | (SYNCHRONOUS if synchronous else {}))
         primary.start()
         started.append(primary)
         run_as_server_user(
