@@ -282,9 +282,10 @@ class Replicas:
                 replica.name,
                 type(exc).__name__,
             )
-        self._set_state(replica, "down")
+        self.mark(replica, "down")
 
-    def _set_state(self, replica: Replica, state: Literal["ok", "lagging", "down"]) -> None:
+    def mark(self, replica: Replica, state: Literal["ok", "lagging", "down"]) -> None:
+        """Set the replica's state; reads go to those that are `ok`."""
         replica.state = state
         self._healthy = [r for r in self.all if r.state == "ok"]
 
@@ -310,7 +311,7 @@ class Replicas:
         state: Literal["ok", "lagging"] = "ok" if replica.lag <= self.max_lag else "lagging"
         if state != replica.state:
             logger.info("replica %s is %s (%.1f s behind)", replica.name, state, replica.lag)
-        self._set_state(replica, state)
+        self.mark(replica, state)
 
     async def watch(self, primary_position: Callable[[], Awaitable[int]], publish: Publish | None) -> None:
         """Check the replicas every `interval` seconds, until cancelled; `publish` then shows the figures."""
