@@ -114,7 +114,7 @@ def queries() -> list[Query]:
 
 
 def scenarios() -> list[Scenario]:
-    listing = Scenario("list_posts", "GET /posts (first page)", "get.lua", ("/posts", "1", "1"))
+    listing = Scenario("list_posts", "GET /posts (first page)", "search_band.lua", ("/posts", "-"))
     return [listing] + [
         Scenario(query.scenario, query.label, "search_band.lua", ("/posts", quote_plus(query.q)))
         for query in queries()
@@ -281,8 +281,8 @@ def _measure_low(bench: "Bench", server: Any, scenario: Scenario) -> float:
         command = wrk_command(
             bench.wrk,
             server.url,
-            "search_band.lua",
-            ["p95", *scenario.args],
+            scenario.script,
+            list(scenario.args),
             Load(1, LOW_CONNECTIONS, duration),
         )
         completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603

@@ -1,16 +1,15 @@
--- GET one search, always the same: args are the path and the query (URL-encoded), after "p95" to print
--- the 95th percentile of the latency too (a BENCH_P95 line, in microseconds).
+-- GET one request, always the same: args are the path and a query (URL-encoded; "-": none). done()
+-- prints the 95th percentile of the latency too, as a BENCH_P95 line (microseconds).
 dofile(debug.getinfo(1, "S").source:match("^@(.*/)") .. "report.lua")
 
-local target, with_p95
+local target
 local report = done
 
 function init(args)
-  local first = 1
-  if args[1] == "p95" then
-    with_p95, first = true, 2
+  target = args[1]
+  if args[2] ~= "-" then
+    target = target .. "?q=" .. args[2]
   end
-  target = args[first] .. "?q=" .. args[first + 1]
 end
 
 function request()
@@ -19,7 +18,5 @@ end
 
 function done(summary, latency, requests)
   report(summary, latency, requests)
-  if with_p95 then
-    io.write(string.format("BENCH_P95 %d\n", latency:percentile(95)))
-  end
+  io.write(string.format("BENCH_P95 %d\n", latency:percentile(95)))
 end

@@ -63,6 +63,12 @@ async def get_throttle(request: Request) -> Throttle:
     return throttle
 
 
+async def get_traffic_throttle(request: Request) -> Throttle:
+    """Searches' throttle, which never writes to the database (`auth.throttle.traffic_throttle_for`)."""
+    throttle: Throttle = request.app.state.traffic_throttle
+    return throttle
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 CacheDep = Annotated[Cache | None, Depends(get_cache)]
@@ -70,6 +76,7 @@ PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 OptionalAuthDep = Annotated[Auth | None, Depends(get_optional_auth)]
 AuthDep = Annotated[Auth, Depends(get_auth)]
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
+TrafficThrottleDep = Annotated[Throttle, Depends(get_traffic_throttle)]
 
 
 async def request_transaction(request: Request) -> AsyncIterator[Transaction]:

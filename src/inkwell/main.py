@@ -28,7 +28,7 @@ from inkwell.auth.keys import Auth, signing_key
 from inkwell.auth.passwords import Passwords
 from inkwell.auth.router import account_router
 from inkwell.auth.router import router as auth_router
-from inkwell.auth.throttle import throttle_for
+from inkwell.auth.throttle import throttle_for, traffic_throttle_for
 from inkwell.config import Settings, get_settings
 from inkwell.db import Database, database_for
 from inkwell.docs_pages import install_docs_pages, swagger_ui_page
@@ -265,6 +265,7 @@ def _serve(app: FastAPI, database: Database | None, settings: Settings) -> None:
     app.state.database = database
     app.state.cache = None if database is None else database.cache
     app.state.throttle = None if database is None else throttle_for(database, settings)
+    app.state.traffic_throttle = None if database is None else traffic_throttle_for(database, settings)
 
 
 def _pool_of(app: FastAPI) -> Pool | None:

@@ -243,7 +243,9 @@ class RedisThrottle:
     When Redis fails, the database counts instead, so nothing is ever left unthrottled.
     """
 
-    def __init__(self, redis: "Redis", *, prefix: str, fallback: DatabaseThrottle) -> None:
+    def __init__(
+        self, redis: "Redis", *, prefix: str, fallback: "DatabaseThrottle | ProcessThrottle"
+    ) -> None:
         self.redis = redis
         self.prefix = f"{prefix}:throttle"
         self.fallback = fallback
@@ -287,6 +289,44 @@ class RedisThrottle:
             await self.redis.eval(_REFUND_SCRIPT, 1, self._key(key))  # type: ignore[misc]
         except RedisError:
             await self.fallback.refund(key, tx=tx)
+
+
+class ProcessThrottle:
+    """Counts in this process's memory, each key's window as the others count it: for limits that guard
+    the server's time rather than an account (searches), where writing a row for every request would cost
+    more than the request. Each server process counts on its own, so N processes admit up to N times the
+    limit; with Redis configured, the counts are Redis's, shared, and these only while Redis is away.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._windows: dict[str, tuple[int, float]] = {}
+
+    async def hit(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> int | None:
+        return max((await self.exceeded(limits, tx=tx)).values(), default=None)
+
+    async def exceeded(self, limits: Sequence[Limit], *, tx: Transaction | None = None) -> dict[str, int]:
+        """Count one attempt against each limit; the seconds to wait for each key this attempt is past."""
+        now = self.clock()
+        if len(self._windows) > REMEMBERED_REFUSALS:
+            self._windows = {key: window for key, window in self._windows.items() if window[1] > now}
+        waits = {}
+        for limit in limits:
+            hits, ends = self._windows.get(limit.key, (0, now))
+            if ends <= now:  # the last window ended: a new one starts
+                hits, ends = 0, now + limit.window
+            self._windows[limit.key] = (hits + 1, ends)
+            if hits + 1 > limit.max_hits:
+                waits[limit.key] = max(1, math.ceil(ends - now))
+        return waits
+
+    async def forget(self, key: str, *, tx: Transaction | None = None) -> None:
+        self._windows.pop(key, None)
+
+    async def refund(self, key: str, *, tx: Transaction | None = None) -> None:
+        hits, ends = self._windows.get(key, (0, 0.0))
+        if hits > 0:
+            self._windows[key] = (hits - 1, ends)
 
 
 class RefusalsRemembered:
@@ -344,3 +384,14 @@ def throttle_for(database: Database, settings: Settings) -> Throttle:
         return RefusalsRemembered(in_database)
     redis = RedisThrottle(database.cache.redis, prefix=settings.redis_prefix, fallback=in_database)
     return RefusalsRemembered(redis)
+
+
+def traffic_throttle_for(database: Database, settings: Settings) -> Throttle:
+    """The app's throttle of requests that cost the server time (searches): counting in Redis when it is
+    configured, else (and while Redis fails) in each process; never a write to the database."""
+    in_process = ProcessThrottle()
+    if database.cache is None:
+        return in_process
+    return RefusalsRemembered(
+        RedisThrottle(database.cache.redis, prefix=settings.redis_prefix, fallback=in_process)
+    )

@@ -6,7 +6,7 @@ from fastapi.exceptions import RequestValidationError
 from inkwell.auth.dependencies import AddressDep
 from inkwell.auth.throttle import search_limit
 from inkwell.conditional import IfNoneMatchHeader, answer_if_none_match
-from inkwell.deps import ReadTransactionDep, SettingsDep, ThrottleDep
+from inkwell.deps import ReadTransactionDep, SettingsDep, TrafficThrottleDep
 from inkwell.fields import MAX_ID, Documented
 from inkwell.pagination import PageDep
 from inkwell.posts import service
@@ -47,7 +47,11 @@ SearchText = Annotated[
 
 
 async def search_query(
-    page: PageDep, settings: SettingsDep, throttle: ThrottleDep, address: AddressDep, q: SearchText = None
+    page: PageDep,
+    settings: SettingsDep,
+    throttle: TrafficThrottleDep,
+    address: AddressDep,
+    q: SearchText = None,
 ) -> Search | None:
     """The parsed `q`, or None when there is none; a 422 when it is blank or holds a NUL, or comes with
     `after` (ranked results have no cursor); a 429 past the searches allowed from the client's address."""

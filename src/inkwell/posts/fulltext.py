@@ -321,7 +321,12 @@ def _sqlite_counted(
     window's rows with REGEXP, which SQLAlchemy gives SQLite as Python's `re`), then by how often the
     words looked for occur in the post."""
     words = "|".join(r"[\W_]+".join(phrase.words) for phrase in query.wanted)
-    in_title = Post.title.regexp_match(rf"(?i)(?<![^\W_])(?:{words})(?![^\W_])")
+    # Python is called only for the titles that hold one of the first words (lower() folds ASCII only:
+    # the others are all checked).
+    holds = or_(*(func.instr(func.lower(Post.title), phrase.words[0]) > 0 for phrase in query.wanted))
+    ascii_only = all(word.isascii() for phrase in query.wanted for word in phrase.words)
+    pattern = Post.title.regexp_match(rf"(?i)(?<![^\W_])(?:{words})(?![^\W_])")
+    in_title = case((holds, pattern), else_=False) if ascii_only else pattern
     order = (in_title.desc(), _occurrences(query).desc(), Post.id.desc())
     return _by_ids(statement, window, lambda _: order)
 
