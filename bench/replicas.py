@@ -14,7 +14,7 @@ import glob
 from typing import TYPE_CHECKING
 
 from bench import seed
-from bench.report import Check, Results
+from bench.report import Check, Measurement, Results
 from bench.scenarios import user_scenarios
 
 if TYPE_CHECKING:
@@ -46,20 +46,32 @@ def run(bench: "Bench") -> None:
             bench.inkwell(pair.primary.url, settings=replicated) as server,
         ):
             side_by_side = [(alone, "primary", "postgresql"), (server, "replica", "postgresql")]
+            # Twice, the second time in the other order: on a shared machine, whichever server goes
+            # second in a pair meets a load that moved meanwhile.
             bench.measure_side_by_side(scenarios, side_by_side)
+            bench.measure_side_by_side(scenarios, side_by_side[::-1])
 
 
 def checks(results: Results) -> list[Check]:
-    """Each request read from a replica against the same request on the same server without one."""
+    """Each request read from a replica against the same request on the same server without one, over
+    both rounds."""
     found = []
     for scenario in SCENARIOS:
-        replica = results.find("replica", "postgresql", scenario)
-        primary = results.find("primary", "postgresql", scenario)
-        if replica is None or primary is None or not primary.requests_per_second:
+        replica = _measured(results, "replica", scenario)
+        primary = _measured(results, "primary", scenario)
+        if not replica or not primary or not sum(m.requests_per_second for m in primary):
             continue
-        ratio = replica.requests_per_second / primary.requests_per_second
-        met = ratio >= FLOOR and replica.errors == 0
+        ratio = sum(m.requests_per_second for m in replica) / sum(m.requests_per_second for m in primary)
+        met = ratio >= FLOOR and not any(m.errors for m in replica)
         found.append(
-            Check(f"Read replica, {replica.label}", f">= {FLOOR} without replicas", f"{ratio:.2f}", met)
+            Check(f"Read replica, {replica[0].label}", f">= {FLOOR} without replicas", f"{ratio:.2f}", met)
         )
     return found
+
+
+def _measured(results: Results, target: str, scenario: str) -> list[Measurement]:
+    return [
+        m
+        for m in results.measurements
+        if (m.target, m.database, m.scenario) == (target, "postgresql", scenario)
+    ]
