@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from inkwell.config import Settings
 from inkwell.db import create_engine
-from tests.replicas.conftest import migrated, running
+from tests.replicas.serving import migrated, running
 from tests.replication import Pair, streaming_pair
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from inkwell.replicas import POSITION_HEADER
 from tests.accounts import Account, new_account
 from tests.redis import delete_keys, redis_url, unique_prefix
-from tests.replicas.conftest import migrated, read_counts, replica_settings, running
+from tests.replicas.serving import migrated, read_counts, replica_settings, running
 from tests.replication import Pair, streaming_pair
 
 pytestmark = pytest.mark.slow
