@@ -10,11 +10,18 @@ from datetime import timedelta
 import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inkwell.auth.models import ThrottleCounter
-from inkwell.auth.throttle import DatabaseThrottle, Limit, RedisThrottle, Throttle
+from inkwell.auth.throttle import (
+    DatabaseThrottle,
+    Limit,
+    ProcessThrottle,
+    RedisThrottle,
+    Throttle,
+    traffic_throttle_for,
+)
 from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.orm import utcnow
@@ -157,3 +164,34 @@ async def test_concurrent_hits_in_redis_let_exactly_the_limit_through(
     waits = await race(throttle, 15)
 
     assert waits.count(None) == RACE.max_hits
+
+
+async def test_a_process_counts_each_key_in_its_own_fixed_window() -> None:
+    now = [100.0]
+    throttle = ProcessThrottle(clock=lambda: now[0])
+
+    waits = await hits_until_refused(throttle, [ACCOUNT, ADDRESS], 3)
+    now[0] += 30
+    still = await throttle.hit([ACCOUNT])
+    await throttle.refund(ADDRESS.key)
+    address_again = await throttle.hit([ADDRESS])
+    now[0] += 31  # the window that started at 100 has ended
+    fresh = await hits_until_refused(throttle, [ACCOUNT], 2)
+    await throttle.forget(ACCOUNT.key)
+
+    assert waits == [None, None, 60]
+    assert still == 30
+    assert address_again is None  # three of three, with one given back
+    assert fresh == [None, None]
+    assert await throttle.hit([ACCOUNT]) is None
+
+
+async def test_the_traffic_throttle_never_writes_to_the_database(
+    database: Database, settings: Settings, session: AsyncSession
+) -> None:
+    throttle = traffic_throttle_for(database, settings)
+
+    waits = await hits_until_refused(throttle, [ACCOUNT], 3)
+
+    assert waits[2] is not None
+    assert (await session.execute(select(func.count()).select_from(ThrottleCounter))).scalar() == 0
