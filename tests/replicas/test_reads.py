@@ -141,6 +141,20 @@ async def test_a_position_that_is_not_one_is_a_400(pair: Pair, sent: str) -> Non
     }
 
 
+async def test_writes_answer_a_position_and_reads_none(pair: Pair) -> None:
+    settings = replica_settings(pair.primary.url, [pair.replica.url])
+    async with running(settings) as client:
+        account = await new_account(client)
+        written = await client.post(
+            f"/users/{account.id}/posts", json={"title": "T", "body": "B"}, headers=account.headers
+        )
+        searched = await client.get("/posts?q=B")
+
+    assert POSITION_HEADER in written.headers
+    assert searched.status_code == 200
+    assert POSITION_HEADER not in searched.headers
+
+
 async def test_reads_answer_from_elsewhere_while_the_replica_is_down_then_lagging(pair: Pair) -> None:
     settings = replica_settings(pair.primary.url, [pair.replica.url], db_replica_max_lag=0.3)
     async with running(settings) as client:
