@@ -21,11 +21,13 @@ The objects named here are created by the migration, outside the models: `inkwel
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Executable,
     Float,
     Integer,
     Select,
@@ -78,6 +80,7 @@ class Plan:
     ranked: Callable[[int, int], Statement]
     newest_first: Statement
     complete: bool = True
+    parameters: Parameters = field(default_factory=dict)  # the statements' own, beside the caller's
 
 
 async def find(
@@ -92,10 +95,12 @@ async def find(
     """The posts of `statement` that match `search`, `limit` of them from `offset` on: the newest matches
     ranked (at most `search.window` of them), then the older ones, newest first."""
     plan = await _plan(connection, statement, parameters, search)
+    parameters = {**parameters, **plan.parameters}
     window = search.window
     found: list[PostRecord] = []
     if offset < window:
-        found = records(await connection.execute(plan.ranked(offset, limit), parameters), PostRecord)
+        paged = {**parameters, RANK_OFFSET: offset, RANK_LIMIT: limit}
+        found = records(await connection.execute(plan.ranked(offset, limit), paged), PostRecord)
         if len(found) == limit or (plan.complete and offset + len(found) < window):
             return found
         size = offset + len(found) if found or offset == 0 else None
@@ -106,6 +111,10 @@ async def find(
         size = (await connection.execute(counted, parameters)).scalar_one()
     older = plan.newest_first.offset(max(offset, size)).limit(limit - len(found))
     return found + records(await connection.execute(older, parameters), PostRecord)
+
+
+# The page of the ranked window, where a statement is built once and takes them as parameters.
+RANK_OFFSET, RANK_LIMIT = "rank_offset", "rank_limit"
 
 
 async def _plan(
@@ -144,12 +153,14 @@ _VECTOR = literal_column(f"posts.{SEARCH_VECTOR}", TSVECTOR)
 _SIMPLE: ColumnElement[Any] = literal_column("'simple'::regconfig")
 
 
-def _tsquery(text: str) -> ColumnElement[Any]:
-    # Written into the statement (the text holds only words of letters and digits, quoted), not bound: the
-    # planner then knows how many posts hold the words (the column's statistics) and picks the primary key
-    # for a common word, the GIN index for a rare one. A bound parameter leaves it guessing, and a guess
-    # for a common word read the whole list of its matches.
-    return func.to_tsquery(_SIMPLE, bindparam(None, text, String, literal_execute=True))
+# The query's words are written into the statement (the text holds only words of letters and digits,
+# quoted), not bound: the planner then knows how many posts hold them (the column's statistics) and picks
+# the primary key for a common word, the GIN index for a rare one. A bound parameter leaves it guessing,
+# and a guess for a common word read the whole list of its matches. So are the bounds of the window.
+_WANTED = bindparam("search_wanted", type_=String, literal_execute=True)
+_IN_TITLE = bindparam("search_in_title", type_=String, literal_execute=True)
+_WINDOW = bindparam("search_window", type_=Integer, literal_execute=True)
+_LOWEST = bindparam("search_lowest", type_=Integer, literal_execute=True)
 
 
 def _ts_phrase(phrase: Phrase) -> str:
@@ -176,32 +187,72 @@ async def _postgresql(
     query = search.query
     parts = [_ts_any(group) for group in query.required]
     parts += [f"!{_ts_phrase(phrase)}" for phrase in query.excluded]
-    wanted = _tsquery(" & ".join(parts))
-    in_title = _tsquery(" | ".join(_ts_within(phrase, "A") for phrase in query.wanted))
-    matching = statement.where(_VECTOR.bool_op("@@")(wanted))
-    lowest = await _lowest_of_window(connection, matching, parameters, search.window)
-    window = _newest(matching if lowest is None else matching.where(Post.id >= lowest), search.window)
-    # Ranked as the window's rows are read (ts_rank reads each one's vector, the cost of ranking every
-    # match), and only the page's posts read again.
-    scored = window.add_columns(
-        _VECTOR.bool_op("@@")(in_title).label("in_title"),
-        func.ts_rank(_VECTOR, wanted, type_=Float).label("rank"),
-    )
+    built = _postgresql_statements(statement)
+    own = {
+        "search_wanted": " & ".join(parts),
+        "search_in_title": " | ".join(_ts_within(phrase, "A") for phrase in query.wanted),
+        "search_window": search.window,
+    }
+    lowest = await _lowest_of_window(connection, built, {**parameters, **own}, search.window)
+    if lowest is None:
+        return Plan(built.window, lambda *_: built.ranked, built.newest_first, parameters=own)
+    own["search_lowest"] = lowest
+    return Plan(built.bounded_window, lambda *_: built.bounded_ranked, built.newest_first, parameters=own)
 
-    def ranked(offset: int, limit: int) -> Statement:
-        ranks = scored.subquery("window")
+
+@dataclass(frozen=True, slots=True)
+class _PostgresqlStatements:
+    """A list's search statements, built once: building them for every request cost more CPU than the
+    database's work for a common word."""
+
+    top: Statement
+    probe: Executable
+    window: Statement
+    ranked: Statement
+    bounded_window: Statement
+    bounded_ranked: Statement
+    newest_first: Statement
+
+
+@lru_cache(maxsize=16)
+def _postgresql_statements(statement: Statement) -> _PostgresqlStatements:
+    wanted = func.to_tsquery(_SIMPLE, _WANTED)
+    in_title = func.to_tsquery(_SIMPLE, _IN_TITLE)
+    matching = statement.where(_VECTOR.bool_op("@@")(wanted))
+
+    def newest(where: Statement) -> Statement:
+        return where.with_only_columns(Post.id).order_by(Post.id.desc()).limit(_WINDOW)
+
+    def ranked(window: Statement) -> Statement:
+        # Ranked as the window's rows are read (ts_rank reads each one's vector, the cost of ranking every
+        # match), and only the page's posts read again.
+        scored = window.add_columns(
+            _VECTOR.bool_op("@@")(in_title).label("in_title"),
+            func.ts_rank(_VECTOR, wanted, type_=Float).label("rank"),
+        ).subquery("window")
         page = (
-            select(ranks.c.id, ranks.c.in_title, ranks.c.rank)
-            .order_by(ranks.c.in_title.desc(), ranks.c.rank.desc(), ranks.c.id.desc())
-            .offset(offset)
-            .limit(limit)
+            select(scored.c.id, scored.c.in_title, scored.c.rank)
+            .order_by(scored.c.in_title.desc(), scored.c.rank.desc(), scored.c.id.desc())
+            .offset(bindparam(RANK_OFFSET, type_=Integer))
+            .limit(bindparam(RANK_LIMIT, type_=Integer))
             .subquery("page")
         )
         return statement.join(page, page.c.id == Post.id).order_by(
             page.c.in_title.desc(), page.c.rank.desc(), Post.id.desc()
         )
 
-    return Plan(window, ranked, matching.order_by(Post.id.desc()))
+    probed = newest(matching.where(Post.id > _LOWEST)).subquery("newest")
+    probe = select(func.count().label("found"), func.min(probed.c.id).label("lowest"))
+    window, bounded_window = newest(matching), newest(matching.where(Post.id >= _LOWEST))
+    return _PostgresqlStatements(
+        top=select(func.max(Post.id)),
+        probe=probe,
+        window=window,
+        ranked=ranked(window),
+        bounded_window=bounded_window,
+        bounded_ranked=ranked(bounded_window),
+        newest_first=matching.order_by(Post.id.desc()),
+    )
 
 
 # PostgreSQL looks for the newest matches among the newest posts first: in spans of this many times the
@@ -210,7 +261,7 @@ SPANS = (8, 64, 512)
 
 
 async def _lowest_of_window(
-    connection: AsyncConnection, matching: Statement, parameters: Parameters, window: int
+    connection: AsyncConnection, built: _PostgresqlStatements, parameters: Parameters, window: int
 ) -> int | None:
     """The lowest id of the newest `window` matches, when they are found among the newest posts; None to
     look in the whole table.
@@ -219,15 +270,14 @@ async def _lowest_of_window(
     would otherwise be read by the primary key (fifty posts for each match) or all sorted by id. Bounded to
     the newest posts, the index and the primary key meet on a few rows.
     """
-    top = (await connection.execute(select(func.max(Post.id)))).scalar()
+    top = (await connection.execute(built.top)).scalar()
     for span in SPANS:
         if top is None or top <= span * window:
             return None
-        newest = _newest(matching.where(Post.id > top - span * window), window).subquery("newest")
-        counted = select(func.count(), func.min(newest.c.id))
-        found, lowest = (await connection.execute(counted, parameters)).one()
-        if found >= window:
-            return int(lowest)
+        probed = {**parameters, "search_lowest": top - span * window}
+        row = (await connection.execute(built.probe, probed)).one()
+        if row.found >= window:
+            return int(row.lowest)
     return None
 
 
