@@ -216,25 +216,22 @@ class Replicas:
         self._healthy = list(replicas)
         self._turn = 0
 
-    @property
-    def healthy(self) -> list[Replica]:
-        return self._healthy
-
     def count(self, target: Target, reason: Reason) -> None:
         self.reads[target, reason] += 1
 
     def choose(self, position: int | None) -> Replica | None:
-        """The next healthy replica, one already known to have replayed `position` first; None when
-        every replica is down or lagging."""
+        """The next healthy replica in turn, or the next after it known to have replayed `position`;
+        None when every replica is down or lagging."""
         healthy = self._healthy
         if not healthy:
             return None
+        self._turn = turn = (self._turn + 1) % len(healthy)
         if position is not None:
-            for replica in healthy:
+            for step in range(len(healthy)):
+                replica = healthy[(turn + step) % len(healthy)]
                 if replica.replayed >= position:
                     return replica
-        self._turn = (self._turn + 1) % len(healthy)
-        return healthy[self._turn]
+        return healthy[turn]
 
     async def open(self, replica: Replica, position: int | None) -> AsyncConnection | None:
         """A connection to `replica` that has replayed `position` (waiting `wait` seconds at most), or

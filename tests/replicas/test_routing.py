@@ -58,3 +58,11 @@ async def test_without_redis_a_users_last_write_is_remembered_in_the_process(
     assert await positions.recall(8) is None
     monkeypatch.setattr("inkwell.replicas.time.monotonic", lambda: 1e12)
     assert await positions.recall(7) is None
+
+
+def test_reads_with_a_position_every_replica_has_replayed_go_to_each_in_turn() -> None:
+    chosen = replicas(2)
+    for replica in chosen.all:
+        replica.replayed = 500
+
+    assert {chosen.choose(400).name for _ in range(2)} == {"replica0:5432", "replica1:5432"}  # type: ignore[union-attr]
