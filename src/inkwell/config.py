@@ -134,8 +134,8 @@ class Settings(BaseSettings):
     """How many of a search's newest matches are ranked, best first; older matches follow them, newest
     first."""
     search_scan_rows: PositiveInt = 50_000
-    """MariaDB: how many of the newest posts a search reads, at most, for words too common for its
-    full-text index to serve cheaply."""
+    """A word expected in more posts than this is common: MariaDB reads at most this many of the newest
+    posts for it rather than its full-text index, and SQLite ranks it without bm25."""
     idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
     """Seconds an `Idempotency-Key` and its response are kept."""
     purge_interval: float = Field(

@@ -178,8 +178,9 @@ def statements(engine: AsyncEngine) -> Iterator[list[str]]:
 async def test_mariadb_reads_the_newest_posts_for_a_common_word_instead_of_the_index(
     settings: Settings, committed_database: Database, engine: AsyncEngine, lovage: list[str]
 ) -> None:
-    # One post in 25 read to tell the common words: the newest, which holds `lovage`.
-    async with client_with(settings, committed_database, search_rank_window=3, search_scan_rows=25) as client:
+    # One post read to tell the common words: the newest, which holds `lovage` (so, of 16 posts or more, in
+    # more than 5).
+    async with client_with(settings, committed_database, search_rank_window=3, search_scan_rows=5) as client:
         with statements(engine) as run:
             bounded = await titles(client, "lovage")
         paged = await paged_titles(client, "lovage", 2)
@@ -208,9 +209,9 @@ async def test_mariadb_finds_older_matches_beyond_the_posts_it_scans(
             body = "Borage." if number in (0, 1, 29) else "Nothing of the kind."
             await make_post(session, author, title=f"Post {number}", body=body)
 
-    # The newest post holds the word: common, so only the newest 25 posts are read for the window (one
+    # The newest post holds the word: common, so only the newest 5 posts are read for the window (one
     # match), and the two older matches follow it.
-    async with client_with(settings, committed_database, search_rank_window=3, search_scan_rows=25) as client:
+    async with client_with(settings, committed_database, search_rank_window=3, search_scan_rows=5) as client:
         assert await titles(client, "borage") == ["Post 29", "Post 1", "Post 0"]
         assert await titles(client, "borage", offset=1, limit=1) == ["Post 1"]
         assert await titles(client, "borage", offset=2, limit=1) == ["Post 0"]

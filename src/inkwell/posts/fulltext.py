@@ -479,9 +479,9 @@ def _probed_words(query: SearchQuery) -> list[str]:
 async def _common_words(
     connection: AsyncConnection, statement: Statement, parameters: Parameters, search: Search
 ) -> frozenset[str] | None:
-    """The words found in so many of the newest posts that the query's newest matches are expected within
-    `search.scan_rows` posts: the index would read a list of most of the table for each. None when the
-    probe saw every post: then nothing is costly."""
+    """The words expected in more than `search.scan_rows` posts, from their share of the newest ones: the
+    index would build a list of that many matches for each. None when the probe saw every post: then
+    nothing is costly."""
     words = _probed_words(search.query)
     probe_rows = _probe_rows(search)
     recent = (
@@ -495,15 +495,17 @@ async def _common_words(
         func.sum(case((or_(recent.c.title.contains(word), recent.c.body.contains(word)), 1), else_=0))
         for word in words
     ]
-    row = (await connection.execute(select(func.count(), *counts).select_from(recent), parameters)).one()
-    seen, hits = row[0], row[1:]
+    # The highest id stands for the number of posts (of any author: an upper bound for one author's).
+    top = select(func.max(Post.id)).scalar_subquery()
+    probe = select(func.count(), top, *counts).select_from(recent)
+    row = (await connection.execute(probe, parameters)).one()
+    seen, posts, hits = row[0], row[1] or 0, row[2:]
     if seen < probe_rows:
         return None
-    # Common: expected at least `window` times in `scan_rows` posts.
     return frozenset(
         word
         for word, found in zip(words, hits, strict=True)
-        if (found or 0) * search.scan_rows >= search.window * seen
+        if (found or 0) * posts > search.scan_rows * seen
     )
 
 
