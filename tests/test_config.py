@@ -122,6 +122,15 @@ def test_random_keys_of_32_characters_or_more_are_taken(new_key: Callable[[], st
         assert signing_key(Settings(_env_file=None, secret_key=SecretStr(key))) == key
 
 
+@pytest.mark.parametrize("word", ["xxx", "your", "todo", "Secret"])
+def test_a_random_key_that_holds_an_examples_word_by_chance_is_taken(word: str) -> None:
+    # token_urlsafe draws from letters too: about one key in 700 holds `xxx` or `your` somewhere.
+    random = secrets.token_urlsafe(32)
+    key = random[:20] + word + random[20:]
+
+    assert signing_key(Settings(_env_file=None, secret_key=SecretStr(key))) == key
+
+
 def test_a_client_address_may_fail_far_more_often_than_an_account(monkeypatch: pytest.MonkeyPatch) -> None:
     """Everyone behind one NAT or proxy shares an address: by default its limit is much the higher."""
     defaults = Settings(_env_file=None)

@@ -464,6 +464,7 @@ def _backend_of(scheme: str) -> str:
 
 MIN_SECRET_BYTES = 32
 _PLACEHOLDERS = ("change", "secret", "example", "placeholder", "replace", "your", "xxx", "todo")
+_PLACEHOLDER_WORDS = re.compile("|".join(_PLACEHOLDERS))
 # Whoever holds one signed token can try keys against it offline, at about 10^10 HMAC-SHA256 a second on
 # one GPU: a key that takes 2^80 guesses (10^24) holds for thousands of years against a thousand GPUs.
 # zxcvbn's estimate counts what makes a key guessable (sequences, repeats, keyboard rows, words), so
@@ -478,9 +479,13 @@ def refuse_weak_secret(key: str) -> None:
     is too easy to guess (zxcvbn's estimate under MIN_SECRET_BITS)."""
     if len(key.encode()) < MIN_SECRET_BYTES:
         raise ValueError(f"must be at least {MIN_SECRET_BYTES} bytes (try `openssl rand -hex 32`)")
+    # A word of an example's key in it, and little else: a random key may hold one by chance (`xxx` or
+    # `your` in about one urlsafe key of 700), and what is left of it is as random as before.
     lowered = key.lower()
     if any(word in lowered for word in _PLACEHOLDERS):
-        raise ValueError("looks like a placeholder; generate one with `openssl rand -hex 32`")
+        rest = _PLACEHOLDER_WORDS.sub("", lowered)
+        if secret_bits(rest) < MIN_SECRET_BITS:
+            raise ValueError("looks like a placeholder; generate one with `openssl rand -hex 32`")
     if (bits := secret_bits(key)) < MIN_SECRET_BITS:
         raise ValueError(
             f"is too easy to guess (about {bits:.0f} bits, made of sequences, repeats or words; "
