@@ -4,7 +4,8 @@ A `SearchQuery` (see `posts.search`) is rendered into each engine's own query la
 parameter built from words of letters and digits only, so that nothing a client sends is ever syntax:
 
 - PostgreSQL: a `tsquery` (`'cloves' & ('green' <-> 'tea') & !'salt'`) against `posts.search_vector`, a
-  generated `tsvector` (title weighted A, body B) with a GIN index, ranked by `ts_rank`;
+  generated `tsvector` (title weighted A, body B) with a GIN index, ranked by `ts_rank`; where a RUM index
+  on the vector holds the ids too, it finds the newest matches;
 - SQLite: an FTS5 query (`"cloves" AND "green tea" NOT "salt"`) against `posts_fts`, an external-content
   FTS5 table that triggers keep in step with `posts`, ranked by `bm25` with the title weighted 10;
 - MariaDB: boolean mode (`+cloves +"green tea" -salt`) against a FULLTEXT index on (title, body), ranked by
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     ColumnElement,
@@ -46,6 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.mysql import match
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.pool import Pool
 
 from inkwell.orm import records
 from inkwell.posts.models import Post, PostRecord
@@ -54,13 +57,16 @@ from inkwell.posts.search import Phrase, Search, SearchQuery
 # PostgreSQL: the generated column and its index.
 SEARCH_VECTOR = "search_vector"
 SEARCH_VECTOR_INDEX = "ix_posts_search_vector"
+# PostgreSQL, where the RUM extension is installed: an index on the vector that also holds each post's id,
+# so that it gives the matches newest first (revision 0013).
+RUM_INDEX = "ix_posts_search_rum"
 # SQLite: the FTS5 table and the shadow tables FTS5 keeps its index in.
 FTS_TABLE = "posts_fts"
 FTS_TABLES = frozenset({FTS_TABLE, *(f"{FTS_TABLE}_{part}" for part in ("data", "idx", "docsize", "config"))})
 # MariaDB: the FULLTEXT index.
 FULLTEXT_INDEX = "ix_posts_fulltext"
 
-SEARCH_INDEXES = frozenset({SEARCH_VECTOR_INDEX, FULLTEXT_INDEX})
+SEARCH_INDEXES = frozenset({SEARCH_VECTOR_INDEX, RUM_INDEX, FULLTEXT_INDEX})
 
 Statement = Select[Any]
 Parameters = dict[str, Any]
@@ -187,17 +193,42 @@ async def _postgresql(
     query = search.query
     parts = [_ts_any(group) for group in query.required]
     parts += [f"!{_ts_phrase(phrase)}" for phrase in query.excluded]
-    built = _postgresql_statements(statement)
+    rum = await has_rum_index(connection)
+    built = _postgresql_statements(statement, rum=rum)
     own = {
         "search_wanted": " & ".join(parts),
         "search_in_title": " | ".join(_ts_within(phrase, "A") for phrase in query.wanted),
         "search_window": search.window,
     }
-    lowest = await _lowest_of_window(connection, built, {**parameters, **own}, search.window)
+    spans = SPANS[:1] if rum else SPANS
+    lowest = await _lowest_of_window(connection, built, {**parameters, **own}, search.window, spans)
     if lowest is None:
         return Plan(built.window, lambda *_: built.ranked, built.newest_first, parameters=own)
     own["search_lowest"] = lowest
     return Plan(built.bounded_window, lambda *_: built.bounded_ranked, built.newest_first, parameters=own)
+
+
+# Whether each engine's database has the RUM index, asked once per connection pool (the engines of a
+# request's options share their pool): an index added or dropped later is seen after a restart.
+_RUM_INDEXES: WeakKeyDictionary[Pool, bool] = WeakKeyDictionary()
+
+
+async def has_rum_index(connection: AsyncConnection) -> bool:
+    """Whether the database of `connection` (PostgreSQL) has the RUM index on the search vector."""
+    pool = connection.engine.sync_engine.pool
+    found = _RUM_INDEXES.get(pool)
+    if found is None:
+        exists = func.to_regclass(literal(RUM_INDEX, String)).is_not(None)
+        found = bool((await connection.execute(select(exists))).scalar_one())
+        _RUM_INDEXES[pool] = found
+    return found
+
+
+# The RUM index orders the matches by their distance to the highest id an integer column holds: newest
+# first, from the index alone (the GIN index gives no order, and the primary key reads every post for a
+# rare word).
+_NEWEST_BY_RUM = Post.id.op("<=|", return_type=Integer)(literal_column("2147483647"))
+_NEWEST = Post.id.desc()
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,13 +246,16 @@ class _PostgresqlStatements:
 
 
 @lru_cache(maxsize=16)
-def _postgresql_statements(statement: Statement) -> _PostgresqlStatements:
+def _postgresql_statements(statement: Statement, *, rum: bool) -> _PostgresqlStatements:
     wanted = func.to_tsquery(_SIMPLE, _WANTED)
     in_title = func.to_tsquery(_SIMPLE, _IN_TITLE)
     matching = statement.where(_VECTOR.bool_op("@@")(wanted))
+    # Where the whole table is looked in: by the RUM index where there is one (ids are unique, so the
+    # order is the same).
+    newest_order = _NEWEST_BY_RUM if rum else _NEWEST
 
-    def newest(where: Statement) -> Statement:
-        return where.with_only_columns(Post.id).order_by(Post.id.desc()).limit(_WINDOW)
+    def newest(where: Statement, order: ColumnElement[Any] = _NEWEST) -> Statement:
+        return where.with_only_columns(Post.id).order_by(order).limit(_WINDOW)
 
     def ranked(window: Statement) -> Statement:
         # Ranked as the window's rows are read (ts_rank reads each one's vector, the cost of ranking every
@@ -243,7 +277,7 @@ def _postgresql_statements(statement: Statement) -> _PostgresqlStatements:
 
     probed = newest(matching.where(Post.id > _LOWEST)).subquery("newest")
     probe = select(func.count().label("found"), func.min(probed.c.id).label("lowest"))
-    window, bounded_window = newest(matching), newest(matching.where(Post.id >= _LOWEST))
+    window, bounded_window = newest(matching, newest_order), newest(matching.where(Post.id >= _LOWEST))
     return _PostgresqlStatements(
         top=select(func.max(Post.id)),
         probe=probe,
@@ -251,17 +285,22 @@ def _postgresql_statements(statement: Statement) -> _PostgresqlStatements:
         ranked=ranked(window),
         bounded_window=bounded_window,
         bounded_ranked=ranked(bounded_window),
-        newest_first=matching.order_by(Post.id.desc()),
+        newest_first=matching.order_by(newest_order),
     )
 
 
 # PostgreSQL looks for the newest matches among the newest posts first: in spans of this many times the
-# window, then in the whole table.
+# window, then in the whole table. With the RUM index, only in the first span (where a common word's
+# matches are met soonest by the primary key), then in the whole table by the RUM index.
 SPANS = (8, 64, 512)
 
 
 async def _lowest_of_window(
-    connection: AsyncConnection, built: _PostgresqlStatements, parameters: Parameters, window: int
+    connection: AsyncConnection,
+    built: _PostgresqlStatements,
+    parameters: Parameters,
+    window: int,
+    spans: tuple[int, ...],
 ) -> int | None:
     """The lowest id of the newest `window` matches, when they are found among the newest posts; None to
     look in the whole table.
@@ -271,7 +310,7 @@ async def _lowest_of_window(
     the newest posts, the index and the primary key meet on a few rows.
     """
     top = (await connection.execute(built.top)).scalar()
-    for span in SPANS:
+    for span in spans:
         if top is None or top <= span * window:
             return None
         probed = {**parameters, "search_lowest": top - span * window}
