@@ -187,7 +187,8 @@ async def test_a_server_error_is_traced_inside_the_outermost_wrapping_with_its_m
     assert "RuntimeError" in said
     assert "***@" + address.split("@")[1] in said
     assert "sekrit-token-123" not in said
-    assert address.split("@")[0] not in said
+    # The local part with its @: alone, a short one (`ada`) may turn up in a random id of the span.
+    assert address.split("@")[0] + "@" not in said
 
 
 async def test_an_error_after_the_response_started_is_traced_with_its_message_redacted(
