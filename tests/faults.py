@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+
 from tests.processes import free_port
 
 SERVER_USER = "postgres"  # PostgreSQL refuses to run as root
@@ -30,8 +32,8 @@ def postgres_bindir() -> Path | None:
 
 
 @dataclass
-class PrivateCluster:
-    """A throwaway PostgreSQL cluster on 127.0.0.1 and a free port, trusted, without fsync."""
+class Instance:
+    """A PostgreSQL server of the test's own: its data folder and port on 127.0.0.1."""
 
     bindir: Path
     datadir: Path
@@ -41,31 +43,57 @@ class PrivateCluster:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def configure(self, settings: dict[str, str]) -> None:
+        lines = "".join(f"{name} = {value}\n" for name, value in settings.items())
+        with (self.datadir / "postgresql.conf").open("a") as conf:
+            conf.write(lines)
+
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.datadir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._pg_ctl("start", "-w", "-t", "60", "-o", options, "-l", str(self.datadir / "server.log"))
+        options = f"-p {self.port} -k {self.datadir}"
+        log = self.datadir / "server.log"
+        try:
+            self.pg_ctl("start", "-w", "-t", "60", "-o", options, "-l", str(log))
+        except subprocess.CalledProcessError as exc:
+            raise RuntimeError(
+                f"PostgreSQL did not start: {log.read_text(errors='replace')[-2000:]}"
+            ) from exc
 
-    def stop(self) -> None:
-        """A fast shutdown, as a restart does it: sessions are told "terminating connection"."""
-        self._pg_ctl("stop", "-w", "-t", "60", "-m", "fast")
+    def stop(self, mode: str = "fast") -> None:
+        self.pg_ctl("stop", "-w", "-t", "60", "-m", mode)
 
-    def _pg_ctl(self, *args: str) -> None:
-        _run_as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args])
+    def promote(self) -> None:
+        self.pg_ctl("promote", "-w", "-t", "60")
+
+    def pg_ctl(self, *args: str) -> None:
+        run_as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args])
+
+    async def execute(self, statement: str) -> object:
+        connection = await asyncpg.connect(self.url)
+        try:
+            return await connection.fetchval(statement)
+        finally:
+            await connection.close()
 
 
 @contextlib.contextmanager
-def private_cluster() -> Iterator[PrivateCluster]:
+def private_cluster() -> Iterator[Instance]:
+    """A throwaway PostgreSQL server on 127.0.0.1 and a free port, trusted, without fsync."""
     bindir = postgres_bindir()
     if bindir is None:
         raise FileNotFoundError("PostgreSQL's server programs (initdb, pg_ctl) are not installed")
     datadir = Path(tempfile.mkdtemp(prefix="inkwell-pg-"))
     if os.geteuid() == 0:
         shutil.chown(datadir, SERVER_USER, SERVER_USER)
-    cluster = PrivateCluster(bindir, datadir, free_port())
+    cluster = Instance(bindir, datadir, free_port())
     try:
-        _run_as_server_user(
+        run_as_server_user(
             [str(bindir / "initdb"), "-D", str(datadir), "-A", "trust", "-U", "postgres", "--no-sync"]
         )
+        cluster.configure({"listen_addresses": "'127.0.0.1'", "fsync": "off"})
         cluster.start()
         yield cluster
     finally:
@@ -74,10 +102,12 @@ def private_cluster() -> Iterator[PrivateCluster]:
         shutil.rmtree(datadir, ignore_errors=True)
 
 
-def _run_as_server_user(command: list[str]) -> None:
+def run_as_server_user(command: list[str]) -> None:
     if os.geteuid() == 0:
         command = ["runuser", "-u", SERVER_USER, "--", *command]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    result = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    if result.returncode != 0:
+        raise subprocess.CalledProcessError(result.returncode, command, result.stdout, result.stderr)
 
 
 class TcpProxy:

@@ -16,10 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import pytest
 
-from tests.faults import SERVER_USER, postgres_bindir
+from tests.faults import SERVER_USER, Instance, postgres_bindir, run_as_server_user
 from tests.processes import free_port
 
 # Small and quick: these instances hold a few thousand rows.
@@ -46,54 +45,6 @@ def server_programs() -> Path:
     if os.environ.get("CI"):
         pytest.fail(missing)
     pytest.skip(missing)
-
-
-@dataclass
-class Instance:
-    """One PostgreSQL server: its data folder and port."""
-
-    bindir: Path
-    datadir: Path
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    @property
-    def host(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def configure(self, settings: dict[str, str]) -> None:
-        lines = "".join(f"{name} = {value}\n" for name, value in settings.items())
-        with (self.datadir / "postgresql.conf").open("a") as conf:
-            conf.write(lines)
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.datadir}"
-        log = self.datadir / "server.log"
-        try:
-            self.pg_ctl("start", "-w", "-t", "60", "-o", options, "-l", str(log))
-        except subprocess.CalledProcessError as exc:
-            raise RuntimeError(
-                f"PostgreSQL did not start: {log.read_text(errors='replace')[-2000:]}"
-            ) from exc
-
-    def stop(self, mode: str = "fast") -> None:
-        self.pg_ctl("stop", "-w", "-t", "60", "-m", mode)
-
-    def promote(self) -> None:
-        self.pg_ctl("promote", "-w", "-t", "60")
-
-    def pg_ctl(self, *args: str) -> None:
-        run_as_server_user([str(self.bindir / "pg_ctl"), "-D", str(self.datadir), *args])
-
-    async def execute(self, statement: str) -> object:
-        connection = await asyncpg.connect(self.url)
-        try:
-            return await connection.fetchval(statement)
-        finally:
-            await connection.close()
 
 
 @dataclass
@@ -156,11 +107,3 @@ def streaming_pair(*, synchronous: bool = False, max_connections: int = 60) -> I
             with contextlib.suppress(subprocess.CalledProcessError):
                 instance.stop("immediate")
         shutil.rmtree(root, ignore_errors=True)
-
-
-def run_as_server_user(command: list[str]) -> None:
-    if os.geteuid() == 0:
-        command = ["runuser", "-u", SERVER_USER, "--", *command]
-    result = subprocess.run(command, capture_output=True, timeout=120, check=False)
-    if result.returncode != 0:
-        raise subprocess.CalledProcessError(result.returncode, command, result.stdout, result.stderr)

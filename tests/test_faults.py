@@ -26,7 +26,7 @@ from inkwell.db import Database, create_engine, write_timeout
 from inkwell.main import create_app
 from tests.databases import migrate
 from tests.factories import make_user
-from tests.faults import PrivateCluster, TcpProxy, postgres_bindir, private_cluster
+from tests.faults import Instance, TcpProxy, postgres_bindir, private_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ WORKERS = 8
 
 
 @pytest.fixture(scope="module")
-def cluster() -> Iterator[PrivateCluster]:
+def cluster() -> Iterator[Instance]:
     if postgres_bindir() is None:
         pytest.skip("needs PostgreSQL's server programs (initdb, pg_ctl) to run a private cluster")
     with private_cluster() as cluster:
@@ -46,7 +46,7 @@ def cluster() -> Iterator[PrivateCluster]:
 
 
 @pytest.fixture(scope="module")
-async def cluster_url(cluster: PrivateCluster) -> str:
+async def cluster_url(cluster: Instance) -> str:
     engine = create_engine(Settings(database_url=cluster.url, _env_file=None))
     await migrate(engine)
     await engine.dispose()
@@ -136,7 +136,7 @@ def assert_only_answers_or_503(outcomes: list[Outcome]) -> None:
 
 
 async def test_postgresql_restarting_under_load_is_503_then_service_returns_by_itself(
-    cluster: PrivateCluster, cluster_url: str, caplog: pytest.LogCaptureFixture
+    cluster: Instance, cluster_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running(fault_settings(cluster_url)) as client:
         load = Load(client)

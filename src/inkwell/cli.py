@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperCommand
@@ -61,11 +61,9 @@ class OneLineProblems(TyperCommand):
             settings = get_settings()
         except ValidationError as exc:
             # Told before the rest of Inkwell is imported: a mistyped setting is answered at once.
-            problem = settings_problem(exc)
-            if problem is None:
+            if (problem := settings_problem(exc)) is None:
                 raise
-            typer.echo(f"{ctx.command_path}: {problem}", err=True)
-            raise typer.Exit(code=1) from None
+            _exit_saying(ctx, problem)
         from inkwell.startup import missing_folder_problem, problem_with
 
         try:
@@ -73,11 +71,15 @@ class OneLineProblems(TyperCommand):
             _stop_if(missing_folder_problem(settings))
             return super().invoke(ctx)
         except Exception as exc:
-            problem = problem_with(exc)
-            if problem is None:
-                raise
-            typer.echo(f"{ctx.command_path}: {problem}", err=True)
-            raise typer.Exit(code=1) from None
+            if (problem := problem_with(exc)) is None:
+                raise  # a bug: its traceback
+            _exit_saying(ctx, problem)
+
+
+def _exit_saying(ctx: Any, problem: str) -> NoReturn:
+    """The command's one line for a mistake, on stderr, and exit status 1 (without a traceback)."""
+    typer.echo(f"{ctx.command_path}: {problem}", err=True)
+    raise typer.Exit(code=1) from None
 
 
 class Commands(typer.Typer):

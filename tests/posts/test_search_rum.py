@@ -6,12 +6,11 @@ before it (which does not). Skipped where the server does not offer RUM (`postgr
 """
 
 import os
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.datastructures import URL
 
@@ -22,22 +21,12 @@ from inkwell.posts import service as posts
 from inkwell.posts.fulltext import has_rum_index
 from inkwell.posts.search import Search, parse_query
 from inkwell.users.models import UserRecord
-from tests.databases import Backend, create_database, drop_database, migrate
+from tests.databases import Backend, create_database, drop_database, migrate, statements_run
 from tests.factories import make_post, make_user
+from tests.posts.lovage import LOVAGE
 
 pytestmark = pytest.mark.backends("postgresql")
 
-# Posts that match `lovage`, oldest first: (title, body); between each two, one that does not.
-LOVAGE = [
-    ("Lovage", "An old title hit."),
-    ("Stock", "Lovage in the stock."),
-    ("Soup", "Lovage, lovage, lovage and more lovage."),
-    ("Salad", "A little lovage."),
-    ("Lovage soup", "With potatoes."),
-    ("Bread", "Lovage bread, lovage butter."),
-    ("Pickles", "Lovage stems."),
-    ("Tea", "Lovage tea, lovage honey, lovage lemon, lovage."),
-]
 # The revision before the RUM index's.
 WITHOUT_RUM = "0012"
 
@@ -74,6 +63,7 @@ async def paths(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> A
 
 
 async def write_posts(engine: AsyncEngine) -> UserRecord:
+    """The posts of LOVAGE, oldest first, with one that does not match before each."""
     async with async_sessionmaker(engine, expire_on_commit=False)() as session:
         author = await make_user(session)
         for number, (title, body) in enumerate(LOVAGE):
@@ -94,28 +84,13 @@ async def search(
     return [post.title for post in found][:limit]
 
 
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL of every statement run on `engine` meanwhile."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
-
-
 async def test_the_index_is_found_where_the_migration_built_it(paths: dict[str, Any]) -> None:
     async with paths["rum"].connect() as conn:
         assert await has_rum_index(conn)
     async with paths["gin"].connect() as conn:
         assert not await has_rum_index(conn)
 
-    with statements(paths["rum"]) as rum, statements(paths["gin"]) as gin:
+    with statements_run(paths["rum"]) as rum, statements_run(paths["gin"]) as gin:
         await search(paths["rum"], "lovage", window=3)
         await search(paths["gin"], "lovage", window=3)
 

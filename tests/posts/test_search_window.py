@@ -4,33 +4,21 @@ older matches follow them newest first; and MariaDB's bounded scan of the newest
 The posts are committed for real: MariaDB's FULLTEXT index sees a write only once its transaction commits.
 """
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
 from inkwell.db import Database
 from inkwell.users.models import User
 from tests.apps import app_on, asgi_client
+from tests.databases import statements_run
 from tests.factories import make_post, make_user
-
-# Posts that match `lovage`, oldest first: (title, body). Titles that hold the word rank first, then the
-# body's occurrences decide (every engine's relevance grows with them), then the newest.
-LOVAGE = [
-    ("Lovage", "An old title hit."),
-    ("Stock", "Lovage in the stock."),
-    ("Soup", "Lovage, lovage, lovage and more lovage."),
-    ("Salad", "A little lovage."),
-    ("Lovage soup", "With potatoes."),
-    ("Bread", "Lovage bread, lovage butter."),
-    ("Pickles", "Lovage stems."),
-    ("Tea", "Lovage tea, lovage honey, lovage lemon, lovage."),
-]
+from tests.posts.lovage import LOVAGE
 
 
 @pytest.fixture
@@ -159,21 +147,6 @@ async def test_a_common_word_is_ranked_on_every_database_without_counting_its_ma
     assert newest_first == lovage
 
 
-@contextmanager
-def statements(engine: AsyncEngine) -> Iterator[list[str]]:
-    """The SQL of every statement run on `engine` meanwhile."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", note)
-
-
 @pytest.mark.backends("mariadb")
 async def test_mariadb_reads_the_newest_posts_for_a_common_word_instead_of_the_index(
     settings: Settings, committed_database: Database, engine: AsyncEngine, lovage: list[str]
@@ -181,11 +154,11 @@ async def test_mariadb_reads_the_newest_posts_for_a_common_word_instead_of_the_i
     # One post read to tell the common words: the newest, which holds `lovage` (so, of 16 posts or more, in
     # more than 5).
     async with client_with(settings, committed_database, search_rank_window=3, search_scan_rows=5) as client:
-        with statements(engine) as run:
+        with statements_run(engine) as run:
             bounded = await titles(client, "lovage")
         paged = await paged_titles(client, "lovage", 2)
         rare = await titles(client, "lovage potatoes")
-        with statements(engine) as run_rare:
+        with statements_run(engine) as run_rare:
             assert await titles(client, "parsley") == [f"Parsley {n}" for n in reversed(range(len(LOVAGE)))]
 
     assert not any("MATCH" in statement for statement in run)
