@@ -204,21 +204,20 @@ async def _load_postgresql(url: str, path: Path, rows: int) -> None:
 
 
 def load_sqlite(url: str, path: Path, rows: int) -> None:
+    _load_and_analyze(url, path, rows, "ANALYZE")
+
+
+def load_mariadb(url: str, path: Path, rows: int) -> None:
+    _load_and_analyze(seed.pymysql_url(url), path, rows, "ANALYZE TABLE users, posts")
+
+
+def _load_and_analyze(url: str, path: Path, rows: int, analyze: str) -> None:
+    """The corpus in batches, then the planner's statistics gathered (`analyze`)."""
     _load_batches(url, path, rows)
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            connection.exec_driver_sql("ANALYZE")
-    finally:
-        engine.dispose()
-
-
-def load_mariadb(url: str, path: Path, rows: int) -> None:
-    _load_batches(seed.pymysql_url(url), path, rows)
-    engine = create_engine(seed.pymysql_url(url))
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("ANALYZE TABLE users, posts")
+            connection.exec_driver_sql(analyze)
     finally:
         engine.dispose()
 
