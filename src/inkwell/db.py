@@ -19,13 +19,11 @@ from inkwell.cache.store import Cache, create_cache
 from inkwell.config import Settings
 from inkwell.replicas import (
     UNREACHABLE,
-    WRITE_POSITION,
     Positions,
     Replica,
     Replicas,
     note_position,
     noting,
-    parse_position,
     write_position,
 )
 
@@ -188,13 +186,11 @@ class Transaction:
     """One transaction on one connection: services run their statements on `connection` (SQLAlchemy Core,
     built from the models' tables) and never commit; `after_commit` callbacks run once it has committed."""
 
-    __slots__ = ("_after_commit", "cache", "connection", "info", "position", "stale")
+    __slots__ = ("_after_commit", "cache", "connection", "info", "stale")
 
     def __init__(self, connection: AsyncConnection, cache: Cache | None) -> None:
         self.connection = connection
         self.cache = cache
-        # Where the primary's log stood once it committed, taken only where there are replicas to read it.
-        self.position: int | None = None
         self._after_commit: list[AfterCommit] = []
         self.info: dict[str, Any] = {}  # what the code working in the transaction keeps with it
         # The cached tables its writes changed (noted by `cache.invalidation`), dropped once it commits.
@@ -273,8 +269,7 @@ class Database:
             # For the reads that must see this write, on any replica: a request's (workers and commands
             # read from the primary alone).
             if self.replicas is not None and noting():
-                tx.position = await write_position(connection)
-                note_position(tx.position)
+                note_position(await write_position(connection))
         await tx._committed()
 
     @asynccontextmanager
@@ -320,7 +315,7 @@ class Database:
     async def write_position(self) -> int:
         """Where the primary's log stands now (for the replicas' lag)."""
         async with self.reads() as tx:
-            return parse_position((await tx.connection.execute(WRITE_POSITION)).scalar_one())
+            return await write_position(tx.connection)
 
     @asynccontextmanager
     async def _write_turn(self) -> AsyncIterator[None]:

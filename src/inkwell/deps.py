@@ -103,12 +103,7 @@ async def read_transaction(request: Request) -> AsyncIterator[Transaction]:
     """The transaction of a route that may read slightly old data: on a replica that has replayed every
     write the reader must see (`reads_for`), else on the primary. Without replicas it is exactly the
     primary's read, at no extra cost."""
-    database: Database = request.app.state.database
-    if database.replicas is None:
-        async with database.reads() as tx:
-            yield tx
-        return
-    async with reads_for(request, database) as tx:
+    async with reads_for(request, request.app.state.database) as tx:
         yield tx
 
 
@@ -141,15 +136,20 @@ async def get_reads(request: Request) -> Reads:
 ReadsDep = Annotated[Reads, Depends(get_reads)]
 
 
+def reads_for(request: Request, database: Database) -> AbstractAsyncContextManager[Transaction]:
+    """A read that may be slightly old: on a replica that has replayed what the request must see; without
+    replicas, the primary's read itself (no position is looked at)."""
+    if database.replicas is None:
+        return database.reads()
+    return _replica_reads_for(request, database, database.replicas)
+
+
 @asynccontextmanager
-async def reads_for(request: Request, database: Database) -> AsyncIterator[Transaction]:
+async def _replica_reads_for(
+    request: Request, database: Database, replicas: Replicas
+) -> AsyncIterator[Transaction]:
     """A read on a replica that has replayed what the request must see: the position it sends in
     `Inkwell-Position` (a 400 when that is not one), and its signed-in user's last write."""
-    replicas = database.replicas
-    if replicas is None:
-        async with database.reads() as tx:
-            yield tx
-        return
     sent = request.headers.get(POSITION_HEADER)
     position = None if sent is None else parse_position(sent)
     try:
