@@ -13,7 +13,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 import psutil
+from sqlalchemy.engine import make_url
 
 import redis
 from bench import replicas, report, search, seed
@@ -628,17 +629,30 @@ class Bench:
 
     @contextmanager
     def postgresql_database(self, prefix: str, size: Size) -> Iterator[str]:
+        """A new PostgreSQL database seeded with `size`, dropped afterwards."""
+
+        def seeded(url: str) -> None:
+            into = make_url(url).database
+            print(
+                f"PostgreSQL: seeding {size.users:,} users and {size.posts:,} posts into {into}", flush=True
+            )
+            started = time.monotonic()
+            asyncio.run(seed.seed_postgresql(url, size))
+            print(f"  seeded in {time.monotonic() - started:.1f} s", flush=True)
+
+        with self.new_postgresql_database(prefix, seeded) as url:
+            yield url
+
+    @contextmanager
+    def new_postgresql_database(self, prefix: str, fill: Callable[[str], None]) -> Iterator[str]:
+        """A new PostgreSQL database (`prefix` and this process's id) on the benchmark's server, migrated
+        and filled by `fill`, dropped afterwards."""
         server_url = self.options.postgresql_url
         name = f"{prefix}_{os.getpid()}"
         url = asyncio.run(seed.create_postgresql_database(server_url, name))
         try:
-            print(
-                f"PostgreSQL: seeding {size.users:,} users and {size.posts:,} posts into {name}", flush=True
-            )
-            started = time.monotonic()
             seed.migrate(url)
-            asyncio.run(seed.seed_postgresql(url, size))
-            print(f"  seeded in {time.monotonic() - started:.1f} s", flush=True)
+            fill(url)
             yield url
         finally:
             asyncio.run(seed.drop_postgresql_database(server_url, name))

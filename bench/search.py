@@ -299,16 +299,13 @@ def database_of(bench: "Bench", database: str, path: Path, rows: int) -> Iterato
     print(f"{database}: loading {rows:,} posts", flush=True)
     started = time.monotonic()
     if database == "postgresql":
-        server_url = bench.options.postgresql_url
-        name = f"inkwell_bench_search_{os.getpid()}"
-        url = asyncio.run(seed.create_postgresql_database(server_url, name))
-        try:
-            seed.migrate(url)
+
+        def loaded(url: str) -> None:
             load_postgresql(url, path, rows)
             print(f"  loaded in {time.monotonic() - started:.1f} s", flush=True)
+
+        with bench.new_postgresql_database("inkwell_bench_search", loaded) as url:
             yield url
-        finally:
-            asyncio.run(seed.drop_postgresql_database(server_url, name))
         return
     if database == "sqlite":
         file = bench.workdir / f"search-{rows}.db"
