@@ -20,7 +20,7 @@ from inkwell.config import get_settings
 from inkwell.db import async_url
 from inkwell.models import metadata
 from inkwell.orm import UTCDateTime
-from inkwell.posts.fulltext import FTS_TABLES, SEARCH_INDEXES, SEARCH_VECTOR
+from inkwell.posts.fulltext import SEARCH_INDEXES, SEARCH_TABLES, SEARCH_VECTOR
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -36,7 +36,7 @@ def modelled(name: str | None, type_: NameFilterType, parent_names: NameFilterPa
     """Whether autogenerate compares this object found in the database with the models: all but the full-text
     search objects, which the models cannot describe (the migration that adds them says what they are)."""
     if type_ == "table":
-        return name not in FTS_TABLES
+        return name not in SEARCH_TABLES
     if type_ == "column":
         return (parent_names.get("table_name"), name) != ("posts", SEARCH_VECTOR)
     if type_ == "index":

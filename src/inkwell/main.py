@@ -52,6 +52,7 @@ from inkwell.middleware import (
     endpoint_templates,
 )
 from inkwell.pagination import document_max_offset
+from inkwell.posts.cleanup import reconcile_search_texts
 from inkwell.posts.router import router as posts_router
 from inkwell.replicas import POSITION_HEADER, Positions
 from inkwell.tracing import Tracing, start_tracing, tracer_of
@@ -290,11 +291,13 @@ async def _watch_replicas(database: Database, metrics: HttpMetrics | None) -> No
 
 def _purges(settings: Settings, database: Database) -> list[Callable[[], Awaitable[int]]]:
     """What the app deletes in the background, with or without Redis: expired idempotency keys, finished
-    jobs, and sign-in's leftovers. `inkwell worker` leaves it to the API: one process is enough."""
+    jobs, sign-in's leftovers, and the search texts no post holds (MariaDB with Mroonga). `inkwell worker`
+    leaves it to the API: one process is enough."""
     keep_jobs = timedelta(days=settings.job_keep_finished_days)
     purges: list[Callable[[], Awaitable[int]]] = [
         lambda: purge_once(database),
         lambda: purge_finished_jobs(database, keep=keep_jobs),
+        lambda: reconcile_search_texts(database),
     ]
     if settings.auth:
         purges.append(lambda: purge_sign_in_leftovers(database))

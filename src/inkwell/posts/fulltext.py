@@ -11,7 +11,9 @@ parameter built from words of letters and digits only, so that nothing a client 
 - MariaDB: boolean mode (`+cloves +"green tea" -salt`) against a FULLTEXT index on (title, body), ranked by
   its relevance. Words InnoDB does not index (shorter than 3 characters, longer than 84, or stop words)
   cannot be required there, nor words so common among the newest posts that the index would hand back
-  most of the table: what holds them is checked with REGEXP on the rows instead.
+  most of the table: what holds them is checked with REGEXP on the rows instead. Where the server has the
+  Mroonga engine, the same query goes to `posts_search`, a Mroonga table of the posts' texts (revision
+  0014), which gives the newest matches without building the list of every match, and indexes every word.
 
 The cost of a search is bounded by its window: only the newest `window` matches (by id, which the index
 gives in order) are ranked, posts whose title holds a word or phrase looked for first, then by rank, then
@@ -29,15 +31,21 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Executable,
     Float,
     Integer,
+    LargeBinary,
     Select,
     String,
+    and_,
     bindparam,
     case,
     column,
+    delete,
+    exists,
     func,
+    insert,
     literal,
     literal_column,
     not_,
@@ -63,10 +71,14 @@ RUM_INDEX = "ix_posts_search_rum"
 # SQLite: the FTS5 table and the shadow tables FTS5 keeps its index in.
 FTS_TABLE = "posts_fts"
 FTS_TABLES = frozenset({FTS_TABLE, *(f"{FTS_TABLE}_{part}" for part in ("data", "idx", "docsize", "config"))})
-# MariaDB: the FULLTEXT index.
+# MariaDB: the FULLTEXT index; where the server has the Mroonga engine, a table of the posts' texts and its
+# full-text index (revision 0014).
 FULLTEXT_INDEX = "ix_posts_fulltext"
+MROONGA_TABLE = "posts_search"
+MROONGA_INDEX = "ix_posts_search_text"
 
-SEARCH_INDEXES = frozenset({SEARCH_VECTOR_INDEX, RUM_INDEX, FULLTEXT_INDEX})
+SEARCH_TABLES = FTS_TABLES | {MROONGA_TABLE}
+SEARCH_INDEXES = frozenset({SEARCH_VECTOR_INDEX, RUM_INDEX, FULLTEXT_INDEX, MROONGA_INDEX})
 
 Statement = Select[Any]
 Parameters = dict[str, Any]
@@ -208,20 +220,36 @@ async def _postgresql(
     return Plan(built.bounded_window, lambda *_: built.bounded_ranked, built.newest_first, parameters=own)
 
 
-# Whether each engine's database has the RUM index, asked once per connection pool (the engines of a
-# request's options share their pool): an index added or dropped later is seen after a restart.
-_RUM_INDEXES: WeakKeyDictionary[Pool, bool] = WeakKeyDictionary()
+# Whether each engine's database has the optional indexes, asked once per connection pool (the engines of a
+# request's options share their pool): one added or dropped later is seen after a restart.
+_FOUND: WeakKeyDictionary[Pool, dict[str, bool]] = WeakKeyDictionary()
+
+
+async def _has(connection: AsyncConnection, name: str, exists: ColumnElement[Any]) -> bool:
+    found = _FOUND.setdefault(connection.engine.sync_engine.pool, {})
+    if name not in found:
+        found[name] = bool((await connection.execute(select(exists))).scalar_one())
+    return found[name]
 
 
 async def has_rum_index(connection: AsyncConnection) -> bool:
     """Whether the database of `connection` (PostgreSQL) has the RUM index on the search vector."""
-    pool = connection.engine.sync_engine.pool
-    found = _RUM_INDEXES.get(pool)
-    if found is None:
-        exists = func.to_regclass(literal(RUM_INDEX, String)).is_not(None)
-        found = bool((await connection.execute(select(exists))).scalar_one())
-        _RUM_INDEXES[pool] = found
-    return found
+    return await _has(connection, RUM_INDEX, func.to_regclass(literal(RUM_INDEX, String)).is_not(None))
+
+
+_TABLES = table(
+    "TABLES", column("TABLE_SCHEMA"), column("TABLE_NAME"), column("ENGINE"), schema="information_schema"
+)
+
+
+async def has_mroonga_table(connection: AsyncConnection) -> bool:
+    """Whether the database of `connection` (MariaDB) has the Mroonga table of the posts' texts."""
+    named = (
+        func.database() == _TABLES.c.TABLE_SCHEMA,
+        _TABLES.c.TABLE_NAME == MROONGA_TABLE,
+        _TABLES.c.ENGINE == "Mroonga",
+    )
+    return await _has(connection, MROONGA_TABLE, exists().where(*named))
 
 
 # The RUM index orders the matches by their distance to the highest id an integer column holds: newest
@@ -482,7 +510,13 @@ PROBE_ROWS = 2_000
 
 
 def _indexed(phrase: Phrase) -> bool:
+    """Whether InnoDB's index holds every word of `phrase`."""
     return all(_MIN_TOKEN <= len(word) <= _MAX_TOKEN and word not in _STOP_WORDS for word in phrase.words)
+
+
+def _any_phrase(phrase: Phrase) -> bool:
+    """Mroonga's index holds every word."""
+    return True
 
 
 def _boolean_phrase(phrase: Phrase) -> str:
@@ -507,21 +541,25 @@ def _in_post(
     return or_(title.regexp_match(pattern), body.regexp_match(pattern))
 
 
-def _probed_words(query: SearchQuery) -> list[str]:
+def _probed_words(query: SearchQuery, indexed: Callable[[Phrase], bool]) -> list[str]:
     """The words the index could be asked for, once each."""
     phrases = [phrase for group in query.required for phrase in group] + list(query.excluded)
     return list(
-        dict.fromkeys(word for phrase in phrases for word in phrase.words if _indexed(Phrase((word,))))
+        dict.fromkeys(word for phrase in phrases for word in phrase.words if indexed(Phrase((word,))))
     )
 
 
 async def _common_words(
-    connection: AsyncConnection, statement: Statement, parameters: Parameters, search: Search
+    connection: AsyncConnection,
+    statement: Statement,
+    parameters: Parameters,
+    search: Search,
+    indexed: Callable[[Phrase], bool],
 ) -> frozenset[str] | None:
     """The words expected in more than `search.scan_rows` posts, from their share of the newest ones: the
     index would build a list of that many matches for each. None when the probe saw every post: then
     nothing is costly."""
-    words = _probed_words(search.query)
+    words = _probed_words(search.query, indexed)
     probe_rows = _probe_rows(search)
     recent = (
         statement.with_only_columns(Post.title, Post.body)
@@ -552,9 +590,11 @@ async def _mariadb(
     connection: AsyncConnection, statement: Statement, parameters: Parameters, search: Search
 ) -> Plan:
     query = search.query
-    common = await _common_words(connection, statement, parameters, search)
+    mroonga = await has_mroonga_table(connection)
+    indexed = _any_phrase if mroonga else _indexed
+    common = await _common_words(connection, statement, parameters, search, indexed)
     usable = (
-        _indexed if common is None else (lambda phrase: _indexed(phrase) and not set(phrase.words) & common)
+        indexed if common is None else (lambda phrase: indexed(phrase) and not set(phrase.words) & common)
     )
     against: list[str] = []
     checked: list[ColumnElement[bool]] = []
@@ -573,6 +613,8 @@ async def _mariadb(
     in_title = Post.title.regexp_match(_pattern(query.wanted))
     if not against:
         return _mariadb_scan(statement, search, checked, in_title)
+    if mroonga:
+        return await _mroonga(connection, statement, parameters, search, " ".join(against), checked, in_title)
     relevance = match(
         Post.title.expression, Post.body.expression, against=" ".join(against)
     ).in_boolean_mode()
@@ -614,3 +656,135 @@ def _mariadb_scan(
         return in_title.desc(), relevance.desc(), Post.id.desc()
 
     return Plan(window, _by_ids(statement, window, order), matching.order_by(Post.id.desc()), complete=False)
+
+
+# MariaDB, where the server has Mroonga: `posts_search` holds every text a post was written with (Mroonga
+# keeps no transactions: a rolled-back write stays), keyed by the post's id and the digest of its title and
+# body; a match counts where the post, as the transaction sees it, has that digest (revision 0014).
+
+_TEXTS = table(
+    MROONGA_TABLE,
+    column("id", Integer),
+    column("digest", LargeBinary),
+    column("title", String),
+    column("body", String),
+    column("written_at", DateTime),
+)
+
+
+def _digest(title: Any, body: Any) -> ColumnElement[Any]:
+    return func.unhex(func.md5(func.concat_ws(func.char(0), title, body)))
+
+
+def _words(text: Any) -> ColumnElement[Any]:
+    """The text with every run of what is not a letter or a digit made one space: Mroonga's tokenizer then
+    splits words where the query parser does."""
+    return func.regexp_replace(text, literal(r"[^\p{L}\p{N}]+", String), literal(" ", String))
+
+
+_HOLDS_TEXT = and_(_TEXTS.c.id == Post.id, _TEXTS.c.digest == _digest(Post.title, Post.body))
+
+
+async def _mroonga(
+    connection: AsyncConnection,
+    statement: Statement,
+    parameters: Parameters,
+    search: Search,
+    against: str,
+    checked: list[ColumnElement[bool]],
+    in_title: ColumnElement[bool],
+) -> Plan:
+    """The matches of `against` (and of `checked`, the common words' checks on the rows), from Mroonga."""
+    relevance = match(_TEXTS.c.title, _TEXTS.c.body, against=against).in_boolean_mode()
+    held = statement.join(_TEXTS, _HOLDS_TEXT).where(relevance, *checked)
+    window = (
+        held.with_only_columns(Post.id, relevance.label("relevance"), in_title.label("in_title"))
+        .order_by(Post.id.desc())
+        .limit(search.window)
+    )
+    ranks = None
+    if statement.whereclause is None and not checked:
+        ranks = await _newest_texts(connection, relevance, in_title, search.window)
+    if ranks is None:  # filtered, or too many texts no post holds any more among the newest
+        ranks = list((await connection.execute(window, parameters)).all())
+    best_first = [
+        row.id for row in sorted(ranks, key=lambda row: (not row.in_title, -row.relevance, -row.id))
+    ]
+
+    def ranked(offset: int, limit: int) -> Statement:
+        page = best_first[offset : offset + limit]
+        order = func.field(Post.id, *page) if page else Post.id
+        return statement.where(Post.id.in_(page)).order_by(order)
+
+    return Plan(window, ranked, held.order_by(Post.id.desc()))
+
+
+# How many more of the newest texts are read than the window holds: room for the texts no post holds any
+# more (an edit's old text, a deleted post's), which the purge removes.
+_SPARE_TEXTS = 0.25
+
+
+async def _newest_texts(
+    connection: AsyncConnection, relevance: ColumnElement[Any], in_title: ColumnElement[bool], window: int
+) -> list[Any] | None:
+    """The newest `window` matches, from the newest matching texts alone (Mroonga orders them by id from its
+    index, and stops); None where too many of those are texts no post holds to tell."""
+    read = window + max(1, int(window * _SPARE_TEXTS))
+    texts = (
+        select(_TEXTS.c.id, _TEXTS.c.digest, relevance.label("relevance"))
+        .where(relevance)
+        .order_by(_TEXTS.c.id.desc())
+        .limit(read)
+        .subquery("texts")
+    )
+    held = and_(Post.id == texts.c.id, texts.c.digest == _digest(Post.title, Post.body))
+    rows = (
+        await connection.execute(
+            select(
+                texts.c.id, texts.c.relevance, Post.id.is_not(None).label("held"), in_title.label("in_title")
+            )
+            .select_from(texts.outerjoin(Post, held))
+            .order_by(texts.c.id.desc())
+        )
+    ).all()
+    matches = [row for row in rows if row.held]
+    if len(rows) < read or len(matches) >= window:
+        return matches[:window]
+    return None
+
+
+# A text is removed once no post holds it and it is this old: a transaction that wrote it may still commit.
+TEXT_GRACE_SECONDS = 60 * 60
+_RECONCILED_IDS = 10_000
+
+
+async def reconcile_texts(connection: AsyncConnection) -> int:
+    """Where the database has the Mroonga table: remove the texts no post holds (older than
+    TEXT_GRACE_SECONDS), and add those the posts hold that it lacks; how many rows changed. A few
+    thousand posts at a time, by id."""
+    if connection.dialect.name != "mysql" or not await has_mroonga_table(connection):
+        return 0
+    highest = select(
+        func.greatest(
+            func.coalesce(func.max(Post.id), 0),
+            select(func.coalesce(func.max(_TEXTS.c.id), 0)).scalar_subquery(),
+        )
+    )
+    top = (await connection.execute(highest)).scalar_one()
+    changed = 0
+    for low in range(0, top + 1, _RECONCILED_IDS):
+        high = low + _RECONCILED_IDS
+        stale = delete(_TEXTS).where(
+            _TEXTS.c.id >= low,
+            _TEXTS.c.id < high,
+            _TEXTS.c.written_at
+            < func.utc_timestamp(6) - literal_column(f"INTERVAL {TEXT_GRACE_SECONDS} SECOND"),
+            ~exists().where(_HOLDS_TEXT),
+        )
+        changed += (await connection.execute(stale)).rowcount
+        lacking = select(
+            Post.id, _digest(Post.title, Post.body), _words(Post.title), _words(Post.body)
+        ).where(Post.id >= low, Post.id < high, ~exists().where(_HOLDS_TEXT))
+        added = insert(_TEXTS).prefix_with("IGNORE").from_select(["id", "digest", "title", "body"], lacking)
+        changed += (await connection.execute(added)).rowcount
+    return changed

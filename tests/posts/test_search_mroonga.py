@@ -1,0 +1,260 @@
+"""MariaDB's Mroonga table of the posts' texts, where the server has the engine: found at run time and used
+for the matches, with the same results, page by page, as the portable path (InnoDB's FULLTEXT index); and,
+though Mroonga keeps no transactions, a rolled-back write changes no search.
+
+Each path gets a database of its own: migrated to the head (which builds the table) and to the revision
+before it (which does not). Skipped where the server lacks Mroonga (`mariadb-plugin-mroonga`, then
+`INSTALL SONAME 'ha_mroonga'`).
+"""
+
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, text, update
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from starlette.datastructures import URL
+
+from inkwell.config import Settings
+from inkwell.db import Database, create_engine
+from inkwell.orm import table_of
+from inkwell.pagination import Page
+from inkwell.posts import fulltext
+from inkwell.posts import service as posts
+from inkwell.posts.cleanup import reconcile_search_texts
+from inkwell.posts.fulltext import has_mroonga_table
+from inkwell.posts.models import Post
+from inkwell.posts.search import Search, parse_query
+from inkwell.users.models import User
+from tests.databases import Backend, create_database, drop_database, migrate, statements_run
+from tests.factories import make_post, make_user
+from tests.posts.lovage import LOVAGE
+
+pytestmark = pytest.mark.backends("mariadb")
+
+# The revision before the Mroonga table's.
+WITHOUT_MROONGA = "0013"
+POSTS = table_of(Post)
+USERS = table_of(User)
+
+
+async def mroonga_offered(backend: Backend) -> bool:
+    engine = create_engine(Settings(database_url=backend.server_url or ""))
+    try:
+        async with engine.connect() as conn:
+            query = text("SELECT SUPPORT FROM information_schema.ENGINES WHERE ENGINE = 'Mroonga'")
+            return (await conn.execute(query)).scalar() in ("YES", "DEFAULT")
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def paths(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
+    """{"mroonga": engine, "innodb": engine}: the same posts in two databases, with and without the Mroonga
+    table; and "author", their author (the same id in both)."""
+    if not await mroonga_offered(backend):
+        pytest.skip("the MariaDB server lacks the Mroonga engine (mariadb-plugin-mroonga)")
+    engines: dict[str, AsyncEngine] = {}
+    names = {path: f"inkwell_search_{path}_{os.getpid()}" for path in ("mroonga", "innodb")}
+    try:
+        for path, name in names.items():
+            url = await create_database(backend, name, str(tmp_path_factory.mktemp(path)))
+            engines[path] = create_engine(Settings(database_url=url))
+            await migrate(engines[path], "head" if path == "mroonga" else WITHOUT_MROONGA)
+            author = await write_posts(engines[path])
+        yield {**engines, "author": author}
+    finally:
+        for path, engine in engines.items():
+            await engine.dispose()
+            await drop_database(backend, names[path])
+
+
+async def write_posts(engine: AsyncEngine) -> Any:
+    """The posts of LOVAGE, oldest first, with one that does not match before each."""
+    async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+        author = await make_user(session)
+        for number, (title, body) in enumerate(LOVAGE):
+            await make_post(session, author, title=f"Parsley {number}", body="Nothing of the kind.")
+            await make_post(session, author, title=title, body=body)
+        await session.commit()
+    return author
+
+
+async def search(
+    engine: AsyncEngine, q: str, *, window: int, offset: int = 0, limit: int = 100, **filters: Any
+) -> list[str]:
+    async with Database(engine).reads() as tx:
+        page = Page(limit=limit, offset=offset, after=None, url=URL("/posts"), max_offset=10_000)
+        found = await posts.list_posts(
+            tx, page=page, search=Search(parse_query(q), window=window, scan_rows=50_000), **filters
+        )
+    return [post.title for post in found][:limit]
+
+
+async def texts(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT COUNT(*) FROM posts_search"))).scalar_one())
+
+
+async def age_the_texts(engine: AsyncEngine) -> None:
+    """As if every text had been written more than the grace period ago."""
+    seconds = fulltext.TEXT_GRACE_SECONDS + 60
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(f"UPDATE posts_search SET written_at = written_at - INTERVAL {seconds} SECOND")
+        )
+
+
+async def reconcile(engine: AsyncEngine) -> int:
+    """The app's background purge, once."""
+    return await reconcile_search_texts(Database(engine))
+
+
+async def test_the_table_is_found_where_the_migration_built_it(paths: dict[str, Any]) -> None:
+    async with paths["mroonga"].connect() as conn:
+        assert await has_mroonga_table(conn)
+    async with paths["innodb"].connect() as conn:
+        assert not await has_mroonga_table(conn)
+
+    with statements_run(paths["mroonga"]) as mroonga, statements_run(paths["innodb"]) as innodb:
+        await search(paths["mroonga"], "lovage", window=3)
+        await search(paths["innodb"], "lovage", window=3)
+
+    assert any("posts_search" in statement for statement in mroonga)
+    assert not any("posts_search" in statement for statement in innodb)
+    assert not any("information_schema" in statement for statement in mroonga)  # asked once per engine
+
+
+QUERIES = [
+    "lovage",
+    "lovage -honey",
+    '"lovage soup"',
+    "lovage OR parsley",
+    "soup",
+    "a little lovage",
+    "lovage.tea",
+]
+
+
+@pytest.mark.parametrize("q", QUERIES)
+async def test_with_no_more_matches_than_the_window_both_rank_every_match(
+    paths: dict[str, Any], q: str
+) -> None:
+    for window in (16, 17, 1_000, 1_000_000):  # at most 16 matches
+        mroonga = await search(paths["mroonga"], q, window=window)
+        innodb = await search(paths["innodb"], q, window=window)
+        assert mroonga == innodb == await search(paths["innodb"], q, window=1_000_000), (q, window)
+
+    if q == "lovage":
+        assert sorted(mroonga[:2]) == ["Lovage", "Lovage soup"]  # the title hits, the old one included
+        assert sorted(mroonga) == sorted(title for title, _ in LOVAGE)
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 5])
+async def test_the_newest_matches_ranked_then_the_older_newest_first_on_both(
+    paths: dict[str, Any], window: int
+) -> None:
+    newest_first = [title for title, _ in reversed(LOVAGE)]
+    every = await search(paths["mroonga"], "lovage", window=window)
+
+    assert every == await search(paths["innodb"], "lovage", window=window)
+    assert sorted(every[:window]) == sorted(newest_first[:window])
+    assert every[window:] == newest_first[window:]
+    for offset in range(len(every) + 1):  # pages across the window's edge neither skip nor repeat
+        for path in ("mroonga", "innodb"):
+            page = await search(paths[path], "lovage", window=window, offset=offset, limit=2)
+            assert page == every[offset : offset + 2], (path, offset)
+
+
+async def test_the_author_filter_on_both(paths: dict[str, Any]) -> None:
+    author = paths["author"].id
+
+    for path in ("mroonga", "innodb"):
+        assert await search(paths[path], "lovage", window=3, author_id=author) == await search(
+            paths[path], "lovage", window=3
+        )
+        assert await search(paths[path], "lovage", window=3, author_id=author + 1) == []
+
+
+async def test_a_rolled_back_write_changes_no_search(paths: dict[str, Any]) -> None:
+    engine = paths["mroonga"]
+    before = await search(engine, "lovage", window=3)
+
+    # An edit that takes the word away, one that adds it, a new post that holds it.
+    async with engine.connect() as conn, conn.begin() as tx:
+        await conn.execute(update(POSTS).where(POSTS.c.title == "Tea").values(body="Mint only."))
+        await conn.execute(update(POSTS).where(POSTS.c.title == "Parsley 0").values(body="Lovage!"))
+        copy = "SELECT 'Lovage again', 'lovage', author_id, created_at, updated_at FROM posts LIMIT 1"
+        await conn.execute(text(f"INSERT INTO posts (title, body, author_id, created_at, updated_at) {copy}"))
+        await tx.rollback()
+
+    assert await search(engine, "lovage", window=3) == before
+    assert await search(engine, "mint", window=3) == []
+
+
+async def test_committed_edits_and_deletions_are_searched_at_once(paths: dict[str, Any]) -> None:
+    engine = paths["mroonga"]
+    async with engine.begin() as conn:
+        await conn.execute(update(POSTS).where(POSTS.c.title == "Tea").values(body="Mint only."))
+        await conn.execute(delete(POSTS).where(POSTS.c.title == "Soup"))
+
+    found = await search(engine, "lovage", window=3)
+    assert "Tea" not in found
+    assert "Soup" not in found
+    assert await search(engine, "mint", window=3) == ["Tea"]
+
+    async with engine.begin() as conn:  # the database deletes the user's posts: no trigger sees it
+        await conn.execute(delete(USERS).where(USERS.c.id == paths["author"].id))
+    assert await search(engine, "lovage", window=3) == []
+
+
+async def test_texts_no_post_holds_do_not_shrink_the_window(paths: dict[str, Any]) -> None:
+    # Edits of the newest match leave its older texts, which match too, among the newest texts.
+    async with paths["mroonga"].begin() as conn, paths["innodb"].begin() as other:
+        for number in range(6):
+            for each in (conn, other):
+                edit = update(POSTS).where(POSTS.c.title == "Tea").values(body=f"Lovage, take {number}.")
+                await each.execute(edit)
+
+    for window in (1, 2, 3):
+        assert await search(paths["mroonga"], "lovage", window=window) == await search(
+            paths["innodb"], "lovage", window=window
+        )
+
+
+async def test_the_purge_removes_what_no_post_holds_and_restores_what_is_missing(
+    paths: dict[str, Any],
+) -> None:
+    engine = paths["mroonga"]
+    posts_written = 2 * len(LOVAGE)
+    async with engine.begin() as conn:
+        await conn.execute(update(POSTS).where(POSTS.c.title == "Tea").values(body="Mint only."))
+        await conn.execute(delete(POSTS).where(POSTS.c.title == "Soup"))
+    async with engine.connect() as conn, conn.begin() as tx:
+        await conn.execute(update(POSTS).where(POSTS.c.title == "Bread").values(body="Rye."))
+        await tx.rollback()
+    assert await texts(engine) == posts_written + 2  # Tea's new text, Bread's rolled-back one
+
+    assert await reconcile(engine) == 0  # not yet: a transaction could still commit them
+    await age_the_texts(engine)
+    assert await reconcile(engine) == 3  # Tea's old text, Soup's, Bread's rolled back one
+    assert await texts(engine) == posts_written - 1
+
+    async with engine.begin() as conn:  # a text lost (say, a server that crashed before writing it)
+        await conn.execute(text("DELETE FROM posts_search WHERE title = 'Stock'"))
+    assert "Stock" not in await search(engine, "lovage", window=100)
+    assert await reconcile(engine) == 1
+    assert "Stock" in await search(engine, "lovage", window=100)
+
+
+async def test_the_migration_goes_down_and_up_again(paths: dict[str, Any]) -> None:
+    engine = paths["mroonga"]
+    await migrate(engine, WITHOUT_MROONGA, down=True)
+    async with engine.connect() as conn:
+        tables = await conn.execute(text("SHOW TABLES LIKE 'posts_search'"))
+        triggers = await conn.execute(text("SHOW TRIGGERS LIKE 'posts'"))
+        assert (tables.all(), triggers.all()) == ([], [])
+
+    await migrate(engine)
+    assert await texts(engine) == 2 * len(LOVAGE)  # the posts' texts, written again
