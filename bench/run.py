@@ -146,9 +146,11 @@ def parse_options(argv: list[str] | None = None, environ: dict[str, str] | None 
     if unknown:
         parser.error(f"unknown databases {sorted(unknown)}: use postgresql and sqlite")
     search_databases = tuple(args.search_databases.replace(",", " ").split())
-    unknown = set(search_databases) - {"postgresql", "sqlite", "mariadb"}
+    unknown = set(search_databases) - {"postgresql", "sqlite", "mariadb", "mariadb-innodb"}
     if unknown:
-        parser.error(f"unknown search databases {sorted(unknown)}: use postgresql, sqlite and mariadb")
+        parser.error(
+            f"unknown search databases {sorted(unknown)}: use postgresql, sqlite, mariadb and mariadb-innodb"
+        )
     return Options(
         quick=quick,
         databases=databases,

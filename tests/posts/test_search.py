@@ -24,12 +24,6 @@ from tests.factories import make_post, make_user
 
 
 @pytest.fixture
-async def author(committed_sessionmaker: async_sessionmaker[AsyncSession]) -> User:
-    async with committed_sessionmaker() as session:
-        return await make_user(session)
-
-
-@pytest.fixture
 async def write(committed_sessionmaker: async_sessionmaker[AsyncSession], author: User) -> Any:
     """Commits a post by `author` (or `by`) and returns it."""
 

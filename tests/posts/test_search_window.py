@@ -22,12 +22,6 @@ from tests.posts.lovage import LOVAGE
 
 
 @pytest.fixture
-async def author(committed_sessionmaker: async_sessionmaker[AsyncSession]) -> User:
-    async with committed_sessionmaker() as session:
-        return await make_user(session)
-
-
-@pytest.fixture
 async def lovage(committed_sessionmaker: async_sessionmaker[AsyncSession], author: User) -> list[str]:
     """The LOVAGE posts and a few that do not match, committed; the matches' titles, newest first."""
     async with committed_sessionmaker() as session:
@@ -189,3 +183,23 @@ async def test_mariadb_finds_older_matches_beyond_the_posts_it_scans(
         assert await titles(client, "borage", offset=1, limit=1) == ["Post 1"]
         assert await titles(client, "borage", offset=2, limit=1) == ["Post 0"]
         assert await titles(client, "borage", f"/users/{author.id}/posts") == ["Post 29", "Post 1", "Post 0"]
+
+
+@pytest.mark.backends("mariadb")
+async def test_mariadb_counts_whole_words_to_tell_the_common_ones(
+    settings: Settings,
+    committed_database: Database,
+    committed_sessionmaker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
+    author: User,
+) -> None:
+    async with committed_sessionmaker() as session:
+        for number in range(30):  # `tea` in one post; inside `steam` and `team` in all the others
+            body = "Green tea." if number == 0 else "Steam from the team's kettle."
+            await make_post(session, author, title=f"Post {number}", body=body)
+
+    async with client_with(settings, committed_database, search_rank_window=3, search_scan_rows=5) as client:
+        with statements_run(engine) as run:
+            assert await titles(client, "tea") == ["Post 0"]
+
+    assert any("MATCH" in statement for statement in run)  # rare as a word: the index finds it

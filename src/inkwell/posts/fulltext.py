@@ -76,6 +76,7 @@ FTS_TABLES = frozenset({FTS_TABLE, *(f"{FTS_TABLE}_{part}" for part in ("data", 
 FULLTEXT_INDEX = "ix_posts_fulltext"
 MROONGA_TABLE = "posts_search"
 MROONGA_INDEX = "ix_posts_search_text"
+MROONGA_TRIGGERS = ("posts_search_insert", "posts_search_update")
 
 SEARCH_TABLES = FTS_TABLES | {MROONGA_TABLE}
 SEARCH_INDEXES = frozenset({SEARCH_VECTOR_INDEX, RUM_INDEX, FULLTEXT_INDEX, MROONGA_INDEX})
@@ -561,28 +562,36 @@ async def _common_words(
     nothing is costly."""
     words = _probed_words(search.query, indexed)
     probe_rows = _probe_rows(search)
-    recent = (
-        statement.with_only_columns(Post.title, Post.body)
-        .order_by(Post.id.desc())
-        .limit(probe_rows)
-        .subquery("recent")
-    )
-    # LIKE, not REGEXP: an estimate, several times cheaper; a word inside a longer one counts too.
-    counts = [
-        func.sum(case((or_(recent.c.title.contains(word), recent.c.body.contains(word)), 1), else_=0))
-        for word in words
-    ]
     # The highest id stands for the number of posts (of any author: an upper bound for one author's).
     top = select(func.max(Post.id)).scalar_subquery()
-    probe = select(func.count(), top, *counts).select_from(recent)
+    if statement.whereclause is None:  # a range of the primary key: cheaper than its newest rows sorted
+        recent = statement.with_only_columns(Post.title, Post.body).where(Post.id > top - probe_rows)
+    else:  # the author's newest posts, from the index on (author_id, id)
+        recent = statement.with_only_columns(Post.title, Post.body).order_by(Post.id.desc()).limit(probe_rows)
+    rows = recent.subquery("recent")
+    # LIKE first, a cheap test that a word inside a longer one passes too; REGEXP, for whole words, only on
+    # the rows it lets through.
+    counts = [
+        func.sum(
+            case(
+                (
+                    or_(rows.c.title.contains(word), rows.c.body.contains(word)),
+                    case((_in_post((Phrase((word,)),), rows.c.title, rows.c.body), 1), else_=0),
+                ),
+                else_=0,
+            )
+        )
+        for word in words
+    ]
+    probe = select(func.count(), top, *counts).select_from(rows)
     row = (await connection.execute(probe, parameters)).one()
     seen, posts, hits = row[0], row[1] or 0, row[2:]
-    if seen < probe_rows:
-        return None
+    if posts <= probe_rows if statement.whereclause is None else seen < probe_rows:
+        return None  # every post was seen
     return frozenset(
         word
         for word, found in zip(words, hits, strict=True)
-        if (found or 0) * posts > search.scan_rows * seen
+        if (found or 0) * posts > search.scan_rows * max(seen, 1)
     )
 
 
@@ -703,9 +712,9 @@ async def _mroonga(
         .limit(search.window)
     )
     ranks = None
-    if statement.whereclause is None and not checked:
-        ranks = await _newest_texts(connection, relevance, in_title, search.window)
-    if ranks is None:  # filtered, or too many texts no post holds any more among the newest
+    if statement.whereclause is None:
+        ranks = await _newest_texts(connection, relevance, checked, in_title, search.window)
+    if ranks is None:  # one author's, or too few of the newest texts held or passing the checks
         ranks = list((await connection.execute(window, parameters)).all())
     best_first = [
         row.id for row in sorted(ranks, key=lambda row: (not row.in_title, -row.relevance, -row.id))
@@ -725,10 +734,15 @@ _SPARE_TEXTS = 0.25
 
 
 async def _newest_texts(
-    connection: AsyncConnection, relevance: ColumnElement[Any], in_title: ColumnElement[bool], window: int
+    connection: AsyncConnection,
+    relevance: ColumnElement[Any],
+    checked: list[ColumnElement[bool]],
+    in_title: ColumnElement[bool],
+    window: int,
 ) -> list[Any] | None:
     """The newest `window` matches, from the newest matching texts alone (Mroonga orders them by id from its
-    index, and stops); None where too many of those are texts no post holds to tell."""
+    index, and stops), those whose post holds them and passes `checked`; None where too few of those do
+    to tell."""
     read = window + max(1, int(window * _SPARE_TEXTS))
     texts = (
         select(_TEXTS.c.id, _TEXTS.c.digest, relevance.label("relevance"))
@@ -737,7 +751,7 @@ async def _newest_texts(
         .limit(read)
         .subquery("texts")
     )
-    held = and_(Post.id == texts.c.id, texts.c.digest == _digest(Post.title, Post.body))
+    held = and_(Post.id == texts.c.id, texts.c.digest == _digest(Post.title, Post.body), *checked)
     rows = (
         await connection.execute(
             select(
