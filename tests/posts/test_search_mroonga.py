@@ -23,7 +23,7 @@ from inkwell.pagination import Page
 from inkwell.posts import fulltext
 from inkwell.posts import service as posts
 from inkwell.posts.cleanup import reconcile_search_texts
-from inkwell.posts.fulltext import has_mroonga_table
+from inkwell.posts.fulltext import has_mroonga_table, reconcile_texts
 from inkwell.posts.models import Post
 from inkwell.posts.search import Search, parse_query
 from inkwell.users.models import User
@@ -258,3 +258,14 @@ async def test_the_migration_goes_down_and_up_again(paths: dict[str, Any]) -> No
 
     await migrate(engine)
     assert await texts(engine) == 2 * len(LOVAGE)  # the posts' texts, written again
+
+
+async def test_the_purge_locks_no_post_against_writers(paths: dict[str, Any]) -> None:
+    engine = paths["mroonga"]
+    await age_the_texts(engine)
+    async with engine.connect() as purging, purging.begin():
+        await reconcile_texts(purging)  # its transaction still open
+        async with engine.connect() as writer, writer.begin():
+            await writer.execute(text("SET SESSION innodb_lock_wait_timeout = 1"))
+            edited = update(POSTS).where(POSTS.c.title == "Tea").values(body="Lovage, again.")
+            assert (await writer.execute(edited)).rowcount == 1
