@@ -144,8 +144,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("INKWELL_PURGE_INTERVAL", "INKWELL_IDEMPOTENCY_PURGE_INTERVAL"),
     )
     """Seconds between the background purges of each API process: expired idempotency keys, finished
-    jobs, ended sessions and spent tokens (`INKWELL_IDEMPOTENCY_PURGE_INTERVAL`, its earlier name, is
-    still read)."""
+    jobs, ended sessions, spent tokens, and on MariaDB with Mroonga the search texts no post holds
+    (`INKWELL_IDEMPOTENCY_PURGE_INTERVAL`, its earlier name, is still read)."""
 
     # Sign-in. Off, the API is open to anyone (the tutorial's behaviour): for prototyping only.
     auth: bool = True

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, event, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.datastructures import URL
 
@@ -269,3 +269,21 @@ async def test_the_purge_locks_no_post_against_writers(paths: dict[str, Any]) ->
             await writer.execute(text("SET SESSION innodb_lock_wait_timeout = 1"))
             edited = update(POSTS).where(POSTS.c.title == "Tea").values(body="Lovage, again.")
             assert (await writer.execute(edited)).rowcount == 1
+
+
+async def test_a_server_that_cuts_the_window_short_still_gets_every_match(paths: dict[str, Any]) -> None:
+    # The newest matches come back joined in one string, which group_concat_max_len may cut short.
+    engine = create_engine(Settings(database_url=paths["mroonga"].url.render_as_string(hide_password=False)))
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def short_strings(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET SESSION group_concat_max_len = 8")
+
+    try:
+        for window in (3, 100):
+            assert await search(engine, "lovage", window=window) == await search(
+                paths["innodb"], "lovage", window=window
+            )
+    finally:
+        await engine.dispose()
