@@ -7,29 +7,32 @@ before it (which does not). Skipped where the server lacks Mroonga (`mariadb-plu
 `INSTALL SONAME 'ha_mroonga'`).
 """
 
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import delete, event, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
-from starlette.datastructures import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inkwell.config import Settings
 from inkwell.db import Database, create_engine
 from inkwell.orm import table_of
-from inkwell.pagination import Page
 from inkwell.posts import fulltext
-from inkwell.posts import service as posts
 from inkwell.posts.cleanup import reconcile_search_texts
 from inkwell.posts.fulltext import has_mroonga_table, reconcile_texts
 from inkwell.posts.models import Post
-from inkwell.posts.search import Search, parse_query
 from inkwell.users.models import User
-from tests.databases import Backend, create_database, drop_database, migrate, statements_run
-from tests.factories import make_post, make_user
+from tests.databases import Backend, migrate, statements_run
 from tests.posts.lovage import LOVAGE
+from tests.posts.two_paths import (  # noqa: F401 (the tests of both paths, collected here on this `paths`)
+    OPTIONAL,
+    PORTABLE,
+    search,
+    test_the_author_filter_on_both,
+    test_the_newest_matches_ranked_then_the_older_newest_first_on_both,
+    test_with_no_more_matches_than_the_window_both_rank_every_match,
+    two_paths,
+)
 
 pytestmark = pytest.mark.backends("mariadb")
 
@@ -51,45 +54,11 @@ async def mroonga_offered(backend: Backend) -> bool:
 
 @pytest.fixture
 async def paths(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
-    """{"mroonga": engine, "innodb": engine}: the same posts in two databases, with and without the Mroonga
-    table; and "author", their author (the same id in both)."""
+    """The same posts with the Mroonga table (OPTIONAL) and without it (PORTABLE)."""
     if not await mroonga_offered(backend):
         pytest.skip("the MariaDB server lacks the Mroonga engine (mariadb-plugin-mroonga)")
-    engines: dict[str, AsyncEngine] = {}
-    names = {path: f"inkwell_search_{path}_{os.getpid()}" for path in ("mroonga", "innodb")}
-    try:
-        for path, name in names.items():
-            url = await create_database(backend, name, str(tmp_path_factory.mktemp(path)))
-            engines[path] = create_engine(Settings(database_url=url))
-            await migrate(engines[path], "head" if path == "mroonga" else WITHOUT_MROONGA)
-            author = await write_posts(engines[path])
-        yield {**engines, "author": author}
-    finally:
-        for path, engine in engines.items():
-            await engine.dispose()
-            await drop_database(backend, names[path])
-
-
-async def write_posts(engine: AsyncEngine) -> Any:
-    """The posts of LOVAGE, oldest first, with one that does not match before each."""
-    async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-        author = await make_user(session)
-        for number, (title, body) in enumerate(LOVAGE):
-            await make_post(session, author, title=f"Parsley {number}", body="Nothing of the kind.")
-            await make_post(session, author, title=title, body=body)
-        await session.commit()
-    return author
-
-
-async def search(
-    engine: AsyncEngine, q: str, *, window: int, offset: int = 0, limit: int = 100, **filters: Any
-) -> list[str]:
-    async with Database(engine).reads() as tx:
-        page = Page(limit=limit, offset=offset, after=None, url=URL("/posts"), max_offset=10_000)
-        found = await posts.list_posts(
-            tx, page=page, search=Search(parse_query(q), window=window, scan_rows=50_000), **filters
-        )
-    return [post.title for post in found][:limit]
+    async with two_paths(backend, tmp_path_factory, before=WITHOUT_MROONGA) as found:
+        yield found
 
 
 async def texts(engine: AsyncEngine) -> int:
@@ -112,73 +81,22 @@ async def reconcile(engine: AsyncEngine) -> int:
 
 
 async def test_the_table_is_found_where_the_migration_built_it(paths: dict[str, Any]) -> None:
-    async with paths["mroonga"].connect() as conn:
+    async with paths[OPTIONAL].connect() as conn:
         assert await has_mroonga_table(conn)
-    async with paths["innodb"].connect() as conn:
+    async with paths[PORTABLE].connect() as conn:
         assert not await has_mroonga_table(conn)
 
-    with statements_run(paths["mroonga"]) as mroonga, statements_run(paths["innodb"]) as innodb:
-        await search(paths["mroonga"], "lovage", window=3)
-        await search(paths["innodb"], "lovage", window=3)
+    with statements_run(paths[OPTIONAL]) as mroonga, statements_run(paths[PORTABLE]) as innodb:
+        await search(paths[OPTIONAL], "lovage", window=3)
+        await search(paths[PORTABLE], "lovage", window=3)
 
     assert any("posts_search" in statement for statement in mroonga)
     assert not any("posts_search" in statement for statement in innodb)
     assert not any("information_schema" in statement for statement in mroonga)  # asked once per engine
 
 
-QUERIES = [
-    "lovage",
-    "lovage -honey",
-    '"lovage soup"',
-    "lovage OR parsley",
-    "soup",
-    "a little lovage",
-    "lovage.tea",
-]
-
-
-@pytest.mark.parametrize("q", QUERIES)
-async def test_with_no_more_matches_than_the_window_both_rank_every_match(
-    paths: dict[str, Any], q: str
-) -> None:
-    for window in (16, 17, 1_000, 1_000_000):  # at most 16 matches
-        mroonga = await search(paths["mroonga"], q, window=window)
-        innodb = await search(paths["innodb"], q, window=window)
-        assert mroonga == innodb == await search(paths["innodb"], q, window=1_000_000), (q, window)
-
-    if q == "lovage":
-        assert sorted(mroonga[:2]) == ["Lovage", "Lovage soup"]  # the title hits, the old one included
-        assert sorted(mroonga) == sorted(title for title, _ in LOVAGE)
-
-
-@pytest.mark.parametrize("window", [1, 2, 3, 5])
-async def test_the_newest_matches_ranked_then_the_older_newest_first_on_both(
-    paths: dict[str, Any], window: int
-) -> None:
-    newest_first = [title for title, _ in reversed(LOVAGE)]
-    every = await search(paths["mroonga"], "lovage", window=window)
-
-    assert every == await search(paths["innodb"], "lovage", window=window)
-    assert sorted(every[:window]) == sorted(newest_first[:window])
-    assert every[window:] == newest_first[window:]
-    for offset in range(len(every) + 1):  # pages across the window's edge neither skip nor repeat
-        for path in ("mroonga", "innodb"):
-            page = await search(paths[path], "lovage", window=window, offset=offset, limit=2)
-            assert page == every[offset : offset + 2], (path, offset)
-
-
-async def test_the_author_filter_on_both(paths: dict[str, Any]) -> None:
-    author = paths["author"].id
-
-    for path in ("mroonga", "innodb"):
-        assert await search(paths[path], "lovage", window=3, author_id=author) == await search(
-            paths[path], "lovage", window=3
-        )
-        assert await search(paths[path], "lovage", window=3, author_id=author + 1) == []
-
-
 async def test_a_rolled_back_write_changes_no_search(paths: dict[str, Any]) -> None:
-    engine = paths["mroonga"]
+    engine = paths[OPTIONAL]
     before = await search(engine, "lovage", window=3)
 
     # An edit that takes the word away, one that adds it, a new post that holds it.
@@ -194,7 +112,7 @@ async def test_a_rolled_back_write_changes_no_search(paths: dict[str, Any]) -> N
 
 
 async def test_committed_edits_and_deletions_are_searched_at_once(paths: dict[str, Any]) -> None:
-    engine = paths["mroonga"]
+    engine = paths[OPTIONAL]
     async with engine.begin() as conn:
         await conn.execute(update(POSTS).where(POSTS.c.title == "Tea").values(body="Mint only."))
         await conn.execute(delete(POSTS).where(POSTS.c.title == "Soup"))
@@ -211,22 +129,22 @@ async def test_committed_edits_and_deletions_are_searched_at_once(paths: dict[st
 
 async def test_texts_no_post_holds_do_not_shrink_the_window(paths: dict[str, Any]) -> None:
     # Edits of the newest match leave its older texts, which match too, among the newest texts.
-    async with paths["mroonga"].begin() as conn, paths["innodb"].begin() as other:
+    async with paths[OPTIONAL].begin() as conn, paths[PORTABLE].begin() as other:
         for number in range(6):
             for each in (conn, other):
                 edit = update(POSTS).where(POSTS.c.title == "Tea").values(body=f"Lovage, take {number}.")
                 await each.execute(edit)
 
     for window in (1, 2, 3):
-        assert await search(paths["mroonga"], "lovage", window=window) == await search(
-            paths["innodb"], "lovage", window=window
+        assert await search(paths[OPTIONAL], "lovage", window=window) == await search(
+            paths[PORTABLE], "lovage", window=window
         )
 
 
 async def test_the_purge_removes_what_no_post_holds_and_restores_what_is_missing(
     paths: dict[str, Any],
 ) -> None:
-    engine = paths["mroonga"]
+    engine = paths[OPTIONAL]
     posts_written = 2 * len(LOVAGE)
     async with engine.begin() as conn:
         await conn.execute(update(POSTS).where(POSTS.c.title == "Tea").values(body="Mint only."))
@@ -249,7 +167,7 @@ async def test_the_purge_removes_what_no_post_holds_and_restores_what_is_missing
 
 
 async def test_the_migration_goes_down_and_up_again(paths: dict[str, Any]) -> None:
-    engine = paths["mroonga"]
+    engine = paths[OPTIONAL]
     await migrate(engine, WITHOUT_MROONGA, down=True)
     async with engine.connect() as conn:
         tables = await conn.execute(text("SHOW TABLES LIKE 'posts_search'"))
@@ -261,7 +179,7 @@ async def test_the_migration_goes_down_and_up_again(paths: dict[str, Any]) -> No
 
 
 async def test_the_purge_locks_no_post_against_writers(paths: dict[str, Any]) -> None:
-    engine = paths["mroonga"]
+    engine = paths[OPTIONAL]
     await age_the_texts(engine)
     async with engine.connect() as purging, purging.begin():
         await reconcile_texts(purging)  # its transaction still open
@@ -273,7 +191,7 @@ async def test_the_purge_locks_no_post_against_writers(paths: dict[str, Any]) ->
 
 async def test_a_server_that_cuts_the_window_short_still_gets_every_match(paths: dict[str, Any]) -> None:
     # The newest matches come back joined in one string, which group_concat_max_len may cut short.
-    engine = create_engine(Settings(database_url=paths["mroonga"].url.render_as_string(hide_password=False)))
+    engine = create_engine(Settings(database_url=paths[OPTIONAL].url.render_as_string(hide_password=False)))
 
     @event.listens_for(engine.sync_engine, "connect")
     def short_strings(dbapi_connection: Any, _record: Any) -> None:
@@ -283,7 +201,7 @@ async def test_a_server_that_cuts_the_window_short_still_gets_every_match(paths:
     try:
         for window in (3, 100):
             assert await search(engine, "lovage", window=window) == await search(
-                paths["innodb"], "lovage", window=window
+                paths[PORTABLE], "lovage", window=window
             )
     finally:
         await engine.dispose()
