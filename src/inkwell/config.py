@@ -135,7 +135,8 @@ class Settings(BaseSettings):
     first."""
     search_scan_rows: PositiveInt = 50_000
     """A word expected in more posts than this is common: MariaDB reads at most this many of the newest
-    posts for it rather than its full-text index, and SQLite ranks it without bm25."""
+    posts for it rather than its full-text index (InnoDB's, from a tenth of this), and SQLite ranks it
+    without bm25."""
     idempotency_ttl: float = Field(default=24 * 60 * 60, gt=0)
     """Seconds an `Idempotency-Key` and its response are kept."""
     purge_interval: float = Field(

@@ -11,8 +11,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import delete, event, insert, literal, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from inkwell.config import Settings
 from inkwell.db import Database, create_engine
@@ -61,6 +61,13 @@ async def paths(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> A
         yield found
 
 
+async def add_post(conn: AsyncConnection, title: str, body: str) -> None:
+    """A post by the author of the others, written with SQL alone."""
+    values = select(literal(title), literal(body), POSTS.c.author_id, POSTS.c.created_at, POSTS.c.updated_at)
+    columns = ["title", "body", "author_id", "created_at", "updated_at"]
+    await conn.execute(insert(POSTS).from_select(columns, values.limit(1)))
+
+
 async def texts(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(text("SELECT COUNT(*) FROM posts_search"))).scalar_one())
@@ -103,8 +110,7 @@ async def test_a_rolled_back_write_changes_no_search(paths: dict[str, Any]) -> N
     async with engine.connect() as conn, conn.begin() as tx:
         await conn.execute(update(POSTS).where(POSTS.c.title == "Tea").values(body="Mint only."))
         await conn.execute(update(POSTS).where(POSTS.c.title == "Parsley 0").values(body="Lovage!"))
-        copy = "SELECT 'Lovage again', 'lovage', author_id, created_at, updated_at FROM posts LIMIT 1"
-        await conn.execute(text(f"INSERT INTO posts (title, body, author_id, created_at, updated_at) {copy}"))
+        await add_post(conn, "Lovage again", "lovage")
         await tx.rollback()
 
     assert await search(engine, "lovage", window=3) == before
@@ -205,3 +211,20 @@ async def test_a_server_that_cuts_the_window_short_still_gets_every_match(paths:
             )
     finally:
         await engine.dispose()
+
+
+async def test_innodbs_index_is_asked_only_for_rarer_words_than_mroongas(paths: dict[str, Any]) -> None:
+    for path in (OPTIONAL, PORTABLE):
+        async with paths[path].begin() as conn:  # 30 posts, the newest 14 holding `borage`
+            for _ in range(30 - 2 * len(LOVAGE)):
+                await add_post(conn, "Borage", "Borage.")
+
+    # scan_rows 50: the newest 2 posts tell, and `borage` is expected in 30, more than InnoDB's 5 and fewer
+    # than Mroonga's 50.
+    found = {}
+    for path in (OPTIONAL, PORTABLE):
+        with statements_run(paths[path]) as run:
+            found[path] = await search(paths[path], "borage", window=3, scan_rows=50)
+        assert any("MATCH" in statement for statement in run) == (path == OPTIONAL), path
+
+    assert found[OPTIONAL] == found[PORTABLE] == ["Borage"] * (30 - 2 * len(LOVAGE))

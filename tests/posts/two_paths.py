@@ -69,13 +69,20 @@ async def write_posts(engine: AsyncEngine) -> UserRecord:
 
 
 async def search(
-    engine: AsyncEngine, q: str, *, window: int, offset: int = 0, limit: int = 100, **filters: Any
+    engine: AsyncEngine,
+    q: str,
+    *,
+    window: int,
+    offset: int = 0,
+    limit: int = 100,
+    scan_rows: int = 50_000,
+    **filters: Any,
 ) -> list[str]:
     """The titles found by the posts service."""
     async with Database(engine).reads() as tx:
         page = Page(limit=limit, offset=offset, after=None, url=URL("/posts"), max_offset=10_000)
         found = await posts.list_posts(
-            tx, page=page, search=Search(parse_query(q), window=window, scan_rows=50_000), **filters
+            tx, page=page, search=Search(parse_query(q), window=window, scan_rows=scan_rows), **filters
         )
     return [post.title for post in found][:limit]
 
