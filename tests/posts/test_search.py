@@ -16,22 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inkwell.db import Database
 from inkwell.demo_text import SUBJECTS
-from inkwell.posts.models import Post
 from inkwell.seed import seed
 from inkwell.users.models import User
 from tests.accounts import new_account
-from tests.factories import make_post, make_user
-
-
-@pytest.fixture
-async def write(committed_sessionmaker: async_sessionmaker[AsyncSession], author: User) -> Any:
-    """Commits a post by `author` (or `by`) and returns it."""
-
-    async def write_post(title: str, body: str = "Nothing to see.", *, by: User | None = None) -> Post:
-        async with committed_sessionmaker() as session:
-            return await make_post(session, by or author, title=title, body=body)
-
-    return write_post
+from tests.factories import make_user
 
 
 async def found(client: httpx.AsyncClient, q: str, path: str = "/posts", **params: Any) -> list[str]:

@@ -52,6 +52,17 @@ async def mroonga_offered(backend: Backend) -> bool:
         await engine.dispose()
 
 
+# The search's own choice, which the fixture below replaces.
+MROONGA_PAYS = fulltext._mroonga_pays
+
+
+@pytest.fixture(autouse=True)
+def mroonga_for_every_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mroonga asked for every query, where a search takes InnoDB's index for the rare words that it
+    holds (test_search_window.py tests that choice)."""
+    monkeypatch.setattr(fulltext, "_mroonga_pays", lambda *_: True)
+
+
 @pytest.fixture
 async def paths(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
     """The same posts with the Mroonga table (OPTIONAL) and without it (PORTABLE)."""
@@ -213,18 +224,29 @@ async def test_a_server_that_cuts_the_window_short_still_gets_every_match(paths:
         await engine.dispose()
 
 
-async def test_innodbs_index_is_asked_only_for_rarer_words_than_mroongas(paths: dict[str, Any]) -> None:
+async def test_mroonga_is_asked_for_words_too_common_for_innodbs_index_and_innodb_for_rarer_ones(
+    paths: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fulltext, "_mroonga_pays", MROONGA_PAYS)
     for path in (OPTIONAL, PORTABLE):
         async with paths[path].begin() as conn:  # 30 posts, the newest 14 holding `borage`
             for _ in range(30 - 2 * len(LOVAGE)):
                 await add_post(conn, "Borage", "Borage.")
 
-    # scan_rows 50: the newest 2 posts tell, and `borage` is expected in 30, more than InnoDB's 5 and fewer
-    # than Mroonga's 50.
-    found = {}
+    # scan_rows 50: the newest 2 posts tell. `borage` is expected in 30, more than InnoDB's index is asked
+    # for (5) and fewer than Mroonga's (50); `potatoes` in none of them.
+    found, run = {}, {}
     for path in (OPTIONAL, PORTABLE):
-        with statements_run(paths[path]) as run:
-            found[path] = await search(paths[path], "borage", window=3, scan_rows=50)
-        assert any("MATCH" in statement for statement in run) == (path == OPTIONAL), path
+        for q in ("borage", "potatoes"):
+            with statements_run(paths[path]) as run[path, q]:
+                found[path, q] = await search(paths[path], q, window=3, scan_rows=50)
 
-    assert found[OPTIONAL] == found[PORTABLE] == ["Borage"] * (30 - 2 * len(LOVAGE))
+    def asked(path: str, q: str, what: str) -> bool:
+        return any(what in statement for statement in run[path, q])
+
+    assert asked(OPTIONAL, "borage", "posts_search")
+    assert not asked(PORTABLE, "borage", "MATCH")  # read from the newest posts
+    assert asked(OPTIONAL, "potatoes", "MATCH")
+    assert not asked(OPTIONAL, "potatoes", "posts_search")  # InnoDB's index
+    assert found[OPTIONAL, "borage"] == found[PORTABLE, "borage"] == ["Borage"] * (30 - 2 * len(LOVAGE))
+    assert found[OPTIONAL, "potatoes"] == found[PORTABLE, "potatoes"] == ["Lovage soup"]

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inkwell.config import Settings
 from inkwell.db import Database
+from inkwell.posts import fulltext
 from inkwell.users.models import User
 from tests.apps import app_on, asgi_client
 from tests.databases import statements_run
@@ -203,3 +204,23 @@ async def test_mariadb_counts_whole_words_to_tell_the_common_ones(
             assert await titles(client, "tea") == ["Post 0"]
 
     assert any("MATCH" in statement for statement in run)  # rare as a word: the index finds it
+
+
+@pytest.mark.backends("mariadb")
+async def test_mariadb_asks_mroonga_only_where_innodbs_index_would_cost_more(
+    settings: Settings, committed_database: Database, engine: AsyncEngine, write: Any
+) -> None:
+    await write("To be", "Or not to be.")
+    await write("Lovage", "Lovage soup.")
+    async with engine.connect() as conn:
+        mroonga = await fulltext.has_mroonga_table(conn)
+
+    used = {}
+    async with client_with(settings, committed_database) as client:
+        for q, title in (("lovage", "Lovage"), ('"to be"', "To be")):
+            with statements_run(engine) as run:
+                assert await titles(client, q) == [title]
+            used[q] = any("posts_search" in statement for statement in run)
+
+    # A rare word: InnoDB's index. Words InnoDB does not index (stop words): Mroonga, where there is one.
+    assert used == {"lovage": False, '"to be"': mroonga}
