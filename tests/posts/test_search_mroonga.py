@@ -28,6 +28,7 @@ from tests.posts.two_paths import (  # noqa: F401 (the tests of both paths, coll
     OPTIONAL,
     PORTABLE,
     search,
+    statements_of_a_search,
     test_the_author_filter_on_both,
     test_the_newest_matches_ranked_then_the_older_newest_first_on_both,
     test_with_no_more_matches_than_the_window_both_rank_every_match,
@@ -99,18 +100,11 @@ async def reconcile(engine: AsyncEngine) -> int:
 
 
 async def test_the_table_is_found_where_the_migration_built_it(paths: dict[str, Any]) -> None:
-    async with paths[OPTIONAL].connect() as conn:
-        assert await has_mroonga_table(conn)
-    async with paths[PORTABLE].connect() as conn:
-        assert not await has_mroonga_table(conn)
+    run = await statements_of_a_search(paths, has_mroonga_table)
 
-    with statements_run(paths[OPTIONAL]) as mroonga, statements_run(paths[PORTABLE]) as innodb:
-        await search(paths[OPTIONAL], "lovage", window=3)
-        await search(paths[PORTABLE], "lovage", window=3)
-
-    assert any("posts_search" in statement for statement in mroonga)
-    assert not any("posts_search" in statement for statement in innodb)
-    assert not any("information_schema" in statement for statement in mroonga)  # asked once per engine
+    assert any("posts_search" in statement for statement in run[OPTIONAL])
+    assert not any("posts_search" in statement for statement in run[PORTABLE])
+    assert not any("information_schema" in statement for statement in run[OPTIONAL])  # asked once
 
 
 async def test_a_rolled_back_write_changes_no_search(paths: dict[str, Any]) -> None:

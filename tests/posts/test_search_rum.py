@@ -14,11 +14,12 @@ from sqlalchemy import text
 from inkwell.config import Settings
 from inkwell.db import create_engine
 from inkwell.posts.fulltext import has_rum_index
-from tests.databases import Backend, migrate, statements_run
+from tests.databases import Backend, migrate
 from tests.posts.two_paths import (  # noqa: F401 (the tests of both paths, collected here on this `paths`)
     OPTIONAL,
     PORTABLE,
     search,
+    statements_of_a_search,
     test_the_author_filter_on_both,
     test_the_newest_matches_ranked_then_the_older_newest_first_on_both,
     test_with_no_more_matches_than_the_window_both_rank_every_match,
@@ -51,18 +52,11 @@ async def paths(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> A
 
 
 async def test_the_index_is_found_where_the_migration_built_it(paths: dict[str, Any]) -> None:
-    async with paths[OPTIONAL].connect() as conn:
-        assert await has_rum_index(conn)
-    async with paths[PORTABLE].connect() as conn:
-        assert not await has_rum_index(conn)
+    run = await statements_of_a_search(paths, has_rum_index)
 
-    with statements_run(paths[OPTIONAL]) as rum, statements_run(paths[PORTABLE]) as gin:
-        await search(paths[OPTIONAL], "lovage", window=3)
-        await search(paths[PORTABLE], "lovage", window=3)
-
-    assert any("<=|" in statement for statement in rum)  # the window is read from the RUM index
-    assert not any("<=|" in statement for statement in gin)
-    assert not any("to_regclass" in statement for statement in rum)  # asked once per engine, not again
+    assert any("<=|" in statement for statement in run[OPTIONAL])  # the window is read from the RUM index
+    assert not any("<=|" in statement for statement in run[PORTABLE])
+    assert not any("to_regclass" in statement for statement in run[OPTIONAL])  # asked once per engine
 
 
 async def test_the_migration_goes_down_and_up_again(paths: dict[str, Any]) -> None:

@@ -4,12 +4,12 @@ the tests that both give the same pages, which the modules of each index import 
 fixture, from `two_paths`)."""
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from starlette.datastructures import URL
 
 from inkwell.config import Settings
@@ -18,7 +18,7 @@ from inkwell.pagination import Page
 from inkwell.posts import service as posts
 from inkwell.posts.search import Search, parse_query
 from inkwell.users.models import UserRecord
-from tests.databases import Backend, create_database, drop_database, migrate
+from tests.databases import Backend, create_database, drop_database, migrate, statements_run
 from tests.factories import make_post, make_user
 from tests.posts.lovage import LOVAGE
 
@@ -85,6 +85,20 @@ async def search(
             tx, page=page, search=Search(parse_query(q), window=window, scan_rows=scan_rows), **filters
         )
     return [post.title for post in found][:limit]
+
+
+async def statements_of_a_search(
+    paths: dict[str, Any], has_index: Callable[[AsyncConnection], Awaitable[bool]]
+) -> dict[str, list[str]]:
+    """The statements a search runs on each database, once `has_index` finds the index on the head's
+    database alone."""
+    run: dict[str, list[str]] = {}
+    for path in (OPTIONAL, PORTABLE):
+        async with paths[path].connect() as conn:
+            assert await has_index(conn) == (path == OPTIONAL)
+        with statements_run(paths[path]) as run[path]:
+            await search(paths[path], "lovage", window=3)
+    return run
 
 
 @pytest.mark.parametrize("q", QUERIES)
