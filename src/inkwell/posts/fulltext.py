@@ -12,8 +12,9 @@ parameter built from words of letters and digits only, so that nothing a client 
   its relevance. Words InnoDB does not index (shorter than 3 characters, longer than 84, or stop words)
   cannot be required there, nor words so common among the newest posts that the index would hand back
   most of the table: what holds them is checked with REGEXP on the rows instead. Where the server has the
-  Mroonga engine, the same query goes to `posts_search`, a Mroonga table of the posts' texts (revision
-  0014), which gives the newest matches without building the list of every match, and indexes every word.
+  Mroonga engine, a query with a word InnoDB does not index, or one too common for InnoDB's index and not
+  for Mroonga's, goes to `posts_search`, a Mroonga table of the posts' texts (revision 0014), which indexes
+  every word and gives the newest matches without building the list of every match.
 
 The cost of a search is bounded by its window: only the newest `window` matches (by id, which the index
 gives in order) are ranked, posts whose title holds a word or phrase looked for first, then by rank, then
@@ -410,9 +411,6 @@ async def _sqlite(
 async def _has_common_phrase(connection: AsyncConnection, query: SearchQuery, search: Search) -> bool:
     """Whether a phrase of the query is in so many posts that bm25 would count more than
     `search.scan_rows` of them: estimated from the newest PROBE_ROWS posts, a bounded read of the index."""
-    phrases = list(
-        dict.fromkeys([*(phrase for group in query.required for phrase in group), *query.excluded])
-    )
     probe_rows = _probe_rows(search)
     top = (await connection.execute(select(func.max(_FTS.c.rowid)))).scalar()
     if top is None or top <= probe_rows:
@@ -422,7 +420,7 @@ async def _has_common_phrase(connection: AsyncConnection, query: SearchQuery, se
         .select_from(_FTS)
         .where(_FTS.c[FTS_TABLE].match(_fts_phrase(phrase)), _FTS.c.rowid > top - probe_rows)
         .scalar_subquery()
-        for phrase in phrases
+        for phrase in query.phrases
     ]
     found = (await connection.execute(select(*counts))).one()
     return any(count * top > search.scan_rows * probe_rows for count in found)
@@ -552,9 +550,8 @@ def _in_post(
 
 def _probed_words(query: SearchQuery, indexed: Callable[[Phrase], bool]) -> list[str]:
     """The words the index could be asked for, once each."""
-    phrases = [phrase for group in query.required for phrase in group] + list(query.excluded)
     return list(
-        dict.fromkeys(word for phrase in phrases for word in phrase.words if indexed(Phrase((word,))))
+        dict.fromkeys(word for phrase in query.phrases for word in phrase.words if indexed(Phrase((word,))))
     )
 
 
@@ -602,8 +599,7 @@ def _mroonga_pays(query: SearchQuery, expected: dict[str, float] | None, search:
     (which the rows would be read for), or one too common for InnoDB's index and not for Mroonga's. For
     rarer words InnoDB's index costs less (a word in 2,500 of a million posts: 54 searches a second
     through InnoDB, 28 through Mroonga, at 32 connections)."""
-    phrases = [*(phrase for group in query.required for phrase in group), *query.excluded]
-    if not all(_indexed(phrase) for phrase in phrases):
+    if not all(_indexed(phrase) for phrase in query.phrases):
         return True
     least = _innodb_most(search)
     return expected is not None and any(least < count <= search.scan_rows for count in expected.values())
@@ -708,7 +704,12 @@ def _words(text: Any) -> ColumnElement[Any]:
     return func.regexp_replace(text, literal(r"[^\p{L}\p{N}]+", String), literal(" ", String))
 
 
-_HOLDS_TEXT = and_(_TEXTS.c.id == Post.id, _TEXTS.c.digest == _digest(Post.title, Post.body))
+def _holds(texts: Any) -> ColumnElement[bool]:
+    """Whether the post holds the text (a row of `texts`, the table or a subquery of it)."""
+    return and_(texts.c.id == Post.id, texts.c.digest == _digest(Post.title, Post.body))
+
+
+_HOLDS_TEXT = _holds(_TEXTS)
 
 
 async def _mroonga(
@@ -779,7 +780,7 @@ async def _newest_texts(
         .limit(read)
         .subquery("texts")
     )
-    held = and_(Post.id == texts.c.id, texts.c.digest == _digest(Post.title, Post.body), *checked)
+    held = and_(_holds(texts), *checked)
     entry = case((Post.id.is_not(None), func.concat_ws(" ", texts.c.id, in_title, texts.c.relevance)))
     summary = select(
         func.count().label("read"),

@@ -42,6 +42,13 @@ class SearchQuery:
         return not self.required
 
     @property
+    def phrases(self) -> tuple[Phrase, ...]:
+        """Every phrase of the query, looked for or excluded, once each, in order."""
+        return tuple(
+            dict.fromkeys([*(phrase for group in self.required for phrase in group), *self.excluded])
+        )
+
+    @property
     def wanted(self) -> tuple[Phrase, ...]:
         """Every phrase looked for, once each, in order: a title that holds one ranks first."""
         return tuple(dict.fromkeys(phrase for group in self.required for phrase in group))
